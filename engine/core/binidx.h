@@ -1,0 +1,41 @@
+// Megatron MMapIndexedDataset (the binidx pair RWKV uses): PREFIX.idx (header, dtype, sizes,
+// pointers, document index) and PREFIX.bin (tokens), memory-mapped.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rwkv {
+
+class BinIdxDataset {
+ public:
+  // `prefix` without suffix. Throws EngineError: E_BINIDX_NO_IDX, E_BINIDX_NO_BIN,
+  // E_BINIDX_CORRUPT, E_DATA_EMPTY. A prefix given with .bin/.idx gets a hint to strip it.
+  explicit BinIdxDataset(const std::string& prefix);
+  ~BinIdxDataset();
+  BinIdxDataset(const BinIdxDataset&) = delete;
+  BinIdxDataset& operator=(const BinIdxDataset&) = delete;
+
+  uint64_t num_tokens() const;       // total tokens in .bin
+  uint64_t num_documents() const;
+  int dtype_code() const;            // Megatron code (8 = uint16, 4 = int32, ...)
+  // Copies `count` tokens starting at global token offset `offset` (across documents, as
+  // RWKV-LM's pretraining sampler reads) into `out`.
+  void read_tokens(uint64_t offset, uint64_t count, std::vector<uint32_t>& out) const;
+  // Tokens of one document.
+  void read_document(uint64_t doc, std::vector<uint32_t>& out) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Writes PREFIX.bin/.idx (uint16 tokens when every id < 65536) atomically.
+void write_binidx(const std::string& prefix, const std::vector<std::vector<uint32_t>>& documents);
+
+// make_data.py's rule: the largest prime p with p % 3 == 2 and p <= floor(tokens/ctx_len) - 1;
+// returns 0 when tokens < 3 * ctx_len (too little data).
+uint64_t magic_prime_for(uint64_t data_tokens, uint64_t ctx_len);
+bool is_prime(uint64_t n);
+
+}  // namespace rwkv

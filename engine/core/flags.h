@@ -1,0 +1,38 @@
+// The CLI's view of the flag table (server/src/flags/flags.json, embedded at build time):
+// parses train.py-style argv into typed values, rejecting unknown flags (with "did you mean")
+// and bad values, and collecting the Lightning/DeepSpeed-only flags it ignores.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+
+namespace rwkv {
+
+struct FlagSpec {
+  std::string name, type;   // type: int, float, string, bool01, path, json
+  Json default_value;
+  std::vector<std::string> values;  // allowed values, empty = any
+  bool engine_uses = true;          // false: accepted and reported as ignored
+  std::string doc_en, doc_zh;
+};
+
+const std::vector<FlagSpec>& flag_table();     // parsed once from the embedded JSON
+const FlagSpec* find_flag(const std::string& name);
+
+struct ParsedFlags {
+  std::map<std::string, Json> values;          // every known flag: given value or default
+  std::vector<std::string> given;              // flags the user passed, in order
+  std::vector<std::string> ignored;            // given flags the engine does not use
+  bool has(const std::string& name) const;     // true when the user passed it
+  int64_t get_int(const std::string& name) const;
+  double get_float(const std::string& name) const;
+  std::string get_string(const std::string& name) const;
+};
+
+// Accepts `--flag value` and `--flag=value`. Throws EngineError(E_FLAG_UNKNOWN / E_FLAG_VALUE)
+// with a hint ("did you mean --n_layer?").
+ParsedFlags parse_flags(const std::vector<std::string>& args);
+
+}  // namespace rwkv

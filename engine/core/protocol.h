@@ -1,0 +1,30 @@
+// The run protocol (DESIGN.md): one JSON object a line on stdout, each with `event` and the
+// protocol version `v`; the same lines appended to proj_dir/metrics.jsonl. Human logs and the
+// progress bar go to stderr. Events: start, step, checkpoint, epoch, warning, error, end.
+#pragma once
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "core/json.h"
+
+namespace rwkv {
+
+constexpr int kProtocolVersion = 1;
+
+class RunProtocol {
+ public:
+  // metrics_path may be empty (no file). Opened in append mode so a resumed run continues it.
+  explicit RunProtocol(const std::string& metrics_path = "");
+  ~RunProtocol();
+  // Adds "event" and "v" and a wall-clock "time" (unix seconds), writes one line, flushes.
+  void emit(const std::string& event, Json fields);
+  void warning(const std::string& code, const std::string& message);
+  void error(const std::string& code, const std::string& message, const std::string& hint);
+  void end(const std::string& status /* completed | stopped | failed */, Json fields = Json::object());
+ private:
+  std::FILE* metrics_ = nullptr;
+  std::mutex mutex_;
+};
+
+}  // namespace rwkv
