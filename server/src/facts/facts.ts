@@ -1,0 +1,52 @@
+// Facts about files and GPUs that the checks need (DESIGN.md "How data flows"). They come from
+// the engine's core library through the Node addon (addonFacts.ts); checks only see this
+// interface, so tests pass fakes and a missing addon degrades to "facts unknown".
+
+export interface TensorFacts { name: string; shape: number[]; dtype: string }
+
+export interface CheckpointFacts {
+  tensors: TensorFacts[];
+  version: 'x070' | 'x060' | 'x052' | 'unknown';
+  nLayer: number;
+  nEmbd: number;
+  vocabSize: number;
+  headSize: number;
+  /** true for an adapter-only file (LoRA/PiSSA/MiSS/state weights without the base model) */
+  isAdapter: boolean;
+}
+
+export interface DatasetFacts {
+  tokens: number;
+  documents: number;
+  dtype: string;
+  /** for the ctx_len asked about: make_data.py's magic_prime (0 when the data is too small) */
+  magicPrime?: number;
+  myExitTokens?: number;
+}
+
+export interface GpuFacts {
+  index: number;
+  name: string;
+  computeCapability: string;
+  totalBytes: number;
+  freeBytes: number;
+  driverVersion: string;
+}
+
+export interface MemoryPlan {
+  totalBytes: number;
+  /** e.g. weights, gradients, optimizer, activations, workspace */
+  byCategory: Record<string, number>;
+}
+
+/** The resolved flags of one train.py call, by flag name (without --), as the engine takes them. */
+export type FlagValues = Record<string, string | number | boolean>;
+
+export interface Facts {
+  /** Reads only the header; rejects with an Error whose message is user-facing. */
+  inspectCheckpoint(path: string): Promise<CheckpointFacts>;
+  /** A binidx prefix (no suffix) or a .jsonl file. */
+  inspectDataset(pathOrPrefix: string, ctxLen?: number): Promise<DatasetFacts>;
+  listGpus(): Promise<{ gpus: GpuFacts[]; reason?: string }>;
+  planMemory(flags: FlagValues): Promise<MemoryPlan>;
+}
