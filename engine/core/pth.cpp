@@ -17,6 +17,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/atomic_file.h"
 #include "core/errors.h"
 
 namespace rwkv {
@@ -663,55 +664,6 @@ std::vector<uint8_t> state_dict_pickle(const StateDict& tensors) {
   return w.out;
 }
 
-class OutputFile {
- public:
-  OutputFile(const std::string& final_path) : final_(final_path) {
-    tmp_ = final_path + ".tmp-" + std::to_string(::getpid());
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot create");
-  }
-  ~OutputFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  uint64_t offset() const { return offset_; }
-  void write(const void* data, size_t n) {
-    const uint8_t* p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-      ssize_t got = ::write(fd_, p, n);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) fail("cannot write");
-      p += got; n -= static_cast<size_t>(got); offset_ += static_cast<uint64_t>(got);
-    }
-  }
-  void write(const std::vector<uint8_t>& b) { write(b.data(), b.size()); }
-  // fsync, rename over the final path, fsync the folder: a crash leaves the old file or the new.
-  void commit() {
-    if (::fsync(fd_) != 0) fail("cannot flush");
-    if (::close(fd_) != 0) { fd_ = -1; fail("cannot close"); }
-    fd_ = -1;
-    if (::rename(tmp_.c_str(), final_.c_str()) != 0) fail("cannot rename into place");
-    committed_ = true;
-    std::string dir = final_.find('/') == std::string::npos ? "." : final_.substr(0, final_.rfind('/'));
-    if (dir.empty()) dir = "/";
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { ::fsync(dfd); ::close(dfd); }
-  }
-  [[noreturn]] void fail(const char* what) {
-    int err = errno;
-    std::string code = err == ENOSPC || err == EDQUOT ? "E_IO_DISK_FULL" : err == EACCES || err == EROFS ? "E_IO_PERMISSION" : "E_IO_WRITE";
-    std::string hint = code == "E_IO_DISK_FULL" ? "free disk space or choose another output folder"
-                     : code == "E_IO_PERMISSION" ? "choose a folder you can write to" : "check the output folder";
-    throw EngineError(code, final_ + ": " + what + " (" + std::strerror(err) + ")", hint);
-  }
-
- private:
-  std::string final_, tmp_;
-  int fd_ = -1;
-  uint64_t offset_ = 0;
-  bool committed_ = false;
-};
-
 struct WrittenEntry {
   std::string name;
   uint32_t crc = 0;
@@ -720,7 +672,7 @@ struct WrittenEntry {
 
 // Local header whose extra field pads the data start to 64 bytes, as torch's writer does
 // (extra id "FB", filled with 'Z'), so readers can mmap tensor data aligned.
-void write_entry(OutputFile& f, const std::string& name, const std::vector<const std::vector<uint8_t>*>& parts,
+void write_entry(AtomicFile& f, const std::string& name, const std::vector<const std::vector<uint8_t>*>& parts,
                  const uint8_t* raw, uint64_t raw_size, std::vector<WrittenEntry>& written) {
   WrittenEntry e;
   e.name = name;
@@ -751,7 +703,7 @@ void write_entry(OutputFile& f, const std::string& name, const std::vector<const
   written.push_back(e);
 }
 
-void write_central_directory(OutputFile& f, const std::vector<WrittenEntry>& entries) {
+void write_central_directory(AtomicFile& f, const std::vector<WrittenEntry>& entries) {
   const uint64_t cd_start = f.offset();
   std::vector<uint8_t> cd;
   for (const auto& e : entries) {
@@ -806,7 +758,7 @@ void save_pth(const std::string& path, const StateDict& tensors) {
       throw EngineError("E_TENSOR_SIZE", "save_pth: tensor " + kv.first + " has " + std::to_string(t.bytes.size()) +
                         " bytes for " + std::to_string(t.numel()) + " elements of " + dtype_name(t.dtype));
   }
-  OutputFile f(path);
+  AtomicFile f(path);
   std::vector<WrittenEntry> written;
   const std::vector<uint8_t> pkl = state_dict_pickle(tensors);
   const std::vector<uint8_t> byteorder = {'l', 'i', 't', 't', 'l', 'e'};
