@@ -46,7 +46,7 @@ export const check: Check = {
     const f: Finding = {
       code: 'RWKV005',
       severity: 'error',
-      message: `Missing ${list.map((n) => `--${n.flag}`).join(', ')}: ${list.map((n) => `--${n.flag}: ${n.why}`).join('; ')}.`,
+      message: `Missing ${list.map((n) => `--${n.flag} (${n.why})`).join('; ')}.`,
       span: runHead(run),
     };
     return [f];

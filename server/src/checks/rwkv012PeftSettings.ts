@@ -1,7 +1,7 @@
 // RWKV012: PEFT settings (--peft_config and the older --lora_config/--pissa_config/--disha_config/
 // --miss_config): valid JSON, keys the method takes, values of the right type.
 import { closest } from '../core/didYouMean';
-import { LEGACY_CONFIG_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
+import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_ONLY_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
 import type { ObjectView } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { methodOf, settingsOf, type Settings } from './peftSettings';
@@ -25,7 +25,7 @@ export const check: Check = {
       const keys = peftConfigKeys(method);
       if (s.object && (method === 'none' || method === 'state')) {
         if (s.object.entries.length) out.push({ code: 'RWKV012', severity: 'warning', message: `--peft_config is not used with --peft ${method}.`, span: s.arg.value!.span, related: usedHere(s.arg.value) });
-      } else if (s.object && keys) {
+      } else if (s.object && keys && !s.problems.length) {
         out.push(...entries(s.object, keys, `--peft ${method}`, false));
       }
     }
@@ -33,7 +33,7 @@ export const check: Check = {
       const ls = settingsOf(run, flag);
       if (!ls) continue;
       out.push(...syntax(ls));
-      if (!ls.object) continue;
+      if (!ls.object || ls.problems.length) continue;
       const active = legacyMethod === method || (legacyMethod === 'disha' && (method === 'bone' || method === 'miss'));
       out.push(...entries(ls.object, keys, `--${flag}`, active));
     }
@@ -43,7 +43,7 @@ export const check: Check = {
     // a standalone peft_config .json file: which method it is for comes from its name or keys
     if (config.kind !== 'peft-json' || !config.peft) return [];
     const keysPresent = config.peft.entries.map((e) => e.key);
-    const legacy = Object.entries(LEGACY_CONFIG_KEYS).find(([, l]) => l.keys.some((k) => keysPresent.includes(k.key) && k.key !== 'r' && k.key !== 'mode' && k.key !== 'load'));
+    const legacy = Object.entries(LEGACY_CONFIG_KEYS).find(([, l]) => l.keys.some((k) => keysPresent.includes(k.key) && LEGACY_ONLY_KEYS.has(k.key)));
     if (legacy) return entries(config.peft, legacy[1].keys, `--${legacy[0]}`, true);
     const method = config.peftMethod === 'pissa' ? 'lora' : config.peftMethod ?? (keysPresent.includes('lora_alpha') ? 'lora' : undefined);
     const keys = method ? peftConfigKeys(method) : undefined;
@@ -64,7 +64,7 @@ function syntax(s: Settings): Finding[] {
       fixes: [{ title: 'Remove the backslashes', preferred: true, edits: s.escapes.map((span) => ({ span, newText: '' })) }],
     });
   }
-  for (const p of s.problems) out.push({ code: 'RWKV012', severity: 'error', message: `--${s.arg.name}: ${p.message}`, span: p.span, related: usedHere(s.arg.value) });
+  for (const p of s.problems.slice(0, 1)) out.push({ code: 'RWKV012', severity: 'error', message: `--${s.arg.name}: ${p.message}`, span: p.span, related: usedHere(s.arg.value) });
   return out;
 }
 
@@ -73,7 +73,8 @@ function entries(obj: ObjectView, keys: PeftKey[], context: string, requireAll: 
   for (const e of obj.entries) {
     const k = keys.find((x) => x.key === e.key);
     if (!k) {
-      const guess = closest(e.key, keys.map((x) => x.key));
+      const alias = KEY_ALIASES[e.key];
+      const guess = alias && keys.some((x) => x.key === alias) ? alias : closest(e.key, keys.map((x) => x.key));
       out.push({
         code: 'RWKV012', severity: requireAll ? 'warning' : 'error',
         message: `"${e.key}" is not a setting of ${context}${guess ? `; did you mean "${guess}"?` : `. Known: ${keys.map((x) => x.key).join(', ') || '(none)'}.`}`,

@@ -27,7 +27,7 @@ export const check: Check = {
     const high: string[] = [];
     for (const flag of ['lr_init', 'lr_final']) {
       const { value } = effective(run, flag);
-      if (typeof value === 'number' && value > LIMIT) { high.push(`${flag} ${value}`); edits.push(...replaceValue(findArg(run, flag)?.value, SUGGESTED)); }
+      if (typeof value === 'number' && value > LIMIT) { high.push(`${flag} ${findArg(run, flag)?.value?.text ?? value}`); edits.push(...replaceValue(findArg(run, flag)?.value, SUGGESTED)); }
     }
     if (!high.length) return [];
     const initArg = findArg(run, 'lr_init');

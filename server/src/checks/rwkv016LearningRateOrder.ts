@@ -20,7 +20,11 @@ export const check: Check = {
     const arg = findArg(run, 'lr_final') ?? findArg(run, 'lr_init');
     if (!arg) return [];
     const edits = findArg(run, 'lr_final') ? replaceValue(findArg(run, 'lr_final')!.value, findArg(run, 'lr_init')?.value?.text ?? String(init)) : [];
-    return [onValue('RWKV016', 'warning', arg, `lr_final ${fin} is above lr_init ${init}: the learning rate would rise during training.`,
-      edits.length ? { fixes: [{ title: `Set lr_final to ${init}`, preferred: true, edits }] } : {})];
+    return [onValue('RWKV016', 'warning', arg, `lr_final ${shown(run, 'lr_final', fin)} is above lr_init ${shown(run, 'lr_init', init)}: the learning rate would rise during training.`,
+      edits.length ? { fixes: [{ title: `Set lr_final to ${shown(run, 'lr_init', init)}`, preferred: true, edits }] } : {})];
   },
 };
+
+function shown(run: Parameters<NonNullable<Check['checkRun']>>[0]['run'], flag: string, value: number): string {
+  return findArg(run, flag)?.value?.text ?? String(value);
+}

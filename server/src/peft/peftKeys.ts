@@ -100,3 +100,9 @@ export function peftConfigKeys(method: string): PeftKey[] | undefined {
 
 /** The legacy JSON flag that carries a method's settings in the older form. */
 export const LEGACY_FLAG_OF: Record<string, string> = { lora: 'lora_config', pissa: 'pissa_config', disha: 'disha_config', bone: 'disha_config', miss: 'disha_config' };
+
+/** Names people write for peft's keys (train.py's own --help example uses "alpha" and "dropout"). */
+export const KEY_ALIASES: Record<string, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', lora_r: 'r', target: 'target_modules', modules: 'target_modules' };
+
+/** Keys that only the older JSON forms use: their presence identifies a legacy config file. */
+export const LEGACY_ONLY_KEYS = new Set(['lora_load', 'lora_r', 'pissa_load', 'pissa_init', 'pissa_r', 'svd_niter']);
