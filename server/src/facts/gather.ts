@@ -85,7 +85,10 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
     const cwd = run.cd ? resolvePath(opts.cwd, run.cd) : opts.cwd;
     const rf: RunFacts = { cwd, paths: new Map() };
     for (const { path } of referencedPaths(run, cwd)) {
-      if (!rf.paths.has(path)) rf.paths.set(path, await opts.files.kind(path).catch(() => 'missing' as const));
+      if (rf.paths.has(path)) continue;
+      // a probe that fails (or has no answer yet) leaves the path unknown, never "missing"
+      const kind = await opts.files.kind(path).catch(() => undefined);
+      if (kind) rf.paths.set(path, kind);
     }
     const load = argText(run, 'load_model');
     if (load && load !== '0') {

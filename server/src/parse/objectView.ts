@@ -1,7 +1,8 @@
 // JSON objects with document positions, from inline flag values (peft_config='{...}', mapped
 // through variables) and from .json files, using jsonc-parser in strict mode (train.py uses
-// json.loads: no comments, no trailing commas). Never throws.
-import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+// json.loads: no comments, no trailing commas). Never throws. (The ESM build is imported because
+// the package's UMD main cannot be bundled by esbuild.)
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import { spanOf, type MappedText, type Span } from '../core/span';
 import type { ObjectEntry, ObjectView } from './trainConfig';
 

@@ -15,6 +15,9 @@ export function kindOf(languageId: string, uri: string): DocumentKind {
   return 'other';
 }
 
+/** Larger documents are checked only up to here (shell) or not at all (YAML/JSON): bounded time. */
+export const MAX_CHECKED_CHARS = 2_000_000;
+
 const PEFT_FILE = /(peft|lora|pissa|miss|bone|disha)[^/]*\.json$/i;
 const PEFT_KEYS = new Set(['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'lora_r', 'lora_load', 'pissa_r', 'pissa_load', 'pissa_init', 'svd_niter', 'init_lora_weights']);
 
@@ -25,6 +28,7 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
       c.problems.push({ span: { start: 0, end: 0 }, message: 'This file looks binary (it contains NUL bytes); it is not checked.', severity: 'warning' });
       return c;
     }
+    if (text.length > MAX_CHECKED_CHARS) return parseLarge(text, kind, uri);
     if (kind === 'shell') return parseShellScript(text);
     if (kind === 'yaml') return parseStructuredConfig(text, 'yaml');
     if (kind === 'json') return parseJson(text, uri);
@@ -35,6 +39,20 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
     c.problems.push({ span: { start: 0, end: 0 }, message: `Internal parser error: ${(e as Error).message}`, severity: 'warning' });
     return c;
   }
+}
+
+function parseLarge(text: string, kind: DocumentKind, uri: string): TrainConfig {
+  const mb = (text.length / 1e6).toFixed(1);
+  if (kind !== 'shell') {
+    const c = emptyConfig(kind === 'json' ? 'json' : 'yaml');
+    c.problems.push({ span: { start: 0, end: 0 }, message: `This file has ${mb} million characters; files over ${MAX_CHECKED_CHARS / 1e6} million are not checked.`, severity: 'info' });
+    void uri;
+    return c;
+  }
+  const cut = text.lastIndexOf('\n', MAX_CHECKED_CHARS);
+  const c = parseShellScript(text.slice(0, cut > 0 ? cut + 1 : MAX_CHECKED_CHARS));
+  c.problems.push({ span: { start: 0, end: 0 }, message: `This script has ${mb} million characters; only its first ${MAX_CHECKED_CHARS / 1e6} million are checked.`, severity: 'info' });
+  return c;
 }
 
 function parseJson(text: string, uri: string): TrainConfig {

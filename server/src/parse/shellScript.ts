@@ -1,7 +1,7 @@
 // A shell script as training runs: walks the lexed commands in order, keeps the variables
 // (assignments, export, unset, env prefixes), follows `cd`, and turns each `python train.py ...`
 // (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
-import { lineOf } from '../core/span';
+import { LineIndex } from '../core/span';
 import { parseFlagArgs } from './flagArgs';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
@@ -18,6 +18,7 @@ export function parseShellScript(text: string): TrainConfig {
   const config = emptyConfig('shell');
   const { commands, problems } = lexShell(text);
   for (const p of problems) config.problems.push({ span: p.span, message: p.message, severity: 'error' });
+  const lines = new LineIndex(text);
   const scope: Scope = new Map();
   let cd: string | undefined;
 
@@ -26,9 +27,11 @@ export function parseShellScript(text: string): TrainConfig {
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
     const prefix: ShellVariable[] = [];
-    const local: Scope = new Map(scope);
+    // a copy only when the command has assignments (env prefixes must not leak into the script)
+    let local: Scope = scope;
     let k = 0;
     while (k < words.length && assignmentName(words[k]!)) {
+      if (local === scope) local = new Map(scope);
       const v = makeVariable(words[k]!, local, false);
       local.set(v.name, v);
       prefix.push(v);
@@ -59,9 +62,10 @@ export function parseShellScript(text: string): TrainConfig {
       continue;
     }
     for (const v of prefix) v.exported = true;
+    if (local === scope) local = new Map(scope); // trainRun may add `env A=1` variables
     const argv: Value[] = [];
     for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
-    const run = trainRun(argv, command, text, local, cd);
+    const run = trainRun(argv, command, lines, local, cd);
     if (run) config.runs.push(run);
   }
   for (const v of scope.values()) {
@@ -100,7 +104,7 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
   };
 }
 
-function trainRun(argv: Value[], command: Command, text: string, scope: Scope, cd: string | undefined) {
+function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, cd: string | undefined) {
   let k = 0;
   const at = (i: number): string => argv[i]?.text ?? '';
   // env A=1 python ...
@@ -123,7 +127,7 @@ function trainRun(argv: Value[], command: Command, text: string, scope: Scope, c
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
   const base = launcherWord.split('/').pop() ?? launcherWord;
   return {
-    line: lineOf(text, command.span.start),
+    line: lines.line(command.span.start),
     span: command.span,
     launcher: PYTHON.test(launcherWord) ? 'python' : base,
     script: at(s),

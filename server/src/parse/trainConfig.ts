@@ -68,7 +68,7 @@ export interface TrainRun {
   cd?: string;
 }
 
-export interface ParseProblem { span: Span; message: string; severity: 'error' | 'warning' }
+export interface ParseProblem { span: Span; message: string; severity: 'error' | 'warning' | 'info' }
 
 export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; value: string; exported: boolean; dynamic: boolean }
 
