@@ -14,9 +14,9 @@ export const check: Check = {
   },
   checkRun({ run }) {
     const out: Finding[] = [];
-    const names = FLAGS.filter((f) => f.trainers.includes(run.trainer)).map((f) => f.name);
     for (const arg of run.args) {
       if (flagSpec(arg.name)) continue;
+      const names = FLAGS.filter((f) => f.trainers.includes(run.trainer)).map((f) => f.name);
       const guess = closest(arg.name, names) ?? closest(arg.name, FLAGS.map((f) => f.name));
       const width = arg.nameSpan.end - arg.nameSpan.start;
       const nameIsLiteral = width === arg.name.length || width === arg.name.length + 2;

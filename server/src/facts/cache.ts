@@ -7,7 +7,8 @@ import type { Facts } from './facts';
 import type { FileProbe } from './gather';
 import type { PathKind } from './snapshot';
 
-const NOT_YET = 'not known yet';
+/** One shared rejection reason for cache misses in peek mode (no stack capture per miss). */
+const NOT_YET = new Error('not known yet');
 
 interface Entry<T> { at: number; promise: Promise<T>; settled?: { ok: T } | { error: unknown } }
 
@@ -32,7 +33,7 @@ export class FactsCache {
       e = entry;
     }
     if (!peek) return e.promise;
-    if (!e.settled) return Promise.reject(new Error(NOT_YET));
+    if (!e.settled) return Promise.reject(NOT_YET);
     return 'ok' in e.settled ? Promise.resolve(e.settled.ok) : Promise.reject(e.settled.error);
   }
 

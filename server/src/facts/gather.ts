@@ -81,6 +81,9 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
     if ('error' in o && o.error === UNAVAILABLE_MESSAGE) unavailable = true;
     return o;
   };
+  // GPUs first: when the engine addon is missing every facts call would fail the same way
+  const gpus = config.runs.length ? note(await settle(() => opts.facts.listGpus())) : undefined;
+  if (gpus && 'ok' in gpus) snapshot.gpus = gpus.ok;
   for (const run of config.runs) {
     const cwd = run.cd ? resolvePath(opts.cwd, run.cd) : opts.cwd;
     const rf: RunFacts = { cwd, paths: new Map() };
@@ -90,6 +93,8 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
       const kind = await opts.files.kind(path).catch(() => undefined);
       if (kind) rf.paths.set(path, kind);
     }
+    snapshot.runs.push(rf);
+    if (unavailable) continue;
     const load = argText(run, 'load_model');
     if (load && load !== '0') {
       const abs = resolvePath(cwd, load);
@@ -101,11 +106,6 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
       rf.dataset = note(await settle(() => opts.facts.inspectDataset(prefix, Number.isFinite(ctx) ? ctx : undefined)));
     }
     if (!run.args.some((a) => a.value?.dynamic)) rf.memory = note(await settle(() => opts.facts.planMemory(flagValues(run))));
-    snapshot.runs.push(rf);
-  }
-  if (config.runs.length) {
-    const g = note(await settle(() => opts.facts.listGpus()));
-    if ('ok' in g) snapshot.gpus = g.ok;
   }
   if (unavailable) snapshot.unavailable = UNAVAILABLE_MESSAGE;
   return snapshot;

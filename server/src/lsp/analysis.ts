@@ -23,6 +23,8 @@ export interface Analysis {
 
 /** Above this size a document is parsed but its facts are not looked up (bounded time). */
 const MAX_FACTS_BYTES = 1 << 20;
+/** Quiet time after an edit before missing facts are looked up. */
+const FACTS_DELAY_MS = 120;
 
 export class Analyzer {
   private latest = new Map<string, Analysis>();
@@ -42,6 +44,9 @@ export class Analyzer {
     this.latest.set(doc.uri, first);
     this.publish(first);
     if (!config.runs.length || text.length > MAX_FACTS_BYTES) return first;
+    // while the user types, only the last edit's facts are worth looking up
+    await new Promise((r) => setTimeout(r, FACTS_DELAY_MS));
+    if (this.latest.get(doc.uri) !== first) return this.latest.get(doc.uri) ?? first;
     const full = await gatherFacts(config, { cwd, ...this.cache.view(false) });
     const current = this.latest.get(doc.uri);
     if (current !== first) return current ?? first; // a newer edit took over

@@ -15,6 +15,9 @@ export interface LexProblem { span: Span; message: string }
 export interface LexResult { commands: Command[]; problems: LexProblem[] }
 
 const NAME_START = /[A-Za-z_]/;
+/** Characters with no special meaning, outside quotes and inside double quotes. */
+const PLAIN_RUN = /[^ \t\r\n\f\v\\;&|()<>'"$`]+/y;
+const QUOTED_RUN = /[^"\\$`]+/y;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function lexShell(text: string): LexResult {
@@ -33,6 +36,14 @@ export function lexShell(text: string): LexResult {
     const last = parts[parts.length - 1];
     if (last && last.kind === 'lit' && last.quoted === quoted) { last.text += ch; last.map.push(at); }
     else parts.push({ kind: 'lit', text: ch, map: [at], quoted });
+  };
+  /** Appends text[from, to) as one literal chunk (the common case: no per-character work). */
+  const litRun = (from: number, to: number, quoted: boolean): void => {
+    if (!parts) { parts = []; wordStart = from; }
+    let last = parts[parts.length - 1];
+    if (!last || last.kind !== 'lit' || last.quoted !== quoted) { last = { kind: 'lit', text: '', map: [], quoted }; parts.push(last); }
+    last.text += text.slice(from, to);
+    for (let k = from; k < to; k++) last.map.push(k);
   };
   const push = (part: WordPart, at: number): void => {
     if (!parts) { parts = []; wordStart = at; }
@@ -204,16 +215,22 @@ export function lexShell(text: string): LexResult {
         }
         if (d === '$') { dollar(true); continue; }
         if (d === '`') { backtick(true); continue; }
-        lit(d, i, true);
-        i++;
+        QUOTED_RUN.lastIndex = i;
+        QUOTED_RUN.test(text);
+        const end = Math.max(i + 1, QUOTED_RUN.lastIndex);
+        litRun(i, end, true);
+        i = end;
       }
       if (!closed) problems.push({ span: { start: open, end: open + 1 }, message: 'Unterminated double quote: the rest of the file is inside it.' });
       continue;
     }
     if (c === '$') { dollar(false); continue; }
     if (c === '`') { backtick(false); continue; }
-    lit(c, i, false);
-    i++;
+    PLAIN_RUN.lastIndex = i;
+    PLAIN_RUN.test(text);
+    const end = Math.max(i + 1, PLAIN_RUN.lastIndex);
+    litRun(i, end, false);
+    i = end;
   }
   endWord(n);
   endCommand();

@@ -26,20 +26,18 @@ export function parseShellScript(text: string): TrainConfig {
     let words = command.words;
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
-    const prefix: ShellVariable[] = [];
-    // a copy only when the command has assignments (env prefixes must not leak into the script)
-    let local: Scope = scope;
     let k = 0;
-    while (k < words.length && assignmentName(words[k]!)) {
-      if (local === scope) local = new Map(scope);
-      const v = makeVariable(words[k]!, local, false);
-      local.set(v.name, v);
-      prefix.push(v);
-      k++;
-    }
+    while (k < words.length && assignmentName(words[k]!)) k++;
     if (k === words.length) {
-      for (const v of prefix) setVariable(scope, v);
+      // plain assignments, applied left to right
+      for (const w of words) setVariable(scope, makeVariable(w, scope, false));
       continue;
+    }
+    // env prefixes (A=1 python ...): visible to the command only, so a copy of the scope
+    const local: Scope = k > 0 ? new Map(scope) : scope;
+    for (const w of words.slice(0, k)) {
+      const v = makeVariable(w, local, true);
+      local.set(v.name, v);
     }
     const rest = words.slice(k);
     const head = literal(rest[0]!);
@@ -61,8 +59,6 @@ export function parseShellScript(text: string): TrainConfig {
       cd = target && !target.dynamic ? target.text : undefined;
       continue;
     }
-    for (const v of prefix) v.exported = true;
-    if (local === scope) local = new Map(scope); // trainRun may add `env A=1` variables
     const argv: Value[] = [];
     for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
     const run = trainRun(argv, command, lines, local, cd);
@@ -108,11 +104,12 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   let k = 0;
   const at = (i: number): string => argv[i]?.text ?? '';
   // env A=1 python ...
+  const extraEnv: Record<string, string> = {};
   while (k < argv.length && (KEYWORDS.has(at(k)) || at(k) === 'env' || (k > 0 && at(k - 1) === 'env' && ASSIGNMENT.test(at(k))))) {
     if (ASSIGNMENT.test(at(k))) {
       const m = ASSIGNMENT.exec(at(k))!;
       const v = argv[k]!;
-      scope.set(m[1]!, { name: m[1]!, text: v.text.slice(m[0].length), map: v.map.slice(m[0].length), nameSpan: v.span, valueSpan: v.span, exported: true, dynamic: v.dynamic, unresolved: [], via: [] });
+      if (!v.dynamic) extraEnv[m[1]!] = v.text.slice(m[0].length);
     }
     k++;
   }
@@ -125,6 +122,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   const { trainer, reason } = detectTrainer(args);
   const env: Record<string, string> = {};
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
+  Object.assign(env, extraEnv);
   const base = launcherWord.split('/').pop() ?? launcherWord;
   return {
     line: lines.line(command.span.start),

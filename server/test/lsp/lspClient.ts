@@ -9,7 +9,8 @@ import {
   type ProtocolConnection, type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol/node';
 
-export const ROOT = resolve(__dirname, '../../..');
+/** The repository root (tests and benchmarks run from it; __dirname is unreliable when loaded from ESM). */
+export const ROOT = [resolve(__dirname, '../../..'), process.cwd()].find((d) => existsSync(join(d, 'server/src/main.ts'))) ?? process.cwd();
 export const SERVER = join(ROOT, 'dist/server.js');
 
 function newestSource(dir: string): number {
