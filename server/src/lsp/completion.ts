@@ -69,14 +69,16 @@ function runNear(a: Analysis, offset: number) {
 }
 
 function yamlParent(text: string, lineStart: number, indent: number): string | undefined {
+  // the nearest line above with less indentation is the parent key
+  if (indent === 0) return undefined;
   let end = lineStart - 1;
   while (end > 0) {
     const start = text.lastIndexOf('\n', end - 1) + 1;
     const line = text.slice(start, end);
-    const m = /^(\s*)(?:-\s+)?([A-Za-z_-]+)\s*:/.exec(line);
-    if (m && m[1]!.length < indent) return m[2];
-    if (line.trim() && /^\S/.test(line)) return m?.[2];
     end = start - 1;
+    if (!line.trim()) continue;
+    const lead = /^\s*/.exec(line)![0].length;
+    if (lead < indent) return /^\s*(?:-\s+)?([A-Za-z_-]+)\s*:/.exec(line)?.[1];
   }
   return undefined;
 }
