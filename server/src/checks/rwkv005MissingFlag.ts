@@ -13,6 +13,7 @@ function needs(run: TrainRun): Need[] {
   const dataType = String(v('data_type'));
   if (!has('data_file') && dataType !== 'dummy') out.push({ flag: 'data_file', why: 'there is no training data' });
   if (['binidx', 'jsonl', 'sft'].includes(dataType) && !has('vocab_size')) out.push({ flag: 'vocab_size', why: `the default 0 (auto) only works for character-level .txt data; ${dataType} data needs 65536` });
+  if (dataType === 'sft' && !has('sft_field')) out.push({ flag: 'sft_field', why: 'SFT data needs the fields to train on' });
   if (run.trainer === 'lm-v7') {
     const stage = Number(v('train_stage'));
     if (stage >= 2 && dataType === 'binidx') {
