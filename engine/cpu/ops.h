@@ -80,8 +80,9 @@ void wkv7_bwd(const float* r, const float* w, const float* k, const float* v, co
               int B, int T, int H, int N);
 
 // Mean cross-entropy over rows with mask != 0 (mask null = all rows), computed in float64.
-// Writes dlogits = loss_scale * d(mean CE)/d(logits) + loss_scale * L2Wrap, where L2Wrap adds
-// 1e-4/M * max(logits_row) at the row's argmax (RWKV-PEFT's L2Wrap, every row). Returns the
+// Writes dlogits = loss_scale * d(mean CE)/d(logits) + L2Wrap, where L2Wrap adds (unscaled:
+// RWKV-PEFT's L2Wrap ignores the incoming gradient, so accumulation does not scale it)
+// 1e-4/M * max(logits_row) at the row's argmax, every row. Returns the
 // mean loss; *counted = rows in the mean. dlogits may alias nothing else; it is overwritten.
 double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const float* mask,
                              float* dlogits, float loss_scale, int M, int V, int64_t* counted);
