@@ -314,55 +314,54 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
   in.chunk_ctx = int_flag(flags, "chunk_ctx", 512);
   if (in.chunk_ctx <= 0) in.chunk_ctx = in.ctx_len;
 
+  // The method is always --peft (both RWKV-PEFT generations). The newer one takes its options
+  // as --peft_config '{...}' (Hugging Face peft keywords) and trains the adapter only; the older
+  // one takes --lora_config/--pissa_config/--miss_config/--disha_config and also trains
+  // --train_parts (default time and ln). The language server passes every flag with its default
+  // filled in, so the form is told by whether peft_config holds anything, not by presence.
   in.peft = string_flag(flags, "peft", "none");
   if (in.peft == "bone") in.peft = "miss";
-  // Older RWKV-PEFT selects the method by which *_config flag is present.
-  if (in.peft == "none") {
-    if (find_flag_value(flags, "lora_config")) in.peft = "lora";
-    else if (find_flag_value(flags, "pissa_config")) in.peft = "pissa";
-    else if (find_flag_value(flags, "disha_config")) in.peft = "disha";
-  }
+  if (in.peft == "adalora" || in.peft == "prefix") in.peft = "lora";  // sized like LoRA
   if (in.train_type == "state") in.peft = "state";
+  if (in.peft != "none" && in.peft != "lora" && in.peft != "pissa" && in.peft != "miss" && in.peft != "disha" &&
+      in.peft != "state")
+    bad_flag("peft", "unknown method \"" + in.peft + "\"", "use lora, pissa, miss, disha or state");
   const Json peft_config = object_flag(flags, "peft_config");
-  if (in.peft == "lora") {
-    in.peft_r = rank_from(peft_config, "r");
-    if (!in.peft_r) in.peft_r = rank_from(object_flag(flags, "lora_config"), "lora_r");
-    if (!in.peft_r) in.peft_r = 8;  // both trainers' default
-  } else if (in.peft == "pissa") {
-    in.peft_r = rank_from(peft_config, "r");
-    if (!in.peft_r) in.peft_r = rank_from(object_flag(flags, "pissa_config"), "pissa_r");
-    if (!in.peft_r) in.peft_r = 8;
-  } else if (in.peft == "miss" || in.peft == "disha") {
-    in.peft_r = rank_from(peft_config, "r");
-    if (!in.peft_r) in.peft_r = rank_from(object_flag(flags, in.peft == "miss" ? "miss_config" : "disha_config"), "r");
-    if (!in.peft_r) in.peft_r = 64;
-  }
-  if ((in.peft == "lora" || in.peft == "pissa" || in.peft == "miss" || in.peft == "disha") && in.peft_r <= 0)
-    bad_flag("peft_config", "rank r must be positive", "e.g. '{\"r\":64}'");
-  if (in.peft == "adalora" || in.peft == "prefix") in.peft = "lora", in.peft_r = in.peft_r ? in.peft_r : 8;
-
-  const std::string strategy = string_flag(flags, "strategy", "deepspeed_stage_1");
-  in.deepspeed = strategy.find("deepspeed") != std::string::npos;
-  // The legacy *_config forms belong to the older RWKV-PEFT, whose default trains time and ln.
-  const bool legacy_form = find_flag_value(flags, "lora_config") || find_flag_value(flags, "pissa_config") ||
-                           find_flag_value(flags, "disha_config") || find_flag_value(flags, "miss_config");
-  if (legacy_form && in.peft != "state") in.train_parts = {"time", "ln"};
-  if (const Json* parts = find_flag_value(flags, "train_parts")) {
-    in.train_parts.clear();
-    if (parts->kind() == Json::Kind::Array) {
-      for (const Json& p : parts->items())
-        if (p.kind() == Json::Kind::String) in.train_parts.push_back(p.as_string());
-    } else if (parts->kind() == Json::Kind::String) {
-      std::string word;
-      for (char c : parts->as_string() + " ") {
-        if (c == ' ' || c == ',' || c == '[' || c == ']' || c == '"' || c == '\'') {
-          if (!word.empty()) in.train_parts.push_back(word), word.clear();
-        } else {
-          word += c;
+  const bool newer_form = !peft_config.members().empty();
+  if (in.peft == "lora" || in.peft == "pissa" || in.peft == "miss" || in.peft == "disha") {
+    if (newer_form) {
+      in.peft_r = rank_from(peft_config, "r");
+      if (!in.peft_r) in.peft_r = in.peft == "miss" ? 64 : 8;  // MissConfig / LoraConfig defaults
+    } else {
+      const char* config = in.peft == "lora"    ? "lora_config"
+                           : in.peft == "pissa" ? "pissa_config"
+                           : in.peft == "miss"  ? "miss_config"
+                                                : "disha_config";
+      const char* key = in.peft == "lora" ? "lora_r" : in.peft == "pissa" ? "pissa_r" : "r";
+      in.peft_r = rank_from(object_flag(flags, config), key);
+      if (!in.peft_r) in.peft_r = in.peft == "lora" || in.peft == "pissa" ? 8 : 64;  // older defaults
+      in.train_parts = {"time", "ln"};
+      if (const Json* parts = find_flag_value(flags, "train_parts")) {
+        in.train_parts.clear();
+        if (parts->kind() == Json::Kind::Array) {
+          for (const Json& part : parts->items())
+            if (part.kind() == Json::Kind::String) in.train_parts.push_back(part.as_string());
+        } else if (parts->kind() == Json::Kind::String) {
+          std::string word;
+          for (char c : parts->as_string() + " ") {
+            if (c == ' ' || c == ',' || c == '[' || c == ']' || c == '"' || c == '\'') {
+              if (!word.empty()) in.train_parts.push_back(word), word.clear();
+            } else {
+              word += c;
+            }
+          }
         }
       }
     }
+    if (in.peft_r <= 0) bad_flag(newer_form ? "peft_config" : "peft", "rank r must be positive", "e.g. '{\"r\":64}'");
   }
+  const std::string strategy = string_flag(flags, "strategy", "deepspeed_stage_1");
+  in.deepspeed = strategy.find("deepspeed") != std::string::npos;
   return in;
 }
 

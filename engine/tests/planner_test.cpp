@@ -100,10 +100,10 @@ std::map<std::string, Json> flags_for(const MeasuredRow& row) {
   const bool older_peft = source == "RWKV-6 table" || source == "peer H100";
   f["strategy"] = Json(source == "peer H100" ? "auto" : "deepspeed_stage_1");
   if (std::string(row.peft) != "none") {
+    f["peft"] = Json(row.peft);
     if (older_peft) {
       f["lora_config"] = Json("{\"lora_load\":\"\",\"lora_r\":64,\"lora_alpha\":128,\"lora_dropout\":0.0}");
     } else {
-      f["peft"] = Json(row.peft);
       f["peft_config"] = Json("{\"r\":64,\"lora_alpha\":128}");
     }
   }
@@ -151,18 +151,29 @@ void flags_are_read_as_scripts_write_them() {
   f["peft_config"] = Json("\\{\"r\":32\\}");
   in = rwkv::plan_input_from_flags(f);
   CHECK(in.peft == "miss" && in.peft_r == 32);
-  // "bone" is MiSS's older name; pissa_config is the older PiSSA form with train_parts time+ln.
-  f.erase("peft_config");
+  // "bone" is MiSS's older name; with an empty peft_config the older miss_config form applies.
+  f["peft_config"] = Json("{}");
   f["peft"] = Json("bone");
   in = rwkv::plan_input_from_flags(f);
-  CHECK(in.peft == "miss" && in.peft_r == 64);
-  f.erase("peft");
+  CHECK(in.peft == "miss" && in.peft_r == 64 && in.train_parts.size() == 2);
+  // The older PiSSA form, with train_parts as the server passes arrays (space-joined).
+  f["peft"] = Json("pissa");
   f["pissa_config"] = Json("{\"pissa_load\":\"\",\"pissa_init\":\"\",\"pissa_r\":16,\"svd_niter\":4}");
   in = rwkv::plan_input_from_flags(f);
   CHECK(in.peft == "pissa" && in.peft_r == 16 && in.train_parts.size() == 2);
   f["train_parts"] = Json("time ln emb");
   in = rwkv::plan_input_from_flags(f);
   CHECK(in.train_parts.size() == 3);
+  // Every default filled in, as the language server sends flags: the newer form still trains
+  // the adapter only, and a default lora_config does not switch the form.
+  auto filled = lora_15b();
+  filled["train_parts"] = Json("time ln");
+  filled["lora_config"] = Json("{\"lora_load\":\"\",\"lora_r\":8,\"lora_alpha\":32,\"lora_dropout\":0.01}");
+  in = rwkv::plan_input_from_flags(filled);
+  CHECK(in.peft_r == 64 && in.train_parts.empty());
+  auto unknown = lora_15b();
+  unknown["peft"] = Json("qlora");
+  CHECK_THROWS_CODE(rwkv::plan_input_from_flags(unknown), "E_PLAN_FLAGS");
   // Bad input: a clear error, never a crash.
   auto missing = lora_15b();
   missing.erase("n_layer");
