@@ -45,6 +45,10 @@ test('planMemory: facts.ts shape, categories sum to the total, bad flags reject'
   for (const k of ['weights', 'optimizer', 'activations', 'logits', 'cuda_context']) assert.ok(k in plan.byCategory, k);
   // The tutorial's 1.5B LoRA row: 5.6 GB measured; the planner's own CTest holds it to ±15%.
   assert.ok(Math.abs(plan.totalBytes / 2 ** 30 - 5.6) / 5.6 <= 0.15, `${plan.totalBytes / 2 ** 30} GiB`);
+  const dual = plan as typeof plan & { stack: string; other: { stack: string; totalBytes: number } };
+  assert.equal(dual.stack, 'reference');
+  assert.equal(dual.other.stack, 'engine');
+  assert.equal(dual.other.totalBytes, loadAddon([addonFile]).planMemory(flags, 'engine').totalBytes);
   await assert.rejects(facts.planMemory({ n_embd: 2048 }), (e: Error & { code?: string }) => e.code === 'E_PLAN_FLAGS' && /n_layer/.test(e.message));
   await assert.rejects(facts.planMemory({ ...flags, peft_config: '{"r":' }), /peft_config/);
 });

@@ -60,17 +60,24 @@ export function loadAddon(candidates: string[] = addonCandidates()): RwkvStudioA
   throw new Error(`RWKV Studio engine addon could not be loaded; tried: ${tried.join('; ')}`);
 }
 
+/** planMemory's answer: the chosen stack's plan, plus the other stack's for hovers. */
+export type DualMemoryPlan = MemoryPlan & PlanDetails & { other: MemoryPlan & PlanDetails };
+
 /**
- * The Facts provider over the addon. The editor shows the reference stack's memory plan for
- * train.py scripts (what the user's Python run will take) — the same function, with stack
- * 'engine', gives the native engine's `start` event its planned_memory_bytes.
+ * The Facts provider over the addon. `stack` picks the headline plan: 'reference' (default)
+ * for train.py scripts — what the user's Python run (RWKV-PEFT / RWKV-LM on PyTorch+DeepSpeed)
+ * will take, the figure the tutorials' tables measure — and 'engine' for runs of our native
+ * trainer, whose `start` event reports the same bytes (engine/core/planner.h, one function).
+ * Both are returned (`other`), so a hover can show what Run Training would save.
  */
 export function createAddonFacts(addon: RwkvStudioAddon = loadAddon(), stack: PlannerStack = 'reference'): Facts {
+  const otherStack: PlannerStack = stack === 'reference' ? 'engine' : 'reference';
   return {
     inspectCheckpoint: (path) => addon.inspectCheckpoint(path),
     inspectDataset: (pathOrPrefix, ctxLen) => addon.inspectDataset(pathOrPrefix, ctxLen),
     listGpus: () => addon.listGpus(),
     // Synchronous in the addon; a thrown planner error (bad flags) becomes a rejection.
-    planMemory: (flags) => new Promise<MemoryPlan>((resolve) => resolve(addon.planMemory(flags, stack))),
+    planMemory: (flags) => new Promise<DualMemoryPlan>((resolve) =>
+      resolve({ ...addon.planMemory(flags, stack), other: addon.planMemory(flags, otherStack) })),
   };
 }
