@@ -11,10 +11,8 @@ target_sources(rwkv_core PRIVATE "${CMAKE_CURRENT_LIST_DIR}/facts.cpp")
 add_library(fake_nvml SHARED "${CMAKE_CURRENT_LIST_DIR}/testing/fake_nvml.cpp")
 set_target_properties(fake_nvml PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/tests")
 
-set(RWKV_NODE_INCLUDE_DIR "$ENV{RWKV_NODE_INCLUDE_DIR}")
-if(NOT RWKV_NODE_INCLUDE_DIR)
-  find_path(RWKV_NODE_INCLUDE_DIR node_api.h PATHS /usr/include/node /usr/local/include/node NO_DEFAULT_PATH)
-endif()
+find_path(RWKV_NODE_INCLUDE_DIR node_api.h
+  PATHS "$ENV{RWKV_NODE_INCLUDE_DIR}" /usr/include/node /usr/local/include/node NO_DEFAULT_PATH)
 set(RWKV_NAPI_INCLUDE_DIR "${CMAKE_SOURCE_DIR}/../node_modules/node-addon-api")
 if(RWKV_NODE_INCLUDE_DIR AND EXISTS "${RWKV_NODE_INCLUDE_DIR}/node_api.h" AND EXISTS "${RWKV_NAPI_INCLUDE_DIR}/napi.h")
   add_library(rwkv_studio_addon MODULE
@@ -30,8 +28,10 @@ if(RWKV_NODE_INCLUDE_DIR AND EXISTS "${RWKV_NODE_INCLUDE_DIR}/node_api.h" AND EX
                         CXX_VISIBILITY_PRESET hidden
                         LIBRARY_OUTPUT_DIRECTORY "${RWKV_DIST_DIR}/bin")
   if(NOT APPLE)
-    # napi_* symbols come from the node (or Electron) process that loads us.
-    target_link_options(rwkv_studio_addon PRIVATE "-Wl,--allow-shlib-undefined")
+    # napi_* symbols come from the node (or Electron) process that loads us. Bind everything
+    # at load time (-z now): a missing symbol must fail require() (the server then falls
+    # back), not kill the server at the first call as lazy binding would.
+    target_link_options(rwkv_studio_addon PRIVATE "-Wl,--allow-shlib-undefined" "-Wl,-z,now")
   else()
     target_link_options(rwkv_studio_addon PRIVATE "-undefined" "dynamic_lookup")
   endif()
