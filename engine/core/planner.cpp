@@ -175,6 +175,14 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
   double master_bytes = 4.0, grad_bytes = 4.0, optimizer_bytes = 8.0;
   if (reference && in.deepspeed) grad_bytes = 4.0;
   if (reference && !in.deepspeed) master_bytes = 0.0, grad_bytes = wbytes, optimizer_bytes = 2.0 * wbytes;
+  if (reference && in.deepspeed) {
+    // ZeRO shards what it owns across the data-parallel GPUs: stage 1 the fp32 master and Adam
+    // state, stage 2 also the fp32 gradient partition; offload moves master + Adam to the CPU.
+    const double shards = static_cast<double>(std::max<int64_t>(1, in.devices));
+    master_bytes /= shards, optimizer_bytes /= shards;
+    if (in.deepspeed_stage >= 2) grad_bytes = 2.0 + (grad_bytes - 2.0) / shards;
+    if (in.offload_optimizer) master_bytes = 0.0, optimizer_bytes = 0.0;
+  }
 
   const double layer_coef = reference ? kRefLayerBytesPerChannel : kEngineLayerBytesPerChannel;
   double activations, recompute = 0;
@@ -362,6 +370,14 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
   }
   const std::string strategy = string_flag(flags, "strategy", "deepspeed_stage_1");
   in.deepspeed = strategy.find("deepspeed") != std::string::npos;
+  if (in.deepspeed) {
+    in.deepspeed_stage = strategy.find("stage_3") != std::string::npos   ? 3
+                         : strategy.find("stage_2") != std::string::npos ? 2
+                                                                         : 1;
+    in.offload_optimizer = strategy.find("offload") != std::string::npos;
+  }
+  in.devices = int_flag(flags, "devices", 1);
+  if (in.devices <= 0) bad_flag("devices", "must be positive", "the number of GPUs to train on, e.g. 1");
   return in;
 }
 

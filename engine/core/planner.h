@@ -44,6 +44,9 @@ struct PlanInput {
   // Reference stack only: DeepSpeed (stage 1/2) keeps fp32 master weights and an fp32 gradient
   // partition; Lightning's plain strategies run torch Adam on the bf16 parameters themselves.
   bool deepspeed = true;
+  int deepspeed_stage = 1;             // ZeRO stage: 1 shards optimizer state, 2 also gradients
+  bool offload_optimizer = false;      // *_offload strategies keep master + Adam on the CPU
+  int64_t devices = 1;                 // GPUs per node the run spreads over (data parallel)
   bool grad_cp = false;
   std::string precision = "bf16";      // bf16, fp16, tf32, fp32
   std::string quant = "none";          // none, int8, nf4, fp4 (frozen block matrices only)

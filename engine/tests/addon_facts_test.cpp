@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/planner.h"
 #include "core/pth.h"
+#include "core/tokenizer.h"
 #include "tests/check.h"
 
 using rwkv::Json;
@@ -123,6 +124,39 @@ void dataset_facts() {
   std::remove((prefix + ".idx").c_str());
 }
 
+// .jsonl: every {"text": ...} line is a document; tokens as the World tokenizer counts them,
+// plus the end-of-text token per document; bad lines are named by number.
+void jsonl_facts() {
+  const std::string vocab = rwkv::default_vocab_path();
+  const std::string path = "addon_facts_test_data.jsonl";
+  const std::vector<std::string> texts = {"Hello world", "RWKV 是一种 RNN", "User: hi\n\nAssistant: hello"};
+  {
+    std::ofstream out(path);
+    out << "{\"text\": \"Hello world\"}\n\n{\"text\": \"RWKV \\u662f\\u4e00\\u79cd RNN\"}\n"
+        << "{\"text\": \"User: hi\\n\\nAssistant: hello\"}\n";
+  }
+  try {
+    const rwkv::WorldTokenizer tok(vocab);
+    uint64_t expected = 0;
+    for (const std::string& t : texts) expected += tok.encode(t).size() + 1;
+    const Json f = rwkv::facts::inspect_dataset(path, 0, vocab);
+    CHECK(f.find("documents")->as_number() == 3);
+    CHECK(f.find("tokens")->as_number() == static_cast<double>(expected));
+    CHECK(f.find("dtype")->as_string() == "jsonl");
+    { std::ofstream out(path); out << "{\"text\": \"ok\"}\n{\"txt\": 1}\n"; }
+    bool named_line = false;
+    try {
+      rwkv::facts::inspect_dataset(path, 0, vocab);
+    } catch (const rwkv::EngineError& e) {
+      named_line = e.code == "E_DATA_JSONL" && std::string(e.what()).find(":2:") != std::string::npos;
+    }
+    CHECK(named_line);
+  } catch (const rwkv::EngineError& e) {
+    rwkv_test::fail(__FILE__, __LINE__, std::string("jsonl: ") + e.code + " " + e.what());
+  }
+  std::remove(path.c_str());
+}
+
 void plan_and_gpus_answer_in_facts_shapes() {
   std::map<std::string, Json> flags{{"n_layer", Json(12)}, {"n_embd", Json(768)}, {"ctx_len", Json(1024)}};
   const Json ref = rwkv::facts::plan_memory(flags, "reference");
@@ -144,6 +178,7 @@ int main() {
   x070_model_facts();
   adapter_and_older_versions();
   dataset_facts();
+  jsonl_facts();
   plan_and_gpus_answer_in_facts_shapes();
   return rwkv_test::summary("addon_facts_test");
 }

@@ -223,6 +223,25 @@ void the_plan_moves_the_right_way() {
   const uint64_t i8 = rwkv::plan_memory(int8, PlanStack::Reference).total_bytes;
   const uint64_t n4 = rwkv::plan_memory(nf4, PlanStack::Reference).total_bytes;
   CHECK(n4 < i8 && i8 < b);
+  // DeepSpeed shards optimizer state over GPUs (stage 1), and gradients too (stage 2);
+  // offload takes master weights and Adam state off the GPU altogether.
+  auto full = lora_15b();
+  full.erase("peft");
+  full.erase("peft_config");
+  const PlanInput one = rwkv::plan_input_from_flags(full);
+  full["devices"] = Json(4);
+  const PlanInput four = rwkv::plan_input_from_flags(full);
+  full["strategy"] = Json("deepspeed_stage_2");
+  const PlanInput four_s2 = rwkv::plan_input_from_flags(full);
+  full["strategy"] = Json("deepspeed_stage_2_offload");
+  const PlanInput offload = rwkv::plan_input_from_flags(full);
+  const auto p1 = rwkv::plan_memory(one, PlanStack::Reference), p4 = rwkv::plan_memory(four, PlanStack::Reference);
+  const auto p4s2 = rwkv::plan_memory(four_s2, PlanStack::Reference), poff = rwkv::plan_memory(offload, PlanStack::Reference);
+  CHECK(p4.category("optimizer") * 4 == p1.category("optimizer"));
+  CHECK(p4.category("gradients") == p1.category("gradients"));
+  CHECK(p4s2.category("gradients") < p4.category("gradients"));
+  CHECK(poff.category("optimizer") == 0 && poff.category("master_weights") == 0);
+  CHECK(four_s2.deepspeed_stage == 2 && offload.offload_optimizer);
   // Our engine is leaner than the Python stack on the same run (issue 5's goal).
   CHECK(rwkv::plan_memory(base, PlanStack::Engine).total_bytes < b);
   CHECK(rwkv::plan_memory(more, PlanStack::Engine).total_bytes <
