@@ -24,6 +24,10 @@ test('a missing addon is one clear error naming what was tried', () => {
   assert.throws(() => loadAddon(['/nonexistent/rwkv_studio.node']), /could not be loaded; tried: \/nonexistent\/rwkv_studio.node \(missing\)/);
 });
 
+test('RWKV_STUDIO_NO_ADDON=1 turns the addon off, whatever is built', () => {
+  assert.throws(() => loadAddon([addonFile], { RWKV_STUDIO_NO_ADDON: '1' }), /turned off \(RWKV_STUDIO_NO_ADDON=1\)/);
+});
+
 test('a file that is not the addon is refused, not trusted', () => {
   const dir = mkdtempSync(join(tmpdir(), 'addon-'));
   const impostor = join(dir, 'impostor.js');

@@ -39,8 +39,12 @@ export function addonCandidates(here: string = __dirname, env: NodeJS.ProcessEnv
   return list;
 }
 
-/** Loads the native addon; throws an Error that says which files were tried and why it failed. */
-export function loadAddon(candidates: string[] = addonCandidates()): RwkvStudioAddon {
+/**
+ * Loads the native addon; throws an Error that says which files were tried and why it failed.
+ * RWKV_STUDIO_NO_ADDON=1 turns it off (tests of the fallback, or to rule the addon out).
+ */
+export function loadAddon(candidates: string[] = addonCandidates(), env: NodeJS.ProcessEnv = process.env): RwkvStudioAddon {
+  if (env.RWKV_STUDIO_NO_ADDON === '1') throw new Error('RWKV Studio engine addon turned off (RWKV_STUDIO_NO_ADDON=1)');
   const tried: string[] = [];
   for (const file of candidates) {
     if (!existsSync(file)) { tried.push(`${file} (missing)`); continue; }
