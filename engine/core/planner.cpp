@@ -160,7 +160,6 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
   const double tokens = static_cast<double>(in.micro_bsz) * static_cast<double>(seq);
 
   const double wbytes = weight_bytes_per_param(in);
-  const int64_t base_trainable = p.trainable - p.adapter;  // base params the optimizer updates
   const bool full = p.trainable == p.total;
   // Quantization only applies to frozen block matrices (PEFT); trained matrices stay bf16.
   const double matrix_bytes = full ? wbytes : quant_bytes_per_param(in, wbytes);
@@ -168,7 +167,6 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
                          static_cast<double>(p.total - p.block_matrices) * wbytes +
                          static_cast<double>(p.adapter) * wbytes;
   const double trainable = static_cast<double>(p.trainable);
-  (void)base_trainable;
   // Per trainable parameter. DeepSpeed (reference) and our engine keep an fp32 master copy and
   // fp32 Adam m/v; DeepSpeed also keeps the bf16 param.grad beside its fp32 flat gradient.
   // Without DeepSpeed, torch Adam updates the bf16 parameters in place with bf16 m/v.
