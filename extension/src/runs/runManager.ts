@@ -117,6 +117,16 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     this.scheduleSave(false);
   }
 
+  /** Ends an adopted run (a followed log no longer followed). */
+  markEnded(id: string, status: 'stopped' | 'completed'): void {
+    const record = this.records.get(id);
+    if (!record || this.live.has(id)) return;
+    record.status = status;
+    record.endedAt = Date.now();
+    this.scheduleSave(true);
+    this.emit('update', record);
+  }
+
   /**
    * Starts a run. Never throws: problems (engine missing, cwd missing, spawn failure) give a
    * record with status "failed" and a `failure`, kept in the history like any other run.
