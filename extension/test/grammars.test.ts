@@ -53,7 +53,7 @@ function scopeOf(toks: { text: string; scopes: string[] }[], text: string): stri
 test('JSON inside --peft_config \'...\' is tokenized as embedded JSON', async () => {
   const shell = (await registry.loadGrammar('source.shell'))!;
   const toks = tokens(shell, `python train.py --peft lora --peft_config '{"r":64,"alpha":128,"dropout":0.01}' --ctx_len 512`);
-  assert.ok(scopeOf(toks, '--peft_config').includes('variable.parameter.flag.rwkv'));
+  assert.ok(scopeOf(toks, '--peft_config ').includes('variable.parameter.flag.rwkv'));
   const r = scopeOf(toks, '"r"');
   assert.ok(r.includes('meta.embedded.block.json.rwkv') && r.includes('support.type.property-name.json'), r.join(' '));
   assert.ok(scopeOf(toks, '64').includes('constant.numeric.json'));
@@ -70,6 +70,8 @@ test('the older flags (=, lora_config, pissa_config, disha_config) are covered, 
   }
   const commented = tokens(shell, `# --peft_config '{"r":8}'`);
   assert.ok(commented.every((t) => !t.scopes.includes('meta.embedded.block.json.rwkv')));
+  const assigned = tokens(shell, `peft_config='{"r":8,"lora_alpha":32}'`);
+  assert.ok(scopeOf(assigned, '32').includes('constant.numeric.json'), 'a shell variable assignment');
   const other = tokens(shell, `--data_file '{"r":8}'`);
   assert.ok(other.every((t) => !t.scopes.includes('meta.embedded.block.json.rwkv')));
 });

@@ -7,15 +7,15 @@
 //   nogpu         an error event (NO_CUDA) and end failed, exit 2
 //   stubborn      ignores SIGINT and SIGTERM (so only SIGKILL ends it)
 //   slow-stop     on SIGINT waits FAKE_STOP_MS before ending (still within the grace time)
-// Flags read: --steps N (default 20), --step_ms N (default 5), --proj_dir DIR, --resume_from P.
+// Flags read: --steps N (default $FAKE_STEPS or 20), --step_ms N (default $FAKE_STEP_MS or 5), --proj_dir DIR, --resume_from P.
 import { mkdirSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
 const mode = process.env.FAKE_MODE ?? 'normal';
-const steps = Number(flag('steps', '20'));
-const stepMs = Number(flag('step_ms', '5'));
+const steps = Number(flag('steps', process.env.FAKE_STEPS ?? '20'));
+const stepMs = Number(flag('step_ms', process.env.FAKE_STEP_MS ?? '5'));
 const projDir = flag('proj_dir', '');
 const resumeFrom = flag('resume_from', '');
 const metrics = projDir ? join(projDir, 'metrics.jsonl') : '';

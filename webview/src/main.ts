@@ -3,8 +3,8 @@
 // Points come from the extension ('reset' replays a run, 'points' appends live ones); only the
 // UI choices live in getState/setState, so a reopened panel asks for a replay.
 import {
-  Chart, Decimation, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
-  type ChartDataset, type ScatterDataPoint,
+  Chart, Decimation, Legend, LinearScale, LineController, LineElement, PointElement, Ticks, Tooltip,
+  type ChartDataset, type Scale, type ScatterDataPoint, type Tick,
 } from 'chart.js';
 import type { FromWebview, RunSummary, StepPoint, ToWebview } from './messages';
 import { formatBytes, formatDuration, formatNumber, Smoother, toCsv, xOf, type XAxis } from './series';
@@ -88,6 +88,11 @@ function withAlpha(color: string, alpha: number): string {
   return color;
 }
 
+/** Chart.js's own tick numbers (precise enough to tell ticks apart), with a lower-case exponent. */
+function tickLabel(this: Scale, value: number | string, index: number, ticks: Tick[]): string {
+  return String(Ticks.formatters.numeric.call(this, Number(value), index, ticks)).replace(/E/g, 'e');
+}
+
 // ---- Charts --------------------------------------------------------------------------------
 function makeChart(id: MetricId, yTitle: string, fromZero = false): Chart<'line', XY[]> {
   const canvas = document.getElementById(`chart-${id}`) as HTMLCanvasElement;
@@ -110,7 +115,7 @@ function makeChart(id: MetricId, yTitle: string, fromZero = false): Chart<'line'
       },
       scales: {
         x: { type: 'linear', title: { display: true, text: '' } },
-        y: { type: 'linear', beginAtZero: fromZero, title: { display: !!yTitle, text: yTitle } },
+        y: { type: 'linear', beginAtZero: fromZero, title: { display: !!yTitle, text: yTitle }, ticks: { callback: tickLabel } },
       },
     },
   });
@@ -181,7 +186,7 @@ function rebuildCharts(): void {
     const scales = chart.options.scales!;
     (scales.x as { title: { text: string } }).title.text = xTitle;
     for (const axis of [scales.x!, scales.y!]) {
-      axis.ticks = { ...(axis.ticks ?? {}), color: theme.fg };
+      axis.ticks = { ...(axis.ticks ?? {}), color: theme.fg } as typeof axis.ticks;
       axis.grid = { ...(axis.grid ?? {}), color: withAlpha(theme.grid, 0.5) };
       (axis as { title?: { color?: string } }).title!.color = theme.fg;
     }
