@@ -1,7 +1,9 @@
 // Starts the language server (dist/server.js) and asks it for the resolved runs of a script
 // (ARCHITECTURE.md: `rwkv/resolveRuns`). The extension holds no language logic itself.
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+// Types only: the client library is loaded when the server starts, after activation returned
+// (it is most of the bundle, and activation must stay fast).
+import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 
 export interface ResolvedRun {
   line: number;
@@ -25,10 +27,15 @@ export class ServerClient implements vscode.Disposable {
 
   start(): Promise<void> {
     if (!this.serverModule) return Promise.resolve();
-    if (this.starting) return this.starting;
+    this.starting ??= this.startClient(this.serverModule);
+    return this.starting;
+  }
+
+  private async startClient(serverModule: string): Promise<void> {
+    const { LanguageClient, TransportKind } = await import('vscode-languageclient/node');
     const serverOptions: ServerOptions = {
-      run: { module: this.serverModule, transport: TransportKind.stdio },
-      debug: { module: this.serverModule, transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+      run: { module: serverModule, transport: TransportKind.stdio },
+      debug: { module: serverModule, transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
@@ -40,10 +47,9 @@ export class ServerClient implements vscode.Disposable {
       initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language },
     };
     this.client = new LanguageClient('rwkvStudio', 'RWKV Studio Language Server', serverOptions, clientOptions);
-    this.starting = this.client.start().catch((error: unknown) => {
+    await this.client.start().catch((error: unknown) => {
       this.output.appendLine(`[rwkv] the language server did not start: ${String(error)}`);
     });
-    return this.starting;
   }
 
   /** The train.py calls of a script, resolved by the server. Throws a readable Error when it cannot. */

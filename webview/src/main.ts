@@ -7,6 +7,7 @@ import {
   type ChartDataset, type Scale, type ScatterDataPoint, type Tick,
 } from 'chart.js';
 import type { FromWebview, RunSummary, StepPoint, ToWebview } from './messages';
+import { LodSeries } from './lod';
 import { formatBytes, formatDuration, formatNumber, Smoother, toCsv, xOf, type XAxis } from './series';
 import { stringsFor } from './strings';
 import './style.css'; // esbuild emits it as dist/webview.css
@@ -128,12 +129,19 @@ const charts: Record<MetricId, Chart<'line', XY[]>> = {
 };
 
 /** Per run and metric, the dataset arrays the charts draw (kept, then extended by live points). */
-interface RunSeries { color: string; loss: XY[]; lossSmooth: XY[]; smoother: Smoother; lr: XY[]; tps: XY[]; memUsed: XY[]; memReserved: XY[]; memTotal: XY[] }
+interface RunSeries { color: string; loss: LodSeries; lossSmooth: LodSeries; smoother: Smoother; lr: LodSeries; tps: LodSeries; memUsed: LodSeries; memReserved: LodSeries; memTotal: XY[] }
+/** The full series behind each drawn array (for the test hook's counts). */
+const lodOf = new WeakMap<XY[], LodSeries>();
+function lod(): LodSeries {
+  const l = new LodSeries();
+  lodOf.set(l.data, l);
+  return l;
+}
 const series = new Map<string, RunSeries>();
 const GIB = 1024 ** 3;
 
 function buildSeries(runId: string, colorIndex: number): RunSeries {
-  const s: RunSeries = { color: theme.palette[colorIndex % theme.palette.length], loss: [], lossSmooth: [], smoother: new Smoother(ui.smoothing), lr: [], tps: [], memUsed: [], memReserved: [], memTotal: [] };
+  const s: RunSeries = { color: theme.palette[colorIndex % theme.palette.length], loss: lod(), lossSmooth: lod(), smoother: new Smoother(ui.smoothing), lr: lod(), tps: lod(), memUsed: lod(), memReserved: lod(), memTotal: [] };
   appendToSeries(runId, s, points[runId] ?? []);
   return s;
 }
@@ -151,10 +159,8 @@ function appendToSeries(runId: string, s: RunSeries, newPoints: readonly StepPoi
   }
   // The device total is a flat line across the x range seen so far.
   s.memTotal.length = 0;
-  if (total && (s.memUsed.length || s.memReserved.length)) {
-    const xs = (s.memUsed.length ? s.memUsed : s.memReserved);
-    s.memTotal.push({ x: xs[0].x, y: total / GIB }, { x: xs[xs.length - 1].x, y: total / GIB });
-  }
+  const span = s.memUsed.count ? s.memUsed : s.memReserved;
+  if (total && span.first && span.last) s.memTotal.push({ x: span.first.x, y: total / GIB }, { x: span.last.x, y: total / GIB });
 }
 
 function dataset(label: string, data: XY[], color: string, extra: Partial<ChartDataset<'line', XY[]>> = {}): ChartDataset<'line', XY[]> {
@@ -171,14 +177,14 @@ function rebuildCharts(): void {
   const suffix = (id: string, what: string) => (multi ? `${name(id)} ${what}` : what);
   const hidden = '\u200b'; // legend filter marker for helper lines
   charts.loss.data.datasets = [...series].flatMap(([id, s]) => [
-    dataset(suffix(id, t.raw), s.loss, withAlpha(s.color, 0.3), { borderWidth: 1 }),
-    dataset(suffix(id, t.smoothed), s.lossSmooth, s.color, { borderWidth: 2 }),
+    dataset(suffix(id, t.raw), s.loss.data, withAlpha(s.color, 0.3), { borderWidth: 1 }),
+    dataset(suffix(id, t.smoothed), s.lossSmooth.data, s.color, { borderWidth: 2 }),
   ]);
-  charts.lr.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.lr, s.lr, s.color));
-  charts.tps.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.tokensPerS, s.tps, s.color));
+  charts.lr.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.lr, s.lr.data, s.color));
+  charts.tps.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.tokensPerS, s.tps.data, s.color));
   charts.mem.data.datasets = [...series].flatMap(([id, s]) => [
-    dataset(suffix(id, t.used), s.memUsed, s.color, { borderWidth: 2 }),
-    dataset(suffix(id, t.reserved), s.memReserved, withAlpha(s.color, 0.55), { borderDash: [6, 3] }),
+    dataset(suffix(id, t.used), s.memUsed.data, s.color, { borderWidth: 2 }),
+    dataset(suffix(id, t.reserved), s.memReserved.data, withAlpha(s.color, 0.55), { borderDash: [6, 3] }),
     dataset(suffix(id, t.total) + (s.memTotal.length ? '' : hidden), s.memTotal, theme.fg, { borderDash: [2, 2], borderWidth: 1 }),
   ]);
   const xTitle = ui.xAxis === 'step' ? t.step : ui.xAxis === 'tokens' ? t.tokens : t.time;
@@ -196,12 +202,16 @@ function rebuildCharts(): void {
 }
 
 let frameRequested = false;
+/** CPU time of the last live redraw of all four charts (read by the benchmark). */
+let lastUpdateMs = 0;
 function scheduleUpdate(): void {
   if (frameRequested) return;
   frameRequested = true;
   requestAnimationFrame(() => {
     frameRequested = false;
+    const t0 = performance.now();
     for (const chart of Object.values(charts)) chart.update('none');
+    lastUpdateMs = performance.now() - t0;
   });
 }
 
@@ -322,9 +332,17 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
 (window as unknown as { rwkvDashboard: unknown }).rwkvDashboard = {
   summary: () => Object.fromEntries(Object.entries(charts).map(([id, chart]) => [id, chart.data.datasets.map((d) => {
     const data = ((d as { _data?: XY[] })._data ?? d.data) as XY[];
-    return { label: d.label, color: d.borderColor, points: data.length, drawn: (chart.getDatasetMeta(chart.data.datasets.indexOf(d)).data ?? []).length, first: data[0], last: data[data.length - 1] };
+    const full = lodOf.get(data);
+    return {
+      label: d.label, color: d.borderColor,
+      points: full ? full.count : data.length, // points held
+      given: data.length, // points handed to chart.js (level of detail)
+      drawn: (chart.getDatasetMeta(chart.data.datasets.indexOf(d)).data ?? []).length, // after chart.js decimation
+      first: full ? full.first : data[0], last: full ? full.last : data[data.length - 1],
+    };
   })])),
   ui: () => ({ ...ui }),
+  lastUpdateMs: () => lastUpdateMs,
   theme: () => ({ ...theme }),
 };
 
