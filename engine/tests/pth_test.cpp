@@ -152,6 +152,19 @@ int main() {
     CHECK(access((out + ".tmp-" + std::to_string(::getpid())).c_str(), F_OK) != 0);
   }
 
+  // More than 65535 entries need zip64 end records: written and read back.
+  {
+    StateDict many;
+    for (int i = 0; i < 70000; ++i) many.emplace_back("t" + std::to_string(i), HostTensor::from_f32({float(i)}, {1}));
+    const std::string many_path = dir + "/many.pth";
+    save_pth(many_path, many);
+    StateDict back_many = load_pth(many_path);
+    CHECK(back_many.size() == 70000);
+    if (back_many.size() == 70000) CHECK(back_many[69999].first == "t69999" && back_many[69999].second.to_f32()[0] == 69999.0f);
+    std::vector<uint8_t> raw = read_all(many_path);
+    CHECK(raw.size() > 98 && raw[raw.size() - 22] == 0x50 && raw[raw.size() - 22 + 10] == 0xFF);  // EOCD count = 0xFFFF
+  }
+
   // Shapes come from the pickle alone: a large checkpoint's header reads in milliseconds.
   {
     StateDict big;
