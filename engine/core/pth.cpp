@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -449,9 +450,14 @@ struct ParsedPth {
 };
 
 // Flattens (possibly nested) dicts of tensors into names "a.b"; other values are skipped.
-void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth& out, const std::string& path) {
+// `budget` bounds the entries visited: memoized dicts can be shared, so a few bytes of pickle
+// could otherwise name exponentially many paths.
+void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth& out, const std::string& path,
+             size_t& budget) {
   if (depth > 16) corrupt(path, "dicts nested too deeply");
   for (const auto& kv : dict.dict) {
+    if (budget == 0) corrupt(path, "too many entries (shared sub-dicts?)");
+    --budget;
     if (kv.first->t != PValue::T::Str) continue;
     const std::string name = prefix + kv.first->s;
     if (kv.second->t == PValue::T::Tensor) {
@@ -460,7 +466,7 @@ void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth
       out.tensors.push_back(std::move(info));
       out.storage_numel.push_back(kv.second->numel);
     } else if (kv.second->t == PValue::T::Dict) {
-      collect(*kv.second, name + ".", depth + 1, out, path);
+      collect(*kv.second, name + ".", depth + 1, out, path, budget);
     }
   }
 }
@@ -483,7 +489,8 @@ ParsedPth parse_pth(const InputFile& file, const ZipReader& zip) {
   if (root->t != PValue::T::Dict)
     throw EngineError("E_PTH_UNSUPPORTED", file.path() + ": the checkpoint is not a dict of tensors",
                       "save a state dict: torch.save(model.state_dict(), path)");
-  collect(*root, "", 0, out, file.path());
+  size_t budget = std::max<size_t>(1u << 20, data.size());  // a real entry costs > 1 pickle byte
+  collect(*root, "", 0, out, file.path(), budget);
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/errors.h"
 #include "core/pth.h"
+#include "fuzz/fuzz_targets.h"
 #include "tests/check.h"
 
 using namespace rwkv;
@@ -150,6 +151,25 @@ int main() {
     CHECK(io_error);
     CHECK(read_all(out) == bytes);
     CHECK(access((out + ".tmp-" + std::to_string(::getpid())).c_str(), F_OK) != 0);
+  }
+
+  // A pickle bomb: 16 levels of dicts, each holding the previous one under 10 keys (10^16
+  // paths in a few hundred bytes) is refused quickly instead of hanging.
+  {
+    std::vector<uint8_t> pkl = {0x80, 2, '}', 'q', 0, '(', 'X', 1, 0, 0, 0, 'k', 'K', 1, 'u'};
+    for (int level = 1; level <= 16; ++level) {
+      pkl.insert(pkl.end(), {'}', '('});
+      for (int k = 0; k < 10; ++k) {
+        pkl.insert(pkl.end(), {'X', 1, 0, 0, 0, static_cast<uint8_t>('a' + k), 'h', static_cast<uint8_t>(level - 1)});
+      }
+      pkl.insert(pkl.end(), {'u', 'q', static_cast<uint8_t>(level)});
+    }
+    pkl.push_back('.');
+    std::vector<uint8_t> zip = rwkv_fuzz::stored_zip({{"archive/data.pkl", pkl}});
+    write_all(dir + "/bomb.pth", zip);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_CODE(read_pth_header(dir + "/bomb.pth"), "E_PTH_CORRUPT");
+    CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 5);
   }
 
   // More than 65535 entries need zip64 end records: written and read back.
