@@ -22,9 +22,11 @@ function needs(run: TrainRun): Need[] {
     }
     return out;
   }
-  // fine-tuning (RWKV-PEFT) always starts from a model
-  if (!has('load_model')) out.push({ flag: 'load_model', why: 'fine-tuning starts from a base model' });
-  else {
+  // fine-tuning starts from a model; without --peft and --load_model RWKV-PEFT pretrains from fresh weights
+  const method = String(v('peft'));
+  if (!has('load_model')) {
+    if (method !== 'none') out.push({ flag: 'load_model', why: `--peft ${method} fine-tunes a base model` });
+  } else {
     if (!has('n_layer')) out.push({ flag: 'n_layer', why: 'the default 6 matches no released model' });
     if (!has('n_embd')) out.push({ flag: 'n_embd', why: 'the default 512 matches no released model' });
   }
