@@ -129,9 +129,9 @@ function toValue(acc: Acc, wordSpan: Span): Value {
     map: acc.map,
     span: reportSpan,
     useSpan: wordSpan,
-    via: dedupe(acc.via),
+    via: acc.via.length > 1 ? dedupe(acc.via) : acc.via,
     dynamic: acc.dynamic,
-    unresolved: [...new Set(acc.unresolved)],
+    unresolved: acc.unresolved.length > 1 ? [...new Set(acc.unresolved)] : acc.unresolved,
   };
 }
 
