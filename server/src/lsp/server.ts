@@ -51,7 +51,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     if (!relevant(doc)) return;
     analyzer.update(doc).catch((e: unknown) => connection.console.error(`check failed for ${doc.uri}: ${(e as Error).message}`));
   };
-  documents.onDidOpen((e) => check(e.document));
+  // fires on open too
   documents.onDidChangeContent((e) => check(e.document));
   documents.onDidClose((e) => {
     analyzer.forget(e.document.uri);
