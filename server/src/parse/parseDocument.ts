@@ -28,6 +28,8 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
       c.problems.push({ span: { start: 0, end: 0 }, message: 'This file looks binary (it contains NUL bytes); it is not checked.', severity: 'warning' });
       return c;
     }
+    // a byte-order mark would glue itself to the first word; blank it out (same length keeps offsets)
+    if (text.charCodeAt(0) === 0xfeff) text = ' ' + text.slice(1);
     if (text.length > MAX_CHECKED_CHARS) return parseLarge(text, kind, uri);
     if (kind === 'shell') return parseShellScript(text);
     if (kind === 'yaml') return parseStructuredConfig(text, 'yaml');
