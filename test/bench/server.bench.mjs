@@ -41,7 +41,8 @@ const ws = join(tmpdir(), `rwkv-bench-${process.pid}`);
 mkdirSync(ws, { recursive: true });
 const uri = pathToFileURL(join(ws, 'bench.sh')).href;
 writeFileSync(join(ws, 'bench.sh'), script(0));
-const client = new LspClient();
+// BENCH_SERVER_PROFILE=dir writes a CPU profile of the server process there
+const client = new LspClient(undefined, process.env.BENCH_SERVER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`] : []);
 await client.initialize('en');
 let version = 1;
 let ready = client.diagnostics(uri, version);

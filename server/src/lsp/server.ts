@@ -9,7 +9,7 @@ import { FactsCache } from '../facts/cache';
 import type { Facts } from '../facts/facts';
 import { kindOf } from '../parse/parseDocument';
 import { Analyzer, type Analysis } from './analysis';
-import { completeAt } from './completion';
+import { completeAt, resolveCompletion } from './completion';
 import { toCodeAction, toDiagnostic } from './convert';
 import { hoverAt } from './hover';
 import { RESOLVE_RUNS, resolveRuns } from './resolveRuns';
@@ -37,7 +37,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
-        completionProvider: { triggerCharacters: ['-', '"', '/', ' ', '=', ','] },
+        completionProvider: { triggerCharacters: ['-', '"', '/', ' ', '=', ','], resolveProvider: true },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: ['quickfix'] },
       },
@@ -68,6 +68,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     if (!doc || !relevant(doc)) return [];
     try { return completeAt(doc, analyzer.get(doc.uri), doc.offsetAt(p.position), locale); } catch { return []; }
   });
+  connection.onCompletionResolve((item) => { try { return resolveCompletion(item); } catch { return item; } });
   connection.onHover((p) => {
     const doc = documents.get(p.textDocument.uri);
     const a = doc && analyzer.get(doc.uri);

@@ -83,7 +83,8 @@ test('completion: flag names with docs, presets, enum values, paths, peft_config
   const flags = await at(0, 21);
   const nLayer = flags.find((i) => i.label === '--n_layer');
   assert.ok(nLayer, 'offers --n_layer');
-  assert.match(JSON.stringify(nLayer!.documentation), /Number of layers/);
+  const resolved = await client.request<CompletionItem>('completionItem/resolve', nLayer);
+  assert.match(JSON.stringify(resolved.documentation), /Number of layers/);
   assert.ok(flags.some((i) => /RWKV-7 1\.5B \(n_layer 24, n_embd 2048\)/.test(i.label) && /--n_layer 24 --n_embd 2048/.test(JSON.stringify(i.textEdit))), 'model-size preset');
   assert.deepEqual((await at(1, 28)).map((i) => i.label), ['bf16', 'fp16', 'tf32', 'fp32']);
   assert.deepEqual((await at(2, 36)).map((i) => i.label), ['rwkv7-g1-0.4b-20250324-ctx4096.pth']);
