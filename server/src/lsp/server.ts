@@ -6,6 +6,7 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FactsCache } from '../facts/cache';
+import { unavailableFacts } from '../facts/loadFacts';
 import type { Facts } from '../facts/facts';
 import { kindOf } from '../parse/parseDocument';
 import { Analyzer, type Analysis } from './analysis';
@@ -21,7 +22,7 @@ export interface ServerOptions { facts: Facts; factsSource: string }
 
 export function startServer(connection: Connection, options: ServerOptions): void {
   const documents = new TextDocuments(TextDocument);
-  const cache = new FactsCache(options.facts);
+  let cache = new FactsCache(options.facts);
   let locale: string | undefined;
   const analyzer = new Analyzer(cache, (a: Analysis) => {
     const doc = documents.get(a.uri);
@@ -32,8 +33,13 @@ export function startServer(connection: Connection, options: ServerOptions): voi
   });
 
   connection.onInitialize((params): InitializeResult => {
-    const opts = (params.initializationOptions ?? {}) as { locale?: string };
+    const opts = (params.initializationOptions ?? {}) as { locale?: string; workspaceTrusted?: boolean };
     locale = opts.locale ?? params.locale;
+    if (opts.workspaceTrusted === false) {
+      // restricted mode: do not open the workspace's checkpoints and datasets
+      cache = new FactsCache(unavailableFacts('the workspace is not trusted, so its files are not opened'));
+      analyzer.useCache(cache);
+    }
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,

@@ -54,8 +54,8 @@ export class LspClient {
     this.conn.listen();
   }
 
-  async initialize(locale = 'en', rootUri?: string): Promise<unknown> {
-    const r = await this.conn.sendRequest('initialize', { processId: process.pid, rootUri: rootUri ?? null, capabilities: {}, locale });
+  async initialize(locale = 'en', rootUri?: string, initializationOptions?: unknown): Promise<unknown> {
+    const r = await this.conn.sendRequest('initialize', { processId: process.pid, rootUri: rootUri ?? null, capabilities: {}, locale, initializationOptions });
     await this.conn.sendNotification('initialized', {});
     return r;
   }
