@@ -1,0 +1,65 @@
+// Entry point: wires the language client, the run manager, commands, lenses, status bar, tasks
+// and the dashboard. Holds no language logic (the server has it) and no run logic (runs/).
+import * as vscode from 'vscode';
+import { TrainCodeLensProvider } from './codeLens';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard/dashboardPanel';
+import { showGpus } from './gpus';
+import { RunController } from './runController';
+import { RunManager } from './runs/runManager';
+import { ServerClient } from './serverClient';
+import { enginePath, runHistoryDirectory, serverPath } from './settings';
+import { RunStatusBar } from './statusBar';
+import { RwkvTaskProvider, TASK_TYPE } from './taskProvider';
+
+let manager: RunManager | undefined;
+let server: ServerClient | undefined;
+
+/** What activate returns: lets integration tests reach the run manager. */
+export interface RwkvStudioApi {
+  manager: RunManager;
+  controller: RunController;
+}
+
+export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
+  const output = vscode.window.createOutputChannel('RWKV Studio', 'rwkv-train-log');
+  const runManager = new RunManager({ enginePath: () => enginePath(context.extensionPath), historyDir: runHistoryDirectory(context) });
+  manager = runManager;
+  server = new ServerClient(serverPath(context.extensionPath), output);
+  if (!server.available) output.appendLine('[rwkv] dist/server.js is missing: no diagnostics, and Run Training cannot resolve scripts.');
+  const controller = new RunController(context, runManager, server, output);
+  const lenses = new TrainCodeLensProvider();
+  const shellAndYaml: vscode.DocumentSelector = [{ language: 'shellscript', scheme: 'file' }, { pattern: '**/*.sh', scheme: 'file' }];
+
+  context.subscriptions.push(
+    output,
+    controller,
+    new RunStatusBar(runManager),
+    vscode.languages.registerCodeLensProvider(shellAndYaml, lenses),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new RwkvTaskProvider(controller)),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state) => DashboardPanel.revive(panel, context, runManager, state),
+    }),
+    vscode.commands.registerCommand('rwkvStudio.runTraining', (uri?: vscode.Uri, line?: number) => controller.runTraining(uri, line)),
+    vscode.commands.registerCommand('rwkvStudio.stopTraining', (runId?: string) => controller.stop(runId)),
+    vscode.commands.registerCommand('rwkvStudio.resumeTraining', (runId?: string) => controller.resumeCommand(runId)),
+    vscode.commands.registerCommand('rwkvStudio.openDashboard', () => DashboardPanel.show(context, runManager)),
+    vscode.commands.registerCommand('rwkvStudio.openRun', (uri?: vscode.Uri) => controller.openRun(uri)),
+    vscode.commands.registerCommand('rwkvStudio.compareRuns', () => controller.compare()),
+    vscode.commands.registerCommand('rwkvStudio.attachLog', (uri?: vscode.Uri) => controller.attach(uri)),
+    vscode.commands.registerCommand('rwkvStudio.showGpus', () => showGpus(enginePath(context.extensionPath), output)),
+    vscode.commands.registerCommand('rwkvStudio.showOutput', () => output.show(true)),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => lenses.refresh()),
+    { dispose: () => { void runManager.stopAll(); runManager.dispose(); } },
+  );
+  void vscode.commands.executeCommand('setContext', 'rwkvStudio.hasRuns', runManager.list().length > 0);
+  runManager.on('update', () => void vscode.commands.executeCommand('setContext', 'rwkvStudio.running', runManager.activeRuns().length > 0));
+
+  // The server starts after activation returns, so activation stays fast.
+  setTimeout(() => void server?.start(), 0);
+  return { manager: runManager, controller };
+}
+
+export async function deactivate(): Promise<void> {
+  await manager?.stopAll();
+  await server?.dispose();
+}

@@ -1,0 +1,69 @@
+// Starts the language server (dist/server.js) and asks it for the resolved runs of a script
+// (ARCHITECTURE.md: `rwkv/resolveRuns`). The extension holds no language logic itself.
+import * as vscode from 'vscode';
+// Types only: the client library is loaded when the server starts, after activation returned
+// (it is most of the bundle, and activation must stay fast).
+import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+
+export interface ResolvedRun {
+  line: number;
+  trainer: 'peft' | 'peft-legacy' | 'lm-v7' | string;
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export const RESOLVE_RUNS = 'rwkv/resolveRuns';
+
+export class ServerClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(private readonly serverModule: string | undefined, private readonly output: vscode.OutputChannel) {}
+
+  get available(): boolean {
+    return this.serverModule !== undefined;
+  }
+
+  start(): Promise<void> {
+    if (!this.serverModule) return Promise.resolve();
+    this.starting ??= this.startClient(this.serverModule);
+    return this.starting;
+  }
+
+  private async startClient(serverModule: string): Promise<void> {
+    const { LanguageClient, TransportKind } = await import('vscode-languageclient/node');
+    const serverOptions: ServerOptions = {
+      run: { module: serverModule, transport: TransportKind.stdio },
+      debug: { module: serverModule, transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: 'file', language: 'shellscript' },
+        { scheme: 'file', language: 'yaml' },
+        { scheme: 'file', language: 'json' },
+        { scheme: 'file', pattern: '**/*.sh' },
+      ],
+      initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language },
+    };
+    this.client = new LanguageClient('rwkvStudio', 'RWKV Studio Language Server', serverOptions, clientOptions);
+    await this.client.start().catch((error: unknown) => {
+      this.output.appendLine(`[rwkv] the language server did not start: ${String(error)}`);
+    });
+  }
+
+  /** The train.py calls of a script, resolved by the server. Throws a readable Error when it cannot. */
+  async resolveRuns(uri: vscode.Uri): Promise<ResolvedRun[]> {
+    if (!this.serverModule) throw new Error(vscode.l10n.t('The language server (dist/server.js) is missing from this installation, so the script cannot be resolved.'));
+    await this.start();
+    if (!this.client?.isRunning()) throw new Error(vscode.l10n.t('The language server is not running; see the RWKV Studio output.'));
+    const answer = await this.client.sendRequest<{ runs?: unknown }>(RESOLVE_RUNS, { uri: uri.toString() });
+    const runs = Array.isArray(answer?.runs) ? answer.runs : [];
+    return runs.filter((r): r is ResolvedRun => !!r && typeof r === 'object' && Array.isArray((r as ResolvedRun).argv) && typeof (r as ResolvedRun).cwd === 'string')
+      .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String) }));
+  }
+
+  async dispose(): Promise<void> {
+    await this.client?.stop().catch(() => undefined);
+  }
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { configSummary, pointsOf, summaryOf } from '../src/dashboard/dashboardModel';
+import { adviceFor } from '../src/runs/failureAdvice';
+import { emptyRecord } from '../src/runs/runRecord';
+import { trainCallLines } from '../src/trainCalls';
+
+test('step events become chart points with renamed fields; other events are skipped', () => {
+  const points = pointsOf([
+    { event: 'start' },
+    { event: 'step', step: 1, loss: 3, lr: 1e-4, tokens: 100, tokens_per_s: 50, gpu_mem_used_bytes: 1, gpu_mem_reserved_bytes: 2, elapsed_s: 0.5 },
+    { event: 'checkpoint' },
+    { event: 'step', step: 2 },
+  ]);
+  assert.deepEqual(points, [{ step: 1, loss: 3, lr: 1e-4, tokens: 100, tokensPerS: 50, memUsed: 1, memReserved: 2, elapsed: 0.5 }, { step: 2 }]);
+});
+
+test('the run table summary: config from the start event, else from argv; duration of live runs', () => {
+  const r = emptyRecord('r1', 'engine', { title: 'lora.sh:12', argv: ['--ctx_len', '512', '--micro_bsz', '4', '--peft', 'lora'], cwd: '/', env: {} }, 1000);
+  assert.equal(configSummary(r), 'lora · ctx 512 · bsz 4');
+  r.start = { event: 'start', config: { peft: 'pissa', ctx_len: 1024 }, model: { n_layer: 12, n_embd: 768 }, total_steps: 100, device: { name: 'H100', total_memory_bytes: 8e10 } };
+  r.status = 'running';
+  r.lastStep = { event: 'step', step: 40, loss: 2.5 };
+  r.bestLoss = 2.4;
+  const s = summaryOf(r, 31_000);
+  assert.equal(s.config, 'L12 D768 · pissa · ctx 1024 · bsz 4');
+  assert.equal(s.durationS, 30);
+  assert.deepEqual([s.steps, s.totalSteps, s.bestLoss, s.lastLoss, s.totalMemory, s.deviceName], [40, 100, 2.4, 2.5, 8e10, 'H100']);
+});
+
+test('advice: completed and stopped runs need none; an engine error without a GPU hint gets Show Output', () => {
+  const r = emptyRecord('r', 'engine', { title: 't', argv: [], cwd: '/', env: {} });
+  r.status = 'completed';
+  assert.equal(adviceFor(r), undefined);
+  r.status = 'failed';
+  r.failure = { code: 'DATA_MISSING', message: 'data/x.bin not found.', hint: 'Check --data_file.' };
+  const a = adviceFor(r)!;
+  assert.equal(a.message, 'Training failed (DATA_MISSING): data/x.bin not found. Check --data_file.');
+  assert.deepEqual(a.steps, ['showOutput', 'openScript']);
+  r.failure = { code: 'E', message: 'CUDA driver version is insufficient' };
+  assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput']);
+});
+
+test('advice for a crash offers Resume only when a resume checkpoint exists', () => {
+  const r = emptyRecord('r', 'engine', { title: 't', argv: [], cwd: '/', env: {} });
+  r.status = 'crashed';
+  r.signal = 'SIGSEGV';
+  r.stepCount = 7;
+  assert.match(adviceFor(r)!.message, /was killed by SIGSEGV after 7 steps/);
+  assert.deepEqual(adviceFor(r)!.steps, ['showOutput']);
+  r.checkpoints.push({ event: 'checkpoint', kind: 'resume', path: 'x' });
+  assert.deepEqual(adviceFor(r)!.steps, ['resume', 'showOutput']);
+});
+
+test('train.py call lines: continuations counted once, comments skipped', () => {
+  const text = ['# python train.py (a comment)', 'python train.py --a 1 \\', '  --b 2', 'echo done', 'CUDA_VISIBLE_DEVICES=0 python3 ../RWKV-PEFT/train.py \\', '--c 3'].join('\n');
+  assert.deepEqual(trainCallLines(text), [1, 4]);
+});

@@ -1,0 +1,178 @@
+// The extension in a real VS Code: code-server (VS Code's server with a real Node extension
+// host) opened in Debian's chromium by playwright-core. The VSIX from `npm run package` is
+// installed with --install-extension, exactly as a user would. Scenario: open a script with
+// mistakes and see its diagnostics; open the demo script, press the Run Training lens, watch
+// the dashboard's chart fill, stop the run, and check what the engine was given.
+// Tools are cached in ~/.cache/rwkv-studio-e2e (tools.mjs); without them this prints SKIP.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CACHE, ensureChromium, ensureCodeServer } from './tools.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(root, 'test', 'screenshots');
+const skip = (why) => { console.log(`SKIP code-server.e2e: ${why}`); process.exit(0); };
+
+const chromium = ensureChromium();
+if (!chromium) skip('no chromium');
+const codeServer = ensureCodeServer();
+if (!codeServer) skip('code-server could not be installed (see the lines above)');
+if (!existsSync(join(root, 'dist', 'server.js'))) skip('dist/server.js (the language server) is not built; run npm run build');
+
+// The engine: the real one when built, else the protocol-speaking fake (said loudly).
+const realEngine = existsSync(join(root, 'dist', 'bin', 'rwkv-train')) && process.env.RWKV_E2E_FAKE_ENGINE !== '1';
+const fakeEngine = join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs');
+console.log(`code-server.e2e: engine = ${realEngine ? 'dist/bin/rwkv-train (real)' : 'test/fake-engine (dist/bin/rwkv-train is not built)'}`);
+
+// 1. Package the VSIX (the same command users and CI run).
+const pkg = spawnSync(process.execPath, [join(root, 'extension', 'package.mjs')], { cwd: root, encoding: 'utf8' });
+if (pkg.status !== 0) { console.error(pkg.stdout, pkg.stderr); throw new Error('npm run package failed'); }
+const vsix = /package: (\S+\.vsix)/.exec(pkg.stdout)?.[1];
+assert.ok(vsix && existsSync(vsix), 'a VSIX was written');
+// Put back the development bundle (with source maps) for the other tests.
+spawnSync(process.execPath, ['.ci/esbuild.mjs'], { cwd: root, stdio: 'inherit' });
+
+// 2. A fresh profile, extensions folder and workspace for each run.
+const scratch = join(CACHE, 'scenario');
+rmSync(scratch, { recursive: true, force: true });
+const [home, userData, exts, ws] = ['home', 'user-data', 'extensions', 'workspace'].map((d) => join(scratch, d));
+for (const d of [home, userData, exts]) mkdirSync(d, { recursive: true });
+cpSync(join(root, 'test', 'e2e', 'workspace'), ws, { recursive: true });
+if (realEngine) {
+  // The demo model and data, made by the engine itself.
+  const prep = spawnSync(join(root, 'dist', 'bin', 'rwkv-train'), ['demo', '--prepare', join(ws, 'demo')], { encoding: 'utf8' });
+  if (prep.status !== 0) console.log(`code-server.e2e: demo --prepare exited ${prep.status}: ${prep.stderr?.slice(-400)}`);
+}
+mkdirSync(join(userData, 'User'), { recursive: true });
+writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoCheckUpdates': false,
+  'window.restoreWindows': 'none',
+  ...(realEngine ? {} : { 'rwkvStudio.enginePath': fakeEngine }),
+}, null, 1));
+const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_DATA_HOME: join(home, '.local/share'), XDG_CACHE_HOME: join(home, '.cache'), FAKE_MODE: 'normal', FAKE_STEPS: '100000', FAKE_STEP_MS: '40' };
+const install = spawnSync(codeServer, ['--install-extension', vsix, '--extensions-dir', exts, '--user-data-dir', userData], { env, encoding: 'utf8' });
+assert.equal(install.status, 0, `install: ${install.stdout}${install.stderr}`);
+assert.ok(readdirSync(exts).some((d) => d.startsWith('rwkv-studio.rwkv-studio-')), `installed into ${exts}: ${readdirSync(exts)}`);
+
+const port = await new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
+const server = spawn(codeServer, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+  '--user-data-dir', userData, '--extensions-dir', exts, ws], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+let serverLog = '';
+server.stdout.on('data', (d) => { serverLog += d; });
+server.stderr.on('data', (d) => { serverLog += d; });
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; i < 100; i++) {
+  try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
+  await new Promise((ok) => setTimeout(ok, 200));
+}
+
+const { chromium: playwright } = await import('playwright-core');
+const browser = await playwright.launch({ executablePath: chromium, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+let failed = false;
+const t0 = Date.now();
+const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+const step = (what) => console.log(`code-server.e2e: ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
+try {
+  await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  await page.waitForSelector('.statusbar', { timeout: 30_000 });
+  step('workbench up');
+
+  const quickInput = async (text) => {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(text);
+    await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(300);
+    await page.keyboard.press('Enter');
+  };
+  const openFile = async (name) => {
+    await quickInput(name); // no '>' prefix: quick open by file name
+    await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 20_000 });
+  };
+
+  // 3. Diagnostics in a script with mistakes.
+  await openFile('typo.sh');
+  await page.locator('.monaco-editor .squiggly-error').first().waitFor({ timeout: 40_000 });
+  const problems = await page.locator('#status\\.problems').first().getAttribute('aria-label').catch(() => '');
+  step(`diagnostics shown (${problems})`);
+  assert.match(problems ?? '', /[1-9]/, 'the Problems count is not zero');
+  await page.waitForTimeout(800);
+  await page.screenshot({ path: join(shots, 'code-server-diagnostics.png') });
+
+  // 4. Run Training from the lens above the train.py call of the demo script.
+  await openFile('demo.sh');
+  const lens = page.locator('.codelens-decoration a', { hasText: 'Run Training' }).first();
+  await lens.waitFor({ timeout: 30_000 });
+  step('Run Training lens shown');
+  await lens.click();
+
+  // The dashboard webview: nested iframes; find the one with our charts.
+  let dash;
+  for (let i = 0; i < 150 && !dash; i++) {
+    for (const f of page.frames()) {
+      if (await f.locator('#chart-loss').count().catch(() => 0)) { dash = f; break; }
+    }
+    if (!dash) await page.waitForTimeout(200);
+  }
+  assert.ok(dash, 'the dashboard opened');
+  step('dashboard open');
+  let summary;
+  for (let i = 0; i < 300; i++) {
+    summary = await dash.evaluate(() => window.rwkvDashboard.summary());
+    if ((summary.loss[0]?.points ?? 0) >= 20) break;
+    await page.waitForTimeout(200);
+  }
+  assert.ok(summary.loss[0].points >= 20, `loss chart fills: ${JSON.stringify(summary.loss.map((d) => d.points))}`);
+  assert.ok(summary.lr[0].points >= 20, 'lr chart fills');
+  step(`chart filling (${summary.loss[0].points} loss points)`);
+  const statusItem = await page.locator('.statusbar-item', { hasText: 'RWKV' }).first().innerText();
+  assert.match(statusItem, /RWKV .*loss \d/, `status bar: ${statusItem}`);
+  await page.waitForTimeout(600);
+  await page.screenshot({ path: join(shots, 'code-server-training.png') });
+
+  // 5. Stop it: SIGINT, the engine saves and ends as stopped.
+  await quickInput('>RWKV: Stop Training');
+  const stoppedToast = page.locator('.notifications-toasts .notification-toast', { hasText: /stopped at step/ });
+  await stoppedToast.waitFor({ timeout: 40_000 });
+  step('stopped');
+  let rowText = '';
+  for (let i = 0; i < 50 && !/stopped/.test(rowText); i++) { rowText = await dash.locator('#run-table tbody tr').first().innerText(); await page.waitForTimeout(200); }
+  assert.match(rowText, /stopped/);
+  const pointsAtStop = (await dash.evaluate(() => window.rwkvDashboard.summary())).loss[0].points;
+  await page.waitForTimeout(1500);
+  assert.equal((await dash.evaluate(() => window.rwkvDashboard.summary())).loss[0].points, pointsAtStop, 'no points after the stop');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(shots, 'code-server-stopped.png') });
+
+  // 6. The run history on disk: what the engine was given (argv array, cwd, exported env).
+  const storage = join(userData, 'User', 'workspaceStorage');
+  const history = readdirSync(storage).map((d) => join(storage, d, 'rwkv-studio.rwkv-studio', 'history.json')).find((p) => existsSync(p));
+  assert.ok(history, 'history.json was written in the workspace storage');
+  const runs = JSON.parse(readFileSync(history, 'utf8')).runs;
+  const run = runs.at(-1);
+  assert.equal(run.status, 'stopped');
+  assert.equal(run.spec.cwd, ws);
+  assert.equal(run.spec.env.CUDA_VISIBLE_DEVICES, '0');
+  assert.ok(run.spec.argv.includes('--peft_config'));
+  assert.equal(run.spec.argv[run.spec.argv.indexOf('--peft_config') + 1], '{"r":8,"lora_alpha":16,"lora_dropout":0.0}');
+  assert.ok(run.checkpoints.length >= 1, 'the stop saved a checkpoint');
+  step(`history ok: ${run.stepCount} steps, checkpoint ${run.checkpoints.at(-1).path}`);
+  console.log(`code-server.e2e: ok in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+} catch (e) {
+  failed = true;
+  console.error('code-server.e2e FAILED:', e);
+  await page.screenshot({ path: join(scratch, 'failure.png') }).catch(() => {});
+  console.error(`(failure screenshot: ${join(scratch, 'failure.png')}; server log tail:)\n${serverLog.slice(-2000)}`);
+} finally {
+  await browser.close();
+  server.kill('SIGTERM');
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// A stand-in for dist/bin/rwkv-train that speaks the run protocol, for tests of the run manager
+// and the dashboard before (and beside) the real engine. FAKE_MODE picks a misbehaviour:
+//   normal        start, steps, checkpoint, end completed
+//   garbage       the same with stray prints, split writes, unknown events and fields, bad JSON
+//   crash         a few steps, then exit 3 without an end event
+//   nogpu         an error event (NO_CUDA) and end failed, exit 2
+//   stubborn      ignores SIGINT and SIGTERM (so only SIGKILL ends it)
+//   slow-stop     on SIGINT waits FAKE_STOP_MS before ending (still within the grace time)
+// Flags read: --steps N (default $FAKE_STEPS or 20), --step_ms N (default $FAKE_STEP_MS or 5), --proj_dir DIR, --resume_from P.
+import { mkdirSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
+const mode = process.env.FAKE_MODE ?? 'normal';
+const steps = Number(flag('steps', process.env.FAKE_STEPS ?? '20'));
+const stepMs = Number(flag('step_ms', process.env.FAKE_STEP_MS ?? '5'));
+const projDir = flag('proj_dir', '');
+const resumeFrom = flag('resume_from', '');
+const metrics = projDir ? join(projDir, 'metrics.jsonl') : '';
+if (projDir) mkdirSync(projDir, { recursive: true });
+
+const write = (text) => process.stdout.write(text);
+const emit = (event, fields) => {
+  const line = JSON.stringify({ event, v: 1, time: Date.now() / 1000, ...fields }) + '\n';
+  if (mode === 'garbage' && event === 'step') {
+    const cut = Math.floor(line.length / 2); // a line split across two writes
+    write(line.slice(0, cut));
+    setTimeout(() => write(line.slice(cut)), 0);
+  } else write(line);
+  if (metrics) appendFileSync(metrics, line);
+};
+
+const startStep = resumeFrom ? Number(/step(\d+)/.exec(resumeFrom)?.[1] ?? 0) : 0;
+let step = startStep;
+let stopping = false;
+const started = Date.now();
+
+process.stderr.write(`fake-rwkv-train: mode=${mode} cwd=${process.cwd()} argv=${JSON.stringify(args)}\n`);
+emit('start', {
+  run_id: 'fake', proj_dir: projDir, config: { argv: args, cwd: process.cwd(), env_CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES ?? null },
+  model: { version: 'x070', n_layer: 2, n_embd: 64, vocab_size: 65536, head_size: 64 },
+  device: { backend: 'cpu', name: 'fake', total_memory_bytes: 8e9 }, params: { trainable: 1000, total: 100000 },
+  planned_memory_bytes: 1e9, plan: { weights: 5e8 }, total_steps: steps, resumed_from_step: startStep,
+});
+
+if (mode === 'nogpu') {
+  emit('error', { code: 'NO_CUDA', message: 'no CUDA device is visible (CUDA_VISIBLE_DEVICES is empty or the driver is missing).', hint: 'Run on the CPU with --accelerator cpu.' });
+  emit('end', { status: 'failed', steps: 0, elapsed_s: 0 });
+  process.exit(2);
+}
+if (mode === 'garbage') {
+  write('Loading model... (a stray print on stdout)\n');
+  write('{"event":"futuristic","v":9,"payload":[1,2,3]}\n');
+  write('{"event": "step", "step": "seven"}\n');
+  write('{not json at all\n');
+  write('[1,2,3]\n\n\r\n');
+}
+
+const finish = (status) => {
+  emit('checkpoint', { path: join(projDir || '.', `rwkv-step${step}.pth`), bytes: 1234, step, kind: 'resume' });
+  emit('end', { status, steps: step, elapsed_s: (Date.now() - started) / 1000, final_loss: lossAt(step) });
+  setTimeout(() => process.exit(status === 'completed' ? 0 : 130), 5);
+};
+const lossAt = (s) => 4 * Math.exp(-s / 30) + 1.5;
+
+if (mode === 'stubborn') {
+  setInterval(() => {}, 1000); // stays alive after its last step until killed
+  process.on('SIGINT', () => process.stderr.write('\nignoring SIGINT\n'));
+  process.on('SIGTERM', () => process.stderr.write('\nignoring SIGTERM\n'));
+} else {
+  process.on('SIGINT', () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write('SIGINT: saving a resume checkpoint\n');
+    setTimeout(() => finish('stopped'), mode === 'slow-stop' ? Number(process.env.FAKE_STOP_MS ?? 300) : 0);
+  });
+}
+
+const timer = setInterval(() => {
+  if (stopping) return;
+  step++;
+  const fields = { step, epoch: 0, loss: lossAt(step), lr: 1e-4 * (1 - step / (steps + 1)), tokens: step * 512, tokens_per_s: 10000 + step, gpu_mem_used_bytes: 2e9, gpu_mem_reserved_bytes: 3e9, grad_norm: 1.0, elapsed_s: (Date.now() - started) / 1000 };
+  if (mode === 'garbage') fields.future_field = { nested: true };
+  emit('step', fields);
+  process.stderr.write(`\rstep ${step}/${steps}`);
+  if (mode === 'crash' && step === 3) {
+    process.stderr.write('\nfatal: simulated segfault in a kernel\n');
+    process.exit(3);
+  }
+  if (step >= steps) {
+    clearInterval(timer);
+    // after the last split write has landed
+    if (mode !== 'stubborn') setTimeout(() => finish('completed'), mode === 'garbage' ? 20 : 0);
+  }
+}, stepMs);

@@ -1,0 +1,51 @@
+// Messages between the extension (dashboard panel) and the webview. Both sides import these
+// types, so a renamed field breaks the build instead of the chart.
+
+/** One chart point, flattened from a protocol step event. */
+export interface StepPoint {
+  step: number;
+  loss?: number;
+  lr?: number;
+  tokens?: number;
+  tokensPerS?: number;
+  memUsed?: number;
+  memReserved?: number;
+  /** Seconds since the run began. */
+  elapsed?: number;
+}
+
+export interface RunSummary {
+  id: string;
+  title: string;
+  status: string;
+  source: string;
+  steps: number;
+  totalSteps?: number;
+  bestLoss?: number;
+  lastLoss?: number;
+  durationS?: number;
+  /** Device memory in bytes (the horizontal line in the memory chart). */
+  totalMemory?: number;
+  deviceName?: string;
+  /** "LoRA r=32 · ctx 512 · bsz 4 · lr 1e-4": a few flags that tell runs apart. */
+  config: string;
+}
+
+export type ToWebview =
+  | { type: 'reset'; runs: RunSummary[]; shown: string[]; points: Record<string, StepPoint[]> }
+  | { type: 'runs'; runs: RunSummary[] }
+  | { type: 'points'; runId: string; points: StepPoint[] }
+  | { type: 'show'; shown: string[] };
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'show'; shown: string[] }
+  | { type: 'exportCsv'; fileName: string; csv: string }
+  | { type: 'exportPng'; fileName: string; dataUrl: string }
+  | { type: 'runCommand'; command: 'stop' | 'resume'; runId: string };
+
+export function isFromWebview(value: unknown): value is FromWebview {
+  if (!value || typeof value !== 'object') return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'ready' || type === 'show' || type === 'exportCsv' || type === 'exportPng' || type === 'runCommand';
+}
