@@ -99,7 +99,10 @@ const Api& load() {
   std::call_once(g_once, [] {
     std::string tried;
     for (const std::string& path : candidate_paths()) {
-      if (path.find('/') != std::string::npos && !is_file(path)) continue;
+      if (path.find('/') != std::string::npos && !is_file(path)) {
+        tried += "\n  " + path + ": no such file";
+        continue;
+      }
       void* so = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!so) {
         tried += "\n  " + path + ": " + dlerror();
