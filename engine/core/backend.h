@@ -1,0 +1,111 @@
+// The interface the trainer drives and both backends (engine/cpu, engine/cuda) implement.
+// A backend owns the model's weights, the adapter, gradients and AdamW state on its device; the
+// trainer owns everything else (data, schedules, checkpoints, the run protocol). Every call
+// works on host memory at the boundary so the two backends are interchangeable and comparable.
+//
+// Semantics both backends must share (the CPU backend is the oracle):
+// - forward_backward: logits = model(inputs); loss = mean over tokens with mask != 0 of
+//   cross-entropy(logits, targets), plus RWKV's L2Wrap gradient on the logits (1e-4/(B*T) times
+//   the row maximum at its argmax, as RWKV-PEFT adds it). Gradients are ACCUMULATED, scaled by
+//   `loss_scale` (the trainer passes 1/accumulation so a step equals the large batch).
+// - optimizer_step: AdamW with bias correction (torch/FusedAdam semantics); weight decay only on
+//   trainable tensors of 2 or more dimensions (RWKV's lr_decay group); then grads are zeroed.
+// - Names are RWKV-PEFT's state-dict names ("blocks.0.att.receptance.weight",
+//   "blocks.0.att.receptance.lora_A", "blocks.0.att.time_state").
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model_config.h"
+#include "core/pth.h"
+
+namespace rwkv {
+
+struct BackendOptions {
+  int device = 0;            // CUDA ordinal (ignored on CPU)
+  int threads = 0;           // CPU threads, 0 = OpenMP default
+  bool grad_checkpoint = false;  // --grad_cp 1: recompute activations in backward
+  uint64_t seed = 0;         // dropout masks
+};
+
+struct Batch {
+  int B = 0, T = 0;
+  const int32_t* inputs = nullptr;   // [B*T] token ids (< vocab_size, checked by the trainer)
+  const int32_t* targets = nullptr;  // [B*T] next-token ids
+  const float* loss_mask = nullptr;  // [B*T] 1 = counts in the loss, 0 = ignored; null = all
+};
+
+struct LossResult {
+  double loss = 0;        // mean cross-entropy over counted tokens (0 when none)
+  int64_t tokens = 0;     // counted tokens
+};
+
+struct AdamWParams {
+  float lr = 1e-4f;
+  float beta1 = 0.9f, beta2 = 0.99f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // applied to >=2-D trainable tensors only
+};
+
+struct ParamInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool decays = false;        // in the weight-decay group
+};
+
+struct MemoryStats {
+  uint64_t weights_bytes = 0, grads_bytes = 0, optimizer_bytes = 0, activations_bytes = 0;
+  uint64_t in_use_bytes = 0;      // what the backend holds now
+  uint64_t reserved_bytes = 0;    // what its allocator reserved (== in_use on CPU)
+  uint64_t peak_bytes = 0;
+};
+
+enum class ExportKind {
+  Merged,       // the full model with adapters folded in (--merge 1), base names only
+  AdapterOnly,  // only the trainable tensors (--merge 0): lora_A/B, time_state, train_parts
+  Full,         // base weights unmerged plus every adapter tensor (for resume and inspection)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string device_name() const = 0;
+  virtual const ModelConfig& config() const = 0;
+  virtual std::vector<ParamInfo> trainable_params() const = 0;
+  virtual int64_t total_param_count() const = 0;
+
+  // Forward + backward of one micro-batch; adds loss_scale * d(loss)/d(param) into the grads.
+  virtual LossResult forward_backward(const Batch& batch, float loss_scale) = 0;
+  // Forward only; writes [B*T*vocab] float logits when `logits` is non-null.
+  virtual LossResult forward(const Batch& batch, float* logits) = 0;
+
+  virtual double grad_norm() = 0;            // L2 norm over all trainable grads
+  virtual void scale_grads(float factor) = 0;  // gradient clipping
+  virtual void zero_grads() = 0;
+  virtual void optimizer_step(const AdamWParams& p) = 0;  // also zeroes grads
+  virtual int64_t optimizer_steps() const = 0;
+
+  virtual StateDict export_weights(ExportKind kind) const = 0;
+  // Grads of the trainable tensors, by name (tests and CUDA-vs-CPU comparison).
+  virtual StateDict export_grads() const = 0;
+  // Replaces trainable tensors by name (resume); unknown names or shapes throw E_RESUME_SHAPE.
+  virtual void import_trainable(const StateDict& tensors) = 0;
+  // "<name>.exp_avg", "<name>.exp_avg_sq" per trainable tensor, plus "step" (I64 scalar).
+  virtual StateDict export_optimizer_state() const = 0;
+  virtual void import_optimizer_state(const StateDict& state) = 0;
+
+  virtual MemoryStats memory() const = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& cfg, const PeftConfig& peft,
+                                          const StateDict& weights, const BackendOptions& opt);
+
+#ifdef RWKV_HAVE_CUDA
+// Defined in engine/cuda. Throws EngineError(E_CUDA_*) when no driver/GPU/cuBLAS is usable.
+std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& cfg, const PeftConfig& peft,
+                                           const StateDict& weights, const BackendOptions& opt);
+#endif
+
+}  // namespace rwkv

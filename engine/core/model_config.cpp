@@ -1,0 +1,173 @@
+// x070 sizes and names as RWKV-LM / RWKV-PEFT define them.
+#include "core/model_config.h"
+
+#include <cmath>
+#include <map>
+
+#include "core/errors.h"
+
+namespace rwkv {
+
+static int lora_dim(double factor, double power, int C) {
+  // max(32, round(factor * C^power / 32) * 32), RWKV-LM's "suggestion" sizes
+  const int d = int(std::lround(factor * std::pow(double(C), power) / 32.0)) * 32;
+  return d < 32 ? 32 : d;
+}
+
+ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int head_size) {
+  if (n_layer <= 0 || n_embd <= 0 || vocab_size <= 0)
+    throw EngineError("E_MODEL_SIZE", "n_layer, n_embd and vocab_size must be positive",
+                      "pass --n_layer, --n_embd and --vocab_size");
+  if (head_size <= 0 || n_embd % head_size != 0)
+    throw EngineError("E_MODEL_SIZE",
+                      "n_embd " + std::to_string(n_embd) + " is not a multiple of head_size " +
+                          std::to_string(head_size),
+                      "x070 needs n_embd = n_head * head_size (head_size 64 by default)");
+  ModelConfig c;
+  c.n_layer = n_layer;
+  c.n_embd = n_embd;
+  c.vocab_size = vocab_size;
+  c.head_size = head_size;
+  c.dim_ffn = 4 * n_embd;
+  c.d_decay_lora = lora_dim(1.8, 0.5, n_embd);
+  c.d_aaa_lora = lora_dim(1.8, 0.5, n_embd);
+  c.d_mv_lora = lora_dim(1.3, 0.5, n_embd);
+  c.d_gate_lora = n_embd == 1024 ? 128 : lora_dim(0.6, 0.8, n_embd);
+  return c;
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> x070_tensor_shapes(const ModelConfig& c) {
+  const int64_t C = c.n_embd, V = c.vocab_size, F = c.dim_ffn;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  out.push_back({"emb.weight", {V, C}});
+  for (int l = 0; l < c.n_layer; ++l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    out.push_back({p + "ln1.weight", {C}});
+    out.push_back({p + "ln1.bias", {C}});
+    out.push_back({p + "ln2.weight", {C}});
+    out.push_back({p + "ln2.bias", {C}});
+    if (l == 0) {
+      out.push_back({p + "ln0.weight", {C}});
+      out.push_back({p + "ln0.bias", {C}});
+    }
+    const std::string a = p + "att.";
+    for (const char* mu : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) out.push_back({a + mu, {1, 1, C}});
+    out.push_back({a + "w0", {1, 1, C}});
+    out.push_back({a + "w1", {C, c.d_decay_lora}});
+    out.push_back({a + "w2", {c.d_decay_lora, C}});
+    out.push_back({a + "a0", {1, 1, C}});
+    out.push_back({a + "a1", {C, c.d_aaa_lora}});
+    out.push_back({a + "a2", {c.d_aaa_lora, C}});
+    if (l > 0) {
+      out.push_back({a + "v0", {1, 1, C}});
+      out.push_back({a + "v1", {C, c.d_mv_lora}});
+      out.push_back({a + "v2", {c.d_mv_lora, C}});
+    }
+    out.push_back({a + "g1", {C, c.d_gate_lora}});
+    out.push_back({a + "g2", {c.d_gate_lora, C}});
+    out.push_back({a + "k_k", {1, 1, C}});
+    out.push_back({a + "k_a", {1, 1, C}});
+    out.push_back({a + "r_k", {c.n_head(), c.head_size}});
+    for (const char* lin : {"receptance", "key", "value", "output"})
+      out.push_back({a + lin + ".weight", {C, C}});
+    out.push_back({a + "ln_x.weight", {C}});
+    out.push_back({a + "ln_x.bias", {C}});
+    out.push_back({p + "ffn.x_k", {1, 1, C}});
+    out.push_back({p + "ffn.key.weight", {F, C}});
+    out.push_back({p + "ffn.value.weight", {C, F}});
+  }
+  out.push_back({"ln_out.weight", {C}});
+  out.push_back({"ln_out.bias", {C}});
+  out.push_back({"head.weight", {V, C}});
+  return out;
+}
+
+static std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int head_size) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& t : header) shapes[t.name] = t.shape;
+  auto need = [&](const std::string& n) -> const std::vector<int64_t>& {
+    auto it = shapes.find(n);
+    if (it == shapes.end())
+      throw EngineError("E_MODEL_NOT_X070", "checkpoint has no tensor '" + n + "'",
+                        "this engine trains RWKV-7 (x070) checkpoints such as RWKV-x070-World-*.pth");
+    return it->second;
+  };
+  const auto& emb = need("emb.weight");
+  if (emb.size() != 2) throw EngineError("E_MODEL_SHAPE", "emb.weight is not 2-D", "");
+  need("blocks.0.att.w1");
+  need("blocks.0.att.r_k");
+  int n_layer = 0;
+  while (shapes.count("blocks." + std::to_string(n_layer) + ".ln1.weight")) ++n_layer;
+  const auto& rk = need("blocks.0.att.r_k");
+  if (rk.size() == 2 && rk[1] > 0) head_size = int(rk[1]);
+  ModelConfig c = model_config_for_size(n_layer, int(emb[1]), int(emb[0]), head_size);
+  c.d_decay_lora = int(need("blocks.0.att.w1").at(1));
+  c.d_aaa_lora = int(need("blocks.0.att.a1").at(1));
+  c.d_gate_lora = int(need("blocks.0.att.g1").at(1));
+  if (n_layer > 1) c.d_mv_lora = int(need("blocks.1.att.v1").at(1));
+  c.dim_ffn = int(need("blocks.0.ffn.key.weight").at(0));
+  for (const auto& [name, shape] : x070_tensor_shapes(c)) {
+    const auto& got = need(name);
+    // RWKV-LM's own initialiser writes [1,1] vectors broadcast at load; accept equal numel.
+    int64_t a = 1, b = 1;
+    for (auto d : got) a *= d;
+    for (auto d : shape) b *= d;
+    if (a != b)
+      throw EngineError("E_MODEL_SHAPE",
+                        name + " has shape " + shape_str(got) + ", expected " + shape_str(shape) +
+                            " for n_layer " + std::to_string(c.n_layer) + ", n_embd " +
+                            std::to_string(c.n_embd),
+                        "the checkpoint does not match --n_layer/--n_embd; check which file --load_model names");
+  }
+  return c;
+}
+
+ModelConfig model_config_from_weights(const StateDict& weights, int head_size) {
+  std::vector<TensorInfo> header;
+  for (const auto& [name, t] : weights) {
+    TensorInfo info;
+    info.name = name;
+    info.shape = t.shape;
+    info.dtype = t.dtype;
+    header.push_back(info);
+  }
+  return model_config_from_header(header, head_size);
+}
+
+void validate_x070_weights(const ModelConfig& cfg, const StateDict& weights) {
+  std::map<std::string, const HostTensor*> by_name;
+  for (const auto& [n, t] : weights) by_name[n] = &t;
+  for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      throw EngineError("E_MODEL_SHAPE", "checkpoint has no tensor '" + name + "'",
+                        "the checkpoint is not an x070 model of n_layer " +
+                            std::to_string(cfg.n_layer) + ", n_embd " + std::to_string(cfg.n_embd));
+    int64_t want = 1;
+    for (auto d : shape) want *= d;
+    if (it->second->numel() != want)
+      throw EngineError("E_MODEL_SHAPE",
+                        name + " has shape " + shape_str(it->second->shape) + ", expected " +
+                            shape_str(shape),
+                        "check --n_layer/--n_embd/--vocab_size against the checkpoint");
+  }
+}
+
+const char* peft_method_name(PeftMethod m) {
+  switch (m) {
+    case PeftMethod::Full: return "none";
+    case PeftMethod::Lora: return "lora";
+    case PeftMethod::Pissa: return "pissa";
+    case PeftMethod::Miss: return "miss";
+    case PeftMethod::State: return "state";
+  }
+  return "?";
+}
+
+}  // namespace rwkv

@@ -1,0 +1,70 @@
+// The shape of an RWKV-7 (x070) model and the fine-tuning method applied to it. Shared by the
+// trainer, both backends, `init`, `inspect` and the planner, so every part agrees on sizes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/pth.h"
+
+namespace rwkv {
+
+struct ModelConfig {
+  int n_layer = 0;
+  int n_embd = 0;            // C
+  int vocab_size = 0;
+  int head_size = 64;        // N (head_size_a); n_head = n_embd / head_size
+  int dim_ffn = 0;           // 4 * C in x070
+  int d_decay_lora = 0;      // w1: [C, d_decay_lora]
+  int d_aaa_lora = 0;        // a1
+  int d_mv_lora = 0;         // v1 (layers > 0)
+  int d_gate_lora = 0;       // g1
+  float head_size_divisor = 8.0f;  // ln_x eps = 1e-5 * divisor^2, as RWKV-PEFT/RWKV-LM
+  int n_head() const { return n_embd / head_size; }
+  float ln_x_eps() const { return 1e-5f * head_size_divisor * head_size_divisor; }
+};
+
+// The low-rank sizes RWKV-LM's x070 picks for a given C ("suggestion" formulas in its Tmix).
+ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int head_size = 64);
+
+// Reads the sizes from an x070 state dict (blocks.N.att.w1 etc.). Throws EngineError
+// E_MODEL_NOT_X070 / E_MODEL_SHAPE when tensors are missing or disagree.
+ModelConfig model_config_from_weights(const StateDict& weights, int head_size = 64);
+ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int head_size = 64);
+
+// Every tensor name and shape an x070 model of this config has, in RWKV-LM's order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> x070_tensor_shapes(const ModelConfig& cfg);
+
+// Checks that `weights` has exactly the tensors and shapes of `cfg` (extra adapter tensors are
+// an error here; they belong in the adapter file). Throws EngineError E_MODEL_SHAPE with a hint.
+void validate_x070_weights(const ModelConfig& cfg, const StateDict& weights);
+
+// Which fine-tuning method trains which weights (RWKV-PEFT's defaults).
+enum class PeftMethod {
+  Full,       // every parameter (--peft none / --train_type none without train_parts)
+  Lora,       // lora_A/lora_B beside target linears, base frozen
+  Pissa,      // LoRA initialised from the top-r SVD of W (W -= B A), no alpha/r scaling
+  Miss,       // MiSS (ex-Bone): a shared [r, out] block added to W viewed in r-blocks
+  State,      // state tuning: only blocks.N.att.time_state [H, N, N]
+};
+const char* peft_method_name(PeftMethod m);
+
+struct PeftConfig {
+  PeftMethod method = PeftMethod::Full;
+  int r = 64;
+  float lora_alpha = 128.0f;
+  float lora_dropout = 0.0f;
+  // Linear modules (by the last part of their name) the adapter wraps. RWKV-PEFT's default:
+  // att.receptance/key/value/output and ffn.key/ffn.value.
+  std::vector<std::string> target_modules = {"receptance", "key", "value", "output"};
+  int svd_niter = 4;         // PiSSA
+  // Extra base parameters trained beside the adapter, by name substring (--train_parts,
+  // e.g. "time", "ln"; "emb", "head"). Full fine-tuning ignores it (everything trains).
+  std::vector<std::string> train_parts;
+  uint64_t seed = 0;         // adapter init and dropout masks
+  float lora_scaling() const {
+    return method == PeftMethod::Lora ? lora_alpha / float(r) : 1.0f;
+  }
+};
+
+}  // namespace rwkv

@@ -1,0 +1,396 @@
+// The memory planner (see planner.h). Parameter counts follow the model definitions (RWKV-LM's
+// x070/x060/x052 blocks, RWKV-PEFT's adapters); the bytes per parameter and per token follow how
+// each stack stores them. The few coefficients that cannot be derived (what a PyTorch eager
+// layer saves for backward, the CUDA context) are named constants with the evidence next to
+// them, and planner_test.cpp holds every measured row they were checked against.
+#include "core/planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/errors.h"
+
+namespace rwkv {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// RWKV-LM x070's low-rank sizes: max(32, round(k * C^e / 32) * 32).
+int64_t lowrank_dim(int64_t n_embd, double factor, double exponent) {
+  const double v = factor * std::pow(static_cast<double>(n_embd), exponent) / 32.0;
+  return std::max<int64_t>(32, static_cast<int64_t>(std::llround(v)) * 32);
+}
+
+int64_t ffn_dim(const PlanInput& in) {
+  if (in.dim_ffn > 0) return in.dim_ffn;
+  if (in.model_version == "x070") return 4 * in.n_embd;
+  return static_cast<int64_t>(in.n_embd * 3.5 / 32) * 32;  // x060/x052: int(3.5C/32)*32
+}
+
+struct LayerShape {
+  int64_t matrices = 0;   // Linear weights of one block (att + ffn)
+  int64_t time = 0;       // mixing vectors, decay, low-rank paths ("time" train part)
+  int64_t ln = 0;         // layer norms of one block (ln1, ln2, ln_x)
+  int64_t lora = 0;       // LoRA/PiSSA params per block for rank 1 (multiply by r)
+  int64_t miss = 0;       // MiSS/DiSHA params per block for rank 1 (r x out per matrix)
+};
+
+LayerShape layer_shape(const PlanInput& in) {
+  const int64_t C = in.n_embd, F = ffn_dim(in);
+  LayerShape s;
+  s.ln = 4 * C + 2 * C;  // ln1, ln2 (weight+bias), ln_x (group norm weight+bias)
+  if (in.model_version == "x070") {
+    const int64_t dw = lowrank_dim(C, 1.8, 0.5), da = dw;
+    const int64_t dv = lowrank_dim(C, 1.3, 0.5), dg = lowrank_dim(C, 0.6, 0.8);
+    s.matrices = 4 * C * C + 2 * C * F;                      // r,k,v,o + ffn key,value
+    s.time = 6 * C + 3 * C + 2 * C + C                        // x_rwkvag, w0 a0 v0, k_k k_a, r_k
+             + 2 * C * (dw + da + dv + dg) + C;               // w/a/v/g low-rank, ffn x_k
+    s.lora = 4 * (2 * C) + 2 * (C + F);                       // r(in+out) per wrapped matrix
+    s.miss = 4 * C + F + C;                                   // r*out per wrapped matrix
+  } else {
+    const int64_t dmix = C >= 4096 ? 64 : 32, ddecay = C >= 4096 ? 128 : 64;
+    s.matrices = 5 * C * C + C * C + 2 * C * F;               // r,k,v,o,g + ffn r,key,value
+    s.time = in.model_version == "x060"
+                 ? 6 * C + 2 * 5 * dmix * C + 2 * C + 2 * ddecay * C + 2 * C
+                 : 4 * C + 2 * C + 2 * C;                     // x052: mixes, decay, first
+    s.lora = 6 * (2 * C) + 2 * (C + F);
+    s.miss = 6 * C + F + C;
+  }
+  return s;
+}
+
+bool has_part(const PlanInput& in, const char* part) {
+  return std::find(in.train_parts.begin(), in.train_parts.end(), part) != in.train_parts.end();
+}
+
+// --- coefficients that come from measurement, not from the model definition ----------------
+
+// Bytes per token per layer that an eager PyTorch x070 block keeps for backward, in units of
+// n_embd: ~40 bf16 C-wide tensors (mixes, r/k/v/w/a/g, kk, the kernel's fp32 chunk states, norms)
+// plus the FFN's two 4C tensors. The peer's grad_cp 0 runs (0.1B and 1.5B, ctx 1024, bsz 8:
+// +5.3 and +30 GB over grad_cp 1) give 74-78 per layer*channel*token; 82 includes the rest.
+constexpr double kRefLayerBytesPerChannel = 78.0;
+// What grad_cp=1 keeps per layer: the block input x and (x070) v_first, bf16.
+constexpr double kCheckpointBytesPerChannel = 4.0;
+// Head output and cross-entropy per token per vocab entry: bf16 logits, the log-softmax and
+// its gradient, with some fp32 reductions. Fitted from the per-sample slopes of the peer
+// (0.1B/1.5B, bsz 1 vs 8) and the pretraining tutorial (0.1B bsz 1 vs 8): 6-8 bytes.
+constexpr double kRefLogitBytesPerVocab = 7.0;
+// A PyTorch process's CUDA context, cuBLAS/cuDNN handles and kernel images, plus Lightning/
+// DeepSpeed buffers and the caching allocator's slack seen by nvidia-smi. The tutorials'
+// fine-tuning rows leave ~1.2 GiB beyond weights+optimizer+activations at 0.1B.
+constexpr double kRefContextGiB = 1.0;
+constexpr double kRefWorkspaceGiB = 0.4;
+// The RWKV-6 (x060) rows were measured on the 2024 stack (older PyTorch/CUDA without lazy
+// module loading, older DeepSpeed); every one of them sits ~0.5 GiB above what the x070 rows'
+// accounting gives, at every size and quantization, so the difference is a fixed cost.
+constexpr double kRefX060ExtraContextGiB = 0.5;
+
+// Our engine: the CUDA context alone (no PyTorch kernels), a cuBLASLt workspace and the
+// caching allocator's rounding; fused kernels keep ~3/4 of what eager PyTorch keeps.
+constexpr double kEngineContextGiB = 0.35;
+constexpr double kEngineWorkspaceGiB = 0.125;
+constexpr double kEngineLayerBytesPerChannel = 60.0;
+constexpr int64_t kEngineCeChunkTokens = 1024;  // logits are materialised this many tokens at a time
+
+uint64_t gib(double g) { return static_cast<uint64_t>(g * kGiB); }
+
+double weight_bytes_per_param(const PlanInput& in) {
+  return in.precision == "fp32" || in.precision == "tf32" ? 4.0 : 2.0;
+}
+
+// Bytes of one frozen block matrix element once quantized (bitsandbytes' layouts: int8 with an
+// fp32 scale per row of ~C elements; 4-bit with an fp32 absmax per 64 elements).
+double quant_bytes_per_param(const PlanInput& in, double unquantized) {
+  if (in.quant == "int8") return 1.0 + 4.0 / static_cast<double>(in.n_embd);
+  if (in.quant == "nf4" || in.quant == "fp4") return 0.5 + 4.0 / 64.0;
+  return unquantized;
+}
+
+}  // namespace
+
+ParamCounts count_params(const PlanInput& in) {
+  const LayerShape s = layer_shape(in);
+  const int64_t C = in.n_embd, L = in.n_layer, V = in.vocab_size;
+  ParamCounts p;
+  const int64_t per_layer = s.matrices + s.time + s.ln;
+  p.total = L * per_layer + 2 * V * C + 2 * C /*ln_out*/ + 2 * C /*ln0*/;
+  p.block_matrices = L * s.matrices;
+  const bool full = in.peft == "none" && in.train_type != "state";
+  if (full) {
+    p.trainable = p.total;
+    return p;
+  }
+  if (in.peft == "state" || in.train_type == "state") {
+    p.adapter = L * C * in.head_size;  // one HxNxN state per layer
+    p.trainable = p.adapter;
+    return p;
+  }
+  if (in.peft == "lora" || in.peft == "pissa") p.adapter = L * s.lora * in.peft_r;
+  else if (in.peft == "miss" || in.peft == "bone" || in.peft == "disha") p.adapter = L * s.miss * in.peft_r;
+  p.trainable = p.adapter;
+  if (has_part(in, "time")) p.trainable += L * s.time;
+  if (has_part(in, "ln")) p.trainable += L * s.ln + 4 * C;
+  if (has_part(in, "emb")) p.trainable += V * C;
+  if (has_part(in, "head")) p.trainable += V * C;
+  return p;
+}
+
+uint64_t MemoryPlan::category(const std::string& name) const {
+  for (const auto& c : categories)
+    if (c.first == name) return c.second;
+  return 0;
+}
+
+const char* plan_stack_name(PlanStack stack) {
+  return stack == PlanStack::Engine ? "engine" : "reference";
+}
+
+MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
+  namespace pc = plan_category;
+  MemoryPlan plan;
+  plan.stack = stack;
+  plan.params = count_params(in);
+  const ParamCounts& p = plan.params;
+  const bool reference = stack == PlanStack::Reference;
+  const double C = static_cast<double>(in.n_embd), L = static_cast<double>(in.n_layer);
+  const double V = static_cast<double>(in.vocab_size);
+  // infctx trains a long sample chunk by chunk: activations live for one chunk at a time.
+  const int64_t seq = in.train_type == "infctx" ? std::min(in.ctx_len, in.chunk_ctx) : in.ctx_len;
+  const double tokens = static_cast<double>(in.micro_bsz) * static_cast<double>(seq);
+
+  const double wbytes = weight_bytes_per_param(in);
+  const bool full = p.trainable == p.total;
+  // Quantization only applies to frozen block matrices (PEFT); trained matrices stay bf16.
+  const double matrix_bytes = full ? wbytes : quant_bytes_per_param(in, wbytes);
+  const double weights = static_cast<double>(p.block_matrices) * matrix_bytes +
+                         static_cast<double>(p.total - p.block_matrices) * wbytes +
+                         static_cast<double>(p.adapter) * wbytes;
+  const double trainable = static_cast<double>(p.trainable);
+  // Per trainable parameter. DeepSpeed (reference) and our engine keep an fp32 master copy and
+  // fp32 Adam m/v; DeepSpeed also keeps the bf16 param.grad beside its fp32 flat gradient.
+  // Without DeepSpeed, torch Adam updates the bf16 parameters in place with bf16 m/v.
+  double master_bytes = 4.0, grad_bytes = 4.0, optimizer_bytes = 8.0;
+  if (reference && in.deepspeed) grad_bytes = 4.0;
+  if (reference && !in.deepspeed) master_bytes = 0.0, grad_bytes = wbytes, optimizer_bytes = 2.0 * wbytes;
+  if (reference && in.deepspeed) {
+    // ZeRO shards what it owns across the data-parallel GPUs: stage 1 the fp32 master and Adam
+    // state, stage 2 also the fp32 gradient partition; offload moves master + Adam to the CPU.
+    const double shards = static_cast<double>(std::max<int64_t>(1, in.devices));
+    master_bytes /= shards, optimizer_bytes /= shards;
+    if (in.deepspeed_stage >= 2) grad_bytes = 2.0 + (grad_bytes - 2.0) / shards;
+    if (in.offload_optimizer) master_bytes = 0.0, optimizer_bytes = 0.0;
+  }
+
+  const double layer_coef = reference ? kRefLayerBytesPerChannel : kEngineLayerBytesPerChannel;
+  double activations, recompute = 0;
+  if (in.grad_cp) {
+    activations = tokens * L * C * kCheckpointBytesPerChannel;
+    recompute = tokens * C * layer_coef;
+  } else {
+    activations = tokens * L * C * layer_coef;
+  }
+  double logits;
+  if (reference) {
+    logits = tokens * V * kRefLogitBytesPerVocab;
+  } else {
+    const double chunk = std::min<double>(tokens, kEngineCeChunkTokens);
+    logits = chunk * V * (2.0 + 4.0) + tokens * 8.0;  // bf16 logits + fp32 grad per chunk, lse
+  }
+
+  double workspace = gib(reference ? kRefWorkspaceGiB : kEngineWorkspaceGiB);
+  if (reference && in.quant != "none" && !full) {
+    // bitsandbytes dequantizes each block matrix to bf16 for its matmul, and autograd keeps
+    // that copy for the backward: one layer's worth under grad_cp, every layer's without.
+    const double layer_matrices = static_cast<double>(p.block_matrices) / L;
+    activations += layer_matrices * wbytes * (in.grad_cp ? 1.0 : L);
+  }
+
+  plan.categories = {
+      {pc::kCudaContext, gib(reference ? kRefContextGiB + (in.model_version == "x070" ? 0.0 : kRefX060ExtraContextGiB)
+                                       : kEngineContextGiB)},
+      {pc::kWeights, static_cast<uint64_t>(weights)},
+      {pc::kMasterWeights, static_cast<uint64_t>(trainable * master_bytes)},
+      {pc::kGradients, static_cast<uint64_t>(trainable * grad_bytes)},
+      {pc::kOptimizer, static_cast<uint64_t>(trainable * optimizer_bytes)},
+      {pc::kActivations, static_cast<uint64_t>(activations)},
+      {pc::kRecompute, static_cast<uint64_t>(recompute)},
+      {pc::kLogits, static_cast<uint64_t>(logits)},
+      {pc::kWorkspace, static_cast<uint64_t>(workspace)},
+  };
+  for (const auto& c : plan.categories) plan.total_bytes += c.second;
+  return plan;
+}
+
+// --- flags -> PlanInput ---------------------------------------------------------------------
+
+namespace {
+
+[[noreturn]] void bad_flag(const std::string& flag, const std::string& why, const std::string& hint) {
+  throw EngineError("E_PLAN_FLAGS", "--" + flag + ": " + why, hint);
+}
+
+const Json* find_flag_value(const std::map<std::string, Json>& flags, const std::string& name) {
+  auto it = flags.find(name);
+  if (it == flags.end() || it->second.is_null()) return nullptr;
+  return &it->second;
+}
+
+int64_t int_flag(const std::map<std::string, Json>& flags, const std::string& name, int64_t fallback) {
+  const Json* v = find_flag_value(flags, name);
+  if (!v) return fallback;
+  if (v->kind() == Json::Kind::Number) {
+    const double d = v->as_number();
+    if (d != std::floor(d)) bad_flag(name, "expected an integer, got " + v->dump(), "");
+    return static_cast<int64_t>(d);
+  }
+  if (v->kind() == Json::Kind::Bool) return v->as_bool() ? 1 : 0;
+  if (v->kind() == Json::Kind::String) {
+    const std::string& s = v->as_string();
+    char* end = nullptr;
+    const long long n = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0') bad_flag(name, "expected an integer, got \"" + s + "\"", "");
+    return n;
+  }
+  bad_flag(name, "expected an integer", "");
+}
+
+std::string string_flag(const std::map<std::string, Json>& flags, const std::string& name,
+                        const std::string& fallback) {
+  const Json* v = find_flag_value(flags, name);
+  if (!v) return fallback;
+  if (v->kind() == Json::Kind::String) return v->as_string();
+  return v->dump();
+}
+
+// peft_config / lora_config / ...: a JSON object given as an object or as a string. Scripts
+// sometimes escape braces ('\{"r":64\}'), which the shell passes on verbatim.
+Json object_flag(const std::map<std::string, Json>& flags, const std::string& name) {
+  const Json* v = find_flag_value(flags, name);
+  if (!v) return Json::object();
+  if (v->kind() == Json::Kind::Object) return *v;
+  if (v->kind() != Json::Kind::String) bad_flag(name, "expected a JSON object", "");
+  std::string text;
+  for (char c : v->as_string())
+    if (c != '\\') text += c;
+  if (text.empty()) return Json::object();
+  try {
+    Json parsed = Json::parse(text);
+    if (parsed.kind() != Json::Kind::Object) bad_flag(name, "expected a JSON object", "");
+    return parsed;
+  } catch (const EngineError& e) {
+    if (e.code == "E_PLAN_FLAGS") throw;
+    bad_flag(name, std::string("invalid JSON: ") + e.what(), "write it as '{\"r\":64}'");
+  }
+}
+
+int64_t rank_from(const Json& config, const char* key) {
+  const Json* r = config.find(key);
+  if (!r) return 0;
+  if (r->kind() == Json::Kind::Number) return static_cast<int64_t>(r->as_number());
+  if (r->kind() == Json::Kind::String) return std::atoll(r->as_string().c_str());
+  return 0;
+}
+
+}  // namespace
+
+PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
+  PlanInput in;
+  in.model_version = string_flag(flags, "my_testing", "x070");
+  if (in.model_version != "x070" && in.model_version != "x060" && in.model_version != "x052")
+    bad_flag("my_testing", "unknown model version \"" + in.model_version + "\"", "use x070, x060 or x052");
+  in.n_layer = int_flag(flags, "n_layer", 0);
+  in.n_embd = int_flag(flags, "n_embd", 0);
+  if (in.n_layer <= 0) bad_flag("n_layer", "missing or not positive", "set --n_layer (e.g. 24 for 1.5B)");
+  if (in.n_embd <= 0) bad_flag("n_embd", "missing or not positive", "set --n_embd (e.g. 2048 for 1.5B)");
+  in.vocab_size = int_flag(flags, "vocab_size", 65536);
+  if (in.vocab_size <= 0) in.vocab_size = 65536;  // 0 = "from the data"; World vocab is the norm
+  in.head_size = int_flag(flags, "head_size", int_flag(flags, "head_size_a", 64));
+  if (in.head_size <= 0 || in.n_embd % in.head_size != 0)
+    bad_flag("n_embd", "must be a multiple of head_size (" + std::to_string(in.head_size) + ")", "");
+  in.dim_ffn = int_flag(flags, "dim_ffn", 0);
+  in.ctx_len = int_flag(flags, "ctx_len", 1024);
+  in.micro_bsz = int_flag(flags, "micro_bsz", 1);
+  if (in.ctx_len <= 0) bad_flag("ctx_len", "must be positive", "");
+  if (in.micro_bsz <= 0) bad_flag("micro_bsz", "must be positive", "");
+  in.grad_cp = int_flag(flags, "grad_cp", 0) != 0;
+  in.precision = string_flag(flags, "precision", "bf16");
+  in.quant = string_flag(flags, "quant", "none");
+  in.train_type = string_flag(flags, "train_type", "none");
+  in.chunk_ctx = int_flag(flags, "chunk_ctx", 512);
+  if (in.chunk_ctx <= 0) in.chunk_ctx = in.ctx_len;
+
+  // The method is always --peft (both RWKV-PEFT generations). The newer one takes its options
+  // as --peft_config '{...}' (Hugging Face peft keywords) and trains the adapter only; the older
+  // one takes --lora_config/--pissa_config/--miss_config/--disha_config and also trains
+  // --train_parts (default time and ln). The language server passes every flag with its default
+  // filled in, so the form is told by whether peft_config holds anything, not by presence.
+  in.peft = string_flag(flags, "peft", "none");
+  if (in.peft == "bone") in.peft = "miss";
+  if (in.peft == "adalora" || in.peft == "prefix") in.peft = "lora";  // sized like LoRA
+  if (in.train_type == "state") in.peft = "state";
+  if (in.peft != "none" && in.peft != "lora" && in.peft != "pissa" && in.peft != "miss" && in.peft != "disha" &&
+      in.peft != "state")
+    bad_flag("peft", "unknown method \"" + in.peft + "\"", "use lora, pissa, miss, disha or state");
+  const Json peft_config = object_flag(flags, "peft_config");
+  const bool newer_form = !peft_config.members().empty();
+  if (in.peft == "lora" || in.peft == "pissa" || in.peft == "miss" || in.peft == "disha") {
+    if (newer_form) {
+      in.peft_r = rank_from(peft_config, "r");
+      if (!in.peft_r) in.peft_r = in.peft == "miss" ? 64 : 8;  // MissConfig / LoraConfig defaults
+    } else {
+      const char* config = in.peft == "lora"    ? "lora_config"
+                           : in.peft == "pissa" ? "pissa_config"
+                           : in.peft == "miss"  ? "miss_config"
+                                                : "disha_config";
+      const char* key = in.peft == "lora" ? "lora_r" : in.peft == "pissa" ? "pissa_r" : "r";
+      in.peft_r = rank_from(object_flag(flags, config), key);
+      if (!in.peft_r) in.peft_r = in.peft == "lora" || in.peft == "pissa" ? 8 : 64;  // older defaults
+      in.train_parts = {"time", "ln"};
+      if (const Json* parts = find_flag_value(flags, "train_parts")) {
+        in.train_parts.clear();
+        if (parts->kind() == Json::Kind::Array) {
+          for (const Json& part : parts->items())
+            if (part.kind() == Json::Kind::String) in.train_parts.push_back(part.as_string());
+        } else if (parts->kind() == Json::Kind::String) {
+          std::string word;
+          for (char c : parts->as_string() + " ") {
+            if (c == ' ' || c == ',' || c == '[' || c == ']' || c == '"' || c == '\'') {
+              if (!word.empty()) in.train_parts.push_back(word), word.clear();
+            } else {
+              word += c;
+            }
+          }
+        }
+      }
+    }
+    if (in.peft_r <= 0) bad_flag(newer_form ? "peft_config" : "peft", "rank r must be positive", "e.g. '{\"r\":64}'");
+  }
+  const std::string strategy = string_flag(flags, "strategy", "deepspeed_stage_1");
+  in.deepspeed = strategy.find("deepspeed") != std::string::npos;
+  if (in.deepspeed) {
+    in.deepspeed_stage = strategy.find("stage_3") != std::string::npos   ? 3
+                         : strategy.find("stage_2") != std::string::npos ? 2
+                                                                         : 1;
+    in.offload_optimizer = strategy.find("offload") != std::string::npos;
+  }
+  in.devices = int_flag(flags, "devices", 1);
+  if (in.devices <= 0) bad_flag("devices", "must be positive", "the number of GPUs to train on, e.g. 1");
+  return in;
+}
+
+Json plan_to_json(const MemoryPlan& plan) {
+  Json out = Json::object();
+  out.set("total_bytes", Json(plan.total_bytes));
+  out.set("stack", Json(plan_stack_name(plan.stack)));
+  Json cats = Json::object();
+  for (const auto& c : plan.categories) cats.set(c.first, Json(c.second));
+  out.set("categories", cats);
+  Json params = Json::object();
+  params.set("total", Json(plan.params.total));
+  params.set("trainable", Json(plan.params.trainable));
+  out.set("params", params);
+  return out;
+}
+
+}  // namespace rwkv

@@ -1,0 +1,737 @@
+// The CPU backend: RWKV-7 (x070) forward and backward in float32 exactly as RWKV-PEFT's
+// rwkvt/rwkv7 computes it (see ops.h for each op), with LoRA/PiSSA/MiSS adapters, state tuning
+// and AdamW. Every activation is kept for backward (no recomputation): it is the oracle, not the
+// fast path.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "core/backend.h"
+#include "core/errors.h"
+#include "cpu/ops.h"
+#include "cpu/pissa.h"
+
+namespace rwkv {
+namespace {
+
+struct Param {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> w, g, m, v;
+  bool trainable = false;
+  bool adapter = false;  // not part of the base model (lora_A/B, disha, time_state)
+  int64_t numel() const { return int64_t(w.size()); }
+};
+
+// A linear layer (torch layout W [out, in]) with its optional adapter.
+struct Linear {
+  Param* W = nullptr;
+  Param* A = nullptr;     // lora_A [r, in]
+  Param* Bm = nullptr;    // lora_B [out, r]
+  Param* miss = nullptr;  // disha [r, out]
+  int in = 0, out = 0;
+};
+
+// What one linear's forward keeps for its backward.
+struct LinearCache {
+  std::vector<float> x_drop;  // dropout(x) for the LoRA path (empty when no dropout)
+  std::vector<uint8_t> kept;  // dropout's keep mask
+  std::vector<float> xa;      // x_drop A^T [M, r]
+  std::vector<float> xs;      // MiSS block sums [M, r]
+};
+
+struct LayerParams {
+  Param *ln0_w = nullptr, *ln0_b = nullptr, *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+  Param *x_r, *x_w, *x_k, *x_v, *x_a, *x_g, *w0, *w1, *w2, *a0, *a1, *a2;
+  Param *v0 = nullptr, *v1 = nullptr, *v2 = nullptr;
+  Param *g1, *g2, *k_k, *k_a, *r_k, *lnx_w, *lnx_b, *ffn_x_k;
+  Param* time_state = nullptr;
+  Linear rec, key, val, out, ffn_key, ffn_val;
+};
+
+struct LayerCache {
+  std::vector<float> x_in, ln0_mean, ln0_rstd, x0;                       // x0: after ln0 (layer 0)
+  std::vector<float> h1, ln1_mean, ln1_rstd, xx, xr, xw, xk, xv, xa, xg;
+  std::vector<float> r, w1o, w1t, wpre, w, k, v_raw, vlin, vg, v, a1o, a, g1o, g1s, g;
+  std::vector<float> kkpre, kk, kknorm, k2, bvec, negkk, wkv, states, lnx_mean, lnx_rstd, gn;
+  std::vector<float> o3, og;
+  std::vector<float> x_mid, h2, ln2_mean, ln2_rstd, xx2, fk_in, fk, fk_act;
+  LinearCache c_rec, c_key, c_val, c_out, c_fkey, c_fval;
+};
+
+uint64_t splitmix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const ModelConfig& cfg, const PeftConfig& peft, const StateDict& weights,
+             const BackendOptions& opt)
+      : cfg_(cfg), peft_(peft), opt_(opt) {
+    validate_x070_weights(cfg, weights);
+    std::map<std::string, const HostTensor*> by_name;
+    for (const auto& [n, t] : weights) by_name[n] = &t;
+    for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
+      Param* p = add(name, shape, false);
+      p->w = by_name[name]->to_f32();
+    }
+    setup_layers();
+    setup_peft(by_name);
+  }
+
+  std::string device_name() const override { return "cpu"; }
+  const ModelConfig& config() const override { return cfg_; }
+
+  std::vector<ParamInfo> trainable_params() const override {
+    std::vector<ParamInfo> out;
+    for (const auto& p : params_)
+      if (p->trainable) out.push_back({p->name, p->shape, decays(*p)});
+    return out;
+  }
+  int64_t total_param_count() const override {
+    int64_t n = 0;
+    for (const auto& p : params_) n += p->numel();
+    return n;
+  }
+
+  LossResult forward(const Batch& batch, float* logits_out) override {
+    std::vector<float> logits;
+    run_forward(batch, logits);
+    LossResult res;
+    res.loss = ops::cross_entropy_fwd(logits.data(), batch.targets, batch.loss_mask,
+                                      batch.B * batch.T, cfg_.vocab_size, &res.tokens);
+    if (logits_out) std::copy(logits.begin(), logits.end(), logits_out);
+    return res;
+  }
+
+  LossResult forward_backward(const Batch& batch, float loss_scale) override {
+    std::vector<float> logits;
+    run_forward(batch, logits);
+    const int M = batch.B * batch.T;
+    LossResult res;
+    std::vector<float> dlogits(logits.size());
+    res.loss = ops::cross_entropy_fwd_bwd(logits.data(), batch.targets, batch.loss_mask,
+                                          dlogits.data(), loss_scale, M, cfg_.vocab_size, &res.tokens);
+    logits.clear();
+    logits.shrink_to_fit();
+    run_backward(batch, dlogits);
+    ++micro_batches_;
+    return res;
+  }
+
+  double grad_norm() override {
+    double s = 0;
+    for (const auto& p : params_)
+      if (p->trainable)
+        for (float g : p->g) s += double(g) * g;
+    return std::sqrt(s);
+  }
+  void scale_grads(float f) override {
+    for (auto& p : params_)
+      if (p->trainable)
+        for (float& g : p->g) g *= f;
+  }
+  void zero_grads() override {
+    for (auto& p : params_)
+      if (p->trainable) std::fill(p->g.begin(), p->g.end(), 0.0f);
+  }
+  void optimizer_step(const AdamWParams& hp) override {
+    ++step_;
+    for (auto& p : params_) {
+      if (!p->trainable) continue;
+      ops::adamw_step(p->w.data(), p->g.data(), p->m.data(), p->v.data(), p->numel(), hp.lr,
+                      hp.beta1, hp.beta2, hp.eps, decays(*p) ? hp.weight_decay : 0.0f, step_);
+    }
+    zero_grads();
+    micro_batches_ = 0;
+  }
+  int64_t optimizer_steps() const override { return step_; }
+
+  StateDict export_weights(ExportKind kind) const override {
+    StateDict out;
+    if (kind == ExportKind::AdapterOnly) {
+      for (const auto& p : params_)
+        if (p->trainable) out.push_back({p->name, HostTensor::from_f32(p->w, p->shape)});
+      return out;
+    }
+    for (const auto& p : params_) {
+      if (p->adapter && kind == ExportKind::Merged) continue;
+      std::vector<float> w = p->w;
+      if (kind == ExportKind::Merged) merge_into(p->name, w);
+      out.push_back({p->name, HostTensor::from_f32(w, p->shape)});
+    }
+    if (kind == ExportKind::Merged)  // state tuning: the trained state is the product
+      for (const auto& p : params_)
+        if (p->adapter && p->name.find("time_state") != std::string::npos)
+          out.push_back({p->name, HostTensor::from_f32(p->w, p->shape)});
+    return out;
+  }
+
+  StateDict export_grads() const override {
+    StateDict out;
+    for (const auto& p : params_)
+      if (p->trainable) out.push_back({p->name, HostTensor::from_f32(p->g, p->shape)});
+    return out;
+  }
+
+  void import_trainable(const StateDict& tensors) override {
+    for (const auto& [name, t] : tensors) {
+      Param* p = find(name);
+      if (!p || t.numel() != p->numel())
+        throw EngineError("E_RESUME_SHAPE", "saved tensor '" + name + "' does not fit this run",
+                          "resume with the same model and PEFT settings, or use a new proj_dir");
+      p->w = t.to_f32();
+    }
+  }
+
+  StateDict export_optimizer_state() const override {
+    StateDict out;
+    for (const auto& p : params_) {
+      if (!p->trainable) continue;
+      out.push_back({p->name + ".exp_avg", HostTensor::from_f32(p->m, p->shape)});
+      out.push_back({p->name + ".exp_avg_sq", HostTensor::from_f32(p->v, p->shape)});
+    }
+    HostTensor step;
+    step.dtype = DType::I64;
+    step.bytes.resize(8);
+    std::memcpy(step.bytes.data(), &step_, 8);
+    out.push_back({"step", step});
+    return out;
+  }
+
+  void import_optimizer_state(const StateDict& state) override {
+    for (const auto& [name, t] : state) {
+      if (name == "step") {
+        if (t.dtype != DType::I64 || t.bytes.size() != 8)
+          throw EngineError("E_RESUME_CORRUPT", "optimizer state 'step' is not an int64 scalar", "");
+        std::memcpy(&step_, t.bytes.data(), 8);
+        continue;
+      }
+      const bool is_m = name.size() > 8 && name.compare(name.size() - 8, 8, ".exp_avg") == 0;
+      const bool is_v = name.size() > 11 && name.compare(name.size() - 11, 11, ".exp_avg_sq") == 0;
+      const std::string base = name.substr(0, name.size() - (is_v ? 11 : is_m ? 8 : 0));
+      Param* p = (is_m || is_v) ? find(base) : nullptr;
+      if (!p || !p->trainable || t.numel() != p->numel())
+        throw EngineError("E_RESUME_SHAPE", "optimizer state '" + name + "' does not fit this run",
+                          "resume with the same model and PEFT settings, or use a new proj_dir");
+      (is_m ? p->m : p->v) = t.to_f32();
+    }
+  }
+
+  MemoryStats memory() const override {
+    MemoryStats s;
+    for (const auto& p : params_) {
+      s.weights_bytes += p->w.size() * 4;
+      s.grads_bytes += p->g.size() * 4;
+      s.optimizer_bytes += (p->m.size() + p->v.size()) * 4;
+    }
+    s.activations_bytes = peak_activations_;
+    s.in_use_bytes = s.weights_bytes + s.grads_bytes + s.optimizer_bytes;
+    s.reserved_bytes = s.in_use_bytes;
+    s.peak_bytes = s.in_use_bytes + peak_activations_;
+    return s;
+  }
+
+ private:
+  Param* add(const std::string& name, std::vector<int64_t> shape, bool adapter) {
+    auto p = std::make_unique<Param>();
+    p->name = name;
+    p->shape = std::move(shape);
+    int64_t n = 1;
+    for (auto d : p->shape) n *= d;
+    p->w.assign(n, 0.0f);
+    p->adapter = adapter;
+    Param* raw = p.get();
+    by_name_[name] = raw;
+    params_.push_back(std::move(p));
+    return raw;
+  }
+  Param* find(const std::string& name) const {
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+  void make_trainable(Param* p) {
+    if (p->trainable) return;
+    p->trainable = true;
+    p->g.assign(p->w.size(), 0.0f);
+    p->m.assign(p->w.size(), 0.0f);
+    p->v.assign(p->w.size(), 0.0f);
+  }
+  static bool decays(const Param& p) {
+    int dims = 0;  // RWKV's rule: len(p.squeeze().shape) >= 2
+    for (auto d : p.shape) if (d > 1) ++dims;
+    return dims >= 2;
+  }
+
+  void setup_layers() {
+    layers_.resize(cfg_.n_layer);
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      const std::string a = p + "att.";
+      LayerParams& L = layers_[l];
+      if (l == 0) { L.ln0_w = find(p + "ln0.weight"); L.ln0_b = find(p + "ln0.bias"); }
+      L.ln1_w = find(p + "ln1.weight"); L.ln1_b = find(p + "ln1.bias");
+      L.ln2_w = find(p + "ln2.weight"); L.ln2_b = find(p + "ln2.bias");
+      L.x_r = find(a + "x_r"); L.x_w = find(a + "x_w"); L.x_k = find(a + "x_k");
+      L.x_v = find(a + "x_v"); L.x_a = find(a + "x_a"); L.x_g = find(a + "x_g");
+      L.w0 = find(a + "w0"); L.w1 = find(a + "w1"); L.w2 = find(a + "w2");
+      L.a0 = find(a + "a0"); L.a1 = find(a + "a1"); L.a2 = find(a + "a2");
+      if (l > 0) { L.v0 = find(a + "v0"); L.v1 = find(a + "v1"); L.v2 = find(a + "v2"); }
+      L.g1 = find(a + "g1"); L.g2 = find(a + "g2");
+      L.k_k = find(a + "k_k"); L.k_a = find(a + "k_a"); L.r_k = find(a + "r_k");
+      L.lnx_w = find(a + "ln_x.weight"); L.lnx_b = find(a + "ln_x.bias");
+      L.ffn_x_k = find(p + "ffn.x_k");
+      const int C = cfg_.n_embd, F = cfg_.dim_ffn;
+      L.rec = {find(a + "receptance.weight"), nullptr, nullptr, nullptr, C, C};
+      L.key = {find(a + "key.weight"), nullptr, nullptr, nullptr, C, C};
+      L.val = {find(a + "value.weight"), nullptr, nullptr, nullptr, C, C};
+      L.out = {find(a + "output.weight"), nullptr, nullptr, nullptr, C, C};
+      L.ffn_key = {find(p + "ffn.key.weight"), nullptr, nullptr, nullptr, C, F};
+      L.ffn_val = {find(p + "ffn.value.weight"), nullptr, nullptr, nullptr, F, C};
+    }
+    emb_ = find("emb.weight");
+    ln_out_w_ = find("ln_out.weight");
+    ln_out_b_ = find("ln_out.bias");
+    head_ = find("head.weight");
+  }
+
+  bool targeted(const std::string& module) const {
+    return std::find(peft_.target_modules.begin(), peft_.target_modules.end(), module) !=
+           peft_.target_modules.end();
+  }
+
+  void setup_peft(const std::map<std::string, const HostTensor*>& by_name) {
+    if (peft_.method == PeftMethod::Full) {
+      for (auto& p : params_) make_trainable(p.get());
+      return;
+    }
+    const int r = peft_.r;
+    if ((peft_.method == PeftMethod::Lora || peft_.method == PeftMethod::Pissa ||
+         peft_.method == PeftMethod::Miss) && r <= 0)
+      throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
+    uint64_t rng = splitmix(peft_.seed ^ 0x5EEDull);
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      LayerParams& L = layers_[l];
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      if (peft_.method == PeftMethod::State) {
+        L.time_state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
+        auto it = by_name.find(L.time_state->name);  // a state file given as base weights
+        if (it != by_name.end()) L.time_state->w = it->second->to_f32();
+        make_trainable(L.time_state);
+        continue;
+      }
+      struct Slot { Linear* lin; const char* module; std::string prefix; };
+      Slot slots[] = {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
+                      {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
+                      {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
+      for (auto& s : slots) {
+        if (!targeted(s.module)) continue;
+        Linear& lin = *s.lin;
+        if (peft_.method == PeftMethod::Miss) {
+          lin.miss = add(s.prefix + ".disha", {r, lin.out}, true);  // zeros: starts at W
+          make_trainable(lin.miss);
+          continue;
+        }
+        lin.A = add(s.prefix + ".lora_A", {r, lin.in}, true);
+        lin.Bm = add(s.prefix + ".lora_B", {lin.out, r}, true);
+        if (peft_.method == PeftMethod::Pissa) {
+          pissa_init(lin.W->w.data(), lin.out, lin.in, r, peft_.svd_niter, peft_.seed + l,
+                     lin.A->w.data(), lin.Bm->w.data());
+        } else {
+          // kaiming_uniform_(a=sqrt(5)) on [r, in]: U(-1/sqrt(in), 1/sqrt(in)); lora_B = 0
+          const float bound = 1.0f / std::sqrt(float(lin.in));
+          for (float& x : lin.A->w) {
+            rng = splitmix(rng);
+            x = (float((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f) * bound;
+          }
+        }
+        make_trainable(lin.A);
+        make_trainable(lin.Bm);
+      }
+    }
+    // RWKV-PEFT additionally trains base parameters whose name contains a train_parts entry
+    // (default ["time", "ln"]), matched as a substring of the full name as it does.
+    for (auto& p : params_) {
+      if (p->adapter) continue;
+      for (const auto& part : peft_.train_parts)
+        if (!part.empty() && p->name.find(part) != std::string::npos) make_trainable(p.get());
+    }
+  }
+
+  // Folds an adapter into base weight `name` (a copy in w).
+  void merge_into(const std::string& name, std::vector<float>& w) const {
+    const std::string suffix = ".weight";
+    if (name.size() < suffix.size()) return;
+    const std::string prefix = name.substr(0, name.size() - suffix.size());
+    const Param* A = find(prefix + ".lora_A");
+    const Param* Bm = find(prefix + ".lora_B");
+    const Param* miss = find(prefix + ".disha");
+    if (A && Bm) {
+      const int r = int(A->shape[0]), in = int(A->shape[1]), out = int(Bm->shape[0]);
+      const float s = peft_.lora_scaling();
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) {
+          float acc = 0;
+          for (int j = 0; j < r; ++j) acc += Bm->w[int64_t(o) * r + j] * A->w[int64_t(j) * in + i];
+          w[int64_t(o) * in + i] += s * acc;
+        }
+    }
+    if (miss) {
+      const int r = int(miss->shape[0]), out = int(miss->shape[1]);
+      const int in = int(w.size() / out);
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) w[int64_t(o) * in + i] += miss->w[int64_t(i % r) * out + o];
+    }
+  }
+
+  // ---- linear with adapter ----
+  void lin_fwd(Linear& L, const float* x, float* y, int M, LinearCache& c, uint64_t salt) {
+    ops::linear_fwd(x, L.W->w.data(), y, M, L.in, L.out);
+    if (L.A) {
+      const int r = int(L.A->shape[0]);
+      const float* xin = x;
+      c.x_drop.clear();
+      if (peft_.lora_dropout > 0 && peft_.method == PeftMethod::Lora) {
+        c.x_drop.resize(size_t(M) * L.in);
+        c.kept.resize(c.x_drop.size());
+        const float keep = 1.0f - peft_.lora_dropout;
+        // Counter-based masks: the same micro-batch index gives the same mask after a resume.
+        uint64_t s = splitmix(opt_.seed ^ splitmix(uint64_t(step_) * 4099 + micro_batches_) ^ (salt << 40));
+        for (size_t i = 0; i < c.x_drop.size(); ++i) {
+          s = splitmix(s);
+          c.kept[i] = (double(s >> 11) * (1.0 / 9007199254740992.0)) < keep;
+          c.x_drop[i] = c.kept[i] ? x[i] / keep : 0.0f;
+        }
+        xin = c.x_drop.data();
+      }
+      c.xa.assign(size_t(M) * r, 0.0f);
+      ops::linear_fwd(xin, L.A->w.data(), c.xa.data(), M, L.in, r);
+      std::vector<float> yb(size_t(M) * L.out);
+      ops::linear_fwd(c.xa.data(), L.Bm->w.data(), yb.data(), M, r, L.out);
+      const float s = peft_.lora_scaling();
+      for (size_t i = 0; i < yb.size(); ++i) y[i] += s * yb[i];
+    }
+    if (L.miss) {
+      const int r = int(L.miss->shape[0]);
+      c.xs.assign(size_t(M) * r, 0.0f);
+      for (int m = 0; m < M; ++m)
+        for (int i = 0; i < L.in; ++i) c.xs[size_t(m) * r + i % r] += x[size_t(m) * L.in + i];
+      std::vector<float> ym(size_t(M) * L.out);
+      ops::matmul_fwd(c.xs.data(), L.miss->w.data(), ym.data(), M, r, L.out);
+      for (size_t i = 0; i < ym.size(); ++i) y[i] += ym[i];
+    }
+  }
+
+  void lin_bwd(Linear& L, const float* x, const float* dy, float* dx, int M, LinearCache& c) {
+    ops::linear_bwd(x, L.W->w.data(), dy, dx, L.W->trainable ? L.W->g.data() : nullptr, M, L.in, L.out);
+    if (L.A) {
+      const int r = int(L.A->shape[0]);
+      const float s = peft_.lora_scaling();
+      std::vector<float> dys(dy, dy + size_t(M) * L.out);
+      for (float& v : dys) v *= s;
+      std::vector<float> dxa(size_t(M) * r, 0.0f);
+      ops::linear_bwd(c.xa.data(), L.Bm->w.data(), dys.data(), dxa.data(), L.Bm->g.data(), M, r, L.out);
+      const float* xin = c.x_drop.empty() ? x : c.x_drop.data();
+      if (c.x_drop.empty()) {
+        ops::linear_bwd(xin, L.A->w.data(), dxa.data(), dx, L.A->g.data(), M, L.in, r);
+      } else {
+        std::vector<float> dxd(size_t(M) * L.in, 0.0f);
+        ops::linear_bwd(xin, L.A->w.data(), dxa.data(), dx ? dxd.data() : nullptr, L.A->g.data(), M, L.in, r);
+        if (dx) {
+          const float keep = 1.0f - peft_.lora_dropout;
+          for (size_t i = 0; i < dxd.size(); ++i)
+            if (c.kept[i]) dx[i] += dxd[i] / keep;
+        }
+      }
+    }
+    if (L.miss) {
+      const int r = int(L.miss->shape[0]);
+      std::vector<float> dxs(size_t(M) * r, 0.0f);
+      ops::matmul_bwd(c.xs.data(), L.miss->w.data(), dy, dx ? dxs.data() : nullptr, L.miss->g.data(), M, r, L.out);
+      if (dx)
+        for (int m = 0; m < M; ++m)
+          for (int i = 0; i < L.in; ++i) dx[size_t(m) * L.in + i] += dxs[size_t(m) * r + i % r];
+    }
+  }
+
+  static float* G(Param* p) { return p && p->trainable ? p->g.data() : nullptr; }
+
+  void run_forward(const Batch& batch, std::vector<float>& logits) {
+    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
+              N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
+    const size_t MC = size_t(M) * C;
+    for (int i = 0; i < M; ++i)
+      if (batch.inputs[i] < 0 || batch.inputs[i] >= V || batch.targets[i] < 0 || batch.targets[i] >= V)
+        throw EngineError("E_DATA_TOKEN", "token id " + std::to_string(std::max(batch.inputs[i], batch.targets[i])) +
+                                              " is outside the vocabulary of " + std::to_string(V),
+                          "the dataset was tokenized for a larger vocabulary than --vocab_size");
+    cache_.assign(cfg_.n_layer, LayerCache());
+    std::vector<float> x(MC);
+    for (int i = 0; i < M; ++i)
+      std::copy_n(emb_->w.data() + int64_t(batch.inputs[i]) * C, C, x.data() + size_t(i) * C);
+    std::vector<float> v_first;
+    uint64_t act = 0;
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      LayerParams& L = layers_[l];
+      LayerCache& c = cache_[l];
+      c.x_in = x;
+      if (l == 0) {
+        c.ln0_mean.resize(M); c.ln0_rstd.resize(M); c.x0.resize(MC);
+        ops::layernorm_fwd(x.data(), L.ln0_w->w.data(), L.ln0_b->w.data(), c.x0.data(),
+                           c.ln0_mean.data(), c.ln0_rstd.data(), M, C);
+        x = c.x0;
+      }
+      // ---- time mix ----
+      c.h1.resize(MC); c.ln1_mean.resize(M); c.ln1_rstd.resize(M);
+      ops::layernorm_fwd(x.data(), L.ln1_w->w.data(), L.ln1_b->w.data(), c.h1.data(),
+                         c.ln1_mean.data(), c.ln1_rstd.data(), M, C);
+      c.xx.resize(MC);
+      ops::token_shift_fwd(c.h1.data(), c.xx.data(), B, T, C);
+      for (auto [dst, mu] : {std::pair{&c.xr, L.x_r}, {&c.xw, L.x_w}, {&c.xk, L.x_k},
+                             {&c.xv, L.x_v}, {&c.xa, L.x_a}, {&c.xg, L.x_g}}) {
+        dst->resize(MC);
+        ops::mix_fwd(c.h1.data(), c.xx.data(), mu->w.data(), dst->data(), M, C);
+      }
+      c.r.resize(MC);
+      lin_fwd(L.rec, c.xr.data(), c.r.data(), M, c.c_rec, l * 8 + 0);
+      const int Dw = cfg_.d_decay_lora, Da = cfg_.d_aaa_lora, Dv = cfg_.d_mv_lora, Dg = cfg_.d_gate_lora;
+      c.w1o.resize(size_t(M) * Dw); c.w1t.resize(size_t(M) * Dw); c.wpre.resize(MC); c.w.resize(MC);
+      ops::matmul_fwd(c.xw.data(), L.w1->w.data(), c.w1o.data(), M, C, Dw);
+      ops::tanh_fwd(c.w1o.data(), c.w1t.data(), int64_t(M) * Dw);
+      ops::matmul_fwd(c.w1t.data(), L.w2->w.data(), c.wpre.data(), M, Dw, C);
+      ops::decay_fwd(c.wpre.data(), L.w0->w.data(), c.w.data(), M, C);
+      c.k.resize(MC); c.v_raw.resize(MC);
+      lin_fwd(L.key, c.xk.data(), c.k.data(), M, c.c_key, l * 8 + 1);
+      lin_fwd(L.val, c.xv.data(), c.v_raw.data(), M, c.c_val, l * 8 + 2);
+      if (l == 0) {
+        v_first = c.v_raw;
+        c.v = c.v_raw;
+      } else {
+        c.vlin.resize(size_t(M) * Dv); c.vg.resize(MC); c.v.resize(MC);
+        std::vector<float> tmp(MC);
+        ops::matmul_fwd(c.xv.data(), L.v1->w.data(), c.vlin.data(), M, C, Dv);
+        ops::matmul_fwd(c.vlin.data(), L.v2->w.data(), tmp.data(), M, Dv, C);
+        ops::sigmoid_fwd(tmp.data(), L.v0->w.data(), c.vg.data(), M, C);
+        for (size_t i = 0; i < MC; ++i) c.v[i] = c.v_raw[i] + (v_first[i] - c.v_raw[i]) * c.vg[i];
+      }
+      c.a1o.resize(size_t(M) * Da); c.a.resize(MC);
+      {
+        std::vector<float> tmp(MC);
+        ops::matmul_fwd(c.xa.data(), L.a1->w.data(), c.a1o.data(), M, C, Da);
+        ops::matmul_fwd(c.a1o.data(), L.a2->w.data(), tmp.data(), M, Da, C);
+        ops::sigmoid_fwd(tmp.data(), L.a0->w.data(), c.a.data(), M, C);
+      }
+      c.g1o.resize(size_t(M) * Dg); c.g1s.resize(size_t(M) * Dg); c.g.resize(MC);
+      ops::matmul_fwd(c.xg.data(), L.g1->w.data(), c.g1o.data(), M, C, Dg);
+      ops::sigmoid_fwd(c.g1o.data(), nullptr, c.g1s.data(), M, Dg);
+      ops::matmul_fwd(c.g1s.data(), L.g2->w.data(), c.g.data(), M, Dg, C);
+      c.kkpre.resize(MC); c.kk.resize(MC); c.kknorm.resize(size_t(M) * H); c.k2.resize(MC);
+      for (size_t i = 0; i < MC; ++i) c.kkpre[i] = c.k[i] * L.k_k->w[i % C];
+      ops::l2norm_heads_fwd(c.kkpre.data(), c.kk.data(), c.kknorm.data(), M, H, N);
+      for (size_t i = 0; i < MC; ++i) c.k2[i] = c.k[i] * (1.0f + (c.a[i] - 1.0f) * L.k_a->w[i % C]);
+      c.negkk.resize(MC); c.bvec.resize(MC);
+      for (size_t i = 0; i < MC; ++i) { c.negkk[i] = -c.kk[i]; c.bvec[i] = c.kk[i] * c.a[i]; }
+      c.wkv.resize(MC); c.states.resize(MC * N);
+      ops::wkv7_fwd(c.r.data(), c.w.data(), c.k2.data(), c.v.data(), c.negkk.data(), c.bvec.data(),
+                    L.time_state ? L.time_state->w.data() : nullptr, c.wkv.data(), c.states.data(), B, T, H, N);
+      c.gn.resize(MC); c.lnx_mean.resize(size_t(M) * H); c.lnx_rstd.resize(size_t(M) * H);
+      ops::groupnorm_fwd(c.wkv.data(), L.lnx_w->w.data(), L.lnx_b->w.data(), c.gn.data(),
+                         c.lnx_mean.data(), c.lnx_rstd.data(), M, H, N, cfg_.ln_x_eps());
+      c.o3 = c.gn;
+      for (int64_t s = 0; s < int64_t(M) * H; ++s) {  // bonus: (r * k * r_k).sum per head * v
+        const int h = int(s % H);
+        float dot = 0;
+        for (int n = 0; n < N; ++n) dot += c.r[s * N + n] * c.k2[s * N + n] * L.r_k->w[h * N + n];
+        for (int n = 0; n < N; ++n) c.o3[s * N + n] += dot * c.v[s * N + n];
+      }
+      c.og.resize(MC);
+      for (size_t i = 0; i < MC; ++i) c.og[i] = c.o3[i] * c.g[i];
+      std::vector<float> att(MC);
+      lin_fwd(L.out, c.og.data(), att.data(), M, c.c_out, l * 8 + 3);
+      for (size_t i = 0; i < MC; ++i) x[i] += att[i];
+      // ---- channel mix ----
+      c.x_mid = x;
+      c.h2.resize(MC); c.ln2_mean.resize(M); c.ln2_rstd.resize(M);
+      ops::layernorm_fwd(x.data(), L.ln2_w->w.data(), L.ln2_b->w.data(), c.h2.data(),
+                         c.ln2_mean.data(), c.ln2_rstd.data(), M, C);
+      c.xx2.resize(MC); c.fk_in.resize(MC);
+      ops::token_shift_fwd(c.h2.data(), c.xx2.data(), B, T, C);
+      ops::mix_fwd(c.h2.data(), c.xx2.data(), L.ffn_x_k->w.data(), c.fk_in.data(), M, C);
+      c.fk.resize(size_t(M) * F); c.fk_act.resize(size_t(M) * F);
+      lin_fwd(L.ffn_key, c.fk_in.data(), c.fk.data(), M, c.c_fkey, l * 8 + 4);
+      ops::relu_sq_fwd(c.fk.data(), c.fk_act.data(), int64_t(M) * F);
+      std::vector<float> ffo(MC);
+      lin_fwd(L.ffn_val, c.fk_act.data(), ffo.data(), M, c.c_fval, l * 8 + 5);
+      for (size_t i = 0; i < MC; ++i) x[i] += ffo[i];
+      act += (MC * 40 + MC * N + size_t(M) * F * 2) * 4;
+    }
+    x_final_ = x;
+    lno_mean_.resize(M); lno_rstd_.resize(M); hout_.resize(MC);
+    ops::layernorm_fwd(x.data(), ln_out_w_->w.data(), ln_out_b_->w.data(), hout_.data(),
+                       lno_mean_.data(), lno_rstd_.data(), M, C);
+    logits.assign(size_t(M) * V, 0.0f);
+    ops::linear_fwd(hout_.data(), head_->w.data(), logits.data(), M, C, V);
+    act += size_t(M) * V * 8;
+    peak_activations_ = std::max(peak_activations_, act);
+  }
+
+  void run_backward(const Batch& batch, const std::vector<float>& dlogits) {
+    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
+              N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
+    const size_t MC = size_t(M) * C;
+    std::vector<float> dhout(MC, 0.0f), dx(MC, 0.0f);
+    ops::linear_bwd(hout_.data(), head_->w.data(), dlogits.data(), dhout.data(), G(head_), M, C, V);
+    ops::layernorm_bwd(x_final_.data(), ln_out_w_->w.data(), lno_mean_.data(), lno_rstd_.data(),
+                       dhout.data(), dx.data(), G(ln_out_w_), G(ln_out_b_), M, C);
+    std::vector<float> dv_first(MC, 0.0f);
+    for (int l = cfg_.n_layer - 1; l >= 0; --l) {
+      LayerParams& L = layers_[l];
+      LayerCache& c = cache_[l];
+      // ---- channel mix ----  x = x_mid + ffn(ln2(x_mid))
+      {
+        std::vector<float> dfk_act(size_t(M) * F, 0.0f), dfk(size_t(M) * F, 0.0f), dfk_in(MC, 0.0f),
+            dh2(MC, 0.0f), dxx2(MC, 0.0f);
+        lin_bwd(L.ffn_val, c.fk_act.data(), dx.data(), dfk_act.data(), M, c.c_fval);
+        ops::relu_sq_bwd(c.fk.data(), dfk_act.data(), dfk.data(), int64_t(M) * F);
+        lin_bwd(L.ffn_key, c.fk_in.data(), dfk.data(), dfk_in.data(), M, c.c_fkey);
+        ops::mix_bwd(c.xx2.data(), L.ffn_x_k->w.data(), dfk_in.data(), dh2.data(), dxx2.data(), G(L.ffn_x_k), M, C);
+        ops::token_shift_bwd(dxx2.data(), dh2.data(), B, T, C);
+        ops::layernorm_bwd(c.x_mid.data(), L.ln2_w->w.data(), c.ln2_mean.data(), c.ln2_rstd.data(),
+                           dh2.data(), dx.data(), G(L.ln2_w), G(L.ln2_b), M, C);
+      }
+      // ---- time mix ----  x_mid = x_att_in + att(ln1(x_att_in))
+      const int Dw = cfg_.d_decay_lora, Da = cfg_.d_aaa_lora, Dv = cfg_.d_mv_lora, Dg = cfg_.d_gate_lora;
+      std::vector<float> dog(MC, 0.0f), do3(MC), dg(MC), dr(MC, 0.0f), dk2(MC, 0.0f), dv(MC, 0.0f),
+          dw(MC, 0.0f), dnegkk(MC, 0.0f), dbvec(MC, 0.0f), dwkv(MC, 0.0f), dgn;
+      lin_bwd(L.out, c.og.data(), dx.data(), dog.data(), M, c.c_out);
+      for (size_t i = 0; i < MC; ++i) { do3[i] = dog[i] * c.g[i]; dg[i] = dog[i] * c.o3[i]; }
+      // bonus term
+      for (int64_t s = 0; s < int64_t(M) * H; ++s) {
+        const int h = int(s % H);
+        float dot = 0, ddot = 0;
+        for (int n = 0; n < N; ++n) {
+          dot += c.r[s * N + n] * c.k2[s * N + n] * L.r_k->w[h * N + n];
+          ddot += do3[s * N + n] * c.v[s * N + n];
+        }
+        for (int n = 0; n < N; ++n) {
+          const size_t i = s * N + n;
+          dv[i] += dot * do3[i];
+          dr[i] += ddot * c.k2[i] * L.r_k->w[h * N + n];
+          dk2[i] += ddot * c.r[i] * L.r_k->w[h * N + n];
+          if (L.r_k->trainable) L.r_k->g[h * N + n] += ddot * c.r[i] * c.k2[i];
+        }
+      }
+      ops::groupnorm_bwd(c.wkv.data(), L.lnx_w->w.data(), c.lnx_mean.data(), c.lnx_rstd.data(),
+                         do3.data(), dwkv.data(), G(L.lnx_w), G(L.lnx_b), M, H, N);
+      ops::wkv7_bwd(c.r.data(), c.w.data(), c.k2.data(), c.v.data(), c.negkk.data(), c.bvec.data(),
+                    L.time_state ? L.time_state->w.data() : nullptr, c.states.data(), dwkv.data(),
+                    dr.data(), dw.data(), dk2.data(), dv.data(), dnegkk.data(), dbvec.data(),
+                    G(L.time_state), B, T, H, N);
+      c.states.clear();
+      c.states.shrink_to_fit();
+      // a = -kk, b = kk * a ; k2 = k * (1 + (a-1) k_a) ; kk = normalize(k * k_k)
+      std::vector<float> dkk(MC), da(MC, 0.0f), dk(MC, 0.0f), dkkpre(MC, 0.0f);
+      for (size_t i = 0; i < MC; ++i) {
+        const int ch = int(i % C);
+        dkk[i] = -dnegkk[i] + dbvec[i] * c.a[i];
+        da[i] += dbvec[i] * c.kk[i] + dk2[i] * c.k[i] * L.k_a->w[ch];
+        dk[i] += dk2[i] * (1.0f + (c.a[i] - 1.0f) * L.k_a->w[ch]);
+        if (L.k_a->trainable) L.k_a->g[ch] += dk2[i] * c.k[i] * (c.a[i] - 1.0f);
+      }
+      ops::l2norm_heads_bwd(c.kk.data(), c.kknorm.data(), dkk.data(), dkkpre.data(), M, H, N);
+      for (size_t i = 0; i < MC; ++i) {
+        const int ch = int(i % C);
+        dk[i] += dkkpre[i] * L.k_k->w[ch];
+        if (L.k_k->trainable) L.k_k->g[ch] += dkkpre[i] * c.k[i];
+      }
+      std::vector<float> dxr(MC, 0.0f), dxw(MC, 0.0f), dxk(MC, 0.0f), dxv(MC, 0.0f), dxa(MC, 0.0f), dxg(MC, 0.0f);
+      // g = sigmoid(xg g1) g2
+      {
+        std::vector<float> dg1s(size_t(M) * Dg, 0.0f), dg1o(size_t(M) * Dg, 0.0f);
+        ops::matmul_bwd(c.g1s.data(), L.g2->w.data(), dg.data(), dg1s.data(), G(L.g2), M, Dg, C);
+        ops::sigmoid_bwd(c.g1s.data(), dg1s.data(), dg1o.data(), nullptr, M, Dg);
+        ops::matmul_bwd(c.xg.data(), L.g1->w.data(), dg1o.data(), dxg.data(), G(L.g1), M, C, Dg);
+      }
+      // a = sigmoid(a0 + (xa a1) a2)
+      {
+        std::vector<float> dpre(MC, 0.0f), da1o(size_t(M) * Da, 0.0f);
+        ops::sigmoid_bwd(c.a.data(), da.data(), dpre.data(), G(L.a0), M, C);
+        ops::matmul_bwd(c.a1o.data(), L.a2->w.data(), dpre.data(), da1o.data(), G(L.a2), M, Da, C);
+        ops::matmul_bwd(c.xa.data(), L.a1->w.data(), da1o.data(), dxa.data(), G(L.a1), M, C, Da);
+      }
+      // v residual
+      std::vector<float> dv_raw(MC, 0.0f);
+      if (l == 0) {
+        for (size_t i = 0; i < MC; ++i) dv_raw[i] = dv[i] + dv_first[i];
+      } else {
+        std::vector<float> dvg(MC), dpre(MC, 0.0f), dvlin(size_t(M) * Dv, 0.0f);
+        for (size_t i = 0; i < MC; ++i) {
+          dv_raw[i] = dv[i] * (1.0f - c.vg[i]);
+          dv_first[i] += dv[i] * c.vg[i];
+          dvg[i] = dv[i] * (cache_[0].v_raw[i] - c.v_raw[i]);
+        }
+        ops::sigmoid_bwd(c.vg.data(), dvg.data(), dpre.data(), G(L.v0), M, C);
+        ops::matmul_bwd(c.vlin.data(), L.v2->w.data(), dpre.data(), dvlin.data(), G(L.v2), M, Dv, C);
+        ops::matmul_bwd(c.xv.data(), L.v1->w.data(), dvlin.data(), dxv.data(), G(L.v1), M, C, Dv);
+      }
+      lin_bwd(L.val, c.xv.data(), dv_raw.data(), dxv.data(), M, c.c_val);
+      lin_bwd(L.key, c.xk.data(), dk.data(), dxk.data(), M, c.c_key);
+      // w = decay(w0 + tanh(xw w1) w2)
+      {
+        std::vector<float> dwpre(MC, 0.0f), dw1t(size_t(M) * Dw, 0.0f), dw1o(size_t(M) * Dw, 0.0f);
+        ops::decay_bwd(c.wpre.data(), L.w0->w.data(), dw.data(), dwpre.data(), G(L.w0), M, C);
+        ops::matmul_bwd(c.w1t.data(), L.w2->w.data(), dwpre.data(), dw1t.data(), G(L.w2), M, Dw, C);
+        ops::tanh_bwd(c.w1t.data(), dw1t.data(), dw1o.data(), int64_t(M) * Dw);
+        ops::matmul_bwd(c.xw.data(), L.w1->w.data(), dw1o.data(), dxw.data(), G(L.w1), M, C, Dw);
+      }
+      lin_bwd(L.rec, c.xr.data(), dr.data(), dxr.data(), M, c.c_rec);
+      std::vector<float> dh1(MC, 0.0f), dxx(MC, 0.0f);
+      for (auto [dout, mu] : {std::pair{&dxr, L.x_r}, {&dxw, L.x_w}, {&dxk, L.x_k},
+                              {&dxv, L.x_v}, {&dxa, L.x_a}, {&dxg, L.x_g}})
+        ops::mix_bwd(c.xx.data(), mu->w.data(), dout->data(), dh1.data(), dxx.data(), G(mu), M, C);
+      ops::token_shift_bwd(dxx.data(), dh1.data(), B, T, C);
+      const std::vector<float>& att_in = l == 0 ? c.x0 : c.x_in;
+      ops::layernorm_bwd(att_in.data(), L.ln1_w->w.data(), c.ln1_mean.data(), c.ln1_rstd.data(),
+                         dh1.data(), dx.data(), G(L.ln1_w), G(L.ln1_b), M, C);
+      if (l == 0) {
+        std::vector<float> dx_in(MC, 0.0f);
+        ops::layernorm_bwd(c.x_in.data(), L.ln0_w->w.data(), c.ln0_mean.data(), c.ln0_rstd.data(),
+                           dx.data(), dx_in.data(), G(L.ln0_w), G(L.ln0_b), M, C);
+        dx.swap(dx_in);
+      }
+    }
+    if (emb_->trainable)
+      for (int i = 0; i < M; ++i) {
+        float* row = emb_->g.data() + int64_t(batch.inputs[i]) * C;
+        for (int ch = 0; ch < C; ++ch) row[ch] += dx[size_t(i) * C + ch];
+      }
+    cache_.clear();
+  }
+
+  ModelConfig cfg_;
+  PeftConfig peft_;
+  BackendOptions opt_;
+  std::vector<std::unique_ptr<Param>> params_;
+  std::map<std::string, Param*> by_name_;
+  std::vector<LayerParams> layers_;
+  Param *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
+  std::vector<LayerCache> cache_;
+  std::vector<float> x_final_, lno_mean_, lno_rstd_, hout_;
+  int64_t step_ = 0;
+  uint64_t micro_batches_ = 0;  // within the current optimizer step (dropout masks)
+  uint64_t peak_activations_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& cfg, const PeftConfig& peft,
+                                          const StateDict& weights, const BackendOptions& opt) {
+  return std::make_unique<CpuBackend>(cfg, peft, weights, opt);
+}
+
+}  // namespace rwkv

@@ -1,0 +1,55 @@
+// RWKV005: flags the chosen mode needs but the run leaves at a default that cannot work.
+import { effective } from '../parse/resolve';
+import { findArg, type TrainRun } from '../parse/trainConfig';
+import type { Check, Finding } from './types';
+import { runHead } from './util';
+
+interface Need { flag: string; why: string }
+
+function needs(run: TrainRun): Need[] {
+  const out: Need[] = [];
+  const v = (n: string): unknown => effective(run, n).value;
+  const has = (n: string): boolean => !!findArg(run, n);
+  const dataType = String(v('data_type'));
+  if (!has('data_file') && dataType !== 'dummy') out.push({ flag: 'data_file', why: 'there is no training data' });
+  if (['binidx', 'jsonl', 'sft'].includes(dataType) && !has('vocab_size')) out.push({ flag: 'vocab_size', why: `the default 0 (auto) only works for character-level .txt data; ${dataType} data needs 65536` });
+  if (dataType === 'sft' && !has('sft_field')) out.push({ flag: 'sft_field', why: 'SFT data needs the fields to train on' });
+  if (run.trainer === 'lm-v7') {
+    const stage = Number(v('train_stage'));
+    if (stage >= 2 && dataType === 'binidx') {
+      if (!has('magic_prime')) out.push({ flag: 'magic_prime', why: 'pretraining on binidx data samples with it (make_data.py prints it)' });
+      if (!has('my_exit_tokens')) out.push({ flag: 'my_exit_tokens', why: 'pretraining stops after this many tokens (make_data.py prints it)' });
+    }
+    return out;
+  }
+  // fine-tuning (RWKV-PEFT) always starts from a model
+  if (!has('load_model')) out.push({ flag: 'load_model', why: 'fine-tuning starts from a base model' });
+  else {
+    if (!has('n_layer')) out.push({ flag: 'n_layer', why: 'the default 6 matches no released model' });
+    if (!has('n_embd')) out.push({ flag: 'n_embd', why: 'the default 512 matches no released model' });
+  }
+  if (!has('my_testing')) out.push({ flag: 'my_testing', why: 'the default x052 builds an RWKV-5 model; RWKV-7 models need x070' });
+  return out;
+}
+
+export const check: Check = {
+  code: 'RWKV005',
+  name: 'missing-flag',
+  docs: {
+    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining).',
+    why: 'The run fails when loading the checkpoint or, worse, trains a model of the wrong shape.',
+    example: 'python train.py --load_model rwkv7-g1-1.5b.pth --data_file data/x --data_type binidx',
+    fix: 'Add the named flags.',
+  },
+  checkRun({ run }) {
+    const list = needs(run);
+    if (!list.length) return [];
+    const f: Finding = {
+      code: 'RWKV005',
+      severity: 'error',
+      message: `Missing ${list.map((n) => `--${n.flag} (${n.why})`).join('; ')}.`,
+      span: runHead(run),
+    };
+    return [f];
+  },
+};

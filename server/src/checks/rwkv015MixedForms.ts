@@ -1,0 +1,37 @@
+// RWKV015: the newer (--peft_config) and older (--lora_config/--pissa_config/--disha_config) PEFT
+// forms mixed in one run, or settings for another method than --peft names.
+import { findArg } from '../parse/trainConfig';
+import type { Check, Finding } from './types';
+import { methodOf } from './peftSettings';
+
+export const LEGACY_JSON_FLAGS = ['lora_config', 'pissa_config', 'disha_config', 'miss_config'];
+const METHOD_OF: Record<string, string[]> = { lora_config: ['lora'], pissa_config: ['pissa'], disha_config: ['disha', 'bone', 'miss'], miss_config: ['miss'] };
+
+export const check: Check = {
+  code: 'RWKV015',
+  name: 'mixed-peft-forms',
+  docs: {
+    what: 'Finds --peft_config together with an older --lora_config/--pissa_config/--disha_config/--miss_config, and settings for a method other than the one --peft selects.',
+    why: 'Each RWKV-PEFT version reads only its own form: the newest ignores the older configs, the older rejects --peft_config. Settings for another method are silently ignored.',
+    example: `--peft lora --peft_config '{"r":8}' --lora_config '{"lora_r":8,...}'`,
+    fix: 'Keep one form: --peft_config for the newest RWKV-PEFT, the method\'s own config for the older one.',
+  },
+  checkRun({ run }) {
+    const out: Finding[] = [];
+    const method = methodOf(run);
+    const newForm = findArg(run, 'peft_config');
+    for (const flag of LEGACY_JSON_FLAGS) {
+      const a = findArg(run, flag);
+      if (!a) continue;
+      if (newForm) {
+        out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} (older RWKV-PEFT form) together with --peft_config (newest form): each version reads only its own, so one of them is ignored.`, span: a.nameSpan, related: [{ span: newForm.nameSpan, message: '--peft_config is given here' }] });
+      } else if (method !== 'none' && !METHOD_OF[flag]!.includes(method)) {
+        out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} has no effect with --peft ${method}.`, span: a.nameSpan });
+      }
+    }
+    if (findArg(run, 'fla') && findArg(run, 'op')) {
+      out.push({ code: 'RWKV015', severity: 'warning', message: '--fla is the older switch for --op fla; give only --op.', span: findArg(run, 'fla')!.nameSpan });
+    }
+    return out;
+  },
+};

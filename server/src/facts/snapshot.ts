@@ -1,0 +1,29 @@
+// The facts gathered for one document before the checks run (so the checks stay pure and
+// synchronous): which referenced paths exist, checkpoint and dataset facts, GPUs and the memory
+// plan per run. A missing entry means "unknown" and the checks that need it say nothing.
+import type { CheckpointFacts, DatasetFacts, GpuFacts, MemoryPlan } from './facts';
+
+export type PathKind = 'file' | 'dir' | 'missing';
+export type Outcome<T> = { ok: T } | { error: string };
+
+export interface RunFacts {
+  /** Absolute directory the run starts in (relative paths resolve against it). */
+  cwd: string;
+  paths: Map<string, PathKind>;
+  checkpoint?: Outcome<CheckpointFacts>;
+  dataset?: Outcome<DatasetFacts>;
+  memory?: Outcome<MemoryPlan>;
+}
+
+export interface FactsSnapshot {
+  runs: RunFacts[];
+  gpus?: { gpus: GpuFacts[]; reason?: string };
+  /** Set when the engine addon is missing: facts-based checks are skipped, with one message. */
+  unavailable?: string;
+}
+
+export function emptySnapshot(): FactsSnapshot { return { runs: [] }; }
+
+export function ok<T>(o: Outcome<T> | undefined): T | undefined {
+  return o && 'ok' in o ? o.ok : undefined;
+}

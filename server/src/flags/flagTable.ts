@@ -1,0 +1,43 @@
+// Typed access to the one flag table (flags.json). esbuild bundles the JSON into dist/server.js.
+import table from './flags.json';
+import type { Trainer } from '../parse/trainConfig';
+
+export type FlagType = 'int' | 'float' | 'string' | 'bool01' | 'path' | 'json' | 'switch';
+
+export interface FlagSpec {
+  name: string;
+  type: FlagType;
+  default: unknown;
+  trainerDefaults?: Partial<Record<Trainer, unknown>>;
+  values?: string[];
+  min?: number;
+  max?: number;
+  nargs?: '*' | '+';
+  trainers: Trainer[];
+  engine: 'used' | 'ignored';
+  deprecated?: string;
+  doc: { en: string; zh: string };
+}
+
+export const FLAGS: readonly FlagSpec[] = (table as unknown as { flags: FlagSpec[] }).flags;
+const byName = new Map<string, FlagSpec>(FLAGS.map((f) => [f.name, f]));
+
+export function flagSpec(name: string): FlagSpec | undefined { return byName.get(name); }
+
+export function flagDefault(spec: FlagSpec, trainer: Trainer): unknown {
+  const d = spec.trainerDefaults?.[trainer];
+  return d !== undefined ? d : spec.default;
+}
+
+/** The default as train.py's command line would spell it. */
+export function formatDefault(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'string') return value === '' ? '""' : value;
+  if (Array.isArray(value)) return value.join(' ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+export function docOf(spec: FlagSpec, locale: string): string {
+  return locale.toLowerCase().startsWith('zh') ? spec.doc.zh : spec.doc.en;
+}

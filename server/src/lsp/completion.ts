@@ -1,0 +1,171 @@
+// Completion from the text around the cursor (documents are often half-typed): flag names with
+// docs and model-size presets, enum values, PEFT settings keys inside peft_config JSON or YAML
+// mappings, and file paths (.pth for load_model, binidx prefixes and .jsonl for data_file).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CompletionItemKind, InsertTextFormat, type CompletionItem, type Range } from 'vscode-languageserver/node';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import { FLAGS, flagSpec } from '../flags/flagTable';
+import { MODEL_SIZES } from '../model/modelSizes';
+import { LEGACY_CONFIG_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
+import { methodOf } from '../checks/peftSettings';
+import { resolvePath } from '../facts/gather';
+import type { Trainer } from '../parse/trainConfig';
+import type { Analysis } from './analysis';
+import { flagDoc } from './hover';
+import { langOf, t, type Lang } from './i18n';
+
+export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: number, locale: string | undefined): CompletionItem[] {
+  const lang = langOf(locale);
+  const text = doc.getText();
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const before = text.slice(lineStart, offset);
+  const yaml = /\.ya?ml$/i.test(doc.uri) || doc.languageId === 'yaml';
+  const run = a && runNear(a, offset);
+  const trainer: Trainer = run?.trainer ?? 'peft';
+  const replace = (len: number): Range => ({ start: doc.positionAt(offset - len), end: doc.positionAt(offset) });
+
+  // PEFT settings keys inside inline JSON: after '{' or ',' on an unclosed brace
+  const json = /\{[^{}]*$/.exec(before);
+  if (json && /_config|\{/.test(before)) {
+    const keyCtx = /[{,]\s*"?([A-Za-z_]*)$/.exec(before);
+    if (keyCtx) {
+      const flag = /(lora_config|pissa_config|disha_config|miss_config)/.exec(before)?.[1] ?? 'peft_config';
+      const quoted = /"[A-Za-z_]*$/.test(before);
+      return peftKeyItems(flag, run ? methodOf(run) : 'lora', lang, replace(keyCtx[1]!.length + (quoted ? 1 : 0)));
+    }
+  }
+
+  if (yaml) {
+    const keyOnly = /^(\s*)(-\s+)?([A-Za-z_-]*)$/.exec(before);
+    if (keyOnly) {
+      const indent = keyOnly[1]!.length + (keyOnly[2]?.length ?? 0);
+      const parent = yamlParent(text, lineStart, indent);
+      if (parent && /_config$/.test(parent)) return peftKeyItems(parent, run ? methodOf(run) : 'lora', lang, replace(keyOnly[3]!.length), 'yaml');
+      return flagItems(trainer, lang, replace(keyOnly[3]!.length), 'yaml', ' '.repeat(indent));
+    }
+    const kv = /^\s*(?:-\s+)?([A-Za-z_]+)\s*:\s*["']?([^\s"']*)$/.exec(before);
+    if (kv) return valueItems(kv[1]!, kv[2]!, a, run?.trainer, lang, replace(kv[2]!.length));
+    return [];
+  }
+
+  const word = /(?:^|[\s])(-{1,2}[A-Za-z0-9_-]*)$/.exec(before);
+  if (word) return flagItems(trainer, lang, replace(word[1]!.length), 'shell', '');
+  const flagValue = /--([A-Za-z0-9_]+)(?:\s+|=)["']?([^\s"'=]*)$/.exec(before);
+  if (flagValue) return valueItems(flagValue[1]!, flagValue[2]!, a, trainer, lang, replace(flagValue[2]!.length));
+  const assign = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=["']?([^\s"']*)$/.exec(before);
+  if (assign) {
+    const name = assign[1]!;
+    // a variable feeds the flag that uses it; tutorial scripts name them after the flag
+    const used = a?.config.runs.flatMap((r) => r.args).find((x) => x.value?.via.some((u) => u.name === name))?.name;
+    const flag = used ?? (flagSpec(name.toLowerCase()) ? name.toLowerCase() : undefined);
+    if (flag) return valueItems(flag, assign[2]!, a, trainer, lang, replace(assign[2]!.length));
+  }
+  return [];
+}
+
+function runNear(a: Analysis, offset: number) {
+  return a.config.runs.find((r) => offset >= r.span.start && offset <= r.span.end + 1) ?? a.config.runs[0];
+}
+
+function yamlParent(text: string, lineStart: number, indent: number): string | undefined {
+  // the nearest line above with less indentation is the parent key
+  if (indent === 0) return undefined;
+  let end = lineStart - 1;
+  while (end > 0) {
+    const start = text.lastIndexOf('\n', end - 1) + 1;
+    const line = text.slice(start, end);
+    end = start - 1;
+    if (!line.trim()) continue;
+    const lead = /^\s*/.exec(line)![0].length;
+    if (lead < indent) return /^\s*(?:-\s+)?([A-Za-z_-]+)\s*:/.exec(line)?.[1];
+  }
+  return undefined;
+}
+
+function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 'yaml', indent: string): CompletionItem[] {
+  const items: CompletionItem[] = FLAGS.map((spec) => {
+    const mine = spec.trainers.includes(trainer);
+    const label = style === 'shell' ? `--${spec.name}` : spec.name;
+    return {
+      label,
+      kind: CompletionItemKind.Property,
+      detail: `${spec.type}${spec.engine === 'ignored' ? ' · ignored by the engine' : ''}`,
+      documentation: { kind: 'markdown', value: flagDoc(spec.name, undefined, lang) },
+      sortText: `${mine ? (spec.engine === 'used' ? '0' : '1') : '2'}${spec.name}`,
+      textEdit: { range, newText: style === 'shell' ? `--${spec.name}${spec.type === 'switch' ? '' : ' '}` : `${spec.name}: ` },
+      ...(spec.deprecated ? { tags: [1] } : {}),
+    };
+  });
+  for (const s of MODEL_SIZES) {
+    items.push({
+      label: `RWKV-7 ${s.size} (n_layer ${s.nLayer}, n_embd ${s.nEmbd})`,
+      kind: CompletionItemKind.Snippet,
+      detail: t('preset', lang),
+      filterText: style === 'shell' ? `--n_layer --n_embd ${s.size}` : `n_layer n_embd ${s.size}`,
+      sortText: `3${s.nEmbd.toString().padStart(5, '0')}`,
+      insertTextFormat: InsertTextFormat.PlainText,
+      textEdit: { range, newText: style === 'shell' ? `--n_layer ${s.nLayer} --n_embd ${s.nEmbd}` : `n_layer: ${s.nLayer}\n${indent}n_embd: ${s.nEmbd}` },
+    });
+  }
+  return items;
+}
+
+function valueItems(flag: string, partial: string, a: Analysis | undefined, trainer: Trainer | undefined, lang: Lang, range: Range): CompletionItem[] {
+  const spec = flagSpec(flag);
+  if (!spec) return [];
+  if (flag === 'load_model' || flag === 'data_file' || flag.endsWith('_load') || flag === 'proj_dir') {
+    return pathItems(flag, partial, a?.cwd ?? process.cwd(), range);
+  }
+  if (flag === 'n_layer' || flag === 'n_embd') {
+    const seen = new Set<number>();
+    return MODEL_SIZES.filter((s) => { const v = flag === 'n_layer' ? s.nLayer : s.nEmbd; if (seen.has(v)) return false; seen.add(v); return true; })
+      .map((s) => {
+        const v = flag === 'n_layer' ? s.nLayer : s.nEmbd;
+        const sizes = MODEL_SIZES.filter((x) => (flag === 'n_layer' ? x.nLayer : x.nEmbd) === v).map((x) => x.size).join('/');
+        return { label: String(v), kind: CompletionItemKind.Value, detail: sizes, textEdit: { range, newText: String(v) } };
+      });
+  }
+  if (spec.values) {
+    return spec.values.map((v, i) => ({ label: v, kind: CompletionItemKind.EnumMember, sortText: String(i).padStart(3, '0'), documentation: { kind: 'markdown', value: flagDoc(flag, undefined, lang) }, textEdit: { range, newText: v } }));
+  }
+  void trainer;
+  return [];
+}
+
+/** Files a path flag may name: folders, then .pth checkpoints or binidx prefixes / .jsonl. */
+export function pathItems(flag: string, partial: string, cwd: string, range: Range): CompletionItem[] {
+  const dirPart = partial.includes('/') ? partial.slice(0, partial.lastIndexOf('/') + 1) : '';
+  const dir = resolvePath(cwd, dirPart || '.');
+  let names: string[];
+  try { names = readdirSync(dir).slice(0, 2000); } catch { return []; }
+  const set = new Set(names);
+  const items: CompletionItem[] = [];
+  for (const n of names) {
+    if (n.startsWith('.')) continue;
+    let isDir = false;
+    try { isDir = statSync(join(dir, n)).isDirectory(); } catch { isDir = false; }
+    if (isDir) { items.push({ label: `${n}/`, kind: CompletionItemKind.Folder, sortText: `1${n}`, textEdit: { range, newText: `${dirPart}${n}/` }, command: { title: 'more', command: 'editor.action.triggerSuggest' } }); continue; }
+    if (flag === 'load_model' || flag.endsWith('_load')) {
+      if (n.endsWith('.pth')) items.push({ label: n, kind: CompletionItemKind.File, sortText: `0${n}`, textEdit: { range, newText: `${dirPart}${n}` } });
+    } else if (flag === 'data_file') {
+      if (n.endsWith('.bin') && set.has(n.replace(/\.bin$/, '.idx'))) {
+        const prefix = n.slice(0, -4);
+        items.push({ label: prefix, kind: CompletionItemKind.File, detail: 'binidx (.bin + .idx)', sortText: `0${prefix}`, textEdit: { range, newText: `${dirPart}${prefix}` } });
+      } else if (n.endsWith('.jsonl')) items.push({ label: n, kind: CompletionItemKind.File, detail: 'jsonl', sortText: `0${n}`, textEdit: { range, newText: `${dirPart}${n}` } });
+    }
+  }
+  return items;
+}
+
+function peftKeyItems(flag: string, method: string, lang: Lang, range: Range, style: 'json' | 'yaml' = 'json'): CompletionItem[] {
+  const keys: PeftKey[] = (flag === 'peft_config' ? peftConfigKeys(method) : LEGACY_CONFIG_KEYS[flag]?.keys) ?? [];
+  return keys.map((k, i) => ({
+    label: k.key,
+    kind: CompletionItemKind.Field,
+    detail: `${k.type}${k.default !== undefined ? ` = ${JSON.stringify(k.default)}` : ''}`,
+    documentation: { kind: 'markdown', value: k.doc[lang] },
+    sortText: String(i).padStart(3, '0'),
+    textEdit: { range, newText: style === 'json' ? `"${k.key}":` : `${k.key}: ` },
+  }));
+}

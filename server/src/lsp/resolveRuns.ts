@@ -1,0 +1,31 @@
+// The `rwkv/resolveRuns` request (ARCHITECTURE.md "Contracts between parts"): the train.py runs of
+// a document as the extension launches them: trainer, expanded argv, absolute cwd, environment.
+import { argvOf } from '../parse/resolve';
+import { resolvePath } from '../facts/gather';
+import type { Analysis } from './analysis';
+
+export const RESOLVE_RUNS = 'rwkv/resolveRuns';
+
+export interface ResolvedRun {
+  line: number;
+  trainer: 'peft' | 'peft-legacy' | 'lm-v7';
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Values the server could not expand ($(...), unset variables): the run may not be what the file says. */
+  unresolved: string[];
+}
+
+export function resolveRuns(a: Analysis | undefined): { runs: ResolvedRun[] } {
+  if (!a) return { runs: [] };
+  return {
+    runs: a.config.runs.map((run) => ({
+      line: run.line,
+      trainer: run.trainer,
+      argv: argvOf(run),
+      cwd: run.cd ? resolvePath(a.cwd, run.cd) : a.cwd,
+      env: run.env,
+      unresolved: [...new Set(run.args.flatMap((x) => (x.values ?? (x.value ? [x.value] : [])).flatMap((v) => (v.dynamic ? [v.unresolved.length ? v.unresolved.map((u) => `$${u}`).join(' ') : v.text] : []))))],
+    })),
+  };
+}

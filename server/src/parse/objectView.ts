@@ -1,0 +1,60 @@
+// JSON objects with document positions, from inline flag values (peft_config='{...}', mapped
+// through variables) and from .json files, using jsonc-parser in strict mode (train.py uses
+// json.loads: no comments, no trailing commas). Never throws. (The ESM build is imported because
+// the package's UMD main cannot be bundled by esbuild.)
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { spanOf, type MappedText, type Span } from '../core/span';
+import type { ObjectEntry, ObjectView } from './trainConfig';
+
+export interface JsonProblem { span: Span; message: string }
+
+export interface JsonParse { object?: ObjectView; problems: JsonProblem[]; value?: unknown }
+
+/** Parses mapped JSON text; spans point into the document (`fallback` where a character has no source). */
+export function parseMappedJson(m: MappedText, fallback: Span): JsonParse {
+  const at = (offset: number, length: number): Span => spanOf(m, offset, Math.max(offset + 1, offset + length)) ?? fallback;
+  const errors: ParseError[] = [];
+  const root = parseTree(m.text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const problems: JsonProblem[] = errors.slice(0, 5).map((e) => ({ span: at(e.offset, e.length), message: `Invalid JSON: ${describe(printParseErrorCode(e.error))}.` }));
+  if (!root) return { problems };
+  if (root.type !== 'object') {
+    if (!problems.length) problems.push({ span: at(root.offset, root.length), message: 'Expected a JSON object ({...}).' });
+    return { problems, value: nodeValue(root) };
+  }
+  const entries: ObjectEntry[] = [];
+  for (const prop of root.children ?? []) {
+    const [k, v] = prop.children ?? [];
+    if (!k || typeof k.value !== 'string') continue;
+    entries.push({
+      key: k.value,
+      keySpan: at(k.offset, k.length),
+      value: v ? nodeValue(v) : undefined,
+      valueSpan: v ? at(v.offset, v.length) : at(k.offset, k.length),
+      ...(v ? { valueText: m.text.slice(v.offset, v.offset + v.length) } : {}),
+    });
+  }
+  return { object: { entries, span: at(root.offset, root.length) }, problems, value: nodeValue(root) };
+}
+
+/** A .json document (identity mapping). */
+export function parseJsonDocument(text: string): JsonParse {
+  const map = new Array<number>(text.length);
+  for (let i = 0; i < text.length; i++) map[i] = i;
+  return parseMappedJson({ text, map }, { start: 0, end: Math.min(1, text.length) });
+}
+
+function nodeValue(n: Node): unknown {
+  switch (n.type) {
+    case 'object': {
+      const o: Record<string, unknown> = {};
+      for (const p of n.children ?? []) { const [k, v] = p.children ?? []; if (k && v) o[String(k.value)] = nodeValue(v); }
+      return o;
+    }
+    case 'array': return (n.children ?? []).map(nodeValue);
+    default: return n.value;
+  }
+}
+
+function describe(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+}

@@ -1,0 +1,157 @@
+// A shell script as training runs: walks the lexed commands in order, keeps the variables
+// (assignments, export, unset, env prefixes), follows `cd`, and turns each `python train.py ...`
+// (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
+import { LineIndex } from '../core/span';
+import { parseFlagArgs } from './flagArgs';
+import { expandWord, type Scope, type ShellVariable } from './shellExpand';
+import { lexShell, type Command, type Word } from './shellLexer';
+import { detectTrainer } from './trainer';
+import { emptyConfig, type TrainConfig, type Value } from './trainConfig';
+
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
+const KEYWORDS = new Set(['then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{', '}', 'time', 'nohup', 'exec', 'sudo', 'command']);
+const PYTHON = /(^|\/)python[0-9.]*$/;
+const LAUNCHERS = /(^|\/)(torchrun|deepspeed|accelerate|srun|mpirun)$/;
+const TRAIN_PY = /(^|\/)train\.py$/;
+
+export function parseShellScript(text: string): TrainConfig {
+  const config = emptyConfig('shell');
+  const { commands, problems } = lexShell(text);
+  for (const p of problems) config.problems.push({ span: p.span, message: p.message, severity: 'error' });
+  const lines = new LineIndex(text);
+  const scope: Scope = new Map();
+  let cd: string | undefined;
+
+  for (const command of commands) {
+    let words = command.words;
+    while (words.length && isKeyword(words[0]!)) words = words.slice(1);
+    // leading NAME=value words: plain assignments, or an environment for this one command
+    let k = 0;
+    while (k < words.length && assignmentName(words[k]!)) k++;
+    if (k === words.length) {
+      // plain assignments, applied left to right
+      for (const w of words) setVariable(scope, makeVariable(w, scope, false));
+      continue;
+    }
+    // env prefixes (A=1 python ...): visible to the command only, so a copy of the scope
+    const local: Scope = k > 0 ? new Map(scope) : scope;
+    for (const w of words.slice(0, k)) {
+      const v = makeVariable(w, local, true);
+      local.set(v.name, v);
+    }
+    const rest = words.slice(k);
+    const head = literal(rest[0]!);
+    if (head === 'export' || head === 'declare' || head === 'typeset' || head === 'readonly' || head === 'local') {
+      const exported = head === 'export' || rest.slice(1).some((w) => literal(w) === '-x');
+      for (const w of rest.slice(1)) {
+        if (assignmentName(w)) setVariable(scope, makeVariable(w, scope, exported));
+        else {
+          const name = literal(w);
+          const v = name ? scope.get(name) : undefined;
+          if (v && exported) v.exported = true;
+        }
+      }
+      continue;
+    }
+    if (head === 'unset') { for (const w of rest.slice(1)) { const n = literal(w); if (n) scope.delete(n); } continue; }
+    if (head === 'cd') {
+      const target = rest[1] ? expandWord(rest[1], scope)[0] : undefined;
+      cd = target && !target.dynamic ? target.text : undefined;
+      continue;
+    }
+    const argv: Value[] = [];
+    for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
+    const run = trainRun(argv, command, lines, local, cd);
+    if (run) config.runs.push(run);
+  }
+  for (const v of scope.values()) {
+    config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
+  }
+  return config;
+}
+
+function setVariable(scope: Scope, v: ShellVariable): void {
+  // re-assigning an exported variable keeps it exported, as in bash
+  if (scope.get(v.name)?.exported) v.exported = true;
+  scope.set(v.name, v);
+}
+
+function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariable {
+  const first = word.parts[0]!;
+  const m = first.kind === 'lit' ? ASSIGNMENT.exec(first.text) : null;
+  const name = m![1]!;
+  const skip = m![0].length;
+  const nameStart = first.kind === 'lit' ? first.map[0]! : word.span.start;
+  const [value] = expandWord(word, scope, false, skip);
+  const appended = m![2] === '+' ? scope.get(name) : undefined;
+  const valueStart = (first.kind === 'lit' && first.map[skip] !== undefined) ? first.map[skip]! : word.span.end;
+  const text = (appended?.text ?? '') + (value?.text ?? '');
+  const map = [...(appended?.map ?? []), ...(value?.map ?? [])];
+  return {
+    name,
+    text,
+    map,
+    nameSpan: { start: nameStart, end: nameStart + name.length },
+    valueSpan: { start: valueStart, end: word.span.end },
+    exported,
+    dynamic: value?.dynamic ?? false,
+    unresolved: value?.unresolved ?? [],
+    via: value?.via ?? [],
+  };
+}
+
+function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, cd: string | undefined) {
+  let k = 0;
+  const at = (i: number): string => argv[i]?.text ?? '';
+  // env A=1 python ...
+  const extraEnv: Record<string, string> = {};
+  while (k < argv.length && (KEYWORDS.has(at(k)) || at(k) === 'env' || (k > 0 && at(k - 1) === 'env' && ASSIGNMENT.test(at(k))))) {
+    if (ASSIGNMENT.test(at(k))) {
+      const m = ASSIGNMENT.exec(at(k))!;
+      const v = argv[k]!;
+      if (!v.dynamic) extraEnv[m[1]!] = v.text.slice(m[0].length);
+    }
+    k++;
+  }
+  const launcherWord = at(k);
+  if (!PYTHON.test(launcherWord) && !LAUNCHERS.test(launcherWord)) return undefined;
+  let s = k + 1;
+  while (s < argv.length && !TRAIN_PY.test(at(s))) s++;
+  if (s >= argv.length) return undefined;
+  const { args, strays } = parseFlagArgs(argv.slice(s + 1));
+  const { trainer, reason } = detectTrainer(args);
+  const env: Record<string, string> = {};
+  for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
+  Object.assign(env, extraEnv);
+  const base = launcherWord.split('/').pop() ?? launcherWord;
+  return {
+    line: lines.line(command.span.start),
+    span: command.span,
+    launcher: PYTHON.test(launcherWord) ? 'python' : base,
+    script: at(s),
+    trainer,
+    trainerReason: reason,
+    args,
+    strays,
+    env,
+    ...(cd !== undefined ? { cd } : {}),
+  };
+}
+
+function isKeyword(w: Word): boolean {
+  const t = literal(w);
+  return t !== undefined && KEYWORDS.has(t);
+}
+
+/** The word's text when it is one unquoted-or-quoted literal, else undefined. */
+function literal(w: Word): string | undefined {
+  if (w.parts.length === 0) return '';
+  if (w.parts.every((p) => p.kind === 'lit')) return w.parts.map((p) => (p.kind === 'lit' ? p.text : '')).join('');
+  return undefined;
+}
+
+function assignmentName(w: Word): string | undefined {
+  const first = w.parts[0];
+  if (!first || first.kind !== 'lit' || first.quoted) return undefined;
+  return ASSIGNMENT.exec(first.text)?.[1];
+}

@@ -1,0 +1,107 @@
+// The typed result of parsing any training document (shell script, YAML, JSON): the train.py
+// runs it contains, each flag with the exact document spans behind its name and value.
+import type { MappedText, Span } from '../core/span';
+
+export type Trainer = 'peft' | 'peft-legacy' | 'lm-v7';
+
+/** A value as train.py would receive it, and where it came from in the document. */
+export interface Value extends MappedText {
+  /** Where to report a problem with the whole value: the assignment when the value came from one variable. */
+  span: Span;
+  /** Where the value appears in the train.py call (differs from span when it came through a variable). */
+  useSpan: Span;
+  /** Variables expanded into this value, with their use and assignment spans. */
+  via: VariableUse[];
+  /** Part of the value is unknown here ($(...), $1, an unset variable): checks must not judge it. */
+  dynamic: boolean;
+  /** Variables used but never assigned in the document. */
+  unresolved: string[];
+  /** A structured value (YAML mapping/sequence, or JSON already parsed by the document parser). */
+  structured?: ObjectView;
+}
+
+export interface VariableUse { name: string; useSpan: Span; assignSpan?: Span }
+
+/** One `--name value` (or YAML key) in a run. */
+export interface FlagArg {
+  name: string;
+  /** The flag as written, `--n_layer` or the YAML key. */
+  nameSpan: Span;
+  value?: Value;
+  /** nargs flags (`--train_parts time ln`): every value after the name. */
+  values?: Value[];
+  /** Written as `--name=value`. */
+  inline: boolean;
+}
+
+/** A JSON object with positions: inline peft_config text, a .json file, or a YAML mapping. */
+export interface ObjectView {
+  entries: ObjectEntry[];
+  span: Span;
+}
+export interface ObjectEntry {
+  key: string;
+  keySpan: Span;
+  value: unknown;
+  valueSpan: Span;
+  /** The value's source text, for replacing it. */
+  valueText?: string;
+}
+
+export interface TrainRun {
+  /** 0-based line of the command that starts the run (the `python train.py` line). */
+  line: number;
+  span: Span;
+  /** python / python3 / torchrun / deepspeed / accelerate / yaml / json */
+  launcher: string;
+  /** The train.py path as written (expanded). */
+  script: string;
+  trainer: Trainer;
+  /** Why that trainer was chosen (shown in hover). */
+  trainerReason: string;
+  args: FlagArg[];
+  /** Words after train.py that are not flags (argparse: "unrecognized arguments"). */
+  strays: Value[];
+  /** Variables exported before the call plus env prefixes (CUDA_VISIBLE_DEVICES=0 python ...). */
+  env: Record<string, string>;
+  /** Directory changed to with `cd` before the call, as written (relative to the script's cwd). */
+  cd?: string;
+}
+
+export interface ParseProblem { span: Span; message: string; severity: 'error' | 'warning' | 'info' }
+
+export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; value: string; exported: boolean; dynamic: boolean }
+
+export interface TrainConfig {
+  kind: 'shell' | 'yaml' | 'json' | 'peft-json';
+  runs: TrainRun[];
+  /** A standalone peft_config .json file. */
+  peft?: ObjectView;
+  /** The method a standalone peft_config is for, when the file name or keys say it. */
+  peftMethod?: string;
+  variables: VariableDef[];
+  problems: ParseProblem[];
+}
+
+export function emptyConfig(kind: TrainConfig['kind']): TrainConfig {
+  return { kind, runs: [], variables: [], problems: [] };
+}
+
+export function findArg(run: TrainRun, name: string): FlagArg | undefined {
+  // argparse keeps the last occurrence
+  for (let i = run.args.length - 1; i >= 0; i--) if (run.args[i]!.name === name) return run.args[i];
+  return undefined;
+}
+
+export function argText(run: TrainRun, name: string): string | undefined {
+  const a = findArg(run, name);
+  if (!a || !a.value || a.value.dynamic) return undefined;
+  return a.value.text;
+}
+
+export function argNumber(run: TrainRun, name: string): number | undefined {
+  const t = argText(run, name);
+  if (t === undefined || t.trim() === '') return undefined;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : undefined;
+}

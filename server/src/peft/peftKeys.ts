@@ -1,0 +1,108 @@
+// The keys each PEFT method's settings accept: the new form (`--peft X --peft_config '{...}'`,
+// Hugging Face peft's LoraConfig / MissConfig keyword arguments as RWKV-PEFT passes them) and the
+// older forms (`--lora_config`, `--pissa_config`, `--disha_config`, `--miss_config`). One place.
+
+export type KeyType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'path';
+
+export interface PeftKey {
+  key: string;
+  type: KeyType;
+  default?: unknown;
+  values?: string[];
+  min?: number;
+  max?: number;
+  doc: { en: string; zh: string };
+}
+
+const r = (d: number): PeftKey => ({ key: 'r', type: 'int', default: d, min: 1, doc: { en: 'Rank of the adapter (LoRA: 8-64; MiSS: 32 or 64).', zh: '适配器的秩(LoRA 常用 8-64;MiSS 用 32 或 64)。' } });
+const targetModules: PeftKey = { key: 'target_modules', type: 'list', doc: { en: 'Module names to adapt; RWKV-PEFT passes ["receptance","key","value","output"] itself.', zh: '要适配的模块名;RWKV-PEFT 已固定传入 ["receptance","key","value","output"]。' } };
+
+/** Settings per method in the new `--peft_config` form (keys are peft's keyword arguments). */
+export const PEFT_CONFIG_KEYS: Record<string, PeftKey[]> = {
+  lora: [
+    r(8),
+    { key: 'lora_alpha', type: 'float', default: 8, min: 0, doc: { en: 'LoRA scaling numerator (scale = lora_alpha / r); about 2 × r is the usual choice.', zh: 'LoRA 缩放系数(缩放 = lora_alpha / r),通常取 r 的两倍。' } },
+    { key: 'lora_dropout', type: 'float', default: 0, min: 0, max: 1, doc: { en: 'Dropout on the LoRA branch (0 to 0.1).', zh: 'LoRA 分支上的 dropout(0 到 0.1)。' } },
+    targetModules,
+    { key: 'bias', type: 'string', default: 'none', values: ['none', 'all', 'lora_only'], doc: { en: 'Which biases to train.', zh: '训练哪些偏置。' } },
+    { key: 'use_rslora', type: 'bool', default: false, doc: { en: 'Rank-stabilised scaling lora_alpha / sqrt(r).', zh: '使用秩稳定缩放 lora_alpha / sqrt(r)。' } },
+    { key: 'init_lora_weights', type: 'string', default: 'true', values: ['true', 'false', 'gaussian', 'pissa', 'olora', 'loftq'], doc: { en: 'Adapter initialisation ("pissa" gives PiSSA through LoRA).', zh: '适配器初始化方式("pissa" 即通过 LoRA 实现 PiSSA)。' } },
+    { key: 'use_dora', type: 'bool', default: false, doc: { en: 'Weight-decomposed LoRA (DoRA).', zh: '使用权重分解的 LoRA(DoRA)。' } },
+    { key: 'modules_to_save', type: 'list', doc: { en: 'Extra modules trained and saved in full.', zh: '额外全量训练并保存的模块。' } },
+  ],
+  miss: [
+    r(64),
+    { key: 'mini_r', type: 'int', min: 1, doc: { en: 'MiSS mini rank (the "mini" variant).', zh: 'MiSS 的 mini 秩(mini 变体)。' } },
+    { key: 'miss_dropout', type: 'float', default: 0, min: 0, max: 1, doc: { en: 'Dropout on the MiSS branch.', zh: 'MiSS 分支上的 dropout。' } },
+    { key: 'init_weights', type: 'string', values: ['true', 'false', 'bat', 'mini'], doc: { en: 'MiSS variant: true (MiSS), bat, mini.', zh: 'MiSS 变体:true(MiSS)、bat、mini。' } },
+    targetModules,
+    { key: 'modules_to_save', type: 'list', doc: { en: 'Extra modules trained and saved in full.', zh: '额外全量训练并保存的模块。' } },
+  ],
+  adalora: [
+    r(8),
+    { key: 'lora_alpha', type: 'float', default: 8, min: 0, doc: { en: 'LoRA scaling numerator.', zh: 'LoRA 缩放系数。' } },
+    { key: 'lora_dropout', type: 'float', default: 0, min: 0, max: 1, doc: { en: 'Dropout on the adapter.', zh: '适配器上的 dropout。' } },
+    { key: 'target_r', type: 'int', min: 1, doc: { en: 'Average target rank after pruning.', zh: '剪枝后的平均目标秩。' } },
+    { key: 'init_r', type: 'int', min: 1, doc: { en: 'Initial rank before pruning.', zh: '剪枝前的初始秩。' } },
+    { key: 'total_step', type: 'int', min: 1, doc: { en: 'Total training steps (required by AdaLoRA).', zh: '总训练步数(AdaLoRA 必需)。' } },
+    targetModules,
+  ],
+  prefix: [
+    { key: 'num_virtual_tokens', type: 'int', min: 1, doc: { en: 'Number of trained prefix tokens.', zh: '训练的前缀 token 数。' } },
+  ],
+  state: [],
+};
+
+/** Older forms: one JSON flag per method. */
+export const LEGACY_CONFIG_KEYS: Record<string, { method: string; keys: PeftKey[] }> = {
+  lora_config: {
+    method: 'lora',
+    keys: [
+      { key: 'lora_load', type: 'path', default: '', doc: { en: 'LoRA weights to continue from ("" starts fresh).', zh: '继续训练的 LoRA 权重("" 表示从头开始)。' } },
+      { key: 'lora_r', type: 'int', default: 8, min: 1, doc: { en: 'LoRA rank.', zh: 'LoRA 的秩。' } },
+      { key: 'lora_alpha', type: 'float', default: 32, min: 0, doc: { en: 'LoRA scaling numerator; about 2 × lora_r.', zh: 'LoRA 缩放系数,约为 lora_r 的两倍。' } },
+      { key: 'lora_dropout', type: 'float', default: 0.01, min: 0, max: 1, doc: { en: 'Dropout on the LoRA branch.', zh: 'LoRA 分支上的 dropout。' } },
+    ],
+  },
+  pissa_config: {
+    method: 'pissa',
+    keys: [
+      { key: 'pissa_load', type: 'path', default: '', doc: { en: 'PiSSA weights to continue from ("" starts fresh).', zh: '继续训练的 PiSSA 权重("" 表示从头开始)。' } },
+      { key: 'pissa_init', type: 'path', default: '', doc: { en: 'Saved PiSSA initialisation (skips the SVD; "" computes it).', zh: '已保存的 PiSSA 初始化("" 表示重新计算 SVD)。' } },
+      { key: 'pissa_r', type: 'int', default: 8, min: 1, doc: { en: 'PiSSA rank.', zh: 'PiSSA 的秩。' } },
+      { key: 'svd_niter', type: 'int', default: 4, min: 1, doc: { en: 'Iterations of the fast SVD that initialises PiSSA.', zh: '初始化 PiSSA 的快速 SVD 迭代次数。' } },
+    ],
+  },
+  disha_config: {
+    method: 'disha',
+    keys: [
+      { key: 'mode', type: 'string', default: 'mode', doc: { en: 'DiSHA structure: bone or bat.', zh: 'DiSHA 结构:bone 或 bat。' } },
+      { key: 'load', type: 'path', default: '', doc: { en: 'DiSHA weights to continue from ("" starts fresh).', zh: '继续训练的 DiSHA 权重("" 表示从头开始)。' } },
+      { key: 'r', type: 'int', default: 64, min: 1, doc: { en: 'Block size / rank (32 or 64).', zh: '块大小/秩(32 或 64)。' } },
+    ],
+  },
+  miss_config: {
+    method: 'miss',
+    keys: [
+      { key: 'mode', type: 'string', default: 'mode', doc: { en: 'MiSS structure.', zh: 'MiSS 结构。' } },
+      { key: 'load', type: 'path', default: '', doc: { en: 'MiSS weights to continue from ("" starts fresh).', zh: '继续训练的 MiSS 权重("" 表示从头开始)。' } },
+      { key: 'r', type: 'int', default: 64, min: 1, doc: { en: 'Block size / rank (32 or 64).', zh: '块大小/秩(32 或 64)。' } },
+    ],
+  },
+};
+
+/** The method names --peft accepts mapped to the settings table they use with --peft_config. */
+export function peftConfigKeys(method: string): PeftKey[] | undefined {
+  if (method === 'bone' || method === 'disha') return PEFT_CONFIG_KEYS.miss;
+  if (method === 'pissa') return PEFT_CONFIG_KEYS.lora;
+  return PEFT_CONFIG_KEYS[method];
+}
+
+/** The legacy JSON flag that carries a method's settings in the older form. */
+export const LEGACY_FLAG_OF: Record<string, string> = { lora: 'lora_config', pissa: 'pissa_config', disha: 'disha_config', bone: 'disha_config', miss: 'disha_config' };
+
+/** Names people write for peft's keys (train.py's own --help example uses "alpha" and "dropout"). */
+export const KEY_ALIASES: Record<string, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', lora_r: 'r', target: 'target_modules', modules: 'target_modules' };
+
+/** Keys that only the older JSON forms use: their presence identifies a legacy config file. */
+export const LEGACY_ONLY_KEYS = new Set(['lora_load', 'lora_r', 'pissa_load', 'pissa_init', 'pissa_r', 'svd_niter']);

@@ -1,0 +1,56 @@
+// A fake machine for tests: Facts and a FileProbe answering from fixtures/world.json. The memory
+// plan here is a stand-in formula (the real estimate is the engine planner's, behind the addon):
+// it only has to grow with the run's size so RWKV021 can be exercised.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts } from '../src/facts/facts';
+import type { FileProbe } from '../src/facts/gather';
+import type { PathKind } from '../src/facts/snapshot';
+
+interface World {
+  cwd: string;
+  files: string[];
+  dirs: string[];
+  checkpoints: Record<string, Omit<CheckpointFacts, 'tensors'>>;
+  datasets: Record<string, DatasetFacts>;
+  gpus: GpuFacts[];
+}
+
+export const FIXTURES = join(__dirname, 'fixtures');
+export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json'), 'utf8')) as World;
+
+export function fakeFiles(): FileProbe {
+  const files = new Set(world.files);
+  const dirs = new Set(world.dirs);
+  return { kind: async (p: string): Promise<PathKind> => (files.has(p) ? 'file' : dirs.has(p) ? 'dir' : 'missing') };
+}
+
+export function fakePlanBytes(f: FlagValues): number {
+  const n = (k: string, d: number): number => (typeof f[k] === 'number' ? (f[k] as number) : Number(f[k] ?? d) || d);
+  return 2e9 + 0.5e9 * n('micro_bsz', 12) * (n('ctx_len', 1024) / 1024) * (n('n_embd', 512) / 2048) * (n('n_layer', 6) / 24) * (n('grad_cp', 0) ? 1 : 3);
+}
+
+export function fakeFacts(): Facts & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async inspectCheckpoint(path) {
+      calls.push(`inspectCheckpoint ${path}`);
+      const c = world.checkpoints[path];
+      if (!c) throw new Error(`not a PyTorch checkpoint: ${path}`);
+      return { ...c, tensors: [] };
+    },
+    async inspectDataset(prefix, ctxLen) {
+      calls.push(`inspectDataset ${prefix} ${ctxLen}`);
+      const d = world.datasets[prefix];
+      if (!d) throw new Error(`cannot read ${prefix}.idx`);
+      return d;
+    },
+    async listGpus() { calls.push('listGpus'); return { gpus: world.gpus }; },
+    async planMemory(flags) {
+      calls.push('planMemory');
+      const total = fakePlanBytes(flags);
+      return { totalBytes: total, byCategory: { weights: total * 0.4, activations: total * 0.6 } };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// Hover and completion in-process with fake facts (the stdio tests run without the engine addon):
+// checkpoint facts, dataset facts and the memory plan appear in hover; the zh docs are used.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { FactsCache } from '../../src/facts/cache';
+import { Analyzer } from '../../src/lsp/analysis';
+import { completeAt } from '../../src/lsp/completion';
+import { hoverAt } from '../../src/lsp/hover';
+import { resolveRuns } from '../../src/lsp/resolveRuns';
+import { fakeFacts, fakeFiles } from '../fakeWorld';
+
+const SCRIPT = [
+  "load_model='/home/rwkv/models/rwkv7-g1a3-1.5b.pth'",
+  'n_layer=24',
+  'python train.py --load_model $load_model --n_layer $n_layer --n_embd 2048 --my_testing x070 \\',
+  '  --data_file /home/rwkv/RWKV-PEFT/data/demo --data_type binidx --vocab_size 65536 --ctx_len 512 --micro_bsz 4 \\',
+  "  --peft miss --peft_config '{\"r\":64}' --lr_init 2e-5 --lr_final 2e-5",
+  '',
+].join('\n');
+
+async function analyse(text: string, languageId = 'shellscript', uri = 'file:///home/rwkv/RWKV-PEFT/scripts/miss.sh') {
+  const files = fakeFiles();
+  const cache = new FactsCache(fakeFacts(), 5000, (p) => files.kind(p));
+  const published: number[] = [];
+  const analyzer = new Analyzer(cache, (a) => published.push(a.findings.length));
+  const doc = TextDocument.create(uri, languageId, 1, text);
+  const a = await analyzer.update(doc);
+  return { a, doc, published };
+}
+
+const md = (h: ReturnType<typeof hoverAt>): string => (h && typeof h.contents === 'object' && 'value' in h.contents ? h.contents.value : '');
+
+test('hover on load_model shows the checkpoint, on micro_bsz the memory plan, in English and Chinese', async () => {
+  const { a, doc } = await analyse(SCRIPT);
+  const on = (needle: string): number => doc.getText().indexOf(needle) + 3;
+  const load = md(hoverAt(a, on('--load_model'), 'en'));
+  assert.match(load, /Checkpoint: x070, 24 layers × 2048, vocab 65536/);
+  assert.match(load, /Effective value: `\/home\/rwkv\/models\/rwkv7-g1a3-1\.5b\.pth` — from `\$load_model` \(line 1\)/);
+  assert.match(md(hoverAt(a, on('--micro_bsz'), 'en')), /Estimated GPU memory: \d+\.\d\d GB/);
+  assert.match(md(hoverAt(a, on('--data_file'), 'en')), /Dataset: 12,345,678 tokens/);
+  const zh = md(hoverAt(a, on('--load_model'), 'zh-CN'));
+  assert.match(zh, /基底模型权重文件/);
+  assert.match(zh, /权重文件: x070, 24 层 × 2048/);
+  assert.match(md(hoverAt(a, SCRIPT.indexOf('"r"') + 1, 'en')), /\*\*r\*\* · --peft miss · int/);
+});
+
+test('the second publish adds facts-based findings; resolveRuns reflects the script', async () => {
+  const { a, published } = await analyse(SCRIPT.replace('n_layer=24', 'n_layer=12'));
+  assert.equal(published.length, 2, 'published with cached facts, then with the checkpoint read');
+  assert.ok(a.findings.some((f) => f.code === 'RWKV007'));
+  const runs = resolveRuns(a).runs;
+  assert.equal(runs[0]!.argv[1], '/home/rwkv/models/rwkv7-g1a3-1.5b.pth');
+  assert.equal(runs[0]!.argv[3], '12');
+});
+
+test('YAML completion: keys with presets, values, peft_config keys under the mapping', async () => {
+  const text = 'n_layer: 24\nn_embd: 2048\nprecision: \npeft: lora\npeft_config:\n  lora_\nn_\n';
+  const { a, doc } = await analyse(text, 'yaml', 'file:///tmp/train.yaml');
+  const pos = (line: number, ch: number): number => doc.offsetAt({ line, character: ch });
+  assert.deepEqual(completeAt(doc, a, pos(2, 11), 'en').map((i) => i.label), ['bf16', 'fp16', 'tf32', 'fp32']);
+  const keys = completeAt(doc, a, pos(5, 7), 'en').map((i) => i.label);
+  assert.ok(keys.includes('lora_alpha') && keys.includes('r'), keys.join(','));
+  const top = completeAt(doc, a, pos(6, 2), 'zh');
+  const nl = top.find((i) => i.label === 'n_layer')!;
+  assert.match(JSON.stringify(nl.documentation), /模型层数/);
+  assert.ok(top.some((i) => /n_layer: 24\\nn_embd: 2048/.test(JSON.stringify(i.textEdit))), 'preset fills both keys');
+});

@@ -1,0 +1,74 @@
+// Language-server latency over stdio with the real built server (node dist/server.js --stdio):
+// from a full-text edit of a 200-line training script to its diagnostics, and for completion.
+// Targets (issue 3): p95 <= 5 ms for diagnostics, <= 10 ms for completion.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { ensureBuilt, LspClient } from '../../server/test/lsp/lspClient.ts';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
+const WARMUP = 30;
+
+function script(variant) {
+  const lines = ['#!/bin/bash', '# a 200-line training script: settings, comments, several runs'];
+  for (let i = 0; lines.length < 150; i++) lines.push(i % 3 === 0 ? `# setting ${i}: explained here` : `setting_${i}="value_${i}"`);
+  lines.push(`load_model='/data/models/rwkv7-g1-1.5b-20250429-ctx4096.pth'`, `n_layer=24`, `n_embd=2048`, `ctx_len=${1024 + variant}`, `micro_bsz=4`, `peft_config='{"r":64,"lora_alpha":128,"lora_dropout":0.05}'`);
+  while (lines.length < 200) {
+    lines.push(
+      'CUDA_VISIBLE_DEVICES=0 python train.py --load_model $load_model \\',
+      '  --proj_dir out/lora --data_file data/demo --data_type binidx --vocab_size 65536 \\',
+      '  --n_layer $n_layer --n_embd $n_embd --ctx_len $ctx_len --micro_bsz $micro_bsz \\',
+      '  --lr_init 2e-5 --lr_final 2e-5 --accelerator gpu --devices 1 --precision bf16 --grad_cp 1 \\',
+      '  --my_testing x070 --peft lora --peft_config "$peft_config"',
+    );
+  }
+  return lines.slice(0, 200).join('\n') + '\n';
+}
+
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+ensureBuilt();
+const ws = join(tmpdir(), `rwkv-bench-${process.pid}`);
+mkdirSync(ws, { recursive: true });
+const uri = pathToFileURL(join(ws, 'bench.sh')).href;
+writeFileSync(join(ws, 'bench.sh'), script(0));
+const client = new LspClient();
+await client.initialize('en');
+let version = 1;
+let ready = client.diagnostics(uri, version);
+await client.open(uri, 'shellscript', script(0), version);
+await ready;
+
+const diag = [];
+for (let i = 0; i < WARMUP + ITERATIONS; i++) {
+  version++;
+  const text = script(i % 2 ? 512 : 0);
+  ready = client.diagnostics(uri, version);
+  const t0 = performance.now();
+  await client.change(uri, version, text);
+  await ready;
+  if (i >= WARMUP) diag.push(performance.now() - t0);
+}
+
+const comp = [];
+const lines = script(0).split('\n');
+const line = lines.findIndex((l) => l.includes('--lr_init'));
+for (let i = 0; i < WARMUP + ITERATIONS; i++) {
+  const t0 = performance.now();
+  const r = await client.request('textDocument/completion', { textDocument: { uri }, position: { line, character: 4 } });
+  if (i >= WARMUP) comp.push(performance.now() - t0);
+  if (!r || (Array.isArray(r) ? r : r.items).length === 0) throw new Error('empty completion');
+}
+await client.close();
+
+const row = (name, xs, target) => `| ${name} | ${pct(xs, 50).toFixed(2)} | ${pct(xs, 95).toFixed(2)} | ${target} | ${pct(xs, 95) <= target ? 'met' : 'MISSED'} |`;
+console.log(`server latency over stdio, ${ITERATIONS} samples each (node ${process.version})`);
+console.log('| measure | p50 ms | p95 ms | target p95 ms | |');
+console.log('|---|---|---|---|---|');
+console.log(row('edit -> diagnostics (200-line script)', diag, 5));
+console.log(row('completion (flag names)', comp, 10));
+if (process.env.BENCH_VERBOSE) console.log('diagnostics p75/p90/p99:', [75, 90, 99].map((p) => pct(diag, p).toFixed(2)).join(' / '));
