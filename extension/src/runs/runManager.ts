@@ -6,6 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync, readFileSync, statSy
 import { applyEvent } from './applyEvent';
 import type { ProtocolEvent, UnknownEvent } from './protocol';
 import { ProtocolReader } from './protocolReader';
+import { readRunFile } from './runFiles';
 import { RunHistory } from './runHistory';
 import { emptyRecord, isActive, newRunId, type RunRecord, type RunSpec } from './runRecord';
 
@@ -51,7 +52,10 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
   private readonly history: RunHistory;
   private readonly records = new Map<string, RunRecord>();
   private readonly live = new Map<string, LiveRun>();
-  /** Events of runs in this session, for replay into a dashboard that (re)opens. */
+  /**
+   * Events of adopted runs (opened or followed files), for replay. Engine runs are replayed from
+   * their events file instead, so a run of a million steps does not live in memory.
+   */
   private readonly eventCache = new Map<string, (ProtocolEvent | UnknownEvent)[]>();
   private readonly timeouts: StopTimeouts;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -87,13 +91,21 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     const cached = this.eventCache.get(id);
     if (cached) return cached;
     const record = this.records.get(id);
-    const file = record?.eventsFile ?? record?.sourceFile;
-    if (!file || !existsSync(file)) return [];
-    const events: (ProtocolEvent | UnknownEvent)[] = [];
-    const reader = new ProtocolReader((item) => { if (item.kind === 'event') events.push(item.event); });
-    reader.push(readFileSync(file));
-    reader.end();
-    return events;
+    if (!record) return [];
+    try {
+      if (record.source !== 'engine') {
+        // An opened or followed file, after a reload: read it again (loss_data.jsonl is converted).
+        return record.sourceFile && existsSync(record.sourceFile) ? readRunFile(record.sourceFile, readFileSync(record.sourceFile, 'utf8')).events : [];
+      }
+      if (!record.eventsFile || !existsSync(record.eventsFile)) return [];
+      const events: (ProtocolEvent | UnknownEvent)[] = [];
+      const reader = new ProtocolReader((item) => { if (item.kind === 'event') events.push(item.event); });
+      reader.push(readFileSync(record.eventsFile));
+      reader.end();
+      return events;
+    } catch {
+      return []; // an unreadable file replays as an empty chart, never an exception
+    }
   }
 
   /** Adds a run read from elsewhere (an opened metrics.jsonl, a followed RWKV-PEFT log). */
@@ -138,7 +150,6 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     this.history.ensureDirs();
     record.eventsFile = this.history.eventsFileFor(id);
     this.records.set(id, record);
-    this.eventCache.set(id, []);
 
     const engine = this.options.enginePath();
     const problem = this.checkLaunch(engine, spec.cwd);
@@ -280,7 +291,6 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
 
   private handleEvent(record: RunRecord, event: ProtocolEvent | UnknownEvent, line: string): void {
     applyEvent(record, event, true);
-    this.eventCache.get(record.id)?.push(event);
     if (record.eventsFile) {
       try { appendFileSync(record.eventsFile, line.trim() + '\n'); } catch { /* history is best effort; the live view goes on */ }
     }
