@@ -18,8 +18,6 @@ export interface StopTimeouts {
 }
 
 export const DEFAULT_STOP_TIMEOUTS: StopTimeouts = { interruptMs: 15_000, terminateMs: 5_000 };
-/** The flag that tells the engine which checkpoint to resume from. */
-export const RESUME_FLAG = '--resume_from';
 const STDERR_TAIL_LINES = 40;
 const SAVE_INTERVAL_MS = 2_000;
 
@@ -258,18 +256,19 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
   /** The newest checkpoint a run can resume from, if any. */
   resumeCheckpoint(id: string): string | undefined {
     const record = this.records.get(id);
-    const candidates = (record?.checkpoints ?? []).filter((c) => typeof c.path === 'string' && (c.kind === 'resume' || c.kind === 'full'));
+    const candidates = (record?.checkpoints ?? []).filter((c) => typeof c.path === 'string' && c.kind === 'resume');
     const newest = candidates.sort((a, b) => (a.step ?? 0) - (b.step ?? 0)).pop();
     return newest?.path;
   }
 
-  /** Starts the same script again from the run's newest resume checkpoint. */
+  /**
+   * Starts the same script again. The engine continues by itself from proj_dir/rwkv-resume.pth
+   * (written on every stop and epoch), so resuming is running the same argv in the same cwd.
+   */
   resume(id: string): RunRecord | undefined {
     const record = this.records.get(id);
     if (!record || record.source !== 'engine') return undefined;
-    const checkpoint = this.resumeCheckpoint(id);
-    const argv = withFlag(record.spec.argv, RESUME_FLAG, checkpoint);
-    return this.start({ ...record.spec, argv, title: record.spec.title }, id);
+    return this.start({ ...record.spec }, id);
   }
 
   /** Same script, forced onto the CPU backend (the next step offered when no GPU is usable). */
