@@ -86,6 +86,13 @@ export class RunController implements vscode.Disposable {
       if (!pick) return undefined;
       chosen = pick.run;
     }
+    if (chosen.unresolved.length) {
+      const go = vscode.l10n.t('Run Anyway');
+      const pick = await vscode.window.showWarningMessage(
+        vscode.l10n.t('{0} uses values that cannot be known before it runs: {1}. The engine would get them as written.', basename(target.fsPath), chosen.unresolved.join(', ')),
+        { modal: true }, go);
+      if (pick !== go) return undefined;
+    }
     let argv = chosen.argv;
     const device = defaultDevice();
     if (device === 'cpu') argv = withFlag(argv, '--accelerator', 'cpu');
