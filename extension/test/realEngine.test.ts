@@ -2,11 +2,10 @@
 // completes with a falling loss, a long one stops on SIGINT with a resume checkpoint, and Resume
 // continues from it. Skipped, saying why, where the engine is not built.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import type { StepEvent } from '../src/runs/protocol';
 import { parseProtocolText } from '../src/runs/protocolReader';
 import { RunManager } from '../src/runs/runManager';
@@ -16,15 +15,16 @@ const engine = resolve('dist/bin/rwkv-train');
 const dir = mkdtempSync(join(tmpdir(), 'rwkv-real-engine-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function prepare(): string | undefined {
+async function prepare(): Promise<string | undefined> {
   if (!existsSync(engine)) return 'dist/bin/rwkv-train is not built (npm run build:engine)';
-  // The demo model and data, made by the engine (`rwkv-train demo --prepare DIR`).
-  const r = spawnSync(engine, ['demo', '--prepare', join(dir, 'demo')], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) return `rwkv-train demo --prepare failed (exit ${r.status}): ${(r.stderr || r.stdout).slice(-300)}`;
-  return undefined;
+  const { prepareDemo } = await import('../../test/e2e/demoWorkspace.mjs');
+  return prepareDemo(engine, dir);
 }
-const skip = prepare();
-if (skip) console.log(`SKIP real engine tests: ${skip}`);
+let skip: string | undefined = 'not prepared';
+before(async () => {
+  skip = await prepare();
+  if (skip) console.log(`SKIP real engine tests: ${skip}`);
+}, { timeout: 300_000 });
 
 /** The flags of test/e2e/workspace/demo.sh, as the language server resolves them. */
 function demoArgv(steps: number, projDir: string): string[] {
@@ -42,7 +42,8 @@ function finished(m: RunManager, id: string): Promise<RunRecord> {
   });
 }
 
-test('a short CPU run on the demo model completes, loss falls, metrics.jsonl matches stdout', { skip, timeout: 300_000 }, async () => {
+test('a short CPU run on the demo model completes, loss falls, metrics.jsonl matches stdout', { timeout: 300_000 }, async (t) => {
+  if (skip) { t.skip(skip); return; }
   const m = manager();
   const r = m.start({ title: 'demo.sh:9', argv: demoArgv(40, 'demo/out-short'), cwd: dir, env: {} });
   const done = await finished(m, r.id);
@@ -57,7 +58,8 @@ test('a short CPU run on the demo model completes, loss falls, metrics.jsonl mat
   assert.equal(file.events.filter((e) => e.event === 'step').length, steps.length);
 });
 
-test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume continues from it', { skip, timeout: 300_000 }, async () => {
+test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume continues from it', { timeout: 300_000 }, async (t) => {
+  if (skip) { t.skip(skip); return; }
   const m = manager();
   const r = m.start({ title: 'demo.sh:9', argv: demoArgv(100_000, 'demo/out-long'), cwd: dir, env: {} });
   await new Promise<void>((ok) => m.on('event', (id, e) => { if (id === r.id && e.event === 'step' && (e as StepEvent).step >= 5) ok(); }));

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE, ensureChromium, ensureCodeServer } from './tools.mjs';
+import { prepareDemo } from './demoWorkspace.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = join(root, 'test', 'screenshots');
@@ -43,8 +44,8 @@ for (const d of [home, userData, exts]) mkdirSync(d, { recursive: true });
 cpSync(join(root, 'test', 'e2e', 'workspace'), ws, { recursive: true });
 if (realEngine) {
   // The demo model and data, made by the engine itself.
-  const prep = spawnSync(join(root, 'dist', 'bin', 'rwkv-train'), ['demo', '--prepare', join(ws, 'demo')], { encoding: 'utf8' });
-  if (prep.status !== 0) console.log(`code-server.e2e: demo --prepare exited ${prep.status}: ${prep.stderr?.slice(-400)}`);
+  const why = prepareDemo(join(root, 'dist', 'bin', 'rwkv-train'), ws);
+  if (why) throw new Error(`cannot prepare the demo for the real engine: ${why}`);
 }
 mkdirSync(join(userData, 'User'), { recursive: true });
 writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
