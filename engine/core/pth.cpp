@@ -141,9 +141,11 @@ class ZipReader {
     if (eocd < 0) corrupt(file_.path(), "no end of central directory; the file is truncated");
     const uint8_t* e = &tail[eocd];
     uint64_t count = rd16(e + 10), cd_size = rd32(e + 12), cd_offset = rd32(e + 16);
-    if (count == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu) {
-      // zip64: a locator just before the EOCD points to the zip64 end record.
-      if (eocd < 20 || rd32(&tail[eocd - 20]) != 0x07064b50) corrupt(file_.path(), "missing zip64 locator");
+    const bool has_locator = eocd >= 20 && rd32(&tail[eocd - 20]) == 0x07064b50;
+    if (cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu || (count == 0xFFFF && has_locator)) {
+      // zip64: a locator just before the EOCD points to the zip64 end record. (Exactly 65535
+      // entries without a locator is a plain zip.)
+      if (!has_locator) corrupt(file_.path(), "missing zip64 locator");
       uint64_t z64 = rd64(&tail[eocd - 20 + 8]);
       uint8_t r[56];
       file_.read(z64, r, 56);
