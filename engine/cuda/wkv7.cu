@@ -71,53 +71,62 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
   for (int t = T - 1; t >= 0; t--) {
     const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + j;
     __syncthreads();
-    const float rj = ld(r_, ind), wraw = ld(w_, ind), kj = ld(k_, ind), vj = ld(v_, ind);
-    const float aj = ld(a_, ind), bj = ld(b_, ind), dyj = ld(dy_, ind), saj = sa_[ind];
-    const float wj = __expf(-__expf(wraw));
-    r[j] = rj; w[j] = wj; k[j] = kj; v[j] = vj; a[j] = aj; b[j] = bj; dy[j] = dyj; sa[j] = saj;
+    // Inputs go through shared memory only; thread j re-reads its own entries there when it needs
+    // them rather than keeping them in registers, which the 192-float working set needs.
+    r[j] = ld(r_, ind);
+    w[j] = __expf(-__expf(ld(w_, ind)));
+    k[j] = ld(k_, ind);
+    v[j] = ld(v_, ind);
+    a[j] = ld(a_, ind);
+    b[j] = ld(b_, ind);
+    dy[j] = ld(dy_, ind);
+    sa[j] = sa_[ind];
     __syncthreads();
     if ((t + 1) % CK == 0) {
       const float* src = ckpt_ + (((int64_t)bb * H + hh) * chunks + t / CK) * N * N + j * N;
 #pragma unroll
       for (int i = 0; i < N; i++) Sc[i] = src[i];
     }
-    // dr_j = sum_i S_t[i][j] dy_i
+    // One pass over i: dr_j = sum_i S_t[i][j] dy_i (before the undo), then undo step t on
+    // column j, S_{t-1}[i][j] = (S_t[i][j] - sa_i b_j - v_i k_j) / w_j, and dS_t += dy r^T.
+    // Fused loops keep fewer values live (the unfused form spilled registers).
+    const float inv_w = 1.f / w[j], bj = b[j], kj = k[j], dyj = dy[j], rj = r[j];
     float dr = 0.f;
 #pragma unroll
-    for (int i = 0; i < N; i++) dr += Sc[i] * dy[i];
+    for (int i = 0; i < N; i++) {
+      dr += Sc[i] * dy[i];
+      Sc[i] = (Sc[i] - sa[i] * bj - v[i] * kj) * inv_w;
+      dR[i] += dyj * r[i];
+      dC[i] += dy[i] * rj;
+    }
     st(dr_, ind, dr);
-    // Undo step t on column j: S_{t-1}[i][j] = (S_t[i][j] - sa_i b_j - v_i k_j) / w_j.
-    const float inv_w = 1.f / wj;
-#pragma unroll
-    for (int i = 0; i < N; i++) Sc[i] = (Sc[i] - sa[i] * bj - v[i] * kj) * inv_w;
-    // dS_t += dy r^T.
-#pragma unroll
-    for (int x = 0; x < N; x++) { dR[x] += dyj * r[x]; dC[x] += dy[x] * rj; }
-    // Row j of dS_t: dv_j, dsa_j.
-    float dv = 0.f, ds = 0.f;
-#pragma unroll
-    for (int x = 0; x < N; x++) { dv += dR[x] * k[x]; ds += dR[x] * b[x]; }
-    st(dv_, ind, dv);
-    dsa[j] = ds;
-    // Column j of dS_t: dk_j, db_j, dw_j.
-    float dk = 0.f, db = 0.f, dw = 0.f;
-#pragma unroll
-    for (int i = 0; i < N; i++) { dk += dC[i] * v[i]; db += dC[i] * sa[i]; dw += dC[i] * Sc[i]; }
-    st(dk_, ind, dk);
-    st(db_, ind, db);
-    // d w_raw = dw * dw/dw_raw, with w = exp(-exp(w_raw)): dw/dw_raw = -w exp(w_raw).
-    st(dw_, ind, dw * wj * -__expf(wraw));
-    __syncthreads();
-    float da = 0.f;
-#pragma unroll
-    for (int i = 0; i < N; i++) da += dsa[i] * Sc[i];
-    st(da_, ind, da);
-    // dS_{t-1} = dS_t diag(w) + dsa a^T.
+    // Row j of dS_t gives dv_j and dsa_j; column j gives dk_j, db_j and dw_j.
+    float dv = 0.f, ds = 0.f, dk = 0.f, db = 0.f, dw = 0.f;
 #pragma unroll
     for (int x = 0; x < N; x++) {
+      dv += dR[x] * k[x];
+      ds += dR[x] * b[x];
+      dk += dC[x] * v[x];
+      db += dC[x] * sa[x];
+      dw += dC[x] * Sc[x];
+    }
+    st(dv_, ind, dv);
+    st(dk_, ind, dk);
+    st(db_, ind, db);
+    // d w_raw = dw * dw/dw_raw, with w = exp(-exp(w_raw)): dw/dw_raw = -w exp(w_raw) = w ln w.
+    st(dw_, ind, dw * w[j] * __logf(w[j]));  // -exp(w_raw) = ln w
+    dsa[j] = ds;
+    __syncthreads();
+    // da_j = sum_i dsa_i S_{t-1}[i][j]; then dS_{t-1} = dS_t diag(w) + dsa a^T.
+    float da = 0.f;
+    const float wj = w[j], aj = a[j];
+#pragma unroll
+    for (int x = 0; x < N; x++) {
+      da += dsa[x] * Sc[x];
       dR[x] = dR[x] * w[x] + ds * a[x];
       dC[x] = dC[x] * wj + dsa[x] * aj;
     }
+    st(da_, ind, da);
   }
 }
 
