@@ -25,20 +25,29 @@ __global__ void __launch_bounds__(N) wkv7_forward_kernel(int T, int H, const bf1
   for (int j = 0; j < N; j++) S[j] = 0.f;
   __shared__ float r[N], w[N], k[N], a[N], b[N];
   const int64_t chunks = T / CK;
-  for (int t = 0; t < T; t++) {
-    const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + i;
+  const int64_t step = (int64_t)H * N;  // distance between consecutive time steps
+  int64_t ind = (int64_t)bb * T * step + hh * N + i;
+  // Software pipelining: step t+1's inputs are loaded into registers while step t computes, so
+  // the global-memory latency is hidden behind the 64x64 state update.
+  float nr = ld(r_, ind), nw = ld(w_, ind), nk = ld(k_, ind), na = ld(a_, ind), nb = ld(b_, ind),
+        nv = ld(v_, ind);
+  for (int t = 0; t < T; t++, ind += step) {
     __syncthreads();
-    r[i] = ld(r_, ind);
-    w[i] = __expf(-__expf(ld(w_, ind)));
-    k[i] = ld(k_, ind);
-    a[i] = ld(a_, ind);
-    b[i] = ld(b_, ind);
+    r[i] = nr;
+    w[i] = __expf(-__expf(nw));
+    k[i] = nk;
+    a[i] = na;
+    b[i] = nb;
+    const float v = nv;
     __syncthreads();
+    if (t + 1 < T) {
+      nr = ld(r_, ind + step); nw = ld(w_, ind + step); nk = ld(k_, ind + step);
+      na = ld(a_, ind + step); nb = ld(b_, ind + step); nv = ld(v_, ind + step);
+    }
     float sa = 0.f;
 #pragma unroll
     for (int j = 0; j < N; j++) sa += S[j] * a[j];
     sa_[ind] = sa;
-    const float v = ld(v_, ind);
     float y = 0.f;
 #pragma unroll
     for (int j = 0; j < N; j++) {
@@ -68,20 +77,56 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
   for (int x = 0; x < N; x++) { Sc[x] = 0.f; dR[x] = 0.f; dC[x] = 0.f; }
   __shared__ float r[N], w[N], k[N], v[N], a[N], b[N], dy[N], sa[N], dsa[N];
   const int64_t chunks = T / CK;
+  // The next step's raw inputs are copied global -> shared with cp.async while this step
+  // computes (no registers held: the 192-float working set leaves none spare).
+  __shared__ alignas(16) bf16_t stage[7][N];
+  __shared__ alignas(16) float stage_sa[N];
+  // 72 chunks of 16 bytes per step (7 bf16 tensors x 8, then sa x 16): thread j copies chunk j
+  // and, for j < 8, chunk 64 + j (an sa chunk). The chunk a thread copies is the same at every
+  // step, so its source address is set up once and only moves by one step's stride.
+  auto chunk = [&](int c, const char*& src, unsigned& dst, int64_t& stride) {
+    const int64_t head = ((int64_t)bb * T * H + hh) * N;  // element offset of (bb, t=0, hh, 0)
+    if (c < 56) {
+      const int tensor = c >> 3, part = c & 7;
+      const bf16_t* base = tensor == 0 ? r_ : tensor == 1 ? w_ : tensor == 2 ? k_ : tensor == 3 ? v_
+                         : tensor == 4 ? a_ : tensor == 5 ? b_ : dy_;
+      src = reinterpret_cast<const char*>(base + head + part * 8);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage[tensor][part * 8]));
+      stride = (int64_t)H * N * 2;
+    } else {
+      const int part = c - 56;
+      src = reinterpret_cast<const char*>(sa_ + head + part * 4);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage_sa[part * 4]));
+      stride = (int64_t)H * N * 4;
+    }
+  };
+  const char *src0, *src1 = nullptr;
+  unsigned dst0, dst1 = 0;
+  int64_t stride0, stride1 = 0;
+  chunk(j, src0, dst0, stride0);
+  if (j < 8) chunk(64 + j, src1, dst1, stride1);
+  auto issue_copy = [&](int t) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst0), "l"(src0 + t * stride0));
+    if (src1) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst1), "l"(src1 + t * stride1));
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+  issue_copy(T - 1);
   for (int t = T - 1; t >= 0; t--) {
     const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + j;
+    asm volatile("cp.async.wait_all;\n" ::);
     __syncthreads();
-    // Inputs go through shared memory only; thread j re-reads its own entries there when it needs
-    // them rather than keeping them in registers, which the 192-float working set needs.
-    r[j] = ld(r_, ind);
-    w[j] = __expf(-__expf(ld(w_, ind)));
-    k[j] = ld(k_, ind);
-    v[j] = ld(v_, ind);
-    a[j] = ld(a_, ind);
-    b[j] = ld(b_, ind);
-    dy[j] = ld(dy_, ind);
-    sa[j] = sa_[ind];
+    // Thread j converts entry j of each input into the fp32 arrays the loops below read; it
+    // re-reads its own entries there later rather than keeping them in registers.
+    r[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[0])[j]);
+    w[j] = __expf(-__expf(__bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[1])[j])));
+    k[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[2])[j]);
+    v[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[3])[j]);
+    a[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[4])[j]);
+    b[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[5])[j]);
+    dy[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[6])[j]);
+    sa[j] = stage_sa[j];
     __syncthreads();
+    if (t > 0) issue_copy(t - 1);  // the stage buffer is free again after the barrier above
     if ((t + 1) % CK == 0) {
       const float* src = ckpt_ + (((int64_t)bb * H + hh) * chunks + t / CK) * N * N + j * N;
 #pragma unroll
