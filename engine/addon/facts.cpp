@@ -108,7 +108,7 @@ Json inspect_dataset(const std::string& path, int64_t ctx_len, const std::string
   std::string dtype;
   if (ends_with(path, ".jsonl")) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw EngineError("E_DATA_OPEN", "cannot open " + path, "check the path (relative to where the script runs)");
+    if (!in) throw EngineError("E_DATA_NOT_FOUND", "cannot open " + path, "check the path (relative to where the script runs)");
     const WorldTokenizer tokenizer(vocab_path);
     std::string line;
     uint64_t line_no = 0;
@@ -130,7 +130,7 @@ Json inspect_dataset(const std::string& path, int64_t ctx_len, const std::string
       ++documents;
     }
     if (!documents) throw EngineError("E_DATA_EMPTY", path + " holds no documents", "");
-    dtype = "jsonl";
+    dtype = "uint16";  // the tokens as make-data would write them (World ids < 65536), like `inspect`
   } else {
     const BinIdxDataset data(path);
     tokens = data.num_tokens();

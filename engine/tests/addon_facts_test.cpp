@@ -142,7 +142,7 @@ void jsonl_facts() {
     const Json f = rwkv::facts::inspect_dataset(path, 0, vocab);
     CHECK(f.find("documents")->as_number() == 3);
     CHECK(f.find("tokens")->as_number() == static_cast<double>(expected));
-    CHECK(f.find("dtype")->as_string() == "jsonl");
+    CHECK(f.find("dtype")->as_string() == "uint16");
     { std::ofstream out(path); out << "{\"text\": \"ok\"}\n{\"txt\": 1}\n"; }
     bool named_line = false;
     try {
