@@ -269,5 +269,6 @@ int main() {
   flags_are_read_as_scripts_write_them();
   parameter_counts_match_the_official_sizes();
   the_plan_moves_the_right_way();
+  std::fflush(stdout);  // the table (stdout) before the summary (stderr)
   return rwkv_test::summary("planner_test");
 }
