@@ -195,7 +195,9 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     logits = tokens * V * kRefLogitBytesPerVocab;
   } else {
     const double chunk = std::min<double>(tokens, kEngineCeChunkTokens);
-    logits = chunk * V * (2.0 + 4.0) + tokens * 8.0;  // bf16 logits + fp32 grad per chunk, lse
+    // engine/cuda/cross_entropy.cu: bf16 logits of one chunk of rows, the gradient written in
+    // place (no fp32 copy); per token only the loss statistics stay.
+    logits = chunk * V * 2.0 + tokens * 8.0;
   }
 
   double workspace = gib(reference ? kRefWorkspaceGiB : kEngineWorkspaceGiB);
