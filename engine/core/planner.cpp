@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/flags.h"
 
 namespace rwkv {
 namespace {
@@ -232,10 +233,14 @@ namespace {
   throw EngineError("E_PLAN_FLAGS", "--" + flag + ": " + why, hint);
 }
 
+// A flag's value as given, else train.py's default from the one flag table (flags.json), so a
+// map of the given flags only (the trainer's resolved config) and one with every default filled
+// in (the language server's) plan alike.
 const Json* find_flag_value(const std::map<std::string, Json>& flags, const std::string& name) {
   auto it = flags.find(name);
-  if (it == flags.end() || it->second.is_null()) return nullptr;
-  return &it->second;
+  if (it != flags.end()) return it->second.is_null() ? nullptr : &it->second;
+  const FlagSpec* spec = find_flag(name);
+  return spec && !spec->default_value.is_null() ? &spec->default_value : nullptr;
 }
 
 int64_t int_flag(const std::map<std::string, Json>& flags, const std::string& name, int64_t fallback) {
@@ -303,8 +308,8 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
     bad_flag("my_testing", "unknown model version \"" + in.model_version + "\"", "use x070, x060 or x052");
   in.n_layer = int_flag(flags, "n_layer", 0);
   in.n_embd = int_flag(flags, "n_embd", 0);
-  if (in.n_layer <= 0) bad_flag("n_layer", "missing or not positive", "set --n_layer (e.g. 24 for 1.5B)");
-  if (in.n_embd <= 0) bad_flag("n_embd", "missing or not positive", "set --n_embd (e.g. 2048 for 1.5B)");
+  if (in.n_layer <= 0) bad_flag("n_layer", "must be positive", "set --n_layer (e.g. 24 for 1.5B)");
+  if (in.n_embd <= 0) bad_flag("n_embd", "must be positive", "set --n_embd (e.g. 2048 for 1.5B)");
   in.vocab_size = int_flag(flags, "vocab_size", 65536);
   if (in.vocab_size <= 0) in.vocab_size = 65536;  // 0 = "from the data"; World vocab is the norm
   in.head_size = int_flag(flags, "head_size", int_flag(flags, "head_size_a", 64));
