@@ -159,6 +159,15 @@ try {
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(shots, 'code-server-stopped.png') });
 
+  // The engine's stderr in the output channel (coloured by the rwkv-train-log grammar).
+  await quickInput('>RWKV: Show Engine Output');
+  const outputLine = page.locator('.part.panel .view-lines', { hasText: /\[rwkv\]\s+demo\.sh:9/ }).first();
+  await outputLine.waitFor({ timeout: 20_000 });
+  assert.match(await page.locator('.part.panel .view-lines').first().innerText(), /SIGINT/, 'the engine\'s stderr is in the output channel');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(shots, 'code-server-output.png') });
+  step('output channel shows the engine log');
+
   // 6. The run history on disk: what the engine was given (argv array, cwd, exported env).
   const storage = join(userData, 'User', 'workspaceStorage');
   const history = readdirSync(storage).map((d) => join(storage, d, 'rwkv-studio.rwkv-studio', 'history.json')).find((p) => existsSync(p));
