@@ -69,3 +69,17 @@ test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume con
   assert.ok((m.get(resumed.id)!.start?.resumed_from_step ?? 0) >= 5);
   await m.stop(resumed.id);
 });
+
+test('the real engine\'s error event (an unknown flag) gives a failed run with its code, hint and advice', { timeout: 60_000 }, async (t) => {
+  if (!existsSync(engine)) { t.skip('dist/bin/rwkv-train is not built'); return; }
+  const { adviceFor } = await import('../src/runs/failureAdvice');
+  const m = manager();
+  const r = m.start({ title: 'bad.sh:1', argv: ['--no_such_flag', '1'], cwd: dir, env: {} });
+  const done = await finished(m, r.id);
+  assert.equal(done.status, 'failed');
+  assert.equal(done.failure?.code, 'E_FLAG_UNKNOWN');
+  assert.match(done.failure?.message ?? '', /no_such_flag/);
+  assert.ok(done.failure?.hint, 'the engine gives a hint');
+  assert.equal(done.garbageLines, 0);
+  assert.deepEqual(adviceFor(done)!.steps, ['showOutput', 'openScript']);
+});
