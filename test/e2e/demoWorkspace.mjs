@@ -73,3 +73,12 @@ export function demoArgv({ projDir = 'demo/out', epochSteps = 1000, epochCount =
 export function demoMagicPrime(workspace) {
   return Number(/^magic_prime=(\d+)$/m.exec(readFileSync(join(workspace, 'demo.sh'), 'utf8'))?.[1]);
 }
+
+/** Whether this engine build trains (one step of the demo); else why not. */
+export function probeTraining(engine, workspace) {
+  const argv = demoArgv({ projDir: 'demo/probe', epochSteps: 1, epochCount: 1, magicPrime: demoMagicPrime(workspace) });
+  const r = spawnSync(engine, argv, { cwd: workspace, encoding: 'utf8', timeout: 120_000 });
+  if (r.status === 0) return undefined;
+  const error = r.stdout.split('\n').map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((e) => e?.event === 'error');
+  return `one demo step failed (exit ${r.status}${error ? `, ${error.code}: ${error.message}` : ''})`;
+}
