@@ -379,13 +379,25 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
   return in;
 }
 
+PlanInput plan_input_from_flags(const Json& flags_object) {
+  if (flags_object.kind() != Json::Kind::Object)
+    throw EngineError("E_PLAN_FLAGS", "the planner needs an object of flag values", "");
+  std::map<std::string, Json> flags;
+  for (const auto& m : flags_object.members()) flags[m.first] = m.second;
+  return plan_input_from_flags(flags);
+}
+
+Json plan_categories_json(const MemoryPlan& plan) {
+  Json cats = Json::object();
+  for (const auto& c : plan.categories) cats.set(c.first, Json(c.second));
+  return cats;
+}
+
 Json plan_to_json(const MemoryPlan& plan) {
   Json out = Json::object();
   out.set("total_bytes", Json(plan.total_bytes));
   out.set("stack", Json(plan_stack_name(plan.stack)));
-  Json cats = Json::object();
-  for (const auto& c : plan.categories) cats.set(c.first, Json(c.second));
-  out.set("categories", cats);
+  out.set("categories", plan_categories_json(plan));
   Json params = Json::object();
   params.set("total", Json(plan.params.total));
   params.set("trainable", Json(plan.params.trainable));

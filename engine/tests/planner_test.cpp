@@ -251,6 +251,11 @@ void the_plan_moves_the_right_way() {
   uint64_t sum = 0;
   for (const auto& c : plan.categories) sum += c.second;
   CHECK(sum == plan.total_bytes);
+  // The trainer's resolved config (a JSON object) plans exactly as the flag map does.
+  Json object = Json::object();
+  for (const auto& [k, v] : lora_15b()) object.set(k, v);
+  CHECK(rwkv::plan_memory(rwkv::plan_input_from_flags(object), PlanStack::Engine).total_bytes == plan.total_bytes);
+  CHECK_THROWS_CODE(rwkv::plan_input_from_flags(Json("n_layer=24")), "E_PLAN_FLAGS");
   const Json j = rwkv::plan_to_json(plan);
   CHECK(j.find("total_bytes") && j.find("total_bytes")->as_number() == static_cast<double>(plan.total_bytes));
   CHECK(j.find("stack") && j.find("stack")->as_string() == "engine");

@@ -91,7 +91,8 @@ function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 
       label,
       kind: CompletionItemKind.Property,
       detail: `${spec.type}${spec.engine === 'ignored' ? ' · ignored by the engine' : ''}`,
-      documentation: { kind: 'markdown', value: flagDoc(spec.name, undefined, lang) },
+      // the doc is filled in by completionItem/resolve: a list of ~100 docs is slow to send
+      data: { flag: spec.name, lang },
       sortText: `${mine ? (spec.engine === 'used' ? '0' : '1') : '2'}${spec.name}`,
       textEdit: { range, newText: style === 'shell' ? `--${spec.name}${spec.type === 'switch' ? '' : ' '}` : `${spec.name}: ` },
       ...(spec.deprecated ? { tags: [1] } : {}),
@@ -168,4 +169,11 @@ function peftKeyItems(flag: string, method: string, lang: Lang, range: Range, st
     sortText: String(i).padStart(3, '0'),
     textEdit: { range, newText: style === 'json' ? `"${k.key}":` : `${k.key}: ` },
   }));
+}
+
+/** completionItem/resolve: the flag's doc for the item the user is looking at. */
+export function resolveCompletion(item: CompletionItem): CompletionItem {
+  const data = item.data as { flag?: string; lang?: Lang } | undefined;
+  if (data?.flag && !item.documentation) item.documentation = { kind: 'markdown', value: flagDoc(data.flag, undefined, data.lang ?? 'en') };
+  return item;
 }

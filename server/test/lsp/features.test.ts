@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FactsCache } from '../../src/facts/cache';
 import { Analyzer } from '../../src/lsp/analysis';
-import { completeAt } from '../../src/lsp/completion';
+import { completeAt, resolveCompletion } from '../../src/lsp/completion';
 import { hoverAt } from '../../src/lsp/hover';
 import { resolveRuns } from '../../src/lsp/resolveRuns';
 import { fakeFacts, fakeFiles } from '../fakeWorld';
@@ -63,6 +63,6 @@ test('YAML completion: keys with presets, values, peft_config keys under the map
   assert.ok(keys.includes('lora_alpha') && keys.includes('r'), keys.join(','));
   const top = completeAt(doc, a, pos(6, 2), 'zh');
   const nl = top.find((i) => i.label === 'n_layer')!;
-  assert.match(JSON.stringify(nl.documentation), /模型层数/);
+  assert.match(JSON.stringify(resolveCompletion(nl).documentation), /模型层数/);
   assert.ok(top.some((i) => /n_layer: 24\\nn_embd: 2048/.test(JSON.stringify(i.textEdit))), 'preset fills both keys');
 });

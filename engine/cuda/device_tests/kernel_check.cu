@@ -1,0 +1,399 @@
+// Device test: every CUDA kernel against its CPU twin (cpu_twins.h) on random inputs, plus the
+// cuBLASLt GEMM in each transposition, the allocator, and timings (WKV7 at training shapes,
+// the bf16 GEMM rate that MFU is measured against). Prints one line per check:
+//   CHECK <name> err=<max |gpu - cpu| / max |cpu|> tol=<tolerance> PASS|FAIL
+// and exits non-zero if any check fails. Built and run on the GPU machine by run_device.sh.
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "cuda/caching_allocator.h"
+#include "cuda/cuda_context.h"
+#include "cuda/kernels.h"
+#include "cpu_twins.h"
+
+using namespace rwkv::cuda;
+using twin::V;
+
+namespace {
+int g_failures = 0;
+std::mt19937_64 rng(1234);
+
+uint16_t to_bf16(float f) {  // round to nearest even
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+double from_bf16(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+// Random values already rounded to bf16, so the CPU twin sees exactly what the GPU sees.
+V rand_bf16(size_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  V v(n);
+  for (auto& x : v) x = from_bf16(to_bf16((float)d(rng)));
+  return v;
+}
+V rand_f32(size_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  V v(n);
+  for (auto& x : v) x = (float)d(rng);
+  return v;
+}
+
+struct Dev {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit Dev(size_t b) : bytes(b) { check_cuda(cudaMalloc(&p, b), "cudaMalloc"); cudaMemset(p, 0, b); }
+  ~Dev() { cudaFree(p); }
+  uint16_t* h() { return static_cast<uint16_t*>(p); }
+  float* f() { return static_cast<float*>(p); }
+};
+Dev* up_bf16(const V& v) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); i++) h[i] = to_bf16((float)v[i]);
+  Dev* d = new Dev(h.size() * 2);
+  cudaMemcpy(d->p, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  return d;
+}
+Dev* up_f32(const V& v) {
+  std::vector<float> h(v.begin(), v.end());
+  Dev* d = new Dev(h.size() * 4);
+  cudaMemcpy(d->p, h.data(), h.size() * 4, cudaMemcpyHostToDevice);
+  return d;
+}
+V down_bf16(const Dev* d, size_t n) {
+  std::vector<uint16_t> h(n);
+  cudaMemcpy(h.data(), d->p, n * 2, cudaMemcpyDeviceToHost);
+  V v(n);
+  for (size_t i = 0; i < n; i++) v[i] = from_bf16(h[i]);
+  return v;
+}
+V down_f32(const Dev* d, size_t n) {
+  std::vector<float> h(n);
+  cudaMemcpy(h.data(), d->p, n * 4, cudaMemcpyDeviceToHost);
+  return V(h.begin(), h.end());
+}
+
+void compare(const std::string& name, const V& gpu, const V& ref, double tol) {
+  double maxref = 0, maxerr = 0;
+  bool finite = gpu.size() == ref.size();
+  for (size_t i = 0; i < ref.size() && finite; i++) {
+    if (!std::isfinite(gpu[i])) finite = false;
+    maxref = std::fmax(maxref, std::fabs(ref[i]));
+    maxerr = std::fmax(maxerr, std::fabs(gpu[i] - ref[i]));
+  }
+  const double err = finite ? maxerr / std::fmax(maxref, 1e-12) : INFINITY;
+  const bool ok = err <= tol;
+  if (!ok) g_failures++;
+  std::printf("CHECK %-34s err=%.3e tol=%.1e max|ref|=%.3e %s\n", name.c_str(), err, tol, maxref,
+              ok ? "PASS" : "FAIL");
+}
+
+// ---------------------------------------------------------------------------------------------
+void test_wkv7(Context& ctx, int B, int T, int H, const char* tag) {
+  const int N = kWkvHeadSize;
+  const size_t n = (size_t)B * T * H * N;
+  V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
+  V w = rand_bf16(n, -4.0, -0.5);  // log-log decay, as after the model's soft clamp
+  // a = -kk, b = kk * a_lr with kk a unit vector per head, as the model builds them.
+  V a(n), b(n);
+  {
+    V kk = rand_bf16(n, -1, 1), lr = rand_f32(n, 0, 1);
+    for (size_t h0 = 0; h0 < n; h0 += N) {
+      double s = 0;
+      for (int i = 0; i < N; i++) s += kk[h0 + i] * kk[h0 + i];
+      s = std::sqrt(s);
+      for (int i = 0; i < N; i++) {
+        a[h0 + i] = from_bf16(to_bf16((float)(-kk[h0 + i] / s)));
+        b[h0 + i] = from_bf16(to_bf16((float)(kk[h0 + i] / s * lr[h0 + i])));
+      }
+    }
+  }
+  V y, dr, dw, dk, dv, da, db;
+  twin::wkv7(B, T, H, N, r, w, k, v, a, b, dy, y, dr, dw, dk, dv, da, db);
+  Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *A = up_bf16(a),
+      *Bb = up_bf16(b), *DY = up_bf16(dy);
+  Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DA(n * 2), DB(n * 2);
+  Dev ck(wkv7_state_floats(B, T, H) * 4), sa(wkv7_sa_floats(B, T, H) * 4);
+  wkv7_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(), ctx.stream());
+  wkv7_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
+                DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7 sync");
+  const double tol = 1e-2;  // bf16 outputs (0.4% rounding) + fp32 accumulation over T steps
+  std::string p = std::string("wkv7") + tag + ".";
+  compare(p + "y", down_bf16(&Y, n), y, tol);
+  compare(p + "dr", down_bf16(&DR, n), dr, tol);
+  compare(p + "dw", down_bf16(&DW, n), dw, tol);
+  compare(p + "dk", down_bf16(&DK, n), dk, tol);
+  compare(p + "dv", down_bf16(&DV, n), dv, tol);
+  compare(p + "da", down_bf16(&DA, n), da, tol);
+  compare(p + "db", down_bf16(&DB, n), db, tol);
+  for (Dev* d : {R, W, K, Vv, A, Bb, DY}) delete d;
+}
+
+void time_wkv7(Context& ctx, int B, int T, int H) {
+  const size_t n = (size_t)B * T * H * kWkvHeadSize;
+  Dev r(n * 2), w(n * 2), k(n * 2), v(n * 2), a(n * 2), b(n * 2), y(n * 2), dy(n * 2);
+  Dev g1(n * 2), g2(n * 2), g3(n * 2), g4(n * 2), g5(n * 2), g6(n * 2);
+  Dev ck(wkv7_state_floats(B, T, H) * 4), sa(wkv7_sa_floats(B, T, H) * 4);
+  // w_raw = -0.5 in bf16 (0xBF00) keeps the decay in range; zeros elsewhere are fine for timing.
+  std::vector<uint16_t> wh(n, 0xBF00);
+  cudaMemcpy(w.p, wh.data(), n * 2, cudaMemcpyHostToDevice);
+  cudaEvent_t e0, e1, e2;
+  cudaEventCreate(&e0); cudaEventCreate(&e1); cudaEventCreate(&e2);
+  for (int it = 0; it < 2; it++) {
+    cudaEventRecord(e0, ctx.stream());
+    wkv7_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), y.h(), ck.f(), sa.f(), ctx.stream());
+    cudaEventRecord(e1, ctx.stream());
+    wkv7_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), dy.h(), ck.f(), sa.f(), g1.h(), g2.h(),
+                  g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream());
+    cudaEventRecord(e2, ctx.stream());
+  }
+  cudaEventSynchronize(e2);
+  float f = 0, bw = 0;
+  cudaEventElapsedTime(&f, e0, e1);
+  cudaEventElapsedTime(&bw, e1, e2);
+  std::printf("TIME wkv7 B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f\n", B, T, H, f, bw);
+}
+
+void test_gemm(Context& ctx) {
+  const int M = 96, N = 160, K = 224;
+  for (int mode = 0; mode < 4; mode++) {
+    const bool ta = mode & 1, tb = mode & 2;
+    V A = rand_bf16((size_t)M * K, -1, 1), Bm = rand_bf16((size_t)K * N, -1, 1), C;
+    twin::gemm(ta, tb, M, N, K, A, Bm, C);
+    Dev *dA = up_bf16(A), *dB = up_bf16(Bm);
+    Dev dC((size_t)M * N * 4), dCb((size_t)M * N * 2);
+    ctx.gemm(ta, tb, M, N, K, dA->p, ta ? M : K, dB->p, tb ? K : N, dC.p, N, GemmOut::F32);
+    ctx.gemm(ta, tb, M, N, K, dA->p, ta ? M : K, dB->p, tb ? K : N, dCb.p, N, GemmOut::BF16);
+    cudaStreamSynchronize(ctx.stream());
+    std::string name = std::string("gemm.") + (ta ? "T" : "N") + (tb ? "T" : "N");
+    compare(name + ".f32", down_f32(&dC, (size_t)M * N), C, 1e-5);
+    compare(name + ".bf16", down_bf16(&dCb, (size_t)M * N), C, 8e-3);
+    delete dA; delete dB;
+  }
+  // beta = 1 accumulates (used for gradient accumulation).
+  V A = rand_bf16((size_t)M * K, -1, 1), Bm = rand_bf16((size_t)K * N, -1, 1), C;
+  twin::gemm(false, false, M, N, K, A, Bm, C);
+  Dev *dA = up_bf16(A), *dB = up_bf16(Bm);
+  Dev dC((size_t)M * N * 4);
+  ctx.gemm(false, false, M, N, K, dA->p, K, dB->p, N, dC.p, N, GemmOut::F32);
+  ctx.gemm(false, false, M, N, K, dA->p, K, dB->p, N, dC.p, N, GemmOut::F32, 1.f, 1.f);
+  cudaStreamSynchronize(ctx.stream());
+  for (auto& x : C) x *= 2;
+  compare("gemm.NN.accumulate", down_f32(&dC, (size_t)M * N), C, 1e-5);
+  delete dA; delete dB;
+}
+
+double time_gemm(Context& ctx, int M, int N, int K) {
+  Dev A((size_t)M * K * 2), Bm((size_t)K * N * 2), C((size_t)M * N * 2);
+  for (int i = 0; i < 3; i++) ctx.gemm(false, true, M, N, K, A.p, K, Bm.p, K, C.p, N, GemmOut::BF16);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0); cudaEventCreate(&e1);
+  const int iters = 20;
+  cudaEventRecord(e0, ctx.stream());
+  for (int i = 0; i < iters; i++) ctx.gemm(false, true, M, N, K, A.p, K, Bm.p, K, C.p, N, GemmOut::BF16);
+  cudaEventRecord(e1, ctx.stream());
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  const double tflops = 2.0 * M * N * K * iters / (ms * 1e-3) / 1e12;
+  std::printf("TIME gemm_bf16 M=%d N=%d K=%d tflops=%.1f\n", M, N, K, tflops);
+  return tflops;
+}
+
+void test_norm(Context& ctx, int rows, int C, int group, const char* name) {
+  const size_t n = (size_t)rows * C;
+  V x = rand_bf16(n, -2, 2), dy = rand_bf16(n, -1, 1), wt = rand_f32(C, 0.5, 1.5), bs = rand_f32(C, -0.5, 0.5);
+  for (size_t i = 0; i < n; i++) x[i] = from_bf16(to_bf16((float)(x[i] + (i / group % 7) * 0.3)));  // group offsets
+  V y, dx, dwt, dbs;
+  const double eps = 1e-5 * 64;
+  twin::norm(rows, C, group, eps, x, wt, bs, dy, y, dx, dwt, dbs);
+  Dev *X = up_bf16(x), *DY = up_bf16(dy), *Wt = up_f32(wt), *Bs = up_f32(bs);
+  const size_t groups = n / group;
+  Dev Y(n * 2), DX(n * 2), mean(groups * 4), rstd(groups * 4), DW(C * 4), DB(C * 4);
+  norm_forward(rows, C, group, (float)eps, X->h(), Wt->f(), Bs->f(), Y.h(), mean.f(), rstd.f(), ctx.stream());
+  norm_backward(rows, C, group, X->h(), Wt->f(), mean.f(), rstd.f(), DY->h(), DX.h(), DW.f(), DB.f(), ctx.stream());
+  cudaStreamSynchronize(ctx.stream());
+  std::string p = std::string(name) + ".";
+  compare(p + "y", down_bf16(&Y, n), y, 8e-3);
+  compare(p + "dx", down_bf16(&DX, n), dx, 8e-3);
+  compare(p + "dweight", down_f32(&DW, C), dwt, 1e-4);
+  compare(p + "dbias", down_f32(&DB, C), dbs, 1e-4);
+  for (Dev* d : {X, DY, Wt, Bs}) delete d;
+}
+
+void test_shift_lerp(Context& ctx) {
+  const int B = 2, T = 32, C = 256, K = 6;
+  const size_t n = (size_t)B * T * C;
+  V x = rand_bf16(n, -1, 1), mu = rand_f32((size_t)K * C, 0, 1), dout = rand_bf16(K * n, -1, 1);
+  V out, dx, dmu;
+  twin::shift_lerp(B, T, C, K, x, mu, dout, out, dx, dmu);
+  Dev *X = up_bf16(x), *MU = up_f32(mu), *DO = up_bf16(dout);
+  Dev O(K * n * 2), DX(n * 2), DMU((size_t)K * C * 4);
+  shift_lerp_forward(B, T, C, K, X->h(), MU->f(), O.h(), ctx.stream());
+  shift_lerp_backward(B, T, C, K, X->h(), MU->f(), DO->h(), DX.h(), DMU.f(), ctx.stream());
+  cudaStreamSynchronize(ctx.stream());
+  compare("shift_lerp.out", down_bf16(&O, K * n), out, 8e-3);
+  compare("shift_lerp.dx", down_bf16(&DX, n), dx, 8e-3);
+  compare("shift_lerp.dmu", down_f32(&DMU, (size_t)K * C), dmu, 1e-4);
+  for (Dev* d : {X, MU, DO}) delete d;
+}
+
+void test_acts(Context& ctx) {
+  const int rows = 64, C = 128;
+  const size_t n = (size_t)rows * C;
+  const char* names[] = {"tanh", "sigmoid", "decay_clamp", "relu_square", "bias_add"};
+  for (int kind = 0; kind < 5; kind++) {
+    V x = rand_bf16(n, -3, 3), dy = rand_bf16(n, -1, 1), bias = rand_f32(C, -1, 1);
+    V y(n), dx(n), dbias(C, 0.0);
+    for (size_t i = 0; i < n; i++) {
+      y[i] = twin::act(kind, x[i], bias[i % C]);
+      // The kernel's dx is rounded to bf16 before the bias gradient sums it; so is the twin's.
+      dx[i] = dy[i] * twin::act_grad(kind, x[i], bias[i % C]);
+      dbias[i % C] += from_bf16(to_bf16((float)dx[i]));
+    }
+    Dev *X = up_bf16(x), *DY = up_bf16(dy), *Bs = up_f32(bias);
+    Dev Y(n * 2), DX(n * 2), DB(C * 4);
+    act_forward(static_cast<Act>(kind), n, C, X->h(), Bs->f(), Y.h(), ctx.stream());
+    act_backward(static_cast<Act>(kind), n, C, X->h(), Bs->f(), DY->h(), DX.h(), DB.f(), ctx.stream());
+    cudaStreamSynchronize(ctx.stream());
+    std::string p = std::string("act.") + names[kind] + ".";
+    compare(p + "y", down_bf16(&Y, n), y, 8e-3);
+    compare(p + "dx", down_bf16(&DX, n), dx, 8e-3);
+    compare(p + "dbias", down_f32(&DB, C), dbias, 1e-4);
+    for (Dev* d : {X, DY, Bs}) delete d;
+  }
+  V a = rand_bf16(n, -1, 1), b = rand_bf16(n, -1, 1), s(n);
+  for (size_t i = 0; i < n; i++) s[i] = a[i] + b[i];
+  Dev *A = up_bf16(a), *Bd = up_bf16(b);
+  Dev S(n * 2);
+  add_forward(n, A->h(), Bd->h(), S.h(), ctx.stream());
+  cudaStreamSynchronize(ctx.stream());
+  compare("residual_add", down_bf16(&S, n), s, 8e-3);
+  delete A; delete Bd;
+}
+
+void test_cross_entropy(Context& ctx) {
+  const int rows = 12, Vn = 65536;
+  V logits = rand_bf16((size_t)rows * Vn, -4, 4);
+  std::vector<int32_t> tgt(rows);
+  std::uniform_int_distribution<int> d(0, Vn - 1);
+  for (auto& t : tgt) t = d(rng);
+  tgt[5] = -1;  // an ignored (padding) row
+  for (int r = 0; r < rows; r++)  // make some rows confident so the softmax is far from uniform
+    if (r % 3 == 0 && tgt[r] >= 0) logits[(size_t)r * Vn + tgt[r]] = 12.0;
+  V grad;
+  const double scale = 1.0 / (rows - 1);
+  const double loss = twin::cross_entropy(rows, Vn, logits, tgt, scale, grad);
+  Dev* L = up_bf16(logits);
+  Dev T(rows * 4), LS(4);
+  cudaMemcpy(T.p, tgt.data(), rows * 4, cudaMemcpyHostToDevice);
+  cross_entropy_fused(rows, Vn, L->h(), static_cast<int32_t*>(T.p), (float)scale, LS.f(), ctx.stream());
+  cudaStreamSynchronize(ctx.stream());
+  compare("cross_entropy.loss", down_f32(&LS, 1), V{loss}, 1e-5);
+  compare("cross_entropy.dlogits", down_bf16(L, (size_t)rows * Vn), grad, 8e-3);
+  delete L;
+}
+
+void test_adamw(Context& ctx) {
+  const int64_t sizes[3] = {1000, 77777, 4096};
+  std::vector<V> p(3), g(3), m(3), v(3);
+  std::vector<Dev*> dp, dg, dm, dv, db;
+  std::vector<AdamTensor> ts;
+  for (int i = 0; i < 3; i++) {
+    p[i] = rand_f32(sizes[i], -1, 1);
+    m[i].assign(sizes[i], 0.0);
+    v[i].assign(sizes[i], 0.0);
+    dp.push_back(up_f32(p[i])); dm.push_back(up_f32(m[i])); dv.push_back(up_f32(v[i]));
+    dg.push_back(new Dev(sizes[i] * 4)); db.push_back(new Dev(sizes[i] * 2));
+    ts.push_back({dp[i]->f(), dg[i]->f(), dm[i]->f(), dv[i]->f(), db[i]->h(), sizes[i]});
+  }
+  for (int step = 1; step <= 3; step++) {
+    for (int i = 0; i < 3; i++) {
+      g[i] = rand_f32(sizes[i], -1, 1);
+      std::vector<float> h(g[i].begin(), g[i].end());
+      cudaMemcpy(dg[i]->p, h.data(), h.size() * 4, cudaMemcpyHostToDevice);
+      twin::adamw(p[i], g[i], m[i], v[i], 1e-3, 0.9, 0.99, 1e-8, 0.01, step);
+    }
+    AdamHyper hp{1e-3f, 0.9f, 0.99f, 1e-8f, 0.01f, 1.0f, step};
+    adamw_multi_tensor(ts.data(), 3, hp, ctx.stream());
+  }
+  for (int i = 0; i < 3; i++) {
+    compare("adamw.master[" + std::to_string(i) + "]", down_f32(dp[i], sizes[i]), p[i], 1e-5);
+    compare("adamw.m[" + std::to_string(i) + "]", down_f32(dm[i], sizes[i]), m[i], 1e-5);
+    compare("adamw.v[" + std::to_string(i) + "]", down_f32(dv[i], sizes[i]), v[i], 1e-5);
+    compare("adamw.bf16_copy[" + std::to_string(i) + "]", down_bf16(db[i], sizes[i]), p[i], 8e-3);
+  }
+  for (auto* vecs : {&dp, &dg, &dm, &dv, &db})
+    for (Dev* d : *vecs) delete d;
+}
+
+void test_allocator() {
+  CachingAllocator alloc;
+  void* a = alloc.allocate(3 << 20);
+  void* b = alloc.allocate(1000);
+  const size_t peak = alloc.peak_in_use();
+  alloc.release(a);
+  void* c = alloc.allocate((3 << 20) - 100);  // same rounded size: must reuse a's block
+  const bool reused = (c == a);
+  const bool sizes_ok = peak == CachingAllocator::round_size(3 << 20) + CachingAllocator::round_size(1000);
+  alloc.release(b);
+  alloc.release(c);
+  const bool none_in_use = alloc.in_use() == 0;
+  bool oom_code = false;
+  try {
+    alloc.allocate((size_t)1 << 50);
+  } catch (const rwkv::EngineError& e) {
+    oom_code = e.code == "E_GPU_OOM";
+  }
+  const bool ok = reused && sizes_ok && none_in_use && oom_code;
+  if (!ok) g_failures++;
+  std::printf("CHECK %-34s reused=%d peak_ok=%d freed=%d oom_code=%d %s\n", "caching_allocator", reused,
+              sizes_ok, none_in_use, oom_code, ok ? "PASS" : "FAIL");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  try {
+    Context ctx(0);
+    std::printf("DEVICE %s sm_%d%d sms=%d mem_MiB=%zu cublasLt=%s\n", ctx.device().name.c_str(),
+                ctx.device().major, ctx.device().minor, ctx.device().sm_count,
+                ctx.device().total_memory >> 20, ctx.cublaslt_path().c_str());
+    test_gemm(ctx);
+    test_wkv7(ctx, 2, 32, 2, "[B2,T32,H2]");
+    test_wkv7(ctx, 1, 512, 1, "[B1,T512,H1]");
+    test_norm(ctx, 64, 768, 768, "layer_norm");
+    test_norm(ctx, 64, 512, 64, "group_norm");
+    test_shift_lerp(ctx);
+    test_acts(ctx);
+    test_cross_entropy(ctx);
+    test_adamw(ctx);
+    test_allocator();
+    if (!quick) {
+      time_wkv7(ctx, 8, 1024, 12);   // 0.1B, ctx 1024, bsz 8
+      time_wkv7(ctx, 8, 1024, 32);   // 1.5B, ctx 1024, bsz 8
+      time_wkv7(ctx, 1, 4096, 32);   // 1.5B, ctx 4096, bsz 1
+      time_gemm(ctx, 8192, 8192, 8192);
+      time_gemm(ctx, 8192, 2048, 2048);
+    }
+  } catch (const rwkv::EngineError& e) {
+    std::printf("ERROR %s: %s (%s)\n", e.code.c_str(), e.what(), e.hint.c_str());
+    return 2;
+  }
+  std::printf("SUMMARY %s (%d failed)\n", g_failures ? "FAIL" : "PASS", g_failures);
+  return g_failures ? 1 : 0;
+}
