@@ -95,11 +95,11 @@ try {
   whyFake ??= prepareDemo(engineBin, demoWs) ?? probeTraining(engineBin, demoWs);
   const engine = whyFake ? 'fake' : 'real';
   if (whyFake) console.log(`dashboard.e2e: live run on the fake engine (${whyFake})`);
-  const liveSteps = engine === 'real' ? 60 : 300;
+  const liveSteps = engine === 'real' ? 30 : 300;
   const manager = new RunManager({ enginePath: () => (engine === 'real' ? engineBin : join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs')), historyDir: join(demoWs, 'history') });
   const pending = [];
   const live = engine === 'real'
-    ? manager.start({ title: 'live (CPU engine)', argv: demoArgv({ projDir: 'demo/live', epochSteps: 30, epochCount: 2, magicPrime: demoMagicPrime(demoWs) }), cwd: demoWs, env: {} })
+    ? manager.start({ title: 'live (CPU engine)', argv: demoArgv({ projDir: 'demo/live', epochSteps: 15, epochCount: 2, magicPrime: demoMagicPrime(demoWs) }), cwd: demoWs, env: {} })
     : manager.start({ title: 'live (fake engine)', argv: ['--steps', '300', '--step_ms', '4'], cwd: demoWs, env: {} });
   manager.on('event', (id, e) => { if (id === live.id && e.event === 'step') pending.push(toPoint(e)); });
   await send({ type: 'reset', runs: [summaryOf(recorded.record), summaryOf(live)], shown: [recorded.record.id, live.id], points: { [recorded.record.id]: recordedPoints, [live.id]: [] } });
