@@ -89,4 +89,3 @@ function memoryLines(a: Analysis, runIndex: number, lang: Lang): string[] {
   return [`${t('memory', lang)}: ${(plan.totalBytes / GB).toFixed(2)} GB (${parts})`];
 }
 
-export { effective };
