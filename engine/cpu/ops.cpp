@@ -11,15 +11,24 @@ namespace rwkv::ops {
 // machine) OpenMP's fork/join costs more than the loop.
 static inline bool worth_threads(int64_t work) { return work >= (int64_t(1) << 18); }
 
+// W is walked in blocks of rows that stay in cache while every input row meets them; with a
+// large N (the head: vocab x C) streaming all of W once per token would be memory-bound.
+static constexpr int kRowBlock = 64;
+
 void linear_fwd(const float* x, const float* W, float* y, int M, int K, int N) {
+  const int nblocks = (N + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
-  for (int i = 0; i < M; ++i) {
-    const float* xi = x + int64_t(i) * K;
-    for (int j = 0; j < N; ++j) {
-      const float* wj = W + int64_t(j) * K;
-      float s = 0;
-      for (int k = 0; k < K; ++k) s += xi[k] * wj[k];
-      y[int64_t(i) * N + j] = s;
+  for (int jb = 0; jb < nblocks; ++jb) {
+    const int j0 = jb * kRowBlock, j1 = std::min(N, j0 + kRowBlock);
+    for (int i = 0; i < M; ++i) {
+      const float* xi = x + int64_t(i) * K;
+      for (int j = j0; j < j1; ++j) {
+        const float* wj = W + int64_t(j) * K;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int k = 0; k < K; ++k) s += xi[k] * wj[k];
+        y[int64_t(i) * N + j] = s;
+      }
     }
   }
 }
@@ -27,15 +36,24 @@ void linear_fwd(const float* x, const float* W, float* y, int M, int K, int N) {
 void linear_bwd(const float* x, const float* W, const float* dy, float* dx, float* dW,
                 int M, int K, int N) {
   if (dx) {
+    const int row_chunk = 16;
+    const int nchunks = (M + row_chunk - 1) / row_chunk;
 #pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
-    for (int i = 0; i < M; ++i) {
-      float* dxi = dx + int64_t(i) * K;
-      const float* dyi = dy + int64_t(i) * N;
-      for (int j = 0; j < N; ++j) {
-        const float g = dyi[j];
-        if (g == 0) continue;
-        const float* wj = W + int64_t(j) * K;
-        for (int k = 0; k < K; ++k) dxi[k] += g * wj[k];
+    for (int ic = 0; ic < nchunks; ++ic) {
+      const int i0 = ic * row_chunk, i1 = std::min(M, i0 + row_chunk);
+      for (int j0 = 0; j0 < N; j0 += kRowBlock) {
+        const int j1 = std::min(N, j0 + kRowBlock);
+        for (int i = i0; i < i1; ++i) {
+          float* dxi = dx + int64_t(i) * K;
+          const float* dyi = dy + int64_t(i) * N;
+          for (int j = j0; j < j1; ++j) {
+            const float g = dyi[j];
+            if (g == 0) continue;
+            const float* wj = W + int64_t(j) * K;
+#pragma omp simd
+            for (int k = 0; k < K; ++k) dxi[k] += g * wj[k];
+          }
+        }
       }
     }
   }
@@ -47,6 +65,7 @@ void linear_bwd(const float* x, const float* W, const float* dy, float* dx, floa
         const float g = dy[int64_t(i) * N + j];
         if (g == 0) continue;
         const float* xi = x + int64_t(i) * K;
+#pragma omp simd
         for (int k = 0; k < K; ++k) dwj[k] += g * xi[k];
       }
     }
@@ -78,6 +97,7 @@ void matmul_bwd(const float* x, const float* A, const float* dy, float* dx, floa
       for (int k = 0; k < K; ++k) {
         const float* ak = A + int64_t(k) * N;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int j = 0; j < N; ++j) s += dyi[j] * ak[j];
         dxi[k] += s;
       }

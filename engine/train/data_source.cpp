@@ -32,7 +32,7 @@ class MagicPrimeSource final : public DataSource {
       throw EngineError("E_FLAG_VALUE", "--magic_prime " + std::to_string(prime_) + " is not a prime p with p % 3 == 2",
                         "use the value `rwkv-train make-data` (or make_data.py) printed: " +
                             std::to_string(magic_prime_for(tokens, ctx_))); 
-    if ((prime_ + 1) * uint64_t(ctx_) + 1 > tokens)
+    if (prime_ * uint64_t(ctx_) + 1 > tokens)  // the last slot starts at (p-1)*ctx_len, reads ctx_len+1
       throw EngineError("E_FLAG_VALUE", "--magic_prime " + std::to_string(prime_) + " reads past the end of the data (" +
                         std::to_string(tokens) + " tokens, ctx_len " + std::to_string(ctx_) + ")",
                         "the largest valid value for this data is " + std::to_string(magic_prime_for(tokens, ctx_)));

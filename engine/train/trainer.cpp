@@ -39,7 +39,9 @@ int64_t read_i64(const HostTensor& t) {
   return v;
 }
 
-void make_dirs(const std::string& path) {
+}  // namespace
+
+void make_project_dir(const std::string& path) {
   std::string cur;
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
@@ -50,6 +52,8 @@ void make_dirs(const std::string& path) {
     if (i < path.size()) cur += path[i];
   }
 }
+
+namespace {
 
 bool file_exists(const std::string& p) {
   struct stat st;
@@ -80,7 +84,7 @@ class Trainer {
   Trainer(const TrainOptions& o, RunProtocol& p, const TrainHooks& h) : o_(o), proto_(p), hooks_(h) {}
 
   int run() {
-    make_dirs(o_.proj_dir);
+    make_project_dir(o_.proj_dir);
     for (const auto& f : o_.ignored_flags)
       proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
     open_backend();

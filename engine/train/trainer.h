@@ -25,6 +25,9 @@ struct TrainHooks {
 // Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.
 int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHooks& hooks);
 
+// Creates proj_dir (and its parents). Throws EngineError(E_IO_MKDIR).
+void make_project_dir(const std::string& path);
+
 // The resume file inside proj_dir.
 std::string resume_path(const std::string& proj_dir);
 
