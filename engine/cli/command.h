@@ -17,6 +17,10 @@ struct Command {
 
 std::vector<Command>& command_registry();
 
+// Reports a failure the way every command does: an `error` event (run protocol) on stdout and
+// "rwkv-train: error CODE: message" plus the hint on stderr. Returns the exit code to use (1).
+int report_error(const std::string& code, const std::string& message, const std::string& hint);
+
 struct RegisterCommand {
   RegisterCommand(const char* name, const char* summary, CommandFn run) {
     command_registry().push_back({name, summary, run});

@@ -30,6 +30,11 @@ class BinIdxDataset {
   Impl* impl_;
 };
 
+// Scans every token once; throws EngineError(E_DATA_TOKEN_RANGE) naming how many ids are
+// >= vocab_size, the first one and its offset, and the largest id, so data made with another
+// tokenizer is caught before training instead of indexing past the embedding.
+void check_token_ids(const BinIdxDataset& data, uint64_t vocab_size);
+
 // Writes PREFIX.bin/.idx (uint16 tokens when every id < 65536) atomically.
 void write_binidx(const std::string& prefix, const std::vector<std::vector<uint32_t>>& documents);
 

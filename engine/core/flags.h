@@ -16,6 +16,10 @@ struct FlagSpec {
   std::vector<std::string> values;  // allowed values, empty = any
   bool engine_uses = true;          // false: accepted and reported as ignored
   std::string doc_en, doc_zh;
+  Json min_value, max_value;        // numeric bounds, null when none
+  std::string nargs;                // "", "*" or "+" (argparse list flags: the value is an array)
+  std::string deprecated;           // the flag to use instead, when deprecated
+  Json trainer_defaults;            // {trainer: default} where one trainer's default differs
 };
 
 const std::vector<FlagSpec>& flag_table();     // parsed once from the embedded JSON
@@ -30,6 +34,9 @@ struct ParsedFlags {
   double get_float(const std::string& name) const;
   std::string get_string(const std::string& name) const;
 };
+
+// The candidate closest to `given` by edit distance, or "" when none is plausibly meant.
+std::string closest_name(const std::string& given, const std::vector<std::string>& candidates);
 
 // Accepts `--flag value` and `--flag=value`. Throws EngineError(E_FLAG_UNKNOWN / E_FLAG_VALUE)
 // with a hint ("did you mean --n_layer?").

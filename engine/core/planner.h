@@ -58,6 +58,9 @@ struct PlanInput {
 // (n_embd not a multiple of head_size, a peft rank <= 0, ...). `flags` maps flag names
 // (without --) to values as a script gives them: numbers, or strings ("1", "bf16", '{"r":64}').
 PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags);
+// The same from a JSON object of flags (the trainer's resolved config, the `start` event's
+// `config`). Throws E_PLAN_FLAGS when `flags` is not an object.
+PlanInput plan_input_from_flags(const Json& flags_object);
 
 struct ParamCounts {
   int64_t total = 0;            // every parameter of the base model
@@ -92,5 +95,11 @@ inline constexpr const char* kWorkspace = "workspace";        // GEMM workspace,
 
 const char* plan_stack_name(PlanStack stack);  // "reference" / "engine"
 Json plan_to_json(const MemoryPlan& plan);     // {"total_bytes":..,"stack":..,"categories":{..}}
+Json plan_categories_json(const MemoryPlan& plan);  // {"weights":..,...}: the `start` event's `plan`
+
+// What the trainer reports in its `start` event (planned_memory_bytes and plan), computed from
+// its resolved flags: the engine stack of the very function the editor calls through the
+// addon, so the two always agree for the same config.
+//   const MemoryPlan plan = plan_memory(plan_input_from_flags(resolved), PlanStack::Engine);
 
 }  // namespace rwkv

@@ -7,15 +7,28 @@
 
 namespace rwkv::ops {
 
+// Threads only pay off above some work: on small shapes (tests, tiny models on a busy 2-core
+// machine) OpenMP's fork/join costs more than the loop.
+static inline bool worth_threads(int64_t work) { return work >= (int64_t(1) << 18); }
+
+// W is walked in blocks of rows that stay in cache while every input row meets them; with a
+// large N (the head: vocab x C) streaming all of W once per token would be memory-bound.
+static constexpr int kRowBlock = 64;
+
 void linear_fwd(const float* x, const float* W, float* y, int M, int K, int N) {
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < M; ++i) {
-    const float* xi = x + int64_t(i) * K;
-    for (int j = 0; j < N; ++j) {
-      const float* wj = W + int64_t(j) * K;
-      float s = 0;
-      for (int k = 0; k < K; ++k) s += xi[k] * wj[k];
-      y[int64_t(i) * N + j] = s;
+  const int nblocks = (N + kRowBlock - 1) / kRowBlock;
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
+  for (int jb = 0; jb < nblocks; ++jb) {
+    const int j0 = jb * kRowBlock, j1 = std::min(N, j0 + kRowBlock);
+    for (int i = 0; i < M; ++i) {
+      const float* xi = x + int64_t(i) * K;
+      for (int j = j0; j < j1; ++j) {
+        const float* wj = W + int64_t(j) * K;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int k = 0; k < K; ++k) s += xi[k] * wj[k];
+        y[int64_t(i) * N + j] = s;
+      }
     }
   }
 }
@@ -23,26 +36,36 @@ void linear_fwd(const float* x, const float* W, float* y, int M, int K, int N) {
 void linear_bwd(const float* x, const float* W, const float* dy, float* dx, float* dW,
                 int M, int K, int N) {
   if (dx) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < M; ++i) {
-      float* dxi = dx + int64_t(i) * K;
-      const float* dyi = dy + int64_t(i) * N;
-      for (int j = 0; j < N; ++j) {
-        const float g = dyi[j];
-        if (g == 0) continue;
-        const float* wj = W + int64_t(j) * K;
-        for (int k = 0; k < K; ++k) dxi[k] += g * wj[k];
+    const int row_chunk = 16;
+    const int nchunks = (M + row_chunk - 1) / row_chunk;
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
+    for (int ic = 0; ic < nchunks; ++ic) {
+      const int i0 = ic * row_chunk, i1 = std::min(M, i0 + row_chunk);
+      for (int j0 = 0; j0 < N; j0 += kRowBlock) {
+        const int j1 = std::min(N, j0 + kRowBlock);
+        for (int i = i0; i < i1; ++i) {
+          float* dxi = dx + int64_t(i) * K;
+          const float* dyi = dy + int64_t(i) * N;
+          for (int j = j0; j < j1; ++j) {
+            const float g = dyi[j];
+            if (g == 0) continue;
+            const float* wj = W + int64_t(j) * K;
+#pragma omp simd
+            for (int k = 0; k < K; ++k) dxi[k] += g * wj[k];
+          }
+        }
       }
     }
   }
   if (dW) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
     for (int j = 0; j < N; ++j) {
       float* dwj = dW + int64_t(j) * K;
       for (int i = 0; i < M; ++i) {
         const float g = dy[int64_t(i) * N + j];
         if (g == 0) continue;
         const float* xi = x + int64_t(i) * K;
+#pragma omp simd
         for (int k = 0; k < K; ++k) dwj[k] += g * xi[k];
       }
     }
@@ -50,7 +73,7 @@ void linear_bwd(const float* x, const float* W, const float* dy, float* dx, floa
 }
 
 void matmul_fwd(const float* x, const float* A, float* y, int M, int K, int N) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
   for (int i = 0; i < M; ++i) {
     float* yi = y + int64_t(i) * N;
     std::fill(yi, yi + N, 0.0f);
@@ -67,20 +90,21 @@ void matmul_fwd(const float* x, const float* A, float* y, int M, int K, int N) {
 void matmul_bwd(const float* x, const float* A, const float* dy, float* dx, float* dA,
                 int M, int K, int N) {
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
     for (int i = 0; i < M; ++i) {
       const float* dyi = dy + int64_t(i) * N;
       float* dxi = dx + int64_t(i) * K;
       for (int k = 0; k < K; ++k) {
         const float* ak = A + int64_t(k) * N;
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int j = 0; j < N; ++j) s += dyi[j] * ak[j];
         dxi[k] += s;
       }
     }
   }
   if (dA) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * K * N))
     for (int k = 0; k < K; ++k) {
       float* dak = dA + int64_t(k) * N;
       for (int i = 0; i < M; ++i) {
@@ -123,7 +147,7 @@ static void norm_group_bwd(const float* x, const float* g, float mean, float rst
 
 void layernorm_fwd(const float* x, const float* g, const float* b, float* y, float* mean,
                    float* rstd, int M, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * C))
   for (int i = 0; i < M; ++i) {
     const float* xi = x + int64_t(i) * C;
     norm_stats(xi, C, eps, &mean[i], &rstd[i]);
@@ -134,13 +158,13 @@ void layernorm_fwd(const float* x, const float* g, const float* b, float* y, flo
 void layernorm_bwd(const float* x, const float* g, const float* mean, const float* rstd,
                    const float* dy, float* dx, float* dg, float* db, int M, int C) {
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * C))
     for (int i = 0; i < M; ++i)
       norm_group_bwd(x + int64_t(i) * C, g, mean[i], rstd[i], dy + int64_t(i) * C,
                      dx + int64_t(i) * C, C);
   }
   if (dg || db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * C))
     for (int c = 0; c < C; ++c) {
       double sg = 0, sb = 0;
       for (int i = 0; i < M; ++i) {
@@ -157,7 +181,7 @@ void layernorm_bwd(const float* x, const float* g, const float* mean, const floa
 void groupnorm_fwd(const float* x, const float* g, const float* b, float* y, float* mean,
                    float* rstd, int M, int H, int N, float eps) {
   const int C = H * N;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * H * N))
   for (int i = 0; i < M; ++i) {
     for (int h = 0; h < H; ++h) {
       const int64_t off = int64_t(i) * C + h * N;
@@ -173,7 +197,7 @@ void groupnorm_bwd(const float* x, const float* g, const float* mean, const floa
                    const float* dy, float* dx, float* dg, float* db, int M, int H, int N) {
   const int C = H * N;
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * H * N))
     for (int i = 0; i < M; ++i)
       for (int h = 0; h < H; ++h) {
         const int64_t off = int64_t(i) * C + h * N;
@@ -182,7 +206,7 @@ void groupnorm_bwd(const float* x, const float* g, const float* mean, const floa
       }
   }
   if (dg || db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * H * N))
     for (int c = 0; c < C; ++c) {
       const int h = c / N;
       double sg = 0, sb = 0;
@@ -308,7 +332,7 @@ void wkv7_fwd(const float* r, const float* w, const float* k, const float* v, co
               const float* b, const float* s0, float* y, float* states, int B, int T, int H, int N) {
   const int C = H * N;
   const int64_t NN = int64_t(N) * N;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(int64_t(B) * T * H * N * N))
   for (int bb = 0; bb < B; ++bb)
     for (int h = 0; h < H; ++h) {
       std::vector<float> S(NN, 0.0f), decay(N), sa(N);
@@ -344,7 +368,7 @@ void wkv7_bwd(const float* r, const float* w, const float* k, const float* v, co
   const int C = H * N;
   const int64_t NN = int64_t(N) * N;
   std::vector<float> ds0_parts(ds0 ? size_t(B) * H * NN : 0, 0.0f);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(int64_t(B) * T * H * N * N))
   for (int bb = 0; bb < B; ++bb)
     for (int h = 0; h < H; ++h) {
       std::vector<float> dS(NN, 0.0f), zeros(NN, 0.0f), decay(N), sa(N), dsa(N);
@@ -423,9 +447,11 @@ double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const 
   int64_t n = 0;
   for (int i = 0; i < M; ++i) if (!mask || mask[i] != 0) ++n;
   if (counted) *counted = n;
-  double total = 0;
+  // Per-row losses summed in a fixed order afterwards: the reported loss is bit-identical
+  // whatever the thread count (the resume test compares losses exactly).
+  std::vector<double> row_loss(size_t(M), 0.0);
   const double l2wrap = 1e-4 / M;
-#pragma omp parallel for schedule(static) reduction(+ : total)
+#pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * V))
   for (int i = 0; i < M; ++i) {
     const float* row = logits + int64_t(i) * V;
     float* drow = dlogits + int64_t(i) * V;
@@ -435,7 +461,7 @@ double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const 
     if (counts && n > 0) {
       double se = 0;
       for (int j = 0; j < V; ++j) se += std::exp(double(row[j]) - mx);
-      total += std::log(se) + mx - row[targets[i]];
+      row_loss[i] = std::log(se) + mx - row[targets[i]];
       const double inv = 1.0 / (se * n);
       for (int j = 0; j < V; ++j) drow[j] = float(loss_scale * std::exp(double(row[j]) - mx) * inv);
       drow[targets[i]] -= float(loss_scale / double(n));
@@ -444,6 +470,8 @@ double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const 
     }
     drow[arg] += float(l2wrap * mx);  // not scaled: see ops.h
   }
+  double total = 0;
+  for (double l : row_loss) total += l;
   return n ? total / n : 0.0;
 }
 

@@ -27,8 +27,8 @@ export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
   server = new ServerClient(serverPath(context.extensionPath), output);
   if (!server.available) output.appendLine('[rwkv] dist/server.js is missing: no diagnostics, and Run Training cannot resolve scripts.');
   const controller = new RunController(context, runManager, server, output);
-  const lenses = new TrainCodeLensProvider();
-  const shellAndYaml: vscode.DocumentSelector = [{ language: 'shellscript', scheme: 'file' }, { pattern: '**/*.sh', scheme: 'file' }];
+  const lenses = new TrainCodeLensProvider(async (uri) => (await server!.resolveRuns(uri)).map((r) => r.line));
+  const shellAndYaml: vscode.DocumentSelector = [{ language: 'shellscript', scheme: 'file' }, { pattern: '**/*.sh', scheme: 'file' }, { language: 'yaml', scheme: 'file' }];
 
   context.subscriptions.push(
     output,

@@ -2,30 +2,30 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { describeGpu, parseEngineGpus, parseNvidiaSmi, type GpuAnswer } from './gpuList';
 
-function run(command: string, args: string[]): Promise<{ ok: boolean; text: string }> {
+function run(command: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: 15_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      resolve({ ok: !error, text: (stdout || '') + (error && stderr ? stderr : '') });
-    });
+    execFile(command, args, { timeout: 15_000, maxBuffer: 1 << 20 }, (error, stdout) => resolve(error ? undefined : stdout));
   });
 }
 
 export async function showGpus(enginePath: string, output: vscode.OutputChannel): Promise<void> {
-  let text = '';
-  let ok = false;
-  if (existsSync(enginePath)) ({ ok, text } = await run(enginePath, ['gpus']));
-  if (!ok) {
-    const smi = await run('nvidia-smi', ['--query-gpu=index,name,memory.total,memory.used', '--format=csv,noheader']);
-    if (smi.ok) { ok = true; text = smi.text; }
+  let answer: GpuAnswer | undefined;
+  if (existsSync(enginePath)) {
+    const text = await run(enginePath, ['gpus']);
+    if (text !== undefined) answer = parseEngineGpus(text);
   }
-  output.appendLine('[rwkv] GPUs:');
-  output.appendLine(text.trim() || '(none)');
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  if (!ok || lines.length === 0) {
-    const pick = await vscode.window.showWarningMessage(vscode.l10n.t('No NVIDIA GPU was found. Runs can still use the CPU (small models only).'), vscode.l10n.t('Use CPU by Default'));
+  if (!answer || answer.gpus.length === 0) {
+    const smi = await run('nvidia-smi', ['--query-gpu=index,name,memory.total,memory.free', '--format=csv,noheader,nounits']);
+    if (smi !== undefined && parseNvidiaSmi(smi).gpus.length) answer = parseNvidiaSmi(smi);
+  }
+  output.appendLine(`[rwkv] GPUs: ${answer?.gpus.length ? answer.gpus.map((g) => `${describeGpu(g).label} (${describeGpu(g).description})`).join('; ') : `none${answer?.reason ? ` (${answer.reason})` : ''}`}`);
+  if (!answer || answer.gpus.length === 0) {
+    const why = answer?.reason ? ` (${answer.reason})` : '';
+    const pick = await vscode.window.showWarningMessage(vscode.l10n.t('No NVIDIA GPU was found{0}. Runs can still use the CPU (small models only).', why), vscode.l10n.t('Use CPU by Default'));
     if (pick) await vscode.workspace.getConfiguration('rwkvStudio').update('defaultDevice', 'cpu', vscode.ConfigurationTarget.Workspace);
     return;
   }
-  await vscode.window.showQuickPick(lines.map((l) => ({ label: l })), { placeHolder: vscode.l10n.t('GPUs on this machine') });
+  await vscode.window.showQuickPick(answer.gpus.map(describeGpu), { placeHolder: vscode.l10n.t('GPUs on this machine (driver {0})', answer.driver ?? '?') });
 }

@@ -21,7 +21,27 @@ export class RunController implements vscode.Disposable {
     private readonly server: ServerClient,
     private readonly output: vscode.OutputChannel,
   ) {
-    const onStderr = (runId: string, text: string) => this.output.append(text);
+    // Whole lines only: a progress bar redrawn with \r keeps its last state; with several runs
+    // at once each line says which run it is from.
+    const partial = new Map<string, string>();
+    const onStderr = (runId: string, text: string) => {
+      const lines = ((partial.get(runId) ?? '') + text).split('\n');
+      partial.set(runId, lines.pop() ?? '');
+      const prefix = this.manager.activeRuns().length > 1 ? `[${this.manager.get(runId)?.spec.title ?? runId}] ` : '';
+      for (const line of lines) {
+        const shown = line.split('\r').filter((s) => s.trim() !== '').pop();
+        if (shown !== undefined) this.output.appendLine(prefix + shown.trimEnd());
+      }
+    };
+    const onEnded = (r: RunRecord) => {
+      const rest = partial.get(r.id);
+      if (isActive(r.status) || rest === undefined) return;
+      partial.delete(r.id);
+      const shown = rest.split('\r').filter((x) => x.trim() !== '').pop();
+      if (shown !== undefined) this.output.appendLine(shown.trimEnd());
+    };
+    manager.on('update', onEnded);
+    this.disposables.push({ dispose: () => manager.off('update', onEnded) });
     const onGarbage = (runId: string, line: string, reason: string) => this.output.appendLine(`[rwkv] ignored engine output (${reason}): ${line.slice(0, 200)}`);
     manager.on('stderr', onStderr);
     manager.on('garbage', onGarbage);
@@ -65,6 +85,13 @@ export class RunController implements vscode.Disposable {
       const pick = await vscode.window.showQuickPick(runs.map((r) => ({ label: vscode.l10n.t('Line {0}', r.line + 1), description: r.argv.join(' ').slice(0, 120), run: r })), { placeHolder: vscode.l10n.t('Which train.py call?') });
       if (!pick) return undefined;
       chosen = pick.run;
+    }
+    if (chosen.unresolved.length) {
+      const go = vscode.l10n.t('Run Anyway');
+      const pick = await vscode.window.showWarningMessage(
+        vscode.l10n.t('{0} uses values that cannot be known before it runs: {1}. The engine would get them as written.', basename(target.fsPath), chosen.unresolved.join(', ')),
+        { modal: true }, go);
+      if (pick !== go) return undefined;
     }
     let argv = chosen.argv;
     const device = defaultDevice();

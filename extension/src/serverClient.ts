@@ -11,6 +11,8 @@ export interface ResolvedRun {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Values the server could not expand ($(...), unset variables). */
+  unresolved: string[];
 }
 
 export const RESOLVE_RUNS = 'rwkv/resolveRuns';
@@ -60,7 +62,7 @@ export class ServerClient implements vscode.Disposable {
     const answer = await this.client.sendRequest<{ runs?: unknown }>(RESOLVE_RUNS, { uri: uri.toString() });
     const runs = Array.isArray(answer?.runs) ? answer.runs : [];
     return runs.filter((r): r is ResolvedRun => !!r && typeof r === 'object' && Array.isArray((r as ResolvedRun).argv) && typeof (r as ResolvedRun).cwd === 'string')
-      .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String) }));
+      .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String), unresolved: Array.isArray(r.unresolved) ? r.unresolved.map(String) : [] }));
   }
 
   async dispose(): Promise<void> {

@@ -37,8 +37,17 @@ test('advice: completed and stopped runs need none; an engine error without a GP
   const a = adviceFor(r)!;
   assert.equal(a.message, 'Training failed (DATA_MISSING): data/x.bin not found. Check --data_file.');
   assert.deepEqual(a.steps, ['showOutput', 'openScript']);
-  r.failure = { code: 'E', message: 'CUDA driver version is insufficient' };
-  assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput']);
+  for (const failure of [
+    { code: 'E', message: 'CUDA driver version is insufficient' },
+    { code: 'E_NO_GPU', message: 'nothing to train on' },
+    { code: 'E_CUDA_UNAVAILABLE', message: 'x' },
+    { code: 'E_DEVICE', message: 'no NVIDIA driver found: libnvidia-ml.so.1: cannot open shared object file' },
+  ]) {
+    r.failure = failure;
+    assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput'], failure.code);
+  }
+  r.failure = { code: 'E_FLAG_UNKNOWN', message: 'unknown flag --bogus', hint: 'run rwkv-train --help' };
+  assert.deepEqual(adviceFor(r)!.steps, ['showOutput', 'openScript'], 'not mistaken for a GPU problem');
 });
 
 test('advice for a crash offers Resume only when a resume checkpoint exists', () => {
@@ -55,4 +64,17 @@ test('advice for a crash offers Resume only when a resume checkpoint exists', ()
 test('train.py call lines: continuations counted once, comments skipped', () => {
   const text = ['# python train.py (a comment)', 'python train.py --a 1 \\', '  --b 2', 'echo done', 'CUDA_VISIBLE_DEVICES=0 python3 ../RWKV-PEFT/train.py \\', '--c 3'].join('\n');
   assert.deepEqual(trainCallLines(text), [1, 4]);
+});
+
+test('GPU lists from the engine (JSON) and from nvidia-smi (CSV)', async () => {
+  const { parseEngineGpus, parseNvidiaSmi, describeGpu } = await import('../src/gpuList');
+  const engine = parseEngineGpus('{"gpus":[{"index":0,"name":"NVIDIA H100 80GB HBM3","compute_capability":"9.0","total_bytes":85520809984,"free_bytes":84000000000}],"driver_version":"580.1"}\n')!;
+  assert.equal(engine.gpus.length, 1);
+  assert.deepEqual(describeGpu(engine.gpus[0]), { label: '0: NVIDIA H100 80GB HBM3', description: '78.2 / 79.6 GiB free · sm 9.0' });
+  assert.equal(engine.driver, '580.1');
+  const none = parseEngineGpus('{"gpus":[],"driver_version":"","reason":"libnvidia-ml.so.1 not found"}')!;
+  assert.deepEqual([none.gpus.length, none.reason], [0, 'libnvidia-ml.so.1 not found']);
+  assert.equal(parseEngineGpus('garbage'), undefined);
+  const smi = parseNvidiaSmi('0, NVIDIA H200, 143771, 143000\n1, NVIDIA H200, 143771, 100\n');
+  assert.deepEqual(smi.gpus.map((g) => [g.index, g.name, g.totalBytes]), [[0, 'NVIDIA H200', 143771 * 1024 ** 2], [1, 'NVIDIA H200', 143771 * 1024 ** 2]]);
 });

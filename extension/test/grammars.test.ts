@@ -2,7 +2,9 @@
 // the log grammar. The host grammars (source.shell, source.json) are small stand-ins with the
 // scopes of VS Code's own, so the test needs no VS Code.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import * as oniguruma from 'vscode-oniguruma';
@@ -26,20 +28,27 @@ const jsonStandIn = { scopeName: 'source.json', patterns: [
   { match: '[{}\\[\\]:,]', name: 'punctuation.json' },
 ] };
 
+// VS Code's own shell and JSON grammars, where a cached code-server (test/e2e/tools.mjs) has them.
+const vscodeExtensions = join(process.env.RWKV_E2E_CACHE ?? join(homedir(), '.cache', 'rwkv-studio-e2e'), 'code-server-4.100.3', 'node_modules', 'code-server', 'lib', 'vscode', 'extensions');
+const realShell = join(vscodeExtensions, 'shellscript', 'syntaxes', 'shell-unix-bash.tmLanguage.json');
+const realJson = join(vscodeExtensions, 'json', 'syntaxes', 'JSON.tmLanguage.json');
+const haveReal = existsSync(realShell) && existsSync(realJson);
+
 const files: Record<string, string> = {
   'rwkv.peft-config.injection': 'syntaxes/peft-config.injection.tmLanguage.json',
   'text.log.rwkv-train': 'syntaxes/rwkv-train-log.tmLanguage.json',
 };
-const registry = new Registry({
+const makeRegistry = (real: boolean) => new Registry({
   onigLib,
   loadGrammar: async (scope) => {
-    if (scope === 'source.shell') return parseRawGrammar(JSON.stringify(shellStandIn), 'shell.json');
-    if (scope === 'source.json') return parseRawGrammar(JSON.stringify(jsonStandIn), 'json.json');
+    if (scope === 'source.shell') return real ? parseRawGrammar(readFileSync(realShell, 'utf8'), realShell) : parseRawGrammar(JSON.stringify(shellStandIn), 'shell.json');
+    if (scope === 'source.json') return real ? parseRawGrammar(readFileSync(realJson, 'utf8'), realJson) : parseRawGrammar(JSON.stringify(jsonStandIn), 'json.json');
     const file = files[scope];
     return file ? parseRawGrammar(readFileSync(file, 'utf8'), file) : null;
   },
   getInjections: (scope) => (scope === 'source.shell' ? ['rwkv.peft-config.injection'] : undefined),
 });
+const registry = makeRegistry(false);
 
 function tokens(grammar: IGrammar, line: string): { text: string; scopes: string[] }[] {
   return grammar.tokenizeLine(line, INITIAL).tokens.map((t) => ({ text: line.slice(t.startIndex, t.endIndex), scopes: t.scopes }));
@@ -93,4 +102,15 @@ test('the engine log grammar marks errors, steps, metrics and extension notes', 
   assert.ok(scopeOf(step, '2.345').includes('constant.numeric.rwkv-log'));
   assert.ok(scopeOf(tokens(log, '[rwkv] following out/loss_data.jsonl'), '[rwkv]').includes('keyword.other.rwkv-log'));
   assert.ok(tokens(log, 'saved out/rwkv-3.pth').some((t) => t.text === 'out/rwkv-3.pth' && t.scopes.includes('string.unquoted.path.rwkv-log')));
+});
+
+test('with VS Code\'s own shell and JSON grammars, the peft_config JSON is embedded JSON', { skip: haveReal ? false : 'no cached code-server with VS Code grammars' }, async () => {
+  const shell = (await makeRegistry(true).loadGrammar('source.shell'))!;
+  let state = INITIAL;
+  const lines = [`peft_config='{"r":8,"lora_alpha":32}'`, `python train.py --peft lora --peft_config '{"r":64,"alpha":128}' \\`, `  --ctx_len 512`];
+  const all = lines.map((line) => { const r = shell.tokenizeLine(line, state); state = r.ruleStack; return r.tokens.map((t) => ({ text: line.slice(t.startIndex, t.endIndex), scopes: t.scopes })); });
+  assert.ok(scopeOf(all[0], '32').some((s) => s.startsWith('constant.numeric')), JSON.stringify(all[0]));
+  assert.ok(scopeOf(all[1], "64").includes("meta.embedded.block.json.rwkv"), JSON.stringify(all[1].map((t) => [t.text, t.scopes.slice(1).join(" ")])));
+  assert.ok(scopeOf(all[1], '64').some((s) => s.startsWith('constant.numeric')));
+  assert.ok(all[2].every((t) => !t.scopes.includes('meta.embedded.block.json.rwkv')), 'the next line is shell again');
 });

@@ -66,3 +66,17 @@ test('following a metrics.jsonl that is truncated starts over', () => {
   follower.poll();
   assert.deepEqual(seen, ['start', 'step', 'start']);
 });
+
+test('an opened loss_data.jsonl replays (converted) after the window reloads', async () => {
+  const { RunManager } = await import('../src/runs/runManager');
+  const path = join(dir, 'reload', 'loss_data.jsonl');
+  mkdirSync(join(dir, 'reload'), { recursive: true });
+  writeFileSync(path, '{"loss": 2.0, "t_cost": 1, "kt_s": 1}\n{"loss": 1.5, "t_cost": 1, "kt_s": 1}\n');
+  const history = join(dir, 'reload-history');
+  const m = new RunManager({ enginePath: () => '', historyDir: history });
+  const { record, events } = readRunFile(path, '');
+  m.adopt(record, events);
+  m.flush();
+  const after = new RunManager({ enginePath: () => '', historyDir: history });
+  assert.deepEqual(after.events(record.id).map((e) => (e as StepEvent).loss), [2.0, 1.5]);
+});

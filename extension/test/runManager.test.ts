@@ -52,7 +52,7 @@ test('a normal run: argv array, cwd and exported env reach the engine; steps, ch
   assert.equal(config.env_CUDA_VISIBLE_DEVICES, '1');
   assert.equal(existsSync('/tmp/pwned'), false);
   assert.deepEqual(events.filter((e) => e !== 'step'), ['start', 'checkpoint', 'end']);
-  assert.equal(done.checkpoints[0].kind, 'resume');
+  assert.equal(done.checkpoints[0].kind, 'adapter');
   assert.ok(done.stderrTail.some((l) => l.includes('step 12/12')), `progress bar redraws keep their last state: ${JSON.stringify(done.stderrTail)}`);
   // replay and persisted history
   assert.equal(m.events(r.id).filter((e) => e.event === 'step').length, 12);
@@ -76,19 +76,19 @@ test('a garbage-laden stream: stray prints, split lines, unknown events and fiel
   assert.ok(m.events(r.id).some((e) => e.event === 'futuristic'), 'unknown events are kept');
 });
 
-test('stop sends SIGINT and the engine ends as stopped with a resume checkpoint; resume passes it on', async () => {
+test('stop sends SIGINT and the engine ends as stopped with a resume checkpoint; resume runs the same argv and continues', async () => {
   const m = manager();
-  const r = m.start(spec(['--steps', '100000', '--step_ms', '10']));
+  const r = m.start(spec(['--steps', '100000', '--step_ms', '10', '--proj_dir', join(scratch, 'resume')]));
   await new Promise<void>((ok) => m.on('event', (id, e) => { if (id === r.id && e.event === 'step' && (e as StepEvent).step === 5) ok(); }));
   await m.stop(r.id);
   const done = m.get(r.id)!;
   assert.equal(done.status, 'stopped');
   assert.equal(done.signal, null, 'it ended itself, no signal killed it');
   const checkpoint = m.resumeCheckpoint(r.id);
-  assert.match(checkpoint ?? '', /rwkv-step\d+\.pth$/);
+  assert.match(checkpoint ?? '', /rwkv-resume\.pth$/);
   const resumed = m.resume(r.id)!;
   assert.equal(resumed.resumedFromRunId, r.id);
-  assert.deepEqual(resumed.spec.argv.slice(-2), ['--resume_from', checkpoint]);
+  assert.deepEqual(resumed.spec.argv, done.spec.argv);
   await new Promise<void>((ok) => m.on('event', (id, e) => { if (id === resumed.id && e.event === 'start') ok(); }));
   assert.ok((m.get(resumed.id)!.start?.resumed_from_step ?? 0) >= 5);
   await m.stop(resumed.id);

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE, ensureChromium, ensureCodeServer } from './tools.mjs';
+import { prepareDemo, probeTraining } from './demoWorkspace.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = join(root, 'test', 'screenshots');
@@ -22,10 +23,7 @@ const codeServer = ensureCodeServer();
 if (!codeServer) skip('code-server could not be installed (see the lines above)');
 if (!existsSync(join(root, 'dist', 'server.js'))) skip('dist/server.js (the language server) is not built; run npm run build');
 
-// The engine: the real one when built, else the protocol-speaking fake (said loudly).
-const realEngine = existsSync(join(root, 'dist', 'bin', 'rwkv-train')) && process.env.RWKV_E2E_FAKE_ENGINE !== '1';
 const fakeEngine = join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs');
-console.log(`code-server.e2e: engine = ${realEngine ? 'dist/bin/rwkv-train (real)' : 'test/fake-engine (dist/bin/rwkv-train is not built)'}`);
 
 // 1. Package the VSIX (the same command users and CI run).
 const pkg = spawnSync(process.execPath, [join(root, 'extension', 'package.mjs')], { cwd: root, encoding: 'utf8' });
@@ -41,11 +39,13 @@ rmSync(scratch, { recursive: true, force: true });
 const [home, userData, exts, ws] = ['home', 'user-data', 'extensions', 'workspace'].map((d) => join(scratch, d));
 for (const d of [home, userData, exts]) mkdirSync(d, { recursive: true });
 cpSync(join(root, 'test', 'e2e', 'workspace'), ws, { recursive: true });
-if (realEngine) {
-  // The demo model and data, made by the engine itself.
-  const prep = spawnSync(join(root, 'dist', 'bin', 'rwkv-train'), ['demo', '--prepare', join(ws, 'demo')], { encoding: 'utf8' });
-  if (prep.status !== 0) console.log(`code-server.e2e: demo --prepare exited ${prep.status}: ${prep.stderr?.slice(-400)}`);
-}
+// The engine: the real one when it is built and trains (demo model and data made by itself),
+// else the protocol-speaking fake, said loudly.
+const engineBin = join(root, 'dist', 'bin', 'rwkv-train');
+let whyFake = process.env.RWKV_E2E_FAKE_ENGINE === '1' ? 'RWKV_E2E_FAKE_ENGINE=1' : !existsSync(engineBin) ? 'dist/bin/rwkv-train is not built' : undefined;
+whyFake ??= prepareDemo(engineBin, ws) ?? probeTraining(engineBin, ws);
+const realEngine = !whyFake;
+console.log(`code-server.e2e: engine = ${realEngine ? 'dist/bin/rwkv-train (real, CPU, demo model)' : `test/fake-engine (${whyFake})`}`);
 mkdirSync(join(userData, 'User'), { recursive: true });
 writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
   'workbench.startupEditor': 'none',
@@ -60,23 +60,40 @@ const install = spawnSync(codeServer, ['--install-extension', vsix, '--extension
 assert.equal(install.status, 0, `install: ${install.stdout}${install.stderr}`);
 assert.ok(readdirSync(exts).some((d) => d.startsWith('rwkv-studio.rwkv-studio-')), `installed into ${exts}: ${readdirSync(exts)}`);
 
-const port = await new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
-const server = spawn(codeServer, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-  '--user-data-dir', userData, '--extensions-dir', exts, ws], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-let serverLog = '';
-server.stdout.on('data', (d) => { serverLog += d; });
-server.stderr.on('data', (d) => { serverLog += d; });
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; i < 100; i++) {
-  try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
-  await new Promise((ok) => setTimeout(ok, 200));
+async function startCodeServer(folder, extraArgs) {
+  const port = await new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
+  const proc = spawn(codeServer, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', ...extraArgs,
+    '--user-data-dir', userData, '--extensions-dir', exts, folder], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const handle = { proc, log: '', base: `http://127.0.0.1:${port}` };
+  proc.stdout.on('data', (d) => { handle.log += d; });
+  proc.stderr.on('data', (d) => { handle.log += d; });
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`${handle.base}/healthz`)).ok) break; } catch { /* not yet */ }
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  return handle;
 }
+let server = await startCodeServer(ws, ['--disable-workspace-trust']);
+const base = server.base;
 
 const { chromium: playwright } = await import('playwright-core');
 const browser = await playwright.launch({ executablePath: chromium, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 let failed = false;
 const t0 = Date.now();
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+async function quickInputOn(p, text) {
+  await p.keyboard.press('F1');
+  const input = p.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(text);
+  await p.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 20_000 });
+  await p.waitForTimeout(300);
+  await p.keyboard.press('Enter');
+}
+async function openFileOn(p, name) {
+  await quickInputOn(p, name); // no '>' prefix: quick open by file name
+  await p.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 20_000 });
+}
 const step = (what) => console.log(`code-server.e2e: ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
 try {
   await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
@@ -84,19 +101,8 @@ try {
   await page.waitForSelector('.statusbar', { timeout: 30_000 });
   step('workbench up');
 
-  const quickInput = async (text) => {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(text);
-    await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 20_000 });
-    await page.waitForTimeout(300);
-    await page.keyboard.press('Enter');
-  };
-  const openFile = async (name) => {
-    await quickInput(name); // no '>' prefix: quick open by file name
-    await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 20_000 });
-  };
+  const quickInput = (text) => quickInputOn(page, text);
+  const openFile = (name) => openFileOn(page, name);
 
   // 3. Diagnostics in a script with mistakes.
   await openFile('typo.sh');
@@ -152,6 +158,15 @@ try {
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(shots, 'code-server-stopped.png') });
 
+  // The engine's stderr in the output channel (coloured by the rwkv-train-log grammar).
+  await quickInput('>RWKV: Show Engine Output');
+  const outputLine = page.locator('.part.panel .view-lines', { hasText: /\[rwkv\]\s+demo\.sh:\d+/ }).first();
+  await outputLine.waitFor({ timeout: 20_000 });
+  assert.match(await page.locator('.part.panel .view-lines').first().innerText(), realEngine ? /\d+\/\d+/ : /SIGINT/, 'the engine\'s stderr is in the output channel');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(shots, 'code-server-output.png') });
+  step('output channel shows the engine log');
+
   // 6. The run history on disk: what the engine was given (argv array, cwd, exported env).
   const storage = join(userData, 'User', 'workspaceStorage');
   const history = readdirSync(storage).map((d) => join(storage, d, 'rwkv-studio.rwkv-studio', 'history.json')).find((p) => existsSync(p));
@@ -161,18 +176,45 @@ try {
   assert.equal(run.status, 'stopped');
   assert.equal(run.spec.cwd, ws);
   assert.equal(run.spec.env.CUDA_VISIBLE_DEVICES, '0');
-  assert.ok(run.spec.argv.includes('--peft_config'));
-  assert.equal(run.spec.argv[run.spec.argv.indexOf('--peft_config') + 1], '{"r":8,"lora_alpha":16,"lora_dropout":0.0}');
+  assert.equal(run.spec.argv[run.spec.argv.indexOf('--my_testing') + 1], 'x070', 'quotes removed as the shell would');
+  assert.equal(run.spec.argv[run.spec.argv.indexOf('--load_model') + 1], 'demo/model.pth', 'variables expanded');
   assert.ok(run.checkpoints.length >= 1, 'the stop saved a checkpoint');
   step(`history ok: ${run.stepCount} steps, checkpoint ${run.checkpoints.at(-1).path}`);
+
+  // 7. An untrusted folder: diagnostics still work, nothing runs.
+  server.proc.kill('SIGTERM');
+  const untrustedWs = join(scratch, 'untrusted-workspace');
+  cpSync(join(root, 'test', 'e2e', 'workspace'), untrustedWs, { recursive: true });
+  server = await startCodeServer(untrustedWs, []);
+  const page2 = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page2.goto(`${server.base}/?folder=${encodeURIComponent(untrustedWs)}`);
+  await page2.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  const noTrust = page2.locator('.monaco-dialog-box a.monaco-button, .monaco-dialog-box .monaco-button', { hasText: /don't trust|No/ }).first();
+  await noTrust.waitFor({ timeout: 30_000 });
+  await noTrust.click();
+  step('untrusted folder opened (restricted mode)');
+  await openFileOn(page2, 'typo.sh');
+  await page2.locator('.monaco-editor .squiggly-error').first().waitFor({ timeout: 40_000 });
+  const restrictedLens = page2.locator('.codelens-decoration a', { hasText: 'trust this folder first' }).first();
+  await restrictedLens.waitFor({ timeout: 30_000 });
+  assert.equal(await page2.locator('.codelens-decoration a', { hasText: /^\s*Run Training$/ }).count(), 0, 'no runnable lens');
+  await page2.keyboard.press('F1');
+  await page2.locator('.quick-input-widget input').fill('>RWKV: Run Training');
+  await page2.waitForTimeout(800);
+  const offered = await page2.locator('.quick-input-list .monaco-list-row', { hasText: 'RWKV: Run Training' }).count();
+  await page2.keyboard.press('Escape');
+  assert.equal(offered, 0, 'Run Training is not offered in restricted mode');
+  await page2.waitForTimeout(500);
+  await page2.screenshot({ path: join(shots, 'code-server-untrusted.png') });
+  step('untrusted: diagnostics shown, Run Training not offered');
   console.log(`code-server.e2e: ok in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 } catch (e) {
   failed = true;
   console.error('code-server.e2e FAILED:', e);
   await page.screenshot({ path: join(scratch, 'failure.png') }).catch(() => {});
-  console.error(`(failure screenshot: ${join(scratch, 'failure.png')}; server log tail:)\n${serverLog.slice(-2000)}`);
+  console.error(`(failure screenshot: ${join(scratch, 'failure.png')}; server log tail:)\n${server.log.slice(-2000)}`);
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
+  server.proc.kill('SIGTERM');
 }
 process.exit(failed ? 1 : 0);

@@ -7,8 +7,9 @@
 //   nogpu         an error event (NO_CUDA) and end failed, exit 2
 //   stubborn      ignores SIGINT and SIGTERM (so only SIGKILL ends it)
 //   slow-stop     on SIGINT waits FAKE_STOP_MS before ending (still within the grace time)
-// Flags read: --steps N (default $FAKE_STEPS or 20), --step_ms N (default $FAKE_STEP_MS or 5), --proj_dir DIR, --resume_from P.
-import { mkdirSync, appendFileSync } from 'node:fs';
+// Flags read: --steps N (default $FAKE_STEPS or 20), --step_ms N (default $FAKE_STEP_MS or 5), --proj_dir DIR.
+// Like the real engine, a run continues from proj_dir/rwkv-resume.pth when a stop left one.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -17,7 +18,6 @@ const mode = process.env.FAKE_MODE ?? 'normal';
 const steps = Number(flag('steps', process.env.FAKE_STEPS ?? '20'));
 const stepMs = Number(flag('step_ms', process.env.FAKE_STEP_MS ?? '5'));
 const projDir = flag('proj_dir', '');
-const resumeFrom = flag('resume_from', '');
 const metrics = projDir ? join(projDir, 'metrics.jsonl') : '';
 if (projDir) mkdirSync(projDir, { recursive: true });
 
@@ -32,7 +32,8 @@ const emit = (event, fields) => {
   if (metrics) appendFileSync(metrics, line);
 };
 
-const startStep = resumeFrom ? Number(/step(\d+)/.exec(resumeFrom)?.[1] ?? 0) : 0;
+const resumeFile = join(projDir || '.', 'rwkv-resume.pth');
+const startStep = projDir && existsSync(resumeFile) ? Number(JSON.parse(readFileSync(resumeFile, 'utf8')).step) : 0;
 let step = startStep;
 let stopping = false;
 const started = Date.now();
@@ -59,7 +60,10 @@ if (mode === 'garbage') {
 }
 
 const finish = (status) => {
-  emit('checkpoint', { path: join(projDir || '.', `rwkv-step${step}.pth`), bytes: 1234, step, kind: 'resume' });
+  if (status === 'stopped' && projDir) {
+    writeFileSync(resumeFile, JSON.stringify({ step }));
+    emit('checkpoint', { path: resumeFile, bytes: 12, step, kind: 'resume' });
+  } else emit('checkpoint', { path: join(projDir || '.', `rwkv-${step}.pth`), bytes: 1234, step, kind: 'adapter' });
   emit('end', { status, steps: step, elapsed_s: (Date.now() - started) / 1000, final_loss: lossAt(step) });
   setTimeout(() => process.exit(status === 'completed' ? 0 : 130), 5);
 };
@@ -73,7 +77,7 @@ if (mode === 'stubborn') {
   process.on('SIGINT', () => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write('SIGINT: saving a resume checkpoint\n');
+    process.stderr.write('\nSIGINT: saving a resume checkpoint\n');
     setTimeout(() => finish('stopped'), mode === 'slow-stop' ? Number(process.env.FAKE_STOP_MS ?? 300) : 0);
   });
 }

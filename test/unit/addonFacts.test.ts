@@ -3,7 +3,7 @@
 // planner and NVML code give. Needs `npm run build:engine` (npm test builds first); without
 // the binary the tests that need it are skipped with the reason, the loader tests still run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -53,7 +53,7 @@ test('planMemory: facts.ts shape, categories sum to the total, bad flags reject'
   assert.equal(dual.stack, 'reference');
   assert.equal(dual.other.stack, 'engine');
   assert.equal(dual.other.totalBytes, loadAddon([addonFile]).planMemory(flags, 'engine').totalBytes);
-  await assert.rejects(facts.planMemory({ n_embd: 2048 }), (e: Error & { code?: string }) => e.code === 'E_PLAN_FLAGS' && /n_layer/.test(e.message));
+  await assert.rejects(facts.planMemory({ n_layer: 0, n_embd: 2048 }), (e: Error & { code?: string }) => e.code === 'E_PLAN_FLAGS' && /n_layer/.test(e.message));
   await assert.rejects(facts.planMemory({ ...flags, peft_config: '{"r":' }), /peft_config/);
 });
 
@@ -95,4 +95,42 @@ test('inspectCheckpoint: bad input rejects with the engine error, the server kee
   await assert.rejects(facts.inspectCheckpoint(notZip), (e: Error & { code?: string }) => /^E_/.test(e.code ?? '') && e.message.length > 0);
   await assert.rejects(facts.inspectCheckpoint(join(dir, 'missing.pth')), (e: Error & { code?: string }) => /^E_/.test(e.code ?? ''));
   await assert.rejects(facts.inspectDataset(join(dir, 'nothing')), (e: Error & { code?: string }) => /^E_/.test(e.code ?? ''));
+});
+
+test('inspectCheckpoint: a torch.save file reads back as torch described it', { skip: needsAddon }, async () => {
+  const dir = join(root, 'engine', 'tests', 'fixtures', 'torch');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    files: Record<string, { tensors: Record<string, { dtype: string; shape: number[] }> }>;
+  };
+  const facts = createAddonFacts(loadAddon([addonFile]));
+  const model = await facts.inspectCheckpoint(join(dir, 'x070_L2_D128_V512.pth'));
+  const torchSaid = manifest.files['x070_L2_D128_V512.pth']!.tensors;
+  assert.deepEqual(Object.fromEntries(model.tensors.map((t) => [t.name, { dtype: t.dtype, shape: t.shape }])),
+    Object.fromEntries(Object.entries(torchSaid).map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }])));
+  assert.deepEqual({ ...model, tensors: undefined },
+    { tensors: undefined, version: 'x070', nLayer: 2, nEmbd: 128, vocabSize: 512, headSize: 64, isAdapter: false });
+  const adapter = await facts.inspectCheckpoint(join(dir, 'x070_lora_adapter_r8.pth'));
+  assert.equal(adapter.isAdapter, true);
+  assert.equal((await facts.inspectCheckpoint(join(dir, 'x060_shapes.pth'))).version, 'x060');
+  await assert.rejects(facts.inspectCheckpoint(join(dir, 'legacy_format.pth')), (e: Error & { code?: string }) => /^E_PTH/.test(e.code ?? ''));
+});
+
+test('inspectDataset: binidx counts and make_data.py\'s magic_prime; jsonl with the shipped vocabulary', { skip: needsAddon }, async () => {
+  const facts = createAddonFacts(loadAddon([addonFile]));
+  const dir = mkdtempSync(join(tmpdir(), 'addon-data-'));
+  // 3 documents of 2000 uint16 tokens, in the layout make_data.py writes.
+  const docs = 3, len = 2000;
+  writeFileSync(join(dir, 'd.bin'), new Uint16Array(docs * len).fill(7));
+  const head = Buffer.alloc(34);
+  head.write('MMIDIDX\x00\x00', 0, 'latin1'); head.writeBigUInt64LE(1n, 9); head.writeUInt8(8, 17);
+  head.writeBigUInt64LE(BigInt(docs), 18); head.writeBigUInt64LE(BigInt(docs + 1), 26);
+  writeFileSync(join(dir, 'd.idx'), Buffer.concat([head, Buffer.from(new Int32Array(docs).fill(len).buffer),
+    Buffer.from(BigInt64Array.from([0n, 4000n, 8000n]).buffer), Buffer.from(BigInt64Array.from([0n, 1n, 2n, 3n]).buffer)]));
+  const d = await facts.inspectDataset(join(dir, 'd'), 512);
+  // floor(6000/512) - 1 = 10: the largest prime <= 10 with p % 3 == 2 is 5.
+  assert.deepEqual(d, { tokens: 6000, documents: 3, dtype: 'uint16', magicPrime: 5, myExitTokens: 6000 });
+  writeFileSync(join(dir, 'c.jsonl'), '{"text":"Hello"}\n{"text":"World"}\n');
+  const j = await facts.inspectDataset(join(dir, 'c.jsonl'));
+  assert.equal(j.documents, 2);
+  assert.ok(j.tokens >= 4 && j.tokens <= 12, String(j.tokens));
 });

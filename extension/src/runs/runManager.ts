@@ -6,6 +6,7 @@ import { accessSync, appendFileSync, constants, existsSync, readFileSync, statSy
 import { applyEvent } from './applyEvent';
 import type { ProtocolEvent, UnknownEvent } from './protocol';
 import { ProtocolReader } from './protocolReader';
+import { readRunFile } from './runFiles';
 import { RunHistory } from './runHistory';
 import { emptyRecord, isActive, newRunId, type RunRecord, type RunSpec } from './runRecord';
 
@@ -17,8 +18,6 @@ export interface StopTimeouts {
 }
 
 export const DEFAULT_STOP_TIMEOUTS: StopTimeouts = { interruptMs: 15_000, terminateMs: 5_000 };
-/** The flag that tells the engine which checkpoint to resume from. */
-export const RESUME_FLAG = '--resume_from';
 const STDERR_TAIL_LINES = 40;
 const SAVE_INTERVAL_MS = 2_000;
 
@@ -51,7 +50,10 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
   private readonly history: RunHistory;
   private readonly records = new Map<string, RunRecord>();
   private readonly live = new Map<string, LiveRun>();
-  /** Events of runs in this session, for replay into a dashboard that (re)opens. */
+  /**
+   * Events of adopted runs (opened or followed files), for replay. Engine runs are replayed from
+   * their events file instead, so a run of a million steps does not live in memory.
+   */
   private readonly eventCache = new Map<string, (ProtocolEvent | UnknownEvent)[]>();
   private readonly timeouts: StopTimeouts;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -87,13 +89,21 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     const cached = this.eventCache.get(id);
     if (cached) return cached;
     const record = this.records.get(id);
-    const file = record?.eventsFile ?? record?.sourceFile;
-    if (!file || !existsSync(file)) return [];
-    const events: (ProtocolEvent | UnknownEvent)[] = [];
-    const reader = new ProtocolReader((item) => { if (item.kind === 'event') events.push(item.event); });
-    reader.push(readFileSync(file));
-    reader.end();
-    return events;
+    if (!record) return [];
+    try {
+      if (record.source !== 'engine') {
+        // An opened or followed file, after a reload: read it again (loss_data.jsonl is converted).
+        return record.sourceFile && existsSync(record.sourceFile) ? readRunFile(record.sourceFile, readFileSync(record.sourceFile, 'utf8')).events : [];
+      }
+      if (!record.eventsFile || !existsSync(record.eventsFile)) return [];
+      const events: (ProtocolEvent | UnknownEvent)[] = [];
+      const reader = new ProtocolReader((item) => { if (item.kind === 'event') events.push(item.event); });
+      reader.push(readFileSync(record.eventsFile));
+      reader.end();
+      return events;
+    } catch {
+      return []; // an unreadable file replays as an empty chart, never an exception
+    }
   }
 
   /** Adds a run read from elsewhere (an opened metrics.jsonl, a followed RWKV-PEFT log). */
@@ -138,7 +148,6 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     this.history.ensureDirs();
     record.eventsFile = this.history.eventsFileFor(id);
     this.records.set(id, record);
-    this.eventCache.set(id, []);
 
     const engine = this.options.enginePath();
     const problem = this.checkLaunch(engine, spec.cwd);
@@ -247,18 +256,19 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
   /** The newest checkpoint a run can resume from, if any. */
   resumeCheckpoint(id: string): string | undefined {
     const record = this.records.get(id);
-    const candidates = (record?.checkpoints ?? []).filter((c) => typeof c.path === 'string' && (c.kind === 'resume' || c.kind === 'full'));
+    const candidates = (record?.checkpoints ?? []).filter((c) => typeof c.path === 'string' && c.kind === 'resume');
     const newest = candidates.sort((a, b) => (a.step ?? 0) - (b.step ?? 0)).pop();
     return newest?.path;
   }
 
-  /** Starts the same script again from the run's newest resume checkpoint. */
+  /**
+   * Starts the same script again. The engine continues by itself from proj_dir/rwkv-resume.pth
+   * (written on every stop and epoch), so resuming is running the same argv in the same cwd.
+   */
   resume(id: string): RunRecord | undefined {
     const record = this.records.get(id);
     if (!record || record.source !== 'engine') return undefined;
-    const checkpoint = this.resumeCheckpoint(id);
-    const argv = withFlag(record.spec.argv, RESUME_FLAG, checkpoint);
-    return this.start({ ...record.spec, argv, title: record.spec.title }, id);
+    return this.start({ ...record.spec }, id);
   }
 
   /** Same script, forced onto the CPU backend (the next step offered when no GPU is usable). */
@@ -280,7 +290,6 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
 
   private handleEvent(record: RunRecord, event: ProtocolEvent | UnknownEvent, line: string): void {
     applyEvent(record, event, true);
-    this.eventCache.get(record.id)?.push(event);
     if (record.eventsFile) {
       try { appendFileSync(record.eventsFile, line.trim() + '\n'); } catch { /* history is best effort; the live view goes on */ }
     }

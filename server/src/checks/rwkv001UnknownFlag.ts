@@ -3,6 +3,14 @@ import { closest } from '../core/didYouMean';
 import { FLAGS, flagSpec } from '../flags/flagTable';
 import type { Check, Finding } from './types';
 
+/** Flags that existed in some RWKV-PEFT version and were renamed: what to write instead. */
+const RENAMED: Record<string, string> = {
+  bone_config: '--disha_config (older RWKV-PEFT, --peft disha) or --peft miss --peft_config (newest)',
+  lisa_config: 'nothing: LISA was removed from RWKV-PEFT',
+  optim: '--optimizer',
+  fla: '--op fla',
+};
+
 export const check: Check = {
   code: 'RWKV001',
   name: 'unknown-flag',
@@ -16,6 +24,11 @@ export const check: Check = {
     const out: Finding[] = [];
     for (const arg of run.args) {
       if (flagSpec(arg.name)) continue;
+      const renamed = RENAMED[arg.name];
+      if (renamed) {
+        out.push({ code: 'RWKV001', severity: 'error', message: `--${arg.name} is no longer a train.py flag; use ${renamed}.`, span: arg.nameSpan });
+        continue;
+      }
       const names = FLAGS.filter((f) => f.trainers.includes(run.trainer)).map((f) => f.name);
       const guess = closest(arg.name, names) ?? closest(arg.name, FLAGS.map((f) => f.name));
       const width = arg.nameSpan.end - arg.nameSpan.start;

@@ -1,6 +1,8 @@
 // RWKV005: flags the chosen mode needs but the run leaves at a default that cannot work.
+import { ok, type FactsSnapshot } from '../facts/snapshot';
+import { sizeFromFileName } from '../model/modelSizes';
 import { effective } from '../parse/resolve';
-import { findArg, type TrainRun } from '../parse/trainConfig';
+import { argText, findArg, type TrainRun } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { runHead } from './util';
 
@@ -22,9 +24,11 @@ function needs(run: TrainRun): Need[] {
     }
     return out;
   }
-  // fine-tuning (RWKV-PEFT) always starts from a model
-  if (!has('load_model')) out.push({ flag: 'load_model', why: 'fine-tuning starts from a base model' });
-  else {
+  // fine-tuning starts from a model; without --peft and --load_model RWKV-PEFT pretrains from fresh weights
+  const method = String(v('peft'));
+  if (!has('load_model')) {
+    if (method !== 'none') out.push({ flag: 'load_model', why: `--peft ${method} fine-tunes a base model` });
+  } else {
     if (!has('n_layer')) out.push({ flag: 'n_layer', why: 'the default 6 matches no released model' });
     if (!has('n_embd')) out.push({ flag: 'n_embd', why: 'the default 512 matches no released model' });
   }
@@ -39,9 +43,9 @@ export const check: Check = {
     what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining).',
     why: 'The run fails when loading the checkpoint or, worse, trains a model of the wrong shape.',
     example: 'python train.py --load_model rwkv7-g1-1.5b.pth --data_file data/x --data_type binidx',
-    fix: 'Add the named flags.',
+    fix: 'Add the named flags (quick fix: adds those whose value is known from the checkpoint or its file name, and vocab_size 65536).',
   },
-  checkRun({ run }) {
+  checkRun({ run, facts, runIndex }) {
     const list = needs(run);
     if (!list.length) return [];
     const f: Finding = {
@@ -50,6 +54,27 @@ export const check: Check = {
       message: `Missing ${list.map((n) => `--${n.flag} (${n.why})`).join('; ')}.`,
       span: runHead(run),
     };
+    // values we can vouch for: the checkpoint's (or its file name's) shape and version, World vocab
+    const known = knownValues(run, facts, runIndex);
+    const add = list.filter((n) => known[n.flag] !== undefined).map((n) => ` --${n.flag} ${known[n.flag]}`).join('');
+    if (add && run.launcher !== 'config') f.fixes = [{ title: `Add${add}`, edits: [{ span: { start: run.span.end, end: run.span.end }, newText: add }] }];
     return [f];
   },
 };
+
+function knownValues(run: TrainRun, facts: FactsSnapshot, runIndex: number): Record<string, string> {
+  const out: Record<string, string> = { vocab_size: '65536' };
+  const ck = ok(facts.runs[runIndex]?.checkpoint);
+  const size = sizeFromFileName(argText(run, 'load_model') ?? '');
+  if (ck && !ck.isAdapter) {
+    out.n_layer = String(ck.nLayer);
+    out.n_embd = String(ck.nEmbd);
+    if (ck.version !== 'unknown') out.my_testing = ck.version;
+    out.vocab_size = String(ck.vocabSize || 65536);
+  } else if (size) {
+    out.n_layer = String(size.nLayer);
+    out.n_embd = String(size.nEmbd);
+  }
+  if (!out.my_testing && /rwkv7|x070/i.test(argText(run, 'load_model') ?? '')) out.my_testing = 'x070';
+  return out;
+}

@@ -11,7 +11,7 @@ export const check: Check = {
   code: 'RWKV015',
   name: 'mixed-peft-forms',
   docs: {
-    what: 'Finds --peft_config together with an older --lora_config/--pissa_config/--disha_config/--miss_config, and settings for a method other than the one --peft selects.',
+    what: 'Finds --peft_config together with an older --lora_config/--pissa_config/--disha_config/--miss_config, --peft_config with a method only the older RWKV-PEFT has (pissa, disha, bone), and settings for a method other than the one --peft selects.',
     why: 'Each RWKV-PEFT version reads only its own form: the newest ignores the older configs, the older rejects --peft_config. Settings for another method are silently ignored.',
     example: `--peft lora --peft_config '{"r":8}' --lora_config '{"lora_r":8,...}'`,
     fix: 'Keep one form: --peft_config for the newest RWKV-PEFT, the method\'s own config for the older one.',
@@ -28,6 +28,12 @@ export const check: Check = {
       } else if (method !== 'none' && !METHOD_OF[flag]!.includes(method)) {
         out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} has no effect with --peft ${method}.`, span: a.nameSpan });
       }
+    }
+    // the newest RWKV-PEFT builds the method from Hugging Face peft: no pissa/disha/bone there
+    if (newForm && ['pissa', 'disha', 'bone'].includes(method)) {
+      const peftArg = findArg(run, 'peft')!;
+      const advice = method === 'pissa' ? `--peft lora with "init_lora_weights":"pissa" in --peft_config, or the older --pissa_config form` : '--peft miss';
+      out.push({ code: 'RWKV015', severity: 'error', message: `--peft ${method} with --peft_config: the newest RWKV-PEFT has no ${method} method; use ${advice}.`, span: peftArg.value?.span ?? peftArg.nameSpan });
     }
     if (findArg(run, 'fla') && findArg(run, 'op')) {
       out.push({ code: 'RWKV015', severity: 'warning', message: '--fla is the older switch for --op fla; give only --op.', span: findArg(run, 'fla')!.nameSpan });

@@ -12,14 +12,13 @@ export const check: Check = {
   },
   checkRun({ run, config }) {
     const out: Finding[] = [];
-    const defined = new Set(config.variables.map((v) => v.name));
     const seen = new Set<number>();
     for (const arg of run.args) {
       for (const v of arg.values ?? (arg.value ? [arg.value] : [])) {
         for (const u of v.via) {
           if (!v.unresolved.includes(u.name) || u.assignSpan || seen.has(u.useSpan.start)) continue;
           seen.add(u.useSpan.start);
-          const near = [...defined].find((d) => d.toLowerCase() === u.name.toLowerCase() || d === u.name.replace(/S$/, ''));
+          const near = config.variables.map((d) => d.name).find((d) => d.toLowerCase() === u.name.toLowerCase() || d === u.name.replace(/S$/, ''));
           out.push({ code: 'RWKV024', severity: 'info', message: `$${u.name} is not set in this script${near ? ` (did you mean $${near}?)` : ''}; --${arg.name} cannot be checked.`, span: u.useSpan });
         }
       }

@@ -1,10 +1,10 @@
 // RWKV025: a load_model checkpoint or binidx dataset that exists but cannot be read.
-import { UNAVAILABLE_MESSAGE } from '../facts/loadFacts';
 import { findArg } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { onValue } from './util';
 
-const NOT_A_VERDICT = new Set([UNAVAILABLE_MESSAGE, 'not known yet']);
+/** Peek-mode cache misses: no answer yet, not a verdict on the file. */
+const NOT_YET = 'not known yet';
 
 export const check: Check = {
   code: 'RWKV025',
@@ -21,10 +21,10 @@ export const check: Check = {
     const out: Finding[] = [];
     const ck = rf.checkpoint;
     const load = findArg(run, 'load_model');
-    if (ck && 'error' in ck && !NOT_A_VERDICT.has(ck.error) && load) out.push(onValue('RWKV025', 'error', load, `Cannot read the checkpoint: ${ck.error}`));
+    if (ck && 'error' in ck && !ck.unavailable && ck.error !== NOT_YET && load) out.push(onValue('RWKV025', 'error', load, `Cannot read the checkpoint: ${ck.error}`));
     const ds = rf.dataset;
     const data = findArg(run, 'data_file');
-    if (ds && 'error' in ds && !NOT_A_VERDICT.has(ds.error) && data) out.push(onValue('RWKV025', 'error', data, `Cannot read the dataset: ${ds.error}`));
+    if (ds && 'error' in ds && !ds.unavailable && ds.error !== NOT_YET && data) out.push(onValue('RWKV025', 'error', data, `Cannot read the dataset: ${ds.error}`));
     return out;
   },
 };

@@ -3,7 +3,7 @@
 // Every call is guarded: a failing or missing provider yields "unknown", never an exception.
 import { isAbsolute, resolve } from 'node:path';
 import type { Facts } from './facts';
-import { UNAVAILABLE_MESSAGE } from './loadFacts';
+import { isUnavailable } from './loadFacts';
 import type { FactsSnapshot, Outcome, PathKind, RunFacts } from './snapshot';
 import { effective, flagValues } from '../parse/resolve';
 import { argText, findArg, type TrainConfig, type TrainRun } from '../parse/trainConfig';
@@ -71,14 +71,19 @@ export function binidxPrefix(run: TrainRun, cwd: string): string | undefined {
 }
 
 async function settle<T>(p: () => Promise<T>): Promise<Outcome<T>> {
-  try { return { ok: await p() }; } catch (e) { return { error: e instanceof Error ? e.message : String(e) }; }
+  try {
+    return { ok: await p() };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    return isUnavailable(e) ? { error, unavailable: true } : { error };
+  }
 }
 
 export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Promise<FactsSnapshot> {
   const snapshot: FactsSnapshot = { runs: [] };
-  let unavailable = false;
+  let unavailable: string | undefined;
   const note = <T>(o: Outcome<T>): Outcome<T> => {
-    if ('error' in o && o.error === UNAVAILABLE_MESSAGE) unavailable = true;
+    if ('error' in o && o.unavailable) unavailable = o.error;
     return o;
   };
   // GPUs first: when the engine addon is missing every facts call would fail the same way
@@ -107,6 +112,6 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
     }
     if (!run.args.some((a) => a.value?.dynamic)) rf.memory = note(await settle(() => opts.facts.planMemory(flagValues(run))));
   }
-  if (unavailable) snapshot.unavailable = UNAVAILABLE_MESSAGE;
+  if (unavailable) snapshot.unavailable = unavailable;
   return snapshot;
 }

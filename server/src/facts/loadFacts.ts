@@ -5,8 +5,17 @@ import type { Facts } from './facts';
 
 export const UNAVAILABLE_MESSAGE = 'engine addon not available';
 
+/** An Error that means "no facts can be had at all" (not "this file is bad"). */
+export class FactsUnavailable extends Error {
+  readonly unavailable = true;
+}
+
+export function isUnavailable(e: unknown): boolean {
+  return !!e && typeof e === 'object' && (e as { unavailable?: unknown }).unavailable === true;
+}
+
 export function unavailableFacts(reason = UNAVAILABLE_MESSAGE): Facts {
-  const fail = (): Promise<never> => Promise.reject(new Error(reason));
+  const fail = (): Promise<never> => Promise.reject(new FactsUnavailable(reason));
   return { inspectCheckpoint: fail, inspectDataset: fail, listGpus: fail, planMemory: fail };
 }
 

@@ -4,7 +4,8 @@
 import type { CheckpointFacts, DatasetFacts, GpuFacts, MemoryPlan } from './facts';
 
 export type PathKind = 'file' | 'dir' | 'missing';
-export type Outcome<T> = { ok: T } | { error: string };
+/** `unavailable`: the provider cannot answer at all (no addon, untrusted workspace), not a verdict on the file. */
+export type Outcome<T> = { ok: T } | { error: string; unavailable?: boolean };
 
 export interface RunFacts {
   /** Absolute directory the run starts in (relative paths resolve against it). */

@@ -29,7 +29,10 @@ const FACTS_DELAY_MS = 120;
 export class Analyzer {
   private latest = new Map<string, Analysis>();
 
-  constructor(private readonly cache: FactsCache, private readonly publish: (a: Analysis) => void) {}
+  constructor(private cache: FactsCache, private readonly publish: (a: Analysis) => void) {}
+
+  /** Swaps the facts source (e.g. off in an untrusted workspace). */
+  useCache(cache: FactsCache): void { this.cache = cache; }
 
   get(uri: string): Analysis | undefined { return this.latest.get(uri); }
   forget(uri: string): void { this.latest.delete(uri); }

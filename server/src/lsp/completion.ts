@@ -49,6 +49,19 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
     return [];
   }
 
+  // at the start of a line, tutorial-style scripts set n_layer=/n_embd= variables: offer the presets
+  const lineWord = /^(\s*)([A-Za-z_]+)$/.exec(before);
+  if (lineWord && 'n_layer'.startsWith(lineWord[2]!.toLowerCase().slice(0, 7)) && /^n/i.test(lineWord[2]!)) {
+    const upper = lineWord[2]![0] === 'N';
+    return MODEL_SIZES.map((sz) => ({
+      label: `RWKV-7 ${sz.size} (${upper ? 'N_LAYER' : 'n_layer'}=${sz.nLayer}, ${upper ? 'N_EMBD' : 'n_embd'}=${sz.nEmbd})`,
+      kind: CompletionItemKind.Snippet,
+      detail: t('preset', lang),
+      filterText: `${lineWord[2]} ${sz.size}`,
+      sortText: `3${sz.nEmbd.toString().padStart(5, '0')}`,
+      textEdit: { range: replace(lineWord[2]!.length), newText: upper ? `N_LAYER="${sz.nLayer}"\n${lineWord[1]}N_EMBD="${sz.nEmbd}"` : `n_layer=${sz.nLayer}\n${lineWord[1]}n_embd=${sz.nEmbd}` },
+    }));
+  }
   const word = /(?:^|[\s])(-{1,2}[A-Za-z0-9_-]*)$/.exec(before);
   if (word) return flagItems(trainer, lang, replace(word[1]!.length), 'shell', '');
   const flagValue = /--([A-Za-z0-9_]+)(?:\s+|=)["']?([^\s"'=]*)$/.exec(before);
@@ -91,7 +104,8 @@ function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 
       label,
       kind: CompletionItemKind.Property,
       detail: `${spec.type}${spec.engine === 'ignored' ? ' · ignored by the engine' : ''}`,
-      documentation: { kind: 'markdown', value: flagDoc(spec.name, undefined, lang) },
+      // the doc is filled in by completionItem/resolve: a list of ~100 docs is slow to send
+      data: { flag: spec.name, lang },
       sortText: `${mine ? (spec.engine === 'used' ? '0' : '1') : '2'}${spec.name}`,
       textEdit: { range, newText: style === 'shell' ? `--${spec.name}${spec.type === 'switch' ? '' : ' '}` : `${spec.name}: ` },
       ...(spec.deprecated ? { tags: [1] } : {}),
@@ -168,4 +182,11 @@ function peftKeyItems(flag: string, method: string, lang: Lang, range: Range, st
     sortText: String(i).padStart(3, '0'),
     textEdit: { range, newText: style === 'json' ? `"${k.key}":` : `${k.key}: ` },
   }));
+}
+
+/** completionItem/resolve: the flag's doc for the item the user is looking at. */
+export function resolveCompletion(item: CompletionItem): CompletionItem {
+  const data = item.data as { flag?: string; lang?: Lang } | undefined;
+  if (data?.flag && !item.documentation) item.documentation = { kind: 'markdown', value: flagDoc(data.flag, undefined, data.lang ?? 'en') };
+  return item;
 }

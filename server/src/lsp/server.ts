@@ -6,10 +6,11 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FactsCache } from '../facts/cache';
+import { unavailableFacts } from '../facts/loadFacts';
 import type { Facts } from '../facts/facts';
 import { kindOf } from '../parse/parseDocument';
 import { Analyzer, type Analysis } from './analysis';
-import { completeAt } from './completion';
+import { completeAt, resolveCompletion } from './completion';
 import { toCodeAction, toDiagnostic } from './convert';
 import { hoverAt } from './hover';
 import { RESOLVE_RUNS, resolveRuns } from './resolveRuns';
@@ -21,7 +22,7 @@ export interface ServerOptions { facts: Facts; factsSource: string }
 
 export function startServer(connection: Connection, options: ServerOptions): void {
   const documents = new TextDocuments(TextDocument);
-  const cache = new FactsCache(options.facts);
+  let cache = new FactsCache(options.facts);
   let locale: string | undefined;
   const analyzer = new Analyzer(cache, (a: Analysis) => {
     const doc = documents.get(a.uri);
@@ -32,12 +33,17 @@ export function startServer(connection: Connection, options: ServerOptions): voi
   });
 
   connection.onInitialize((params): InitializeResult => {
-    const opts = (params.initializationOptions ?? {}) as { locale?: string };
+    const opts = (params.initializationOptions ?? {}) as { locale?: string; workspaceTrusted?: boolean };
     locale = opts.locale ?? params.locale;
+    if (opts.workspaceTrusted === false) {
+      // restricted mode: do not open the workspace's checkpoints and datasets
+      cache = new FactsCache(unavailableFacts('the workspace is not trusted, so its files are not opened'));
+      analyzer.useCache(cache);
+    }
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
-        completionProvider: { triggerCharacters: ['-', '"', '/', ' ', '=', ','] },
+        completionProvider: { triggerCharacters: ['-', '"', '/', ' ', '=', ','], resolveProvider: true },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: ['quickfix'] },
       },
@@ -51,7 +57,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     if (!relevant(doc)) return;
     analyzer.update(doc).catch((e: unknown) => connection.console.error(`check failed for ${doc.uri}: ${(e as Error).message}`));
   };
-  documents.onDidOpen((e) => check(e.document));
+  // fires on open too
   documents.onDidChangeContent((e) => check(e.document));
   documents.onDidClose((e) => {
     analyzer.forget(e.document.uri);
@@ -68,6 +74,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     if (!doc || !relevant(doc)) return [];
     try { return completeAt(doc, analyzer.get(doc.uri), doc.offsetAt(p.position), locale); } catch { return []; }
   });
+  connection.onCompletionResolve((item) => { try { return resolveCompletion(item); } catch { return item; } });
   connection.onHover((p) => {
     const doc = documents.get(p.textDocument.uri);
     const a = doc && analyzer.get(doc.uri);

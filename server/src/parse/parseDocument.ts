@@ -28,7 +28,9 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
       c.problems.push({ span: { start: 0, end: 0 }, message: 'This file looks binary (it contains NUL bytes); it is not checked.', severity: 'warning' });
       return c;
     }
-    if (text.length > MAX_CHECKED_CHARS) return parseLarge(text, kind, uri);
+    // a byte-order mark would glue itself to the first word; blank it out (same length keeps offsets)
+    if (text.charCodeAt(0) === 0xfeff) text = ' ' + text.slice(1);
+    if (text.length > MAX_CHECKED_CHARS) return parseLarge(text, kind);
     if (kind === 'shell') return parseShellScript(text);
     if (kind === 'yaml') return parseStructuredConfig(text, 'yaml');
     if (kind === 'json') return parseJson(text, uri);
@@ -41,14 +43,10 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
   }
 }
 
-function parseLarge(text: string, kind: DocumentKind, uri: string): TrainConfig {
+function parseLarge(text: string, kind: DocumentKind): TrainConfig {
   const mb = (text.length / 1e6).toFixed(1);
-  if (kind !== 'shell') {
-    const c = emptyConfig(kind === 'json' ? 'json' : 'yaml');
-    c.problems.push({ span: { start: 0, end: 0 }, message: `This file has ${mb} million characters; files over ${MAX_CHECKED_CHARS / 1e6} million are not checked.`, severity: 'info' });
-    void uri;
-    return c;
-  }
+  // a huge YAML/JSON file (package-lock.json, a dataset) is not a training config: say nothing
+  if (kind !== 'shell') return emptyConfig(kind === 'json' ? 'json' : 'yaml');
   const cut = text.lastIndexOf('\n', MAX_CHECKED_CHARS);
   const c = parseShellScript(text.slice(0, cut > 0 ? cut + 1 : MAX_CHECKED_CHARS));
   c.problems.push({ span: { start: 0, end: 0 }, message: `This script has ${mb} million characters; only its first ${MAX_CHECKED_CHARS / 1e6} million are checked.`, severity: 'info' });

@@ -129,9 +129,9 @@ function toValue(acc: Acc, wordSpan: Span): Value {
     map: acc.map,
     span: reportSpan,
     useSpan: wordSpan,
-    via: dedupe(acc.via),
+    via: acc.via.length > 1 ? dedupe(acc.via) : acc.via,
     dynamic: acc.dynamic,
-    unresolved: [...new Set(acc.unresolved)],
+    unresolved: acc.unresolved.length > 1 ? [...new Set(acc.unresolved)] : acc.unresolved,
   };
 }
 
@@ -150,6 +150,7 @@ export function sliceValue(v: Value, from: number, to = v.text.length): Value {
   const map = v.map.slice(from, to);
   let lo = Infinity, hi = -1;
   for (const o of map) { if (o >= 0) { lo = Math.min(lo, o); hi = Math.max(hi, o + 1); } }
-  const span = hi > lo ? { start: lo, end: hi } : v.span;
-  return { ...v, text: v.text.slice(from, to), map, span: v.via.length ? span : span, useSpan: hi > lo && v.via.length === 0 ? span : v.useSpan };
+  const own = hi > lo ? { start: lo, end: hi } : undefined;
+  // a literal part is reported where it is typed; a part that came through a variable keeps the use
+  return { ...v, text: v.text.slice(from, to), map, span: own ?? v.span, useSpan: v.via.length === 0 && own ? own : v.useSpan };
 }

@@ -33,12 +33,8 @@ export function parseShellScript(text: string): TrainConfig {
       for (const w of words) setVariable(scope, makeVariable(w, scope, false));
       continue;
     }
-    // env prefixes (A=1 python ...): visible to the command only, so a copy of the scope
-    const local: Scope = k > 0 ? new Map(scope) : scope;
-    for (const w of words.slice(0, k)) {
-      const v = makeVariable(w, local, true);
-      local.set(v.name, v);
-    }
+    // env prefixes (A=1 python ...): visible to the command's environment only
+    const prefix = words.slice(0, k).map((w) => makeVariable(w, scope, true));
     const rest = words.slice(k);
     const head = literal(rest[0]!);
     if (head === 'export' || head === 'declare' || head === 'typeset' || head === 'readonly' || head === 'local') {
@@ -61,7 +57,7 @@ export function parseShellScript(text: string): TrainConfig {
     }
     const argv: Value[] = [];
     for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
-    const run = trainRun(argv, command, lines, local, cd);
+    const run = trainRun(argv, command, lines, scope, prefix, cd);
     if (run) config.runs.push(run);
   }
   for (const v of scope.values()) {
@@ -100,7 +96,7 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
   };
 }
 
-function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, cd: string | undefined) {
+function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, prefix: ShellVariable[], cd: string | undefined) {
   let k = 0;
   const at = (i: number): string => argv[i]?.text ?? '';
   // env A=1 python ...
@@ -122,6 +118,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   const { trainer, reason } = detectTrainer(args);
   const env: Record<string, string> = {};
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
+  for (const v of prefix) if (!v.dynamic) env[v.name] = v.text;
   Object.assign(env, extraEnv);
   const base = launcherWord.split('/').pop() ?? launcherWord;
   return {

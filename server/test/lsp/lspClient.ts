@@ -38,8 +38,8 @@ export class LspClient {
   readonly latest = new Map<string, PublishDiagnosticsParams>();
 
   /** The engine addon is turned off by default so that results do not depend on whether it was built. */
-  constructor(env: NodeJS.ProcessEnv = { ...process.env, RWKV_STUDIO_NO_ADDON: '1' }) {
-    this.proc = spawn(process.execPath, [SERVER, '--stdio'], { cwd: ROOT, env, stdio: 'pipe' });
+  constructor(env: NodeJS.ProcessEnv = { ...process.env, RWKV_STUDIO_NO_ADDON: '1' }, nodeArgs: string[] = []) {
+    this.proc = spawn(process.execPath, [...nodeArgs, SERVER, '--stdio'], { cwd: ROOT, env, stdio: 'pipe' });
     this.proc.stderr.on('data', (d: Buffer) => this.stderr.push(d.toString()));
     this.conn = createProtocolConnection(new StreamMessageReader(this.proc.stdout), new StreamMessageWriter(this.proc.stdin));
     this.conn.onNotification('textDocument/publishDiagnostics', (p: PublishDiagnosticsParams) => {
@@ -54,8 +54,8 @@ export class LspClient {
     this.conn.listen();
   }
 
-  async initialize(locale = 'en', rootUri?: string): Promise<unknown> {
-    const r = await this.conn.sendRequest('initialize', { processId: process.pid, rootUri: rootUri ?? null, capabilities: {}, locale });
+  async initialize(locale = 'en', rootUri?: string, initializationOptions?: unknown): Promise<unknown> {
+    const r = await this.conn.sendRequest('initialize', { processId: process.pid, rootUri: rootUri ?? null, capabilities: {}, locale, initializationOptions });
     await this.conn.sendNotification('initialized', {});
     return r;
   }

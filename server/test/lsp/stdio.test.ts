@@ -83,7 +83,8 @@ test('completion: flag names with docs, presets, enum values, paths, peft_config
   const flags = await at(0, 21);
   const nLayer = flags.find((i) => i.label === '--n_layer');
   assert.ok(nLayer, 'offers --n_layer');
-  assert.match(JSON.stringify(nLayer!.documentation), /Number of layers/);
+  const resolved = await client.request<CompletionItem>('completionItem/resolve', nLayer);
+  assert.match(JSON.stringify(resolved.documentation), /Number of layers/);
   assert.ok(flags.some((i) => /RWKV-7 1\.5B \(n_layer 24, n_embd 2048\)/.test(i.label) && /--n_layer 24 --n_embd 2048/.test(JSON.stringify(i.textEdit))), 'model-size preset');
   assert.deepEqual((await at(1, 28)).map((i) => i.label), ['bf16', 'fp16', 'tf32', 'fp32']);
   assert.deepEqual((await at(2, 36)).map((i) => i.label), ['rwkv7-g1-0.4b-20250324-ctx4096.pth']);
@@ -164,4 +165,17 @@ test('bad input: binary, unterminated quote, invalid JSON and a 10 MB script ans
   assert.ok(ms < 15000, `10 MB script checked in ${ms} ms`);
   const hover = await client.request<Hover | null>('textDocument/hover', { textDocument: { uri: uriOf('scripts/lora.sh') }, position: { line: 4, character: 38 } });
   assert.ok(hover, 'server still answers');
+});
+
+test('in an untrusted workspace the server does not open checkpoints or datasets, and says so once', async () => {
+  const restricted = new LspClient({ ...process.env }); // addon allowed: trust alone must turn facts off
+  await restricted.initialize('en', pathToFileURL(ws).href, { workspaceTrusted: false, locale: 'en' });
+  const uri = uriOf('scripts/untrusted.sh');
+  await restricted.open(uri, 'shellscript', 'python train.py --load_model models/rwkv7-g1-0.4b-20250324-ctx4096.pth --n_layer 24 --n_embd 1024 --my_testing x070 --data_file data/demo --data_type binidx --vocab_size 65536\n');
+  const { diagnostics } = await restricted.diagnosticsWhere(uri, (p) => p.diagnostics.some((d) => d.code === 'RWKV022'));
+  const info = diagnostics.filter((d) => d.code === 'RWKV022');
+  assert.equal(info.length, 1);
+  assert.match(String(info[0]!.message), /not trusted/);
+  assert.ok(!diagnostics.some((d) => d.code === 'RWKV025'), 'no verdict on files it did not open');
+  assert.equal(await restricted.close(), 0);
 });

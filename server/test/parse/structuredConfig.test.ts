@@ -54,3 +54,15 @@ test('binary content and huge files are reported, not parsed at length', () => {
   assert.ok(huge.problems.some((x) => /only its first/.test(x.message)));
   assert.ok(huge.runs.length > 0 && huge.runs.length < 100000);
 });
+
+test('CRLF line endings and a byte-order mark parse like the plain script', () => {
+  const plain = "n_layer=24\npython train.py --n_layer $n_layer \\\n  --n_embd 2048 # comment\n";
+  const windows = '\uFEFF' + plain.replace(/\n/g, '\r\n');
+  for (const text of [plain, windows]) {
+    const c = parseDocument(text, 'shell', 'x.sh');
+    assert.equal(c.runs.length, 1);
+    assert.equal(findArg(c.runs[0]!, 'n_layer')!.value!.text, '24');
+    assert.equal(findArg(c.runs[0]!, 'n_embd')!.value!.text, '2048');
+    assert.deepEqual(c.runs[0]!.strays, []);
+  }
+});

@@ -1,0 +1,48 @@
+// The default command: `rwkv-train [train.py flags]` trains as RWKV-PEFT's / RWKV-LM's train.py
+// would with the same flags. SIGINT/SIGTERM ask the trainer to stop at the next micro-batch
+// boundary; it saves a resumable state and ends with status "stopped".
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/errors.h"
+#include "core/flags.h"
+#include "core/protocol.h"
+#include "train/train_options.h"
+#include "train/trainer.h"
+
+namespace rwkv::cli {
+namespace {
+
+std::atomic<int> g_stop{0};
+
+extern "C" void on_stop_signal(int sig) { g_stop.store(sig); }
+
+int run_train(const std::vector<std::string>& args) {
+  if (args.empty())
+    throw EngineError("E_FLAG_VALUE", "no training flags given",
+                      "pass train.py's flags, e.g. --load_model M.pth --data_file data/x --data_type binidx "
+                      "--n_layer 12 --n_embd 768 --ctx_len 512 --accelerator cpu; see rwkv-train --help");
+  const ParsedFlags flags = parse_flags(args);
+  const TrainOptions opt = train_options_from_flags(flags);
+  make_project_dir(opt.proj_dir);
+  RunProtocol protocol(opt.proj_dir + "/metrics.jsonl");
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  TrainHooks hooks;
+  hooks.stop_signal = &g_stop;
+  const int code = run_training(opt, protocol, hooks);
+  if (g_stop.load()) std::fprintf(stderr, "rwkv-train: stopped by signal %d; state saved for resume\n", g_stop.load());
+  return code;
+}
+
+const RegisterCommand kTrain("", "train with RWKV-PEFT / RWKV-LM train.py flags (the default)", run_train);
+
+}  // namespace
+}  // namespace rwkv::cli

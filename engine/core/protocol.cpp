@@ -1,0 +1,70 @@
+// The run protocol writer: one compact JSON object a line on stdout and in metrics.jsonl.
+// See protocol.h and ARCHITECTURE.md "Contracts between parts".
+#include "core/protocol.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/errors.h"
+
+namespace rwkv {
+
+RunProtocol::RunProtocol(const std::string& metrics_path) {
+  if (metrics_path.empty()) return;
+  metrics_ = std::fopen(metrics_path.c_str(), "a");
+  if (!metrics_)
+    throw EngineError("E_IO_WRITE", metrics_path + ": cannot open for appending (" + std::strerror(errno) + ")",
+                      "check that proj_dir exists and is writable");
+}
+
+RunProtocol::~RunProtocol() {
+  if (metrics_) std::fclose(metrics_);
+}
+
+void RunProtocol::emit(const std::string& event, Json fields) {
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // event, v and time lead the line so a reader (or a human with `tail`) sees them first.
+  Json line = Json::object();
+  line.set("event", event);
+  line.set("v", kProtocolVersion);
+  line.set("time", static_cast<double>(static_cast<int64_t>(now * 1000)) / 1000.0);
+  if (fields.kind() == Json::Kind::Object)
+    for (const auto& m : fields.members())
+      if (m.first != "event" && m.first != "v" && m.first != "time") line.set(m.first, m.second);
+  const std::string text = line.dump() + "\n";
+  std::lock_guard<std::mutex> lock(mutex_);
+  // A closed stdout (the editor went away) must not stop training; metrics.jsonl still gets it.
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  if (metrics_) {
+    std::fwrite(text.data(), 1, text.size(), metrics_);
+    std::fflush(metrics_);
+  }
+}
+
+void RunProtocol::warning(const std::string& code, const std::string& message) {
+  Json f = Json::object();
+  f.set("code", code);
+  f.set("message", message);
+  emit("warning", std::move(f));
+}
+
+void RunProtocol::error(const std::string& code, const std::string& message, const std::string& hint) {
+  Json f = Json::object();
+  f.set("code", code);
+  f.set("message", message);
+  f.set("hint", hint);
+  emit("error", std::move(f));
+}
+
+void RunProtocol::end(const std::string& status, Json fields) {
+  Json f = Json::object();
+  f.set("status", status);
+  if (fields.kind() == Json::Kind::Object)
+    for (const auto& m : fields.members())
+      if (m.first != "status") f.set(m.first, m.second);
+  emit("end", std::move(f));
+}
+
+}  // namespace rwkv

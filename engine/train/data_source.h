@@ -1,0 +1,37 @@
+// Where training samples come from. A sample is a pure function of (epoch, index in epoch), so
+// a resumed run reads exactly the samples the uninterrupted run would have read.
+// - binidx + magic_prime: RWKV-LM's pretraining sampler (a cubic walk modulo magic_prime over
+//   ctx_len-sized slots of the whole token stream).
+// - binidx without magic_prime, jsonl, sft: RWKV-PEFT's document sampler ("pad" dataload): one
+//   document per sample, truncated to ctx_len + 1 tokens, padded with 0, padding not in the
+//   loss; documents shuffled per epoch from the seed when --data_shuffle 1.
+// - sft: jsonl objects with prompt/response (or instruction/input/output, or text); only the
+//   response tokens count in the loss.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rwkv {
+
+struct TrainOptions;
+
+class DataSource {
+ public:
+  virtual ~DataSource() = default;
+  // Fills ctx_len inputs, targets and loss-mask values for one sample.
+  virtual void sample(int64_t epoch, int64_t index, int32_t* inputs, int32_t* targets,
+                      float* mask) const = 0;
+  virtual uint64_t num_tokens() const = 0;
+  virtual uint64_t num_documents() const = 0;
+  virtual std::string kind() const = 0;
+};
+
+// Throws EngineError (E_DATA_*, E_BINIDX_*) for missing, empty or unusable data.
+std::unique_ptr<DataSource> open_data_source(const TrainOptions& opt, int64_t samples_per_epoch);
+
+// RWKV-LM's sample position for magic_prime sampling (exposed for tests).
+uint64_t magic_prime_offset(uint64_t magic_prime, uint64_t ctx_len, uint64_t ii);
+
+}  // namespace rwkv

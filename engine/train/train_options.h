@@ -1,0 +1,53 @@
+// Everything a training run needs, resolved from train.py flags (RWKV-PEFT and RWKV-LM) and
+// validated once, so the loop never meets a half-checked value.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/flags.h"
+#include "core/json.h"
+#include "core/model_config.h"
+
+namespace rwkv {
+
+struct TrainOptions {
+  std::string load_model;        // "" = random init (written to proj_dir/rwkv-init.pth)
+  std::string proj_dir = "out";
+  std::string data_file;
+  std::string data_type = "binidx";  // binidx | jsonl | sft
+  int vocab_size = 65536;
+  int ctx_len = 1024;
+  int n_layer = 6, n_embd = 512, head_size = 64;
+  float head_size_divisor = 8;
+  int64_t epoch_steps = 1000, epoch_count = 500, epoch_begin = 0, epoch_save = 5;
+  int micro_bsz = 12;
+  int accumulate_grad_batches = 1;
+  double lr_init = 6e-4, lr_final = 1e-5;
+  int64_t warmup_steps = -1;
+  std::string lr_schedule = "cos";   // cos | cos_decay | wsd
+  float beta1 = 0.9f, beta2 = 0.99f, adam_eps = 1e-8f, weight_decay = 0, grad_clip = 1.0f;
+  int64_t magic_prime = 0, my_exit_tokens = 0;
+  bool data_shuffle = true;
+  int64_t seed = -1;                 // --random_seed; -1 = fixed default 0 (reproducible)
+  bool merge = true;                 // --merge 1: save merged weights
+  PeftConfig peft;
+  std::string peft_name = "none";
+  std::string lora_load;             // adapter to continue from (lora_config.lora_load)
+  std::string accelerator = "gpu";   // cpu | gpu/cuda
+  int devices = 1;
+  bool grad_cp = false;
+  int threads = 0;
+  std::vector<std::string> ignored_flags;
+  std::vector<std::string> given_flags;  // what the user passed (sizes are checked against the checkpoint)
+  Json resolved = Json::object();    // the config echoed in the `start` event
+};
+
+// Throws EngineError(E_FLAG_VALUE / E_PEFT_CONFIG / E_FLAG_UNSUPPORTED) with hints.
+TrainOptions train_options_from_flags(const ParsedFlags& flags);
+
+// peft_config / lora_config / pissa_config / miss_config JSON into PeftConfig.
+void apply_peft_json(const std::string& method, const Json& cfg, PeftConfig& peft);
+
+}  // namespace rwkv

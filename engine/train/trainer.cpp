@@ -1,0 +1,390 @@
+#include "train/trainer.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "core/backend.h"
+#include "core/errors.h"
+#include "core/pth.h"
+#include "train/data_source.h"
+#include "train/init_weights.h"
+#include "train/lr_schedule.h"
+#include "train/progress_bar.h"
+
+namespace rwkv {
+
+std::string resume_path(const std::string& proj_dir) { return proj_dir + "/rwkv-resume.pth"; }
+
+namespace {
+
+HostTensor i64_scalar(int64_t v) {
+  HostTensor t;
+  t.dtype = DType::I64;
+  t.bytes.resize(8);
+  std::memcpy(t.bytes.data(), &v, 8);
+  return t;
+}
+
+int64_t read_i64(const HostTensor& t) {
+  if (t.dtype != DType::I64 || t.bytes.size() != 8)
+    throw EngineError("E_RESUME_CORRUPT", "resume file has a malformed position field",
+                      "delete rwkv-resume.pth from proj_dir to start over");
+  int64_t v;
+  std::memcpy(&v, t.bytes.data(), 8);
+  return v;
+}
+
+}  // namespace
+
+void make_project_dir(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+        throw EngineError("E_IO_MKDIR", "cannot create folder " + cur + ": " + std::strerror(errno),
+                          "check --proj_dir and its permissions");
+    }
+    if (i < path.size()) cur += path[i];
+  }
+}
+
+namespace {
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+uint64_t file_size(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+// Checkpoints in bf16, as RWKV-PEFT writes them from its bf16 model.
+StateDict to_bf16(const StateDict& in) {
+  StateDict out;
+  for (const auto& [n, t] : in)
+    out.push_back({n, t.dtype == DType::F32 ? HostTensor::from_f32(t.to_f32(), t.shape, DType::BF16) : t});
+  return out;
+}
+
+struct Position {
+  int64_t global_step = 0;  // optimizer steps done in this run's count (excluding epoch_begin)
+  int64_t epoch = 0;        // 0-based within this run
+  int64_t micro = 0;        // next micro-batch within the epoch
+};
+
+class Trainer {
+ public:
+  Trainer(const TrainOptions& o, RunProtocol& p, const TrainHooks& h) : o_(o), proto_(p), hooks_(h) {}
+
+  int run() {
+    make_project_dir(o_.proj_dir);
+    for (const auto& f : o_.ignored_flags)
+      proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
+    open_backend();
+    const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
+    data_ = open_data_source(o_, samples_per_epoch);
+    sched_.kind = o_.lr_schedule;
+    sched_.lr_init = o_.lr_init;
+    sched_.lr_final = o_.lr_final;
+    sched_.warmup_steps = o_.warmup_steps;
+    sched_.total_steps = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
+    sched_.my_exit_tokens = o_.my_exit_tokens;
+    sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
+    if (hooks_.allow_resume && file_exists(resume_path(o_.proj_dir))) load_resume();
+    emit_start();
+    return loop();
+  }
+
+ private:
+  void open_backend() {
+    StateDict weights;
+    if (o_.load_model.empty()) {
+      cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+      const std::string init_path = o_.proj_dir + "/rwkv-init.pth";
+      if (file_exists(init_path)) {
+        weights = load_pth(init_path);  // a resumed random-init run starts from the same init
+      } else {
+        weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
+        save_pth(init_path, weights);
+        emit_checkpoint(init_path, "init");
+      }
+    } else {
+      if (!file_exists(o_.load_model))
+        throw EngineError("E_LOAD_MODEL", "--load_model " + o_.load_model + " does not exist",
+                          "give the path of an RWKV-7 .pth checkpoint");
+      weights = load_pth(o_.load_model);
+      cfg_ = model_config_from_weights(weights, o_.head_size);
+      auto given = [&](const char* n) {
+        for (const auto& g : o_.given_flags) if (g == n) return true;
+        return false;
+      };
+      auto mismatch = [&](const char* flag, int64_t want, int64_t got) {
+        throw EngineError("E_MODEL_SHAPE",
+                          std::string("--") + flag + " " + std::to_string(want) + " disagrees with " + o_.load_model +
+                              " (" + std::to_string(got) + ")",
+                          std::string("set --") + flag + " " + std::to_string(got) + " or load the intended checkpoint");
+      };
+      if (given("n_layer") && o_.n_layer != cfg_.n_layer) mismatch("n_layer", o_.n_layer, cfg_.n_layer);
+      if (given("n_embd") && o_.n_embd != cfg_.n_embd) mismatch("n_embd", o_.n_embd, cfg_.n_embd);
+      if (given("vocab_size") && o_.vocab_size != cfg_.vocab_size) mismatch("vocab_size", o_.vocab_size, cfg_.vocab_size);
+    }
+    cfg_.head_size_divisor = o_.head_size_divisor;
+    BackendOptions bo;
+    bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
+    bo.grad_checkpoint = o_.grad_cp;
+    bo.threads = o_.threads;
+    if (o_.accelerator == "cpu") {
+      backend_ = make_cpu_backend(cfg_, o_.peft, weights, bo);
+    } else {
+#ifdef RWKV_HAVE_CUDA
+      backend_ = make_cuda_backend(cfg_, o_.peft, weights, bo);
+#else
+      throw EngineError("E_NO_CUDA", "this rwkv-train was built without the CUDA backend",
+                        "pass --accelerator cpu to train on the CPU, or build on a machine with nvcc");
+#endif
+    }
+    if (!o_.lora_load.empty()) {
+      if (!file_exists(o_.lora_load))
+        throw EngineError("E_LOAD_MODEL", "lora_load " + o_.lora_load + " does not exist", "");
+      backend_->import_trainable(load_pth(o_.lora_load));
+    }
+  }
+
+  void load_resume() {
+    const std::string path = resume_path(o_.proj_dir);
+    StateDict all = load_pth(path);
+    StateDict params, optim;
+    std::map<std::string, int64_t> meta;
+    for (auto& [n, t] : all) {
+      if (n.rfind("param.", 0) == 0) params.push_back({n.substr(6), std::move(t)});
+      else if (n.rfind("optim.", 0) == 0) optim.push_back({n.substr(6), std::move(t)});
+      else if (n.rfind("meta.", 0) == 0) meta[n.substr(5)] = read_i64(t);
+    }
+    for (const char* key : {"global_step", "epoch", "micro", "micro_bsz", "ctx_len", "accumulate_grad_batches"})
+      if (!meta.count(key))
+        throw EngineError("E_RESUME_CORRUPT", path + " has no meta." + key, "delete it to start over");
+    if (meta["micro_bsz"] != o_.micro_bsz || meta["ctx_len"] != o_.ctx_len ||
+        meta["accumulate_grad_batches"] != o_.accumulate_grad_batches)
+      throw EngineError("E_RESUME_MISMATCH",
+                        "proj_dir holds a run with different micro_bsz/ctx_len/accumulate_grad_batches",
+                        "resume with the same flags, or use a new --proj_dir");
+    backend_->import_trainable(params);
+    backend_->import_optimizer_state(optim);
+    pos_.global_step = meta["global_step"];
+    pos_.epoch = meta["epoch"];
+    pos_.micro = meta["micro"];
+    resumed_ = true;
+  }
+
+  void save_resume() {
+    StateDict out;
+    for (auto& [n, t] : backend_->export_weights(ExportKind::AdapterOnly)) out.push_back({"param." + n, std::move(t)});
+    for (auto& [n, t] : backend_->export_optimizer_state()) out.push_back({"optim." + n, std::move(t)});
+    out.push_back({"meta.global_step", i64_scalar(pos_.global_step)});
+    out.push_back({"meta.epoch", i64_scalar(pos_.epoch)});
+    out.push_back({"meta.micro", i64_scalar(pos_.micro)});
+    out.push_back({"meta.micro_bsz", i64_scalar(o_.micro_bsz)});
+    out.push_back({"meta.ctx_len", i64_scalar(o_.ctx_len)});
+    out.push_back({"meta.accumulate_grad_batches", i64_scalar(o_.accumulate_grad_batches)});
+    save_pth(resume_path(o_.proj_dir), out);
+  }
+
+  void save_checkpoint(const std::string& name) {
+    const std::string path = o_.proj_dir + "/" + name;
+    StateDict sd;
+    if (o_.peft.method == PeftMethod::Full) sd = backend_->export_weights(ExportKind::Full);
+    else if (o_.peft.method == PeftMethod::State) sd = backend_->export_weights(ExportKind::AdapterOnly);
+    else sd = backend_->export_weights(o_.merge ? ExportKind::Merged : ExportKind::AdapterOnly);
+    save_pth(path, to_bf16(sd));
+    emit_checkpoint(path, o_.peft.method == PeftMethod::Full ? "full"
+                          : o_.peft.method == PeftMethod::State ? "state"
+                          : o_.merge ? "merged" : "adapter");
+  }
+
+  void emit_checkpoint(const std::string& path, const char* kind) {
+    Json f = Json::object();
+    f.set("path", path);
+    f.set("bytes", file_size(path));
+    f.set("kind", kind);
+    f.set("step", pos_.global_step);
+    proto_.emit("checkpoint", f);
+  }
+
+  void emit_start() {
+    Json model = Json::object();
+    model.set("version", "x070");
+    model.set("n_layer", cfg_.n_layer);
+    model.set("n_embd", cfg_.n_embd);
+    model.set("vocab_size", cfg_.vocab_size);
+    model.set("head_size", cfg_.head_size);
+    model.set("ctx_len", o_.ctx_len);
+    int64_t trainable = 0;
+    for (const auto& p : backend_->trainable_params()) {
+      int64_t n = 1;
+      for (auto d : p.shape) n *= d;
+      trainable += n;
+    }
+    const MemoryStats m = backend_->memory();
+    Json f = Json::object();
+    f.set("config", o_.resolved);
+    f.set("model", model);
+    f.set("device", backend_->device_name());
+    f.set("peft", peft_method_name(o_.peft.method));
+    f.set("trainable_params", trainable);
+    f.set("total_params", backend_->total_param_count());
+    f.set("planned_memory_bytes", m.in_use_bytes);
+    Json data = Json::object();
+    data.set("kind", data_->kind());
+    data.set("tokens", data_->num_tokens());
+    data.set("documents", data_->num_documents());
+    f.set("data", data);
+    f.set("total_steps", sched_.total_steps);
+    f.set("resumed_from_step", resumed_ ? Json(pos_.global_step) : Json());
+    proto_.emit("start", f);
+  }
+
+  bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
+
+  int loop() {
+    const int B = o_.micro_bsz, T = o_.ctx_len;
+    std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
+    std::vector<float> mask(size_t(B) * T);
+    const int64_t steps_per_epoch = o_.epoch_steps / o_.accumulate_grad_batches;
+    const int64_t total_steps = steps_per_epoch * o_.epoch_count;
+    ProgressBar bar(hooks_.progress_bar, total_steps);
+    const auto t_start = std::chrono::steady_clock::now();
+    auto t_last = t_start;
+    double step_loss = 0;
+    int64_t step_tokens = 0;
+    Position boundary = pos_;  // the last finished optimizer step
+    for (; pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
+      double epoch_loss = 0;
+      int64_t epoch_steps_done = 0;
+      for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
+        const int64_t real_step = pos_.global_step + o_.epoch_begin * steps_per_epoch;
+        if (sched_.exit_reached(real_step)) {
+          save_checkpoint("rwkv-final.pth");
+          boundary = pos_;
+          save_resume();
+          return finish("completed", bar, t_start);
+        }
+        if (stop_requested()) {
+          pos_ = boundary;  // drop a partly accumulated step
+          backend_->zero_grads();
+          save_resume();
+          emit_checkpoint(resume_path(o_.proj_dir), "resume");
+          return finish("stopped", bar, t_start);
+        }
+        for (int b = 0; b < B; ++b)
+          data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
+                        &mask[size_t(b) * T]);
+        Batch batch{B, T, in.data(), tgt.data(), mask.data()};
+        const LossResult lr = backend_->forward_backward(batch, 1.0f / float(o_.accumulate_grad_batches));
+        step_loss += lr.loss / o_.accumulate_grad_batches;
+        step_tokens += int64_t(B) * T;
+        if ((pos_.micro + 1) % o_.accumulate_grad_batches != 0) continue;
+        const double gnorm = backend_->grad_norm();
+        if (!std::isfinite(gnorm) || !std::isfinite(step_loss))
+          throw EngineError("E_TRAIN_NAN", "the loss or gradient became " + std::string(std::isnan(gnorm) ? "NaN" : "infinite") +
+                                               " at step " + std::to_string(pos_.global_step + 1),
+                            "lower --lr_init, or check the checkpoint and data");
+        if (o_.grad_clip > 0 && gnorm > o_.grad_clip) backend_->scale_grads(float(o_.grad_clip / gnorm));
+        const double lr_now = sched_.lr_at(real_step);
+        AdamWParams hp;
+        hp.lr = float(lr_now);
+        hp.beta1 = o_.beta1;
+        hp.beta2 = o_.beta2;
+        hp.eps = o_.adam_eps;
+        hp.weight_decay = o_.weight_decay;
+        backend_->optimizer_step(hp);
+        ++pos_.global_step;
+        boundary = pos_;
+        ++boundary.micro;  // the next micro-batch to read after this step
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - t_last).count();
+        t_last = now;
+        const MemoryStats mem = backend_->memory();
+        Json f = Json::object();
+        f.set("step", pos_.global_step);
+        f.set("epoch", o_.epoch_begin + pos_.epoch);
+        f.set("loss", step_loss);
+        f.set("lr", lr_now);
+        f.set("tokens", step_tokens);
+        f.set("tokens_per_s", dt > 0 ? double(step_tokens) / dt : 0.0);
+        f.set("grad_norm", gnorm);
+        f.set("mem_in_use", mem.in_use_bytes);
+        f.set("mem_reserved", mem.reserved_bytes);
+        f.set("elapsed_s", std::chrono::duration<double>(now - t_start).count());
+        proto_.emit("step", f);
+        bar.update(pos_.global_step, step_loss, lr_now, dt > 0 ? double(step_tokens) / dt : 0.0);
+        epoch_loss += step_loss;
+        ++epoch_steps_done;
+        step_loss = 0;
+        step_tokens = 0;
+      }
+      const int64_t epoch_no = o_.epoch_begin + pos_.epoch;
+      Json f = Json::object();
+      f.set("epoch", epoch_no);
+      f.set("loss", epoch_steps_done ? epoch_loss / epoch_steps_done : 0.0);
+      f.set("step", pos_.global_step);
+      proto_.emit("epoch", f);
+      if ((o_.epoch_save > 0 && pos_.epoch % o_.epoch_save == 0) || pos_.epoch == o_.epoch_count - 1)
+        save_checkpoint("rwkv-" + std::to_string(epoch_no) + ".pth");
+      boundary = Position{pos_.global_step, pos_.epoch + 1, 0};
+      Position saved = pos_;
+      pos_ = boundary;
+      save_resume();
+      pos_ = saved;
+    }
+    return finish("completed", bar, t_start);
+  }
+
+  int finish(const char* status, ProgressBar& bar, std::chrono::steady_clock::time_point t_start) {
+    bar.done();
+    Json f = Json::object();
+    f.set("step", pos_.global_step);
+    f.set("elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
+    proto_.end(status, f);
+    return 0;
+  }
+
+  const TrainOptions& o_;
+  RunProtocol& proto_;
+  TrainHooks hooks_;
+  ModelConfig cfg_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<DataSource> data_;
+  LrSchedule sched_;
+  Position pos_;
+  bool resumed_ = false;
+};
+
+}  // namespace
+
+int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHooks& hooks) {
+  try {
+    Trainer t(opt, protocol, hooks);
+    return t.run();
+  } catch (const EngineError& e) {
+    protocol.error(e.code, e.what(), e.hint);
+    protocol.end("failed");
+    return 2;
+  } catch (const std::bad_alloc&) {
+    protocol.error("E_OUT_OF_MEMORY", "out of memory", "lower --micro_bsz or --ctx_len");
+    protocol.end("failed");
+    return 3;
+  } catch (const std::exception& e) {
+    protocol.error("E_INTERNAL", e.what(), "please report this with the command line");
+    protocol.end("failed");
+    return 4;
+  }
+}
+
+}  // namespace rwkv

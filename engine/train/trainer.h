@@ -1,0 +1,34 @@
+// The training loop over a Backend: samples from a DataSource, gradient accumulation, clipping,
+// the lr schedule, AdamW, epoch checkpoints named as RWKV-PEFT names them (rwkv-N.pth), the run
+// protocol, a progress bar on stderr, a clean stop and exact resume.
+//
+// Resume: after every epoch and on a stop, proj_dir/rwkv-resume.pth holds the trainable tensors
+// ("param.<name>"), AdamW moments ("optim.<name>.exp_avg", ...) and the position ("meta.*":
+// optimizer step, epoch, micro-batch). It is written atomically, so it is always one consistent
+// step boundary; a new run with the same proj_dir continues from it. A stop request finishes
+// the running micro-batch, drops a partly accumulated step, and saves the last finished step.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "core/protocol.h"
+#include "train/train_options.h"
+
+namespace rwkv {
+
+struct TrainHooks {
+  const std::atomic<int>* stop_signal = nullptr;  // non-zero: stop cleanly (SIGINT/SIGTERM)
+  bool progress_bar = true;
+  bool allow_resume = true;
+};
+
+// Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.
+int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHooks& hooks);
+
+// Creates proj_dir (and its parents). Throws EngineError(E_IO_MKDIR).
+void make_project_dir(const std::string& path);
+
+// The resume file inside proj_dir.
+std::string resume_path(const std::string& proj_dir);
+
+}  // namespace rwkv
