@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
+
 #include "core/errors.h"
 #include "cuda/cublaslt_loader.h"
 
@@ -69,52 +71,79 @@ Context::Context(int device_index) : info_(probe_device(device_index)) {
 }
 
 Context::~Context() {
-  if (handle_) lt::load().destroy(handle_);
+  if (handle_) {
+    const lt::Api& api = lt::load();
+    for (auto& kv : plans_) {
+      api.layout_destroy(kv.second.layout_first);
+      api.layout_destroy(kv.second.layout_second);
+      api.layout_destroy(kv.second.layout_out);
+      api.desc_destroy(kv.second.desc);
+    }
+    api.destroy(handle_);
+  }
   if (workspace_) cudaFree(workspace_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
 const std::string& Context::cublaslt_path() const { return lt::load().path; }
 
-void Context::gemm(bool trans_a, bool trans_b, int M, int N, int K, const void* A, int lda,
-                   const void* B, int ldb, void* C, int ldc, GemmOut out, float alpha, float beta) {
+Context::GemmPlan& Context::plan_for(bool trans_a, bool trans_b, int M, int N, int K, int lda,
+                                     int ldb, int ldc, GemmOut out) {
+  const std::string key = std::to_string(trans_a) + std::to_string(trans_b) + ':' + std::to_string(M) +
+                          ',' + std::to_string(N) + ',' + std::to_string(K) + ',' + std::to_string(lda) +
+                          ',' + std::to_string(ldb) + ',' + std::to_string(ldc) + ',' +
+                          std::to_string(static_cast<int>(out));
+  auto found = plans_.find(key);
+  if (found != plans_.end()) return found->second;
   // cuBLASLt is column-major: a row-major X[r][c] is the column-major X^T. So row-major
   // C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: pass B first, A second, m=N, n=M.
   const lt::Api& api = lt::load();
-  lt::MatmulDesc desc = nullptr;
-  lt::MatrixLayout la = nullptr, lb = nullptr, lc = nullptr;
-  lt::Preference pref = nullptr;
   auto fail = [&](const char* what, lt::Status s) {
     throw EngineError("E_CUBLAS", std::string(what) + " failed with cuBLAS status " + std::to_string(s),
                       "Shapes: M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
   };
+  GemmPlan plan;
   lt::Status s;
-  if ((s = api.desc_create(&desc, lt::kComputeF32, lt::kR32F))) fail("cublasLtMatmulDescCreate", s);
+  if ((s = api.desc_create(&plan.desc, lt::kComputeF32, lt::kR32F))) fail("cublasLtMatmulDescCreate", s);
   int op_first = trans_b ? lt::kOpT : lt::kOpN, op_second = trans_a ? lt::kOpT : lt::kOpN;
-  api.desc_set(desc, lt::kDescTransA, &op_first, sizeof(int));
-  api.desc_set(desc, lt::kDescTransB, &op_second, sizeof(int));
+  api.desc_set(plan.desc, lt::kDescTransA, &op_first, sizeof(int));
+  api.desc_set(plan.desc, lt::kDescTransB, &op_second, sizeof(int));
   // First operand (B): column-major [N,K] when not transposed, else stored [K,N] column-major.
-  if ((s = trans_b ? api.layout_create(&la, lt::kR16BF, K, N, ldb) : api.layout_create(&la, lt::kR16BF, N, K, ldb)))
+  if ((s = trans_b ? api.layout_create(&plan.layout_first, lt::kR16BF, K, N, ldb)
+                   : api.layout_create(&plan.layout_first, lt::kR16BF, N, K, ldb)))
     fail("cublasLtMatrixLayoutCreate(B)", s);
-  if ((s = trans_a ? api.layout_create(&lb, lt::kR16BF, M, K, lda) : api.layout_create(&lb, lt::kR16BF, K, M, lda)))
+  if ((s = trans_a ? api.layout_create(&plan.layout_second, lt::kR16BF, M, K, lda)
+                   : api.layout_create(&plan.layout_second, lt::kR16BF, K, M, lda)))
     fail("cublasLtMatrixLayoutCreate(A)", s);
-  if ((s = api.layout_create(&lc, out == GemmOut::BF16 ? lt::kR16BF : lt::kR32F, N, M, ldc)))
+  if ((s = api.layout_create(&plan.layout_out, out == GemmOut::BF16 ? lt::kR16BF : lt::kR32F, N, M, ldc)))
     fail("cublasLtMatrixLayoutCreate(C)", s);
+  lt::Preference pref = nullptr;
   api.pref_create(&pref);
   uint64_t ws = workspace_bytes_;
   api.pref_set(pref, lt::kPrefMaxWorkspace, &ws, sizeof(ws));
   lt::HeuristicResult result{};
   int returned = 0;
-  s = api.heuristic(handle_, desc, la, lb, lc, lc, pref, 1, &result, &returned);
-  if (s || returned == 0) fail("cublasLtMatmulAlgoGetHeuristic", s ? s : -1);
-  s = api.matmul(handle_, desc, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &result.algo, workspace_,
-                 workspace_bytes_, stream_);
+  s = api.heuristic(handle_, plan.desc, plan.layout_first, plan.layout_second, plan.layout_out,
+                    plan.layout_out, pref, 1, &result, &returned);
   api.pref_destroy(pref);
-  api.layout_destroy(la);
-  api.layout_destroy(lb);
-  api.layout_destroy(lc);
-  api.desc_destroy(desc);
-  if (s) fail("cublasLtMatmul", s);
+  if (s || returned == 0) fail("cublasLtMatmulAlgoGetHeuristic", s ? s : -1);
+  static_assert(sizeof(plan.algo) == sizeof(result.algo), "cublasLtMatmulAlgo_t is 64 bytes");
+  std::memcpy(plan.algo, &result.algo, sizeof(plan.algo));
+  return plans_.emplace(key, plan).first->second;
+}
+
+void Context::gemm(bool trans_a, bool trans_b, int M, int N, int K, const void* A, int lda,
+                   const void* B, int ldb, void* C, int ldc, GemmOut out, float alpha, float beta) {
+  GemmPlan& plan = plan_for(trans_a, trans_b, M, N, K, lda, ldb, ldc, out);
+  const lt::Api& api = lt::load();
+  lt::Algo algo;
+  std::memcpy(&algo, plan.algo, sizeof(algo));
+  const lt::Status s = api.matmul(handle_, plan.desc, &alpha, B, plan.layout_first, A, plan.layout_second,
+                                  &beta, C, plan.layout_out, C, plan.layout_out, &algo, workspace_,
+                                  workspace_bytes_, stream_);
+  if (s)
+    throw EngineError("E_CUBLAS", "cublasLtMatmul failed with cuBLAS status " + std::to_string(s),
+                      "Shapes: M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
 }
 
 }  // namespace rwkv::cuda

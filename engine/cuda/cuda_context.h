@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 
 typedef struct CUstream_st* cudaStream_t;
 
@@ -48,6 +49,20 @@ class Context {
             float beta = 0.f);
 
  private:
+  // cuBLASLt descriptors, layouts and the chosen algorithm per GEMM shape: a training step
+  // repeats the same few dozen shapes, so each is planned once (creating descriptors and
+  // asking the heuristic costs tens of microseconds per call).
+  struct GemmPlan {
+    void* desc = nullptr;
+    void* layout_first = nullptr;
+    void* layout_second = nullptr;
+    void* layout_out = nullptr;
+    uint64_t algo[8] = {};
+  };
+  GemmPlan& plan_for(bool trans_a, bool trans_b, int M, int N, int K, int lda, int ldb, int ldc,
+                     GemmOut out);
+  std::unordered_map<std::string, GemmPlan> plans_;
+
   DeviceInfo info_;
   cudaStream_t stream_ = nullptr;
   void* handle_ = nullptr;

@@ -64,6 +64,12 @@ __global__ void __launch_bounds__(N) wkv7_forward_kernel(int T, int H, const bf1
   }
 }
 
+// Synchronous 16-byte global -> shared copy (the pre-Ampere stand-in for cp.async).
+__device__ __forceinline__ __attribute__((unused)) void stage_copy(unsigned shared_addr, const char* src) {
+  const int4 v = *reinterpret_cast<const int4*>(src);
+  asm volatile("st.shared.v4.s32 [%0], {%1, %2, %3, %4};\n" ::"r"(shared_addr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
+}
+
 __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf16_t* __restrict__ r_,
     const bf16_t* __restrict__ w_, const bf16_t* __restrict__ k_, const bf16_t* __restrict__ v_,
     const bf16_t* __restrict__ a_, const bf16_t* __restrict__ b_, const bf16_t* __restrict__ dy_,
@@ -106,14 +112,21 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
   chunk(j, src0, dst0, stride0);
   if (j < 8) chunk(64 + j, src1, dst1, stride1);
   auto issue_copy = [&](int t) {
+#if __CUDA_ARCH__ >= 800
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst0), "l"(src0 + t * stride0));
     if (src1) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst1), "l"(src1 + t * stride1));
     asm volatile("cp.async.commit_group;\n" ::);
+#else  // no cp.async before Ampere (the backend refuses such GPUs; this keeps other builds valid)
+    stage_copy(dst0, src0 + t * stride0);
+    if (src1) stage_copy(dst1, src1 + t * stride1);
+#endif
   };
   issue_copy(T - 1);
   for (int t = T - 1; t >= 0; t--) {
     const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + j;
+#if __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_all;\n" ::);
+#endif
     __syncthreads();
     // Thread j converts entry j of each input into the fp32 arrays the loops below read; it
     // re-reads its own entries there later rather than keeping them in registers.

@@ -214,6 +214,21 @@ double time_gemm(Context& ctx, int M, int N, int K) {
   return tflops;
 }
 
+// Host cost of one small GEMM call (a LoRA-sized product), with the cuBLASLt plan cached.
+void time_gemm_call(Context& ctx) {
+  const int M = 64, N = 64, K = 64, iters = 2000;
+  Dev A((size_t)M * K * 2), Bm((size_t)K * N * 2), C((size_t)M * N * 2);
+  ctx.gemm(false, true, M, N, K, A.p, K, Bm.p, K, C.p, N, GemmOut::BF16);
+  cudaStreamSynchronize(ctx.stream());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; i++) ctx.gemm(false, true, M, N, K, A.p, K, Bm.p, K, C.p, N, GemmOut::BF16);
+  const double host_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / iters;
+  cudaStreamSynchronize(ctx.stream());
+  const double total_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / iters;
+  std::printf("TIME gemm_small_call M=%d N=%d K=%d host_us_per_call=%.2f wall_us_per_call=%.2f\n", M, N, K,
+              host_us, total_us);
+}
+
 void test_norm(Context& ctx, int rows, int C, int group, const char* name) {
   const size_t n = (size_t)rows * C;
   V x = rand_bf16(n, -2, 2), dy = rand_bf16(n, -1, 1), wt = rand_f32(C, 0.5, 1.5), bs = rand_f32(C, -0.5, 0.5);
@@ -387,6 +402,7 @@ int main(int argc, char** argv) {
       time_wkv7(ctx, 8, 1024, 12);   // 0.1B, ctx 1024, bsz 8
       time_wkv7(ctx, 8, 1024, 32);   // 1.5B, ctx 1024, bsz 8
       time_wkv7(ctx, 1, 4096, 32);   // 1.5B, ctx 4096, bsz 1
+      time_gemm_call(ctx);
       time_gemm(ctx, 8192, 8192, 8192);
       time_gemm(ctx, 8192, 2048, 2048);
     }
