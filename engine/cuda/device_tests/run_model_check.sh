@@ -1,0 +1,26 @@
+#!/bin/bash
+# Builds the engine's model sources (core, CPU backend, CUDA backend, the x070 initialiser) with
+# nvcc on the GPU machine and runs model_check (CUDA backend vs CPU backend). Usage, from the
+# folder holding engine/: engine/cuda/device_tests/run_model_check.sh OUTDIR [STEPS] [--bench]
+set -o pipefail
+OUT=${1:-/tmp/out}; STEPS=${2:-200}; BENCH=$3
+B=/tmp/mc; mkdir -p "$OUT" $B
+{ printf 'namespace rwkv { extern const char* const kFlagTableJson = R"rwkvflags('
+  cat server/src/flags/flags.json 2>/dev/null || echo '{}'
+  printf ')rwkvflags"; }\n'; } > $B/flag_table_json.cpp
+FLAGS="-O2 -std=c++17 -arch=sm_90 -Iengine -DRWKV_HAVE_CUDA=1 -DRWKV_STUDIO_VERSION=\"dev\" -DRWKV_ENGINE_DATA_DIR=\"engine/data\" -Xcompiler -fopenmp"
+srcs=(engine/core/*.cpp engine/cpu/*.cpp engine/train/init_weights.cpp engine/cuda/*.cu engine/cuda/device_tests/model_check.cu $B/flag_table_json.cpp)
+pids=()
+for s in "${srcs[@]}"; do
+  o=$B/$(echo "$s" | tr '/' '_').o
+  nvcc $FLAGS -x $([[ $s == *.cu ]] && echo cu || echo c++) -c "$s" -o "$o" >"$o.log" 2>&1 &
+  pids+=($!)
+done
+ok=1; for p in "${pids[@]}"; do wait $p || ok=0; done
+cat $B/*.log > "$OUT/build.log"
+[ $ok = 1 ] || { echo "BUILD FAILED"; tail -50 "$OUT/build.log"; exit 1; }
+nvcc -arch=sm_90 $B/*.o -o $B/model_check -ldl -lgomp 2>&1 | tee -a "$OUT/build.log" || exit 1
+$B/model_check "$STEPS" 2>&1 | tee "$OUT/model_check.txt"
+rc=$?
+if [ -n "$BENCH" ]; then $B/model_check --bench full 2>&1 | tee "$OUT/model_bench.txt"; fi
+exit $rc
