@@ -8,6 +8,8 @@
 // Tolerances are bf16's: the GPU rounds every activation and GEMM operand to bf16 (8 bits of
 // mantissa, relative step 2^-8 = 0.4%) and the errors of ~20 chained ops per layer add up, so a
 // gradient tensor passes when ||g_gpu - g_cpu|| / ||g_cpu|| <= 5%; the loss within 0.5%.
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -230,9 +232,16 @@ static void bench(int L, int D, int T, int B, bool lora, int steps) {
   std::vector<double> tail(tps.begin() + std::min<size_t>(3, tps.size() - 1), tps.end());
   std::sort(tail.begin(), tail.end());
   MemoryStats m = gpu->memory();
-  printf("BENCH %s-L%d-D%d-%dx%d tokens_per_s=%.0f peak_MiB=%.0f reserved_MiB=%.0f weights_MiB=%.0f\n",
+  // What nvidia-smi would show for this process (the peer's memory figure): the allocator
+  // caches every block it ever used, so the device's used memory now is its peak plus the CUDA
+  // context and the cuBLASLt workspace.
+  size_t free_b = 0, total_b = 0;
+  cudaMemGetInfo(&free_b, &total_b);
+  printf("BENCH %s-L%d-D%d-%dx%d tokens_per_s=%.0f peak_MiB=%.0f reserved_MiB=%.0f weights_MiB=%.0f "
+         "device_used_MiB=%.0f\n",
          lora ? "lora" : "full", L, D, T, B, tail[tail.size() / 2], m.peak_bytes / 1048576.0,
-         m.reserved_bytes / 1048576.0, (m.weights_bytes + m.grads_bytes + m.optimizer_bytes) / 1048576.0);
+         m.reserved_bytes / 1048576.0, (m.weights_bytes + m.grads_bytes + m.optimizer_bytes) / 1048576.0,
+         (total_b - free_b) / 1048576.0);
 }
 
 int main(int argc, char** argv) {
