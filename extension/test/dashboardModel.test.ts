@@ -37,8 +37,17 @@ test('advice: completed and stopped runs need none; an engine error without a GP
   const a = adviceFor(r)!;
   assert.equal(a.message, 'Training failed (DATA_MISSING): data/x.bin not found. Check --data_file.');
   assert.deepEqual(a.steps, ['showOutput', 'openScript']);
-  r.failure = { code: 'E', message: 'CUDA driver version is insufficient' };
-  assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput']);
+  for (const failure of [
+    { code: 'E', message: 'CUDA driver version is insufficient' },
+    { code: 'E_NO_GPU', message: 'nothing to train on' },
+    { code: 'E_CUDA_UNAVAILABLE', message: 'x' },
+    { code: 'E_DEVICE', message: 'no NVIDIA driver found: libnvidia-ml.so.1: cannot open shared object file' },
+  ]) {
+    r.failure = failure;
+    assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput'], failure.code);
+  }
+  r.failure = { code: 'E_FLAG_UNKNOWN', message: 'unknown flag --bogus', hint: 'run rwkv-train --help' };
+  assert.deepEqual(adviceFor(r)!.steps, ['showOutput', 'openScript'], 'not mistaken for a GPU problem');
 });
 
 test('advice for a crash offers Resume only when a resume checkpoint exists', () => {

@@ -2,7 +2,8 @@
 // completes with a falling loss, a long one stops on SIGINT with a resume checkpoint, and Resume
 // continues from it. Skipped, saying why, where the engine is not built.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { demoArgv, demoMagicPrime } from '../../test/e2e/demoWorkspace.mjs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +19,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function prepare(): Promise<string | undefined> {
   if (!existsSync(engine)) return 'dist/bin/rwkv-train is not built (npm run build:engine)';
   const { prepareDemo } = await import('../../test/e2e/demoWorkspace.mjs');
+  cpSync('test/e2e/workspace/demo.sh', join(dir, 'demo.sh'));
   return prepareDemo(engine, dir);
 }
 let skip: string | undefined = 'not prepared';
@@ -26,13 +28,6 @@ before(async () => {
   if (skip) console.log(`SKIP real engine tests: ${skip}`);
 }, { timeout: 300_000 });
 
-/** The flags of test/e2e/workspace/demo.sh, as the language server resolves them. */
-function demoArgv(steps: number, projDir: string): string[] {
-  return ['--load_model', 'demo/model.pth', '--proj_dir', projDir, '--data_file', 'demo/data', '--data_type', 'binidx', '--vocab_size', '65536',
-    '--n_layer', '2', '--n_embd', '64', '--ctx_len', '64', '--micro_bsz', '2', '--epoch_steps', String(steps), '--epoch_count', '1', '--epoch_save', '1',
-    '--lr_init', '1e-3', '--lr_final', '1e-4', '--warmup_steps', '10', '--accelerator', 'cpu', '--precision', 'fp32', '--devices', '1',
-    '--my_testing', 'x070', '--peft', 'lora', '--peft_config', '{"r":8,"lora_alpha":16,"lora_dropout":0.0}'];
-}
 const manager = () => new RunManager({ enginePath: () => engine, historyDir: join(dir, 'history'), stopTimeouts: { interruptMs: 30_000, terminateMs: 5_000 } });
 function finished(m: RunManager, id: string): Promise<RunRecord> {
   return new Promise((ok) => {
@@ -45,7 +40,7 @@ function finished(m: RunManager, id: string): Promise<RunRecord> {
 test('a short CPU run on the demo model completes, loss falls, metrics.jsonl matches stdout', { timeout: 300_000 }, async (t) => {
   if (skip) { t.skip(skip); return; }
   const m = manager();
-  const r = m.start({ title: 'demo.sh:9', argv: demoArgv(40, 'demo/out-short'), cwd: dir, env: {} });
+  const r = m.start({ title: 'demo.sh:9', argv: demoArgv({ projDir: 'demo/out-short', epochSteps: 20, epochCount: 2, magicPrime: demoMagicPrime(dir) }), cwd: dir, env: {} });
   const done = await finished(m, r.id);
   assert.equal(done.status, 'completed', `${done.failure?.message ?? ''} ${done.stderrTail.slice(-5).join(' | ')}`);
   assert.equal(done.garbageLines, 0, 'the engine keeps stdout for the protocol');
@@ -61,7 +56,7 @@ test('a short CPU run on the demo model completes, loss falls, metrics.jsonl mat
 test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume continues from it', { timeout: 300_000 }, async (t) => {
   if (skip) { t.skip(skip); return; }
   const m = manager();
-  const r = m.start({ title: 'demo.sh:9', argv: demoArgv(100_000, 'demo/out-long'), cwd: dir, env: {} });
+  const r = m.start({ title: 'demo.sh:9', argv: demoArgv({ projDir: 'demo/out-long', magicPrime: demoMagicPrime(dir) }), cwd: dir, env: {} });
   await new Promise<void>((ok) => m.on('event', (id, e) => { if (id === r.id && e.event === 'step' && (e as StepEvent).step >= 5) ok(); }));
   await m.stop(r.id);
   const stopped = m.get(r.id)!;
@@ -73,4 +68,18 @@ test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume con
   await new Promise<void>((ok) => m.on('event', (id, e) => { if (id === resumed.id && e.event === 'step') ok(); }));
   assert.ok((m.get(resumed.id)!.start?.resumed_from_step ?? 0) >= 5);
   await m.stop(resumed.id);
+});
+
+test('the real engine\'s error event (an unknown flag) gives a failed run with its code, hint and advice', { timeout: 60_000 }, async (t) => {
+  if (!existsSync(engine)) { t.skip('dist/bin/rwkv-train is not built'); return; }
+  const { adviceFor } = await import('../src/runs/failureAdvice');
+  const m = manager();
+  const r = m.start({ title: 'bad.sh:1', argv: ['--no_such_flag', '1'], cwd: dir, env: {} });
+  const done = await finished(m, r.id);
+  assert.equal(done.status, 'failed');
+  assert.equal(done.failure?.code, 'E_FLAG_UNKNOWN');
+  assert.match(done.failure?.message ?? '', /no_such_flag/);
+  assert.ok(done.failure?.hint, 'the engine gives a hint');
+  assert.equal(done.garbageLines, 0);
+  assert.deepEqual(adviceFor(done)!.steps, ['showOutput', 'openScript']);
 });

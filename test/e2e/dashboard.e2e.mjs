@@ -3,7 +3,8 @@
 // the way VS Code provides it. Fed a recorded run (test/fixtures/recorded-metrics.jsonl), then
 // a live run streamed by the run manager from an engine process, overlaid. Asserts what the
 // charts hold and writes screenshots to test/screenshots/.
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { demoArgv, demoMagicPrime, prepareDemo, probeTraining } from './demoWorkspace.mjs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
@@ -86,10 +87,20 @@ try {
   await page.locator('#smoothing').fill('0.9');
 
   // 5. A live run from an engine process through the run manager, overlaid on the recorded one.
-  const engine = existsSync(join(root, 'dist', 'bin', 'rwkv-train')) && process.env.RWKV_DASHBOARD_FAKE !== '1' ? 'real' : 'fake';
-  const manager = new RunManager({ enginePath: () => join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs'), historyDir: join(tmpdir(), `rwkv-dash-e2e-${process.pid}`) });
+  // The real CPU engine on the demo model when it is built and trains, else the fake engine.
+  const engineBin = join(root, 'dist', 'bin', 'rwkv-train');
+  const demoWs = mkdtempSync(join(tmpdir(), 'rwkv-dash-demo-'));
+  cpSync(join(root, 'test', 'e2e', 'workspace', 'demo.sh'), join(demoWs, 'demo.sh'));
+  let whyFake = process.env.RWKV_E2E_FAKE_ENGINE === '1' ? 'RWKV_E2E_FAKE_ENGINE=1' : !existsSync(engineBin) ? 'dist/bin/rwkv-train is not built' : undefined;
+  whyFake ??= prepareDemo(engineBin, demoWs) ?? probeTraining(engineBin, demoWs);
+  const engine = whyFake ? 'fake' : 'real';
+  if (whyFake) console.log(`dashboard.e2e: live run on the fake engine (${whyFake})`);
+  const liveSteps = engine === 'real' ? 30 : 300;
+  const manager = new RunManager({ enginePath: () => (engine === 'real' ? engineBin : join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs')), historyDir: join(demoWs, 'history') });
   const pending = [];
-  const live = manager.start({ title: 'live (fake engine)', argv: ['--steps', '300', '--step_ms', '4'], cwd: tmpdir(), env: {} });
+  const live = engine === 'real'
+    ? manager.start({ title: 'live (CPU engine)', argv: demoArgv({ projDir: 'demo/live', epochSteps: 15, epochCount: 2, magicPrime: demoMagicPrime(demoWs) }), cwd: demoWs, env: {} })
+    : manager.start({ title: 'live (fake engine)', argv: ['--steps', '300', '--step_ms', '4'], cwd: demoWs, env: {} });
   manager.on('event', (id, e) => { if (id === live.id && e.event === 'step') pending.push(toPoint(e)); });
   await send({ type: 'reset', runs: [summaryOf(recorded.record), summaryOf(live)], shown: [recorded.record.id, live.id], points: { [recorded.record.id]: recordedPoints, [live.id]: [] } });
   const flush = async () => { if (pending.length) await send({ type: 'points', runId: live.id, points: pending.splice(0) }); await send({ type: 'runs', runs: [summaryOf(recorded.record), summaryOf(manager.get(live.id))] }); };
@@ -97,10 +108,10 @@ try {
   while (manager.get(live.id).status === 'running' || manager.get(live.id).status === 'starting') {
     await new Promise((ok) => setTimeout(ok, 100));
     await flush();
-    if (!midway && manager.get(live.id).stepCount > 100) {
+    if (!midway && manager.get(live.id).stepCount > liveSteps / 3) {
       midway = true;
       s = await summary();
-      assert.ok(s.loss[2].points > 50 && s.loss[2].points < 300, `chart fills while running: ${s.loss[2].points}`);
+      assert.ok(s.loss[2].points >= liveSteps / 4 && s.loss[2].points < liveSteps, `chart fills while running: ${s.loss[2].points}`);
       await page.screenshot({ path: join(shots, 'dashboard-live-overlay.png') });
     }
   }
@@ -109,10 +120,10 @@ try {
   s = await summary();
   assert.equal(manager.get(live.id).status, 'completed');
   assert.equal(s.loss.length, 4, 'raw+smoothed for both runs');
-  assert.equal(s.loss[2].points, 300);
-  assert.equal(s.loss[2].last.x, 300);
+  assert.equal(s.loss[2].points, liveSteps);
+  assert.equal(s.loss[2].last.x, liveSteps);
   assert.notEqual(s.loss[1].color, s.loss[3].color, 'runs get different colours');
-  assert.match(s.loss[3].label, /^live \(fake engine\) smoothed$/);
+  assert.match(s.loss[3].label, /^live \((fake|CPU) engine\) smoothed$/);
   assert.equal(await page.locator('#run-table tbody tr').count(), 2);
   await page.screenshot({ path: join(shots, 'dashboard-compare.png') });
 
@@ -121,7 +132,7 @@ try {
   await page.click('#export-png');
   const posted = await page.evaluate(() => window.__posted);
   const csv = posted.find((m) => m.type === 'exportCsv');
-  assert.equal(csv.csv.trim().split('\n').length, 1 + 1200 + 300);
+  assert.equal(csv.csv.trim().split('\n').length, 1 + 1200 + liveSteps);
   assert.match(csv.csv.split('\n')[0], /^run,title,step,tokens,elapsed_s,loss,loss_smoothed,lr/);
   const png = posted.find((m) => m.type === 'exportPng');
   assert.match(png.dataUrl, /^data:image\/png;base64,/);
@@ -134,7 +145,7 @@ try {
   const cspErrors = problems.filter((p) => /Content Security Policy|Refused/.test(p));
   assert.deepEqual(cspErrors, [], 'no CSP violations');
   assert.deepEqual(problems, [], 'no console errors');
-  console.log(`dashboard.e2e: ok (recorded 1200 steps, live ${engine === 'real' ? 'fake (real engine used in the extension e2e)' : 'fake'} engine 300 steps; screenshots in test/screenshots/)`);
+  console.log(`dashboard.e2e: ok (recorded 1200 steps, live ${engine} engine ${liveSteps} steps; screenshots in test/screenshots/)`);
 } catch (e) {
   failed = true;
   console.error('dashboard.e2e FAILED:', e);

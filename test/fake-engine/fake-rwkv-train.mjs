@@ -77,7 +77,7 @@ if (mode === 'stubborn') {
   process.on('SIGINT', () => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write('SIGINT: saving a resume checkpoint\n');
+    process.stderr.write('\nSIGINT: saving a resume checkpoint\n');
     setTimeout(() => finish('stopped'), mode === 'slow-stop' ? Number(process.env.FAKE_STOP_MS ?? 300) : 0);
   });
 }

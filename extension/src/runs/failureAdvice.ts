@@ -9,7 +9,8 @@ export interface Advice {
   steps: NextStep[];
 }
 
-const NO_GPU = /\b(no[ _-]?gpu|no[ _-]?cuda|cuda[ _-]?unavailable|no cuda device|cuda driver|nvml)\b/i;
+// Underscores count as separators (codes like E_NO_GPU), so no \b here.
+const NO_GPU = /(?:^|[^a-z])(no[ _-]?gpus?|no[ _-]?cuda|cuda[ _-]?unavailable|no cuda device|cuda driver|nvidia driver|nvml|libcuda)(?:$|[^a-z])/i;
 
 export function looksLikeNoGpu(code: string, message: string): boolean {
   return NO_GPU.test(code) || NO_GPU.test(message);

@@ -49,6 +49,19 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
     return [];
   }
 
+  // at the start of a line, tutorial-style scripts set n_layer=/n_embd= variables: offer the presets
+  const lineWord = /^(\s*)([A-Za-z_]+)$/.exec(before);
+  if (lineWord && 'n_layer'.startsWith(lineWord[2]!.toLowerCase().slice(0, 7)) && /^n/i.test(lineWord[2]!)) {
+    const upper = lineWord[2]![0] === 'N';
+    return MODEL_SIZES.map((sz) => ({
+      label: `RWKV-7 ${sz.size} (${upper ? 'N_LAYER' : 'n_layer'}=${sz.nLayer}, ${upper ? 'N_EMBD' : 'n_embd'}=${sz.nEmbd})`,
+      kind: CompletionItemKind.Snippet,
+      detail: t('preset', lang),
+      filterText: `${lineWord[2]} ${sz.size}`,
+      sortText: `3${sz.nEmbd.toString().padStart(5, '0')}`,
+      textEdit: { range: replace(lineWord[2]!.length), newText: upper ? `N_LAYER="${sz.nLayer}"\n${lineWord[1]}N_EMBD="${sz.nEmbd}"` : `n_layer=${sz.nLayer}\n${lineWord[1]}n_embd=${sz.nEmbd}` },
+    }));
+  }
   const word = /(?:^|[\s])(-{1,2}[A-Za-z0-9_-]*)$/.exec(before);
   if (word) return flagItems(trainer, lang, replace(word[1]!.length), 'shell', '');
   const flagValue = /--([A-Za-z0-9_]+)(?:\s+|=)["']?([^\s"'=]*)$/.exec(before);
