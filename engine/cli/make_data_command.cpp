@@ -23,6 +23,7 @@ namespace {
 
 const char* kUsage =
     "usage: rwkv-train make-data IN.jsonl OUT_PREFIX --ctx_len N [--epochs E] [--seed S] [--shuffle 0|1]\n"
+    "       rwkv-train make-data IN.jsonl N_EPOCH CTX_LEN   (make_data.py's form: writes ./IN.bin/.idx)\n"
     "  Tokenizes each line's \"text\" with the RWKV World tokenizer into OUT_PREFIX.bin/.idx,\n"
     "  repeating the data E times (default 1), reshuffled each time (default on), and prints\n"
     "  --my_exit_tokens and --magic_prime for pretraining with that ctx_len.\n";
@@ -65,6 +66,16 @@ int run_make_data(const std::vector<std::string>& args) {
       std::string near = closest_name(a.substr(2), {"ctx_len", "epochs", "seed", "shuffle"});
       throw EngineError("E_FLAG_UNKNOWN", "make-data: unknown flag " + a, near.empty() ? kUsage : "did you mean --" + near + "?");
     }
+  }
+  // make_data.py's own form, `make_data.py IN.jsonl N_EPOCH CTX_LEN`, writes IN's base name in
+  // the current folder; accepted as is so tutorial commands carry over.
+  auto all_digits = [](const std::string& v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos; };
+  if (positional.size() == 3 && all_digits(positional[1]) && all_digits(positional[2]) && ctx_len == 0) {
+    epochs = parse_count("N_EPOCH", positional[1], 1);
+    ctx_len = parse_count("CTX_LEN", positional[2], 1);
+    std::string base = positional[0].substr(positional[0].rfind('/') + 1);
+    if (base.rfind('.') != std::string::npos && base.rfind('.') > 0) base.resize(base.rfind('.'));
+    positional = {positional[0], base};
   }
   if (positional.size() != 2) throw EngineError("E_FLAG_VALUE", "make-data: expected IN.jsonl and OUT_PREFIX", kUsage);
   if (ctx_len == 0) throw EngineError("E_FLAG_VALUE", "make-data: --ctx_len is required (the ctx_len you will train with)", kUsage);

@@ -20,8 +20,8 @@ using namespace rwkv;
 
 struct Result { int code; std::string out; };
 
-static Result run(const std::string& args) {
-  std::string cmd = std::string(RWKV_TRAIN_EXE) + " " + args + " 2>/dev/null";
+static Result run(const std::string& args, const std::string& cwd = ".") {
+  std::string cmd = "cd " + cwd + " && " + std::string(RWKV_TRAIN_EXE) + " " + args + " 2>/dev/null";
   Result r{-1, ""};
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -132,6 +132,11 @@ int main() {
     Result jsonl = run("inspect " + dir + "/in.jsonl");
     CHECK(jsonl.code == 0 && first_line(jsonl.out).find("tokens")->as_number() == static_cast<double>(expected_tokens / 2));
   }
+
+  // make_data.py's positional form: IN N_EPOCH CTX_LEN writes IN's base name in the cwd.
+  r = run("make-data in.jsonl 2 4", dir);
+  CHECK(r.code == 0 && first_line(r.out).find("tokens")->as_number() == static_cast<double>(expected_tokens));
+  CHECK(BinIdxDataset(dir + "/in").num_tokens() == expected_tokens);
 
   // Errors: an `error` event with the code on stdout, exit code 1.
   auto error_code = [](const Result& res) {
