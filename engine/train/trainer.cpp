@@ -268,7 +268,8 @@ class Trainer {
       double epoch_loss = 0;
       int64_t epoch_steps_done = 0;
       for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
-        const int64_t real_step = pos_.global_step + o_.epoch_begin * steps_per_epoch;
+        // RWKV-PEFT: real_step = global_step + epoch_begin * epoch_steps (not divided by accumulation)
+        const int64_t real_step = pos_.global_step + o_.epoch_begin * o_.epoch_steps;
         if (sched_.exit_reached(real_step)) {
           save_checkpoint("rwkv-final.pth");
           boundary = pos_;
