@@ -60,6 +60,19 @@ int main() {
   CHECK(idx[46] == 0 && idx[54] == 8 && idx[62] == 12);         // byte pointers
   CHECK(read_all(prefix + ".bin").size() == 20);
 
+  // What RWKV-LM's own writer produces (fixtures/make_binidx_fixture.sh) reads the same, and our
+  // writer produces the same .idx bytes for the same documents.
+  {
+    BinIdxDataset theirs("fixtures/rwkv_lm_writer");
+    CHECK(theirs.num_documents() == 3 && theirs.num_tokens() == 11 && theirs.dtype_code() == 8);
+    std::vector<uint32_t> out;
+    theirs.read_document(2, out);
+    CHECK(out == (std::vector<uint32_t>{1, 2, 3, 65535, 0}));
+    write_binidx(dir + "/ours", {{5, 6, 7, 0}, {9, 0}, {1, 2, 3, 65535, 0}});
+    CHECK(read_all(dir + "/ours.idx") == read_all("fixtures/rwkv_lm_writer.idx"));
+    CHECK(read_all(dir + "/ours.bin") == read_all("fixtures/rwkv_lm_writer.bin"));
+  }
+
   // Ids above uint16 switch the file to int32.
   write_binidx(dir + "/wide", {{70000, 1, 0}});
   {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/json.h"
 #include "core/pth.h"
 #include "fuzz/fuzz_targets.h"
 #include "tests/check.h"
@@ -139,6 +140,29 @@ static void write_sparse_zip64_checkpoint(const std::string& path) {
 }
 
 int main() {
+  // Written by real PyTorch (fixtures/make_torch_fixtures.py): every tensor equals torch's.
+  {
+    std::ifstream f("fixtures/torch_saved_expected.json");
+    Json expected = Json::parse(std::string(std::istreambuf_iterator<char>(f), {}));
+    StateDict sd = load_pth("fixtures/torch_saved.pth");
+    CHECK(sd.size() == expected.members().size());
+    for (const auto& member : expected.members()) {
+      const HostTensor* t = find(sd, member.first);
+      CHECK(t != nullptr);
+      if (!t) continue;
+      CHECK(std::string(dtype_name(t->dtype)) == member.second.find("dtype")->as_string());
+      std::vector<int64_t> shape;
+      for (const Json& d : member.second.find("shape")->items()) shape.push_back(static_cast<int64_t>(d.as_number()));
+      CHECK(t->shape == shape);
+      const std::vector<float> got = t->to_f32();
+      const auto& want = member.second.find("values")->items();
+      CHECK(got.size() == want.size());
+      for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+        if (static_cast<double>(got[i]) != static_cast<double>(static_cast<float>(want[i].as_number())))
+          rwkv_test::fail(__FILE__, __LINE__, member.first + "[" + std::to_string(i) + "] differs");
+    }
+    CHECK_THROWS_CODE(read_pth_header("fixtures/torch_legacy.pth"), "E_PTH_LEGACY");
+  }
   check_torch_like("fixtures/torch_like_descriptors.pth");
   check_torch_like("fixtures/torch_like_zip64.pth");
   {
