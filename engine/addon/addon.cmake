@@ -32,6 +32,10 @@ if(RWKV_NODE_INCLUDE_DIR AND EXISTS "${RWKV_NODE_INCLUDE_DIR}/node_api.h" AND EX
     # at load time (-z now): a missing symbol must fail require() (the server then falls
     # back), not kill the server at the first call as lazy binding would.
     target_link_options(rwkv_studio_addon PRIVATE "-Wl,--allow-shlib-undefined" "-Wl,-z,now")
+    # The VSIX runs on users' machines whose libstdc++ may be older than the build machine's.
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_link_options(rwkv_studio_addon PRIVATE "-static-libstdc++" "-static-libgcc")
+    endif()
   else()
     target_link_options(rwkv_studio_addon PRIVATE "-undefined" "dynamic_lookup")
   endif()

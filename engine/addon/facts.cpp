@@ -26,10 +26,13 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The layer index of "blocks.N.<rest>", or -1.
+// The layer index of "blocks.N.<rest>", or -1. Adapter files saved through Hugging Face peft
+// prefix the names ("base_model.model.blocks.0.att.receptance.lora_A.weight").
 int64_t block_index(const std::string& name) {
-  if (name.rfind("blocks.", 0) != 0) return -1;
-  size_t i = 7;
+  size_t at = name.rfind("blocks.", 0) == 0 ? 0 : name.find(".blocks.");
+  if (at == std::string::npos) return -1;
+  if (at != 0) at += 1;
+  size_t i = at + 7;
   int64_t n = 0;
   bool digits = false;
   while (i < name.size() && name[i] >= '0' && name[i] <= '9') n = n * 10 + (name[i++] - '0'), digits = true;
@@ -108,7 +111,7 @@ Json inspect_dataset(const std::string& path, int64_t ctx_len, const std::string
   std::string dtype;
   if (ends_with(path, ".jsonl")) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw EngineError("E_DATA_OPEN", "cannot open " + path, "check the path (relative to where the script runs)");
+    if (!in) throw EngineError("E_DATA_NOT_FOUND", "cannot open " + path, "check the path (relative to where the script runs)");
     const WorldTokenizer tokenizer(vocab_path);
     std::string line;
     uint64_t line_no = 0;
@@ -130,7 +133,7 @@ Json inspect_dataset(const std::string& path, int64_t ctx_len, const std::string
       ++documents;
     }
     if (!documents) throw EngineError("E_DATA_EMPTY", path + " holds no documents", "");
-    dtype = "jsonl";
+    dtype = "uint16";  // the tokens as make-data would write them (World ids < 65536), like `inspect`
   } else {
     const BinIdxDataset data(path);
     tokens = data.num_tokens();

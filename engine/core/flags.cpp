@@ -163,6 +163,7 @@ static const Json& value_of(const ParsedFlags& p, const std::string& name) {
 
 int64_t ParsedFlags::get_int(const std::string& name) const {
   const Json& v = value_of(*this, name);
+  if (v.kind() == Json::Kind::Bool) return v.as_bool() ? 1 : 0;  // switch flags
   if (v.kind() != Json::Kind::Number)
     throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " N");
   return static_cast<int64_t>(std::llround(v.as_number()));

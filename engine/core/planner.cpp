@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/flags.h"
 
 namespace rwkv {
 namespace {
@@ -195,7 +196,9 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     logits = tokens * V * kRefLogitBytesPerVocab;
   } else {
     const double chunk = std::min<double>(tokens, kEngineCeChunkTokens);
-    logits = chunk * V * (2.0 + 4.0) + tokens * 8.0;  // bf16 logits + fp32 grad per chunk, lse
+    // engine/cuda/cross_entropy.cu: bf16 logits of one chunk of rows, the gradient written in
+    // place (no fp32 copy); per token only the loss statistics stay.
+    logits = chunk * V * 2.0 + tokens * 8.0;
   }
 
   double workspace = gib(reference ? kRefWorkspaceGiB : kEngineWorkspaceGiB);
@@ -230,10 +233,14 @@ namespace {
   throw EngineError("E_PLAN_FLAGS", "--" + flag + ": " + why, hint);
 }
 
+// A flag's value as given, else train.py's default from the one flag table (flags.json), so a
+// map of the given flags only (the trainer's resolved config) and one with every default filled
+// in (the language server's) plan alike.
 const Json* find_flag_value(const std::map<std::string, Json>& flags, const std::string& name) {
   auto it = flags.find(name);
-  if (it == flags.end() || it->second.is_null()) return nullptr;
-  return &it->second;
+  if (it != flags.end()) return it->second.is_null() ? nullptr : &it->second;
+  const FlagSpec* spec = find_flag(name);
+  return spec && !spec->default_value.is_null() ? &spec->default_value : nullptr;
 }
 
 int64_t int_flag(const std::map<std::string, Json>& flags, const std::string& name, int64_t fallback) {
@@ -301,8 +308,8 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
     bad_flag("my_testing", "unknown model version \"" + in.model_version + "\"", "use x070, x060 or x052");
   in.n_layer = int_flag(flags, "n_layer", 0);
   in.n_embd = int_flag(flags, "n_embd", 0);
-  if (in.n_layer <= 0) bad_flag("n_layer", "missing or not positive", "set --n_layer (e.g. 24 for 1.5B)");
-  if (in.n_embd <= 0) bad_flag("n_embd", "missing or not positive", "set --n_embd (e.g. 2048 for 1.5B)");
+  if (in.n_layer <= 0) bad_flag("n_layer", "must be positive", "set --n_layer (e.g. 24 for 1.5B)");
+  if (in.n_embd <= 0) bad_flag("n_embd", "must be positive", "set --n_embd (e.g. 2048 for 1.5B)");
   in.vocab_size = int_flag(flags, "vocab_size", 65536);
   if (in.vocab_size <= 0) in.vocab_size = 65536;  // 0 = "from the data"; World vocab is the norm
   in.head_size = int_flag(flags, "head_size", int_flag(flags, "head_size_a", 64));

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -140,9 +141,11 @@ class ZipReader {
     if (eocd < 0) corrupt(file_.path(), "no end of central directory; the file is truncated");
     const uint8_t* e = &tail[eocd];
     uint64_t count = rd16(e + 10), cd_size = rd32(e + 12), cd_offset = rd32(e + 16);
-    if (count == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu) {
-      // zip64: a locator just before the EOCD points to the zip64 end record.
-      if (eocd < 20 || rd32(&tail[eocd - 20]) != 0x07064b50) corrupt(file_.path(), "missing zip64 locator");
+    const bool has_locator = eocd >= 20 && rd32(&tail[eocd - 20]) == 0x07064b50;
+    if (cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu || (count == 0xFFFF && has_locator)) {
+      // zip64: a locator just before the EOCD points to the zip64 end record. (Exactly 65535
+      // entries without a locator is a plain zip.)
+      if (!has_locator) corrupt(file_.path(), "missing zip64 locator");
       uint64_t z64 = rd64(&tail[eocd - 20 + 8]);
       uint8_t r[56];
       file_.read(z64, r, 56);
@@ -449,9 +452,14 @@ struct ParsedPth {
 };
 
 // Flattens (possibly nested) dicts of tensors into names "a.b"; other values are skipped.
-void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth& out, const std::string& path) {
+// `budget` bounds the entries visited: memoized dicts can be shared, so a few bytes of pickle
+// could otherwise name exponentially many paths.
+void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth& out, const std::string& path,
+             size_t& budget) {
   if (depth > 16) corrupt(path, "dicts nested too deeply");
   for (const auto& kv : dict.dict) {
+    if (budget == 0) corrupt(path, "too many entries (shared sub-dicts?)");
+    --budget;
     if (kv.first->t != PValue::T::Str) continue;
     const std::string name = prefix + kv.first->s;
     if (kv.second->t == PValue::T::Tensor) {
@@ -460,7 +468,7 @@ void collect(const PValue& dict, const std::string& prefix, int depth, ParsedPth
       out.tensors.push_back(std::move(info));
       out.storage_numel.push_back(kv.second->numel);
     } else if (kv.second->t == PValue::T::Dict) {
-      collect(*kv.second, name + ".", depth + 1, out, path);
+      collect(*kv.second, name + ".", depth + 1, out, path, budget);
     }
   }
 }
@@ -483,7 +491,8 @@ ParsedPth parse_pth(const InputFile& file, const ZipReader& zip) {
   if (root->t != PValue::T::Dict)
     throw EngineError("E_PTH_UNSUPPORTED", file.path() + ": the checkpoint is not a dict of tensors",
                       "save a state dict: torch.save(model.state_dict(), path)");
-  collect(*root, "", 0, out, file.path());
+  size_t budget = std::max<size_t>(1u << 20, data.size());  // a real entry costs > 1 pickle byte
+  collect(*root, "", 0, out, file.path(), budget);
   return out;
 }
 
@@ -501,7 +510,17 @@ void check_view(const TensorInfo& t, int64_t storage_numel, const std::string& p
   if (last >= storage_numel) corrupt(path, t.name + " reaches past the end of its storage");
   // A zero stride repeats elements; torch.save keeps such views, but a tiny storage claiming a
   // huge broadcast view is far more likely a hostile file than a real checkpoint.
-  if (numel > storage_numel && numel > (int64_t{1} << 28)) corrupt(path, t.name + " is an implausible broadcast view");
+  if (numel > storage_numel && numel > (int64_t{1} << 24)) corrupt(path, t.name + " is an implausible broadcast view");
+}
+
+// Row-major with no gaps (dimensions of size 1 may carry any stride).
+bool is_contiguous(const TensorInfo& t) {
+  int64_t expected = 1;
+  for (size_t d = t.shape.size(); d-- > 0;) {
+    if (t.shape[d] != 1 && t.stride[d] != expected) return false;
+    expected *= t.shape[d];
+  }
+  return true;
 }
 
 }  // namespace
@@ -520,12 +539,30 @@ StateDict load_pth(const std::string& path) {
   ParsedPth parsed = parse_pth(file, zip);
   StateDict out;
   out.reserve(parsed.tensors.size());
-  // Storages are read once each: several tensors may be views of one storage.
+  // Storages are read once each: several tensors may be views of one storage. The common case
+  // (a storage used by one contiguous tensor) is read straight into the tensor, so loading a
+  // large model does not hold two copies.
   std::unordered_map<std::string, std::vector<uint8_t>> storages;
+  std::unordered_map<std::string, int> uses;
+  for (const TensorInfo& t : parsed.tensors) ++uses[t.storage_key];
   for (size_t i = 0; i < parsed.tensors.size(); ++i) {
     const TensorInfo& t = parsed.tensors[i];
     check_view(t, parsed.storage_numel[i], path);
     const size_t esize = dtype_size(t.dtype);
+    if (uses[t.storage_key] == 1 && is_contiguous(t)) {
+      const ZipEntry* e = zip.find(parsed.prefix + "data/" + t.storage_key);
+      if (!e) corrupt(path, "storage data/" + t.storage_key + " of " + t.name + " is missing");
+      if (static_cast<uint64_t>(parsed.storage_numel[i]) > e->size / esize)
+        corrupt(path, "storage data/" + t.storage_key + " is shorter than its declared size");
+      HostTensor h;
+      h.dtype = t.dtype;
+      h.shape = t.shape;
+      h.bytes.resize(static_cast<size_t>(h.numel()) * esize);
+      if (!h.bytes.empty())
+        file.read(zip.data_offset(*e) + static_cast<uint64_t>(t.storage_offset) * esize, h.bytes.data(), h.bytes.size());
+      out.emplace_back(t.name, std::move(h));
+      continue;
+    }
     auto it = storages.find(t.storage_key);
     if (it == storages.end()) {
       const ZipEntry* e = zip.find(parsed.prefix + "data/" + t.storage_key);

@@ -25,20 +25,29 @@ __global__ void __launch_bounds__(N) wkv7_forward_kernel(int T, int H, const bf1
   for (int j = 0; j < N; j++) S[j] = 0.f;
   __shared__ float r[N], w[N], k[N], a[N], b[N];
   const int64_t chunks = T / CK;
-  for (int t = 0; t < T; t++) {
-    const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + i;
+  const int64_t step = (int64_t)H * N;  // distance between consecutive time steps
+  int64_t ind = (int64_t)bb * T * step + hh * N + i;
+  // Software pipelining: step t+1's inputs are loaded into registers while step t computes, so
+  // the global-memory latency is hidden behind the 64x64 state update.
+  float nr = ld(r_, ind), nw = ld(w_, ind), nk = ld(k_, ind), na = ld(a_, ind), nb = ld(b_, ind),
+        nv = ld(v_, ind);
+  for (int t = 0; t < T; t++, ind += step) {
     __syncthreads();
-    r[i] = ld(r_, ind);
-    w[i] = __expf(-__expf(ld(w_, ind)));
-    k[i] = ld(k_, ind);
-    a[i] = ld(a_, ind);
-    b[i] = ld(b_, ind);
+    r[i] = nr;
+    w[i] = __expf(-__expf(nw));
+    k[i] = nk;
+    a[i] = na;
+    b[i] = nb;
+    const float v = nv;
     __syncthreads();
+    if (t + 1 < T) {
+      nr = ld(r_, ind + step); nw = ld(w_, ind + step); nk = ld(k_, ind + step);
+      na = ld(a_, ind + step); nb = ld(b_, ind + step); nv = ld(v_, ind + step);
+    }
     float sa = 0.f;
 #pragma unroll
     for (int j = 0; j < N; j++) sa += S[j] * a[j];
     sa_[ind] = sa;
-    const float v = ld(v_, ind);
     float y = 0.f;
 #pragma unroll
     for (int j = 0; j < N; j++) {
@@ -68,56 +77,101 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
   for (int x = 0; x < N; x++) { Sc[x] = 0.f; dR[x] = 0.f; dC[x] = 0.f; }
   __shared__ float r[N], w[N], k[N], v[N], a[N], b[N], dy[N], sa[N], dsa[N];
   const int64_t chunks = T / CK;
+  // The next step's raw inputs are copied global -> shared with cp.async while this step
+  // computes (no registers held: the 192-float working set leaves none spare).
+  __shared__ alignas(16) bf16_t stage[7][N];
+  __shared__ alignas(16) float stage_sa[N];
+  // 72 chunks of 16 bytes per step (7 bf16 tensors x 8, then sa x 16): thread j copies chunk j
+  // and, for j < 8, chunk 64 + j (an sa chunk). The chunk a thread copies is the same at every
+  // step, so its source address is set up once and only moves by one step's stride.
+  auto chunk = [&](int c, const char*& src, unsigned& dst, int64_t& stride) {
+    const int64_t head = ((int64_t)bb * T * H + hh) * N;  // element offset of (bb, t=0, hh, 0)
+    if (c < 56) {
+      const int tensor = c >> 3, part = c & 7;
+      const bf16_t* base = tensor == 0 ? r_ : tensor == 1 ? w_ : tensor == 2 ? k_ : tensor == 3 ? v_
+                         : tensor == 4 ? a_ : tensor == 5 ? b_ : dy_;
+      src = reinterpret_cast<const char*>(base + head + part * 8);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage[tensor][part * 8]));
+      stride = (int64_t)H * N * 2;
+    } else {
+      const int part = c - 56;
+      src = reinterpret_cast<const char*>(sa_ + head + part * 4);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage_sa[part * 4]));
+      stride = (int64_t)H * N * 4;
+    }
+  };
+  const char *src0, *src1 = nullptr;
+  unsigned dst0, dst1 = 0;
+  int64_t stride0, stride1 = 0;
+  chunk(j, src0, dst0, stride0);
+  if (j < 8) chunk(64 + j, src1, dst1, stride1);
+  auto issue_copy = [&](int t) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst0), "l"(src0 + t * stride0));
+    if (src1) asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst1), "l"(src1 + t * stride1));
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+  issue_copy(T - 1);
   for (int t = T - 1; t >= 0; t--) {
     const int64_t ind = ((int64_t)bb * T + t) * H * N + hh * N + j;
+    asm volatile("cp.async.wait_all;\n" ::);
     __syncthreads();
-    const float rj = ld(r_, ind), wraw = ld(w_, ind), kj = ld(k_, ind), vj = ld(v_, ind);
-    const float aj = ld(a_, ind), bj = ld(b_, ind), dyj = ld(dy_, ind), saj = sa_[ind];
-    const float wj = __expf(-__expf(wraw));
-    r[j] = rj; w[j] = wj; k[j] = kj; v[j] = vj; a[j] = aj; b[j] = bj; dy[j] = dyj; sa[j] = saj;
+    // Thread j converts entry j of each input into the fp32 arrays the loops below read; it
+    // re-reads its own entries there later rather than keeping them in registers.
+    r[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[0])[j]);
+    w[j] = __expf(-__expf(__bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[1])[j])));
+    k[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[2])[j]);
+    v[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[3])[j]);
+    a[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[4])[j]);
+    b[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[5])[j]);
+    dy[j] = __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[6])[j]);
+    sa[j] = stage_sa[j];
     __syncthreads();
+    if (t > 0) issue_copy(t - 1);  // the stage buffer is free again after the barrier above
     if ((t + 1) % CK == 0) {
       const float* src = ckpt_ + (((int64_t)bb * H + hh) * chunks + t / CK) * N * N + j * N;
 #pragma unroll
       for (int i = 0; i < N; i++) Sc[i] = src[i];
     }
-    // dr_j = sum_i S_t[i][j] dy_i
+    // One pass over i: dr_j = sum_i S_t[i][j] dy_i (before the undo), then undo step t on
+    // column j, S_{t-1}[i][j] = (S_t[i][j] - sa_i b_j - v_i k_j) / w_j, and dS_t += dy r^T.
+    // Fused loops keep fewer values live (the unfused form spilled registers).
+    const float inv_w = 1.f / w[j], bj = b[j], kj = k[j], dyj = dy[j], rj = r[j];
     float dr = 0.f;
 #pragma unroll
-    for (int i = 0; i < N; i++) dr += Sc[i] * dy[i];
+    for (int i = 0; i < N; i++) {
+      dr += Sc[i] * dy[i];
+      Sc[i] = (Sc[i] - sa[i] * bj - v[i] * kj) * inv_w;
+      dR[i] += dyj * r[i];
+      dC[i] += dy[i] * rj;
+    }
     st(dr_, ind, dr);
-    // Undo step t on column j: S_{t-1}[i][j] = (S_t[i][j] - sa_i b_j - v_i k_j) / w_j.
-    const float inv_w = 1.f / wj;
-#pragma unroll
-    for (int i = 0; i < N; i++) Sc[i] = (Sc[i] - sa[i] * bj - v[i] * kj) * inv_w;
-    // dS_t += dy r^T.
-#pragma unroll
-    for (int x = 0; x < N; x++) { dR[x] += dyj * r[x]; dC[x] += dy[x] * rj; }
-    // Row j of dS_t: dv_j, dsa_j.
-    float dv = 0.f, ds = 0.f;
-#pragma unroll
-    for (int x = 0; x < N; x++) { dv += dR[x] * k[x]; ds += dR[x] * b[x]; }
-    st(dv_, ind, dv);
-    dsa[j] = ds;
-    // Column j of dS_t: dk_j, db_j, dw_j.
-    float dk = 0.f, db = 0.f, dw = 0.f;
-#pragma unroll
-    for (int i = 0; i < N; i++) { dk += dC[i] * v[i]; db += dC[i] * sa[i]; dw += dC[i] * Sc[i]; }
-    st(dk_, ind, dk);
-    st(db_, ind, db);
-    // d w_raw = dw * dw/dw_raw, with w = exp(-exp(w_raw)): dw/dw_raw = -w exp(w_raw).
-    st(dw_, ind, dw * wj * -__expf(wraw));
-    __syncthreads();
-    float da = 0.f;
-#pragma unroll
-    for (int i = 0; i < N; i++) da += dsa[i] * Sc[i];
-    st(da_, ind, da);
-    // dS_{t-1} = dS_t diag(w) + dsa a^T.
+    // Row j of dS_t gives dv_j and dsa_j; column j gives dk_j, db_j and dw_j.
+    float dv = 0.f, ds = 0.f, dk = 0.f, db = 0.f, dw = 0.f;
 #pragma unroll
     for (int x = 0; x < N; x++) {
+      dv += dR[x] * k[x];
+      ds += dR[x] * b[x];
+      dk += dC[x] * v[x];
+      db += dC[x] * sa[x];
+      dw += dC[x] * Sc[x];
+    }
+    st(dv_, ind, dv);
+    st(dk_, ind, dk);
+    st(db_, ind, db);
+    // d w_raw = dw * dw/dw_raw, with w = exp(-exp(w_raw)): dw/dw_raw = -w exp(w_raw) = w ln w.
+    st(dw_, ind, dw * w[j] * __logf(w[j]));  // -exp(w_raw) = ln w
+    dsa[j] = ds;
+    __syncthreads();
+    // da_j = sum_i dsa_i S_{t-1}[i][j]; then dS_{t-1} = dS_t diag(w) + dsa a^T.
+    float da = 0.f;
+    const float wj = w[j], aj = a[j];
+#pragma unroll
+    for (int x = 0; x < N; x++) {
+      da += dsa[x] * Sc[x];
       dR[x] = dR[x] * w[x] + ds * a[x];
       dC[x] = dC[x] * wj + dsa[x] * aj;
     }
+    st(da_, ind, da);
   }
 }
 

@@ -102,6 +102,22 @@ void adapter_and_older_versions() {
   CHECK(threw);
 }
 
+// An adapter saved through Hugging Face peft carries a prefix before blocks.N.
+void peft_prefixed_adapter() {
+  rwkv::StateDict sd;
+  for (int layer = 0; layer < 3; ++layer)
+    for (const char* ab : {"lora_A", "lora_B"})
+      sd.emplace_back("base_model.model.blocks." + std::to_string(layer) + ".att.receptance." + ab + ".weight",
+                      rwkv::HostTensor::from_f32(std::vector<float>(8 * 16, 0.5f), {8, 16}, rwkv::DType::BF16));
+  const std::string path = "addon_facts_test_peft_adapter.pth";
+  rwkv::save_pth(path, sd);
+  const Json f = rwkv::facts::inspect_checkpoint(path);
+  CHECK(f.find("isAdapter")->as_bool());
+  CHECK(f.find("nLayer")->as_number() == 3);
+  CHECK(f.find("tensors")->items().size() == 6);
+  std::remove(path.c_str());
+}
+
 void dataset_facts() {
   const std::string prefix = "addon_facts_test_data";
   std::vector<std::vector<uint32_t>> docs;
@@ -142,7 +158,7 @@ void jsonl_facts() {
     const Json f = rwkv::facts::inspect_dataset(path, 0, vocab);
     CHECK(f.find("documents")->as_number() == 3);
     CHECK(f.find("tokens")->as_number() == static_cast<double>(expected));
-    CHECK(f.find("dtype")->as_string() == "jsonl");
+    CHECK(f.find("dtype")->as_string() == "uint16");
     { std::ofstream out(path); out << "{\"text\": \"ok\"}\n{\"txt\": 1}\n"; }
     bool named_line = false;
     try {
@@ -177,6 +193,7 @@ int main() {
   headers_match_what_torch_wrote();
   x070_model_facts();
   adapter_and_older_versions();
+  peft_prefixed_adapter();
   dataset_facts();
   jsonl_facts();
   plan_and_gpus_answer_in_facts_shapes();

@@ -68,6 +68,24 @@ int main() {
     CHECK(j.find("tensor_count")->as_number() == 8 && j.find("dtype")->as_string() == "bfloat16");
     CHECK(j.find("tensors")->items()[0].find("shape")->dump() == "[300,128]");
   }
+  // Older generations by their tensor names: x060 (time_maa_*, time_faaaa) and x052.
+  StateDict v6;
+  v6.emplace_back("emb.weight", zeros({300, 128}));
+  v6.emplace_back("blocks.0.att.time_maa_x", zeros({1, 1, 128}));
+  v6.emplace_back("blocks.0.att.time_faaaa", zeros({2, 64}));
+  save_pth(dir + "/v6.pth", v6);
+  r = run("inspect " + dir + "/v6.pth");
+  CHECK(r.code == 0 && first_line(r.out).find("model")->find("version")->as_string() == "x060");
+  CHECK(r.code == 0 && first_line(r.out).find("model")->find("head_size")->as_number() == 64);
+  StateDict v5;
+  v5.emplace_back("emb.weight", zeros({300, 128}));
+  v5.emplace_back("blocks.0.att.time_faaaa", zeros({4, 32}));
+  v5.emplace_back("blocks.0.att.ln_x.weight", zeros({128}));
+  save_pth(dir + "/v5.pth", v5);
+  r = run("inspect " + dir + "/v5.pth");
+  CHECK(r.code == 0 && first_line(r.out).find("model")->find("version")->as_string() == "x052");
+  CHECK(r.code == 0 && first_line(r.out).find("model")->find("head_size")->as_number() == 32);
+
   StateDict adapter;
   adapter.emplace_back("blocks.0.att.receptance.lora_A", zeros({8, 128}));
   adapter.emplace_back("blocks.0.att.receptance.lora_B", zeros({128, 8}));

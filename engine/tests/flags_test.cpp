@@ -70,6 +70,7 @@ int main() {
     if (f.type != "switch") continue;
     ParsedFlags s = parse_flags({"--" + f.name, "--n_layer", "2"});
     CHECK(s.values.at(f.name).as_bool() && s.get_int("n_layer") == 2);
+    CHECK(s.get_int(f.name) == 1 && parse_flags({}).get_int(f.name) == 0);
     break;
   }
   CHECK(closest_name("gpu", {"gpus", "inspect", "make-data"}) == "gpus");

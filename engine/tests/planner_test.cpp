@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/flags.h"
 #include "core/planner.h"
 #include "tests/check.h"
 
@@ -166,18 +167,33 @@ void flags_are_read_as_scripts_write_them() {
   CHECK(in.train_parts.size() == 3);
   // Every default filled in, as the language server sends flags: the newer form still trains
   // the adapter only, and a default lora_config does not switch the form.
-  auto filled = lora_15b();
-  filled["train_parts"] = Json("time ln");
-  filled["lora_config"] = Json("{\"lora_load\":\"\",\"lora_r\":8,\"lora_alpha\":32,\"lora_dropout\":0.01}");
-  in = rwkv::plan_input_from_flags(filled);
+  auto with_defaults = lora_15b();
+  with_defaults["train_parts"] = Json("time ln");
+  with_defaults["lora_config"] = Json("{\"lora_load\":\"\",\"lora_r\":8,\"lora_alpha\":32,\"lora_dropout\":0.01}");
+  in = rwkv::plan_input_from_flags(with_defaults);
   CHECK(in.peft_r == 64 && in.train_parts.empty());
   auto unknown = lora_15b();
   unknown["peft"] = Json("qlora");
   CHECK_THROWS_CODE(rwkv::plan_input_from_flags(unknown), "E_PLAN_FLAGS");
   // Bad input: a clear error, never a crash.
-  auto missing = lora_15b();
-  missing.erase("n_layer");
-  CHECK_THROWS_CODE(rwkv::plan_input_from_flags(missing), "E_PLAN_FLAGS");
+  auto zero = lora_15b();
+  zero["n_layer"] = Json(0);
+  CHECK_THROWS_CODE(rwkv::plan_input_from_flags(zero), "E_PLAN_FLAGS");
+  // Flags not given take train.py's defaults from the flag table (micro_bsz 12, x052 unless
+  // --my_testing says otherwise), so given-only and defaults-filled maps plan alike.
+  auto given_only = lora_15b();
+  given_only.erase("micro_bsz");
+  given_only.erase("my_testing");
+  const PlanInput defaulted = rwkv::plan_input_from_flags(given_only);
+  CHECK(defaulted.micro_bsz == rwkv::find_flag("micro_bsz")->default_value.as_number());
+  CHECK(defaulted.model_version == rwkv::find_flag("my_testing")->default_value.as_string());
+  auto filled = given_only;
+  for (const rwkv::FlagSpec& spec : rwkv::flag_table())
+    if (!filled.count(spec.name)) filled[spec.name] = spec.default_value;
+  CHECK(rwkv::plan_memory(rwkv::plan_input_from_flags(filled), PlanStack::Engine).total_bytes ==
+        rwkv::plan_memory(defaulted, PlanStack::Engine).total_bytes);
+  CHECK(rwkv::plan_memory(rwkv::plan_input_from_flags(filled), PlanStack::Reference).total_bytes ==
+        rwkv::plan_memory(defaulted, PlanStack::Reference).total_bytes);
   auto bad_json = lora_15b();
   bad_json["peft_config"] = Json("{\"r\":");
   CHECK_THROWS_CODE(rwkv::plan_input_from_flags(bad_json), "E_PLAN_FLAGS");
@@ -269,5 +285,6 @@ int main() {
   flags_are_read_as_scripts_write_them();
   parameter_counts_match_the_official_sizes();
   the_plan_moves_the_right_way();
+  std::fflush(stdout);  // the table (stdout) before the summary (stderr)
   return rwkv_test::summary("planner_test");
 }

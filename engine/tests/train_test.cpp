@@ -18,6 +18,8 @@
 #include "core/json.h"
 #include "core/pth.h"
 #include "tests/check.h"
+#include "core/tokenizer.h"
+#include "train/data_source.h"
 #include "train/trainer.h"
 
 using namespace rwkv;
@@ -173,7 +175,35 @@ static void resume_matches_uninterrupted() {
   CHECK(same);
 }
 
+// sft: only the response (and its end-of-text) counts in the loss; padding never does.
+static void sft_masks_prompt_and_padding() {
+  const std::string dir = temp_dir("sft");
+  setenv("RWKV_VOCAB", "../data/rwkv_vocab_v20230424.txt", 0);
+  {
+    std::ofstream f(dir + "/sft.jsonl");
+    f << "{\"prompt\": \"User: hi\\n\\nAssistant:\", \"response\": \" hello there\"}\n";
+  }
+  TrainOptions o;
+  o.data_file = dir + "/sft.jsonl";
+  o.data_type = "sft";
+  o.ctx_len = 24;
+  o.data_shuffle = false;
+  auto src = open_data_source(o, 1);
+  WorldTokenizer tok(default_vocab_path());
+  const size_t prompt = tok.encode("User: hi\n\nAssistant:").size(), response = tok.encode(" hello there").size();
+  std::vector<int32_t> in(24), tgt(24);
+  std::vector<float> mask(24);
+  src->sample(0, 0, in.data(), tgt.data(), mask.data());
+  const size_t total = prompt + response + 1;  // + end of text
+  for (size_t t = 0; t < 24; ++t) {
+    const bool want = t + 1 >= prompt && t + 1 < total;  // target t+1 is a response token
+    if ((mask[t] != 0) != want) rwkv_test::fail(__FILE__, __LINE__, "sft mask wrong at " + std::to_string(t));
+  }
+  CHECK(tgt[total - 2] == 0);  // the last counted target is the end of text
+}
+
 int main() {
+  sft_masks_prompt_and_padding();
   learns_pattern();
   resume_matches_uninterrupted();
   if (!rwkv_test::failures()) std::system(("rm -rf /tmp/rwkv_train_test_" + std::to_string(::getpid()) + "_*").c_str());

@@ -126,6 +126,21 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
     throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",
                       "use --my_testing x070");
 
+  // Flags whose meaning this engine does not implement: a non-default value is an error
+  // (training would silently differ from what the user asked for), never a quiet no-op.
+  auto unsupported_if = [&](const char* flag, bool differs, const std::string& hint) {
+    if (f.has(flag) && differs)
+      throw EngineError("E_FLAG_UNSUPPORTED", std::string("--") + flag + " " + f.values.at(flag).dump() +
+                                                  " is not supported by this engine", hint);
+  };
+  unsupported_if("train_type", f.get_string("train_type") == "infctx", "infctx (chunked long-context) training is not implemented; use --train_type none or state");
+  unsupported_if("quant", f.get_string("quant") != "none", "quantised base weights are not implemented; use --quant none");
+  unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
+  unsupported_if("weight_decay_final", f.get_float("weight_decay_final") > 0, "a decaying weight decay is not implemented");
+  unsupported_if("my_pile_stage", f.get_int("my_pile_stage") > 1, "only stage-1 style training from a checkpoint or init is implemented");
+  unsupported_if("loss_mask", f.get_string("loss_mask") != "none" && f.get_string("loss_mask") != "pad",
+                 "use --data_type sft with prompt/response fields for response-only loss");
+
   // PEFT: the newest RWKV-PEFT form (--peft X --peft_config {...}) and the older one
   // (--peft lora --lora_config {...}, --peft pissa --pissa_config, --train_type state).
   std::string peft = f.get_string("peft");

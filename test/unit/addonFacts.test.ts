@@ -53,7 +53,7 @@ test('planMemory: facts.ts shape, categories sum to the total, bad flags reject'
   assert.equal(dual.stack, 'reference');
   assert.equal(dual.other.stack, 'engine');
   assert.equal(dual.other.totalBytes, loadAddon([addonFile]).planMemory(flags, 'engine').totalBytes);
-  await assert.rejects(facts.planMemory({ n_embd: 2048 }), (e: Error & { code?: string }) => e.code === 'E_PLAN_FLAGS' && /n_layer/.test(e.message));
+  await assert.rejects(facts.planMemory({ n_layer: 0, n_embd: 2048 }), (e: Error & { code?: string }) => e.code === 'E_PLAN_FLAGS' && /n_layer/.test(e.message));
   await assert.rejects(facts.planMemory({ ...flags, peft_config: '{"r":' }), /peft_config/);
 });
 

@@ -3,7 +3,8 @@
 // `rwkv-train inspect` against inspectCheckpoint() on files PyTorch wrote.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadAddon } from '../../server/src/facts/addonFacts';
@@ -51,4 +52,53 @@ test('rwkv-train gpus rejects arguments with a clear message', { skip: missing ?
   const r = spawnSync(cli, ['gpus', '--bogus'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unexpected argument "--bogus"/);
+});
+
+interface CliCheckpoint {
+  model: { version: string; n_layer: number; n_embd: number | null; vocab_size: number | null; head_size: number | null };
+  weights: 'full' | 'adapter';
+  tensors: { name: string; shape: number[]; dtype: string }[];
+}
+
+test('rwkv-train inspect and inspectCheckpoint agree on every file PyTorch wrote', { skip: missing ? `${missing} not built` : false }, async () => {
+  const dir = join(root, 'engine', 'tests', 'fixtures', 'torch');
+  const addon = loadAddon([addonFile]);
+  for (const file of ['x070_L2_D128_V512.pth', 'x070_lora_adapter_r8.pth', 'x060_shapes.pth', 'fp32_small.pth', 'bf16_fp16.pth', 'shared_storage.pth', 'dtypes.pth']) {
+    const fromCli = cliJson(['inspect', join(dir, file)]) as CliCheckpoint;
+    const fromAddon = await addon.inspectCheckpoint(join(dir, file));
+    assert.deepEqual(fromAddon.tensors, fromCli.tensors, file);
+    const known = (v: string) => (['x070', 'x060', 'x052'].includes(v) ? v : 'unknown');
+    assert.deepEqual(
+      { version: fromAddon.version, nLayer: fromAddon.nLayer, vocab: fromAddon.vocabSize, head: fromAddon.headSize },
+      { version: known(fromCli.model.version), nLayer: fromCli.model.n_layer, vocab: fromCli.model.vocab_size ?? 0, head: fromCli.model.head_size ?? 0 }, file);
+    if (fromCli.model.n_embd !== null) assert.equal(fromAddon.nEmbd, fromCli.model.n_embd, file);
+    if (fromCli.tensors.some((t) => t.name.startsWith('blocks.'))) assert.equal(fromAddon.isAdapter, fromCli.weights === 'adapter', file);
+  }
+  // A file that is not a checkpoint: both refuse with the same stable code.
+  const legacy = spawnSync(cli, ['inspect', join(dir, 'legacy_format.pth')], { encoding: 'utf8' });
+  assert.notEqual(legacy.status, 0);
+  await assert.rejects(addon.inspectCheckpoint(join(dir, 'legacy_format.pth')),
+    (e: Error & { code?: string }) => legacy.stdout.includes(`"code":"${e.code}"`) || legacy.stderr.includes(String(e.code)));
+});
+
+test('rwkv-train inspect and inspectDataset agree (binidx with --ctx_len, jsonl)', { skip: missing ? `${missing} not built` : false }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'addon-cli-'));
+  const jsonl = join(dir, 'chat.jsonl');
+  writeFileSync(jsonl, ['{"text":"User: 你好\\n\\nAssistant: Hello! How can I help?"}', '', '{"text":"RWKV is an RNN with transformer-level performance."}'].join('\n') + '\n');
+  const prefix = join(dir, 'chat');
+  const made = spawnSync(cli, ['make-data', jsonl, prefix, '--ctx_len', '4', '--shuffle', '0'], { encoding: 'utf8' });
+  const addon = loadAddon([addonFile]);
+  const j = cliJson(['inspect', jsonl, '--ctx_len', '4']) as { tokens: number; documents: number; magic_prime: number | null; my_exit_tokens: number };
+  const a = await addon.inspectDataset(jsonl, 4);
+  assert.deepEqual({ tokens: a.tokens, documents: a.documents, magicPrime: a.magicPrime || null, myExitTokens: a.myExitTokens },
+    { tokens: j.tokens, documents: j.documents, magicPrime: j.magic_prime, myExitTokens: j.my_exit_tokens });
+  if (made.status === 0 && existsSync(`${prefix}.idx`)) {
+    const b = cliJson(['inspect', prefix, '--ctx_len', '4']) as { tokens: number; documents: number; dtype: string; magic_prime: number | null };
+    const ab = await addon.inspectDataset(prefix, 4);
+    assert.deepEqual({ tokens: ab.tokens, documents: ab.documents, dtype: ab.dtype, magicPrime: ab.magicPrime || null },
+      { tokens: b.tokens, documents: b.documents, dtype: b.dtype, magicPrime: b.magic_prime });
+    assert.equal(ab.tokens, a.tokens, 'make-data wrote what inspect counted in the jsonl');
+  } else {
+    assert.fail(`make-data failed: ${made.stderr}`);
+  }
 });

@@ -1,4 +1,5 @@
 // RWKV004: words after train.py that are not flags or their values.
+import { flagSpec } from '../flags/flagTable';
 import type { Check, Finding } from './types';
 
 export const check: Check = {
@@ -13,15 +14,19 @@ export const check: Check = {
   checkRun({ run }) {
     const out: Finding[] = [];
     for (const s of run.strays) {
-      const split = s.via.length > 0 && s.useSpan.end - s.useSpan.start > 0 && run.strays.some((o) => o !== s && o.useSpan.start === s.useSpan.start);
-      const fromSplit = split || run.args.some((a) => a.value && a.value.useSpan.start === s.useSpan.start);
+      // several words from one use of a variable: bash split its value on blanks
+      const fromSplit = s.via.length > 0 && (run.strays.some((o) => o !== s && o.useSpan.start === s.useSpan.start) || run.args.some((a) => a.value?.useSpan.start === s.useSpan.start));
       const name = s.via[0]?.name;
+      const before = run.args.filter((a) => a.nameSpan.end <= s.useSpan.start).pop();
+      const afterSwitch = before && !before.value && flagSpec(before.name)?.type === 'switch'
+        && !run.strays.some((o) => o.useSpan.start > before.nameSpan.end && o.useSpan.start < s.useSpan.start);
+      let message = `"${s.text}" after train.py belongs to no flag (argparse: unrecognized arguments).`;
+      if (fromSplit && name) message = `Unquoted $${name} contains spaces, so the shell splits it and train.py gets "${s.text}" as an extra argument; write "$${name}".`;
+      else if (afterSwitch) message = `--${before.name} is a switch and takes no value, so "${s.text}" is an extra argument (argparse: unrecognized arguments).`;
       out.push({
         code: 'RWKV004',
         severity: 'error',
-        message: fromSplit && name
-          ? `Unquoted $${name} contains spaces, so the shell splits it and train.py gets "${s.text}" as an extra argument; write "$${name}".`
-          : `"${s.text}" after train.py belongs to no flag (argparse: unrecognized arguments).`,
+        message,
         span: fromSplit ? s.useSpan : s.span,
         ...(fromSplit && name ? { fixes: [{ title: `Quote $${name}`, preferred: true, edits: [{ span: { start: s.useSpan.start, end: s.useSpan.start }, newText: '"' }, { span: { start: s.useSpan.end, end: s.useSpan.end }, newText: '"' }] }] } : {}),
       });

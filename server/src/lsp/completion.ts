@@ -45,21 +45,34 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
       return flagItems(trainer, lang, replace(keyOnly[3]!.length), 'yaml', ' '.repeat(indent));
     }
     const kv = /^\s*(?:-\s+)?([A-Za-z_]+)\s*:\s*["']?([^\s"']*)$/.exec(before);
-    if (kv) return valueItems(kv[1]!, kv[2]!, a, run?.trainer, lang, replace(kv[2]!.length));
+    if (kv) return valueItems(kv[1]!, kv[2]!, a, lang, replace(kv[2]!.length));
     return [];
   }
 
+  // at the start of a line, tutorial-style scripts set n_layer=/n_embd= variables: offer the presets
+  const lineWord = /^(\s*)([A-Za-z_]+)$/.exec(before);
+  if (lineWord && 'n_layer'.startsWith(lineWord[2]!.toLowerCase().slice(0, 7)) && /^n/i.test(lineWord[2]!)) {
+    const upper = lineWord[2]![0] === 'N';
+    return MODEL_SIZES.map((sz) => ({
+      label: `RWKV-7 ${sz.size} (${upper ? 'N_LAYER' : 'n_layer'}=${sz.nLayer}, ${upper ? 'N_EMBD' : 'n_embd'}=${sz.nEmbd})`,
+      kind: CompletionItemKind.Snippet,
+      detail: t('preset', lang),
+      filterText: `${lineWord[2]} ${sz.size}`,
+      sortText: `3${sz.nEmbd.toString().padStart(5, '0')}`,
+      textEdit: { range: replace(lineWord[2]!.length), newText: upper ? `N_LAYER="${sz.nLayer}"\n${lineWord[1]}N_EMBD="${sz.nEmbd}"` : `n_layer=${sz.nLayer}\n${lineWord[1]}n_embd=${sz.nEmbd}` },
+    }));
+  }
   const word = /(?:^|[\s])(-{1,2}[A-Za-z0-9_-]*)$/.exec(before);
   if (word) return flagItems(trainer, lang, replace(word[1]!.length), 'shell', '');
   const flagValue = /--([A-Za-z0-9_]+)(?:\s+|=)["']?([^\s"'=]*)$/.exec(before);
-  if (flagValue) return valueItems(flagValue[1]!, flagValue[2]!, a, trainer, lang, replace(flagValue[2]!.length));
+  if (flagValue) return valueItems(flagValue[1]!, flagValue[2]!, a, lang, replace(flagValue[2]!.length));
   const assign = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=["']?([^\s"']*)$/.exec(before);
   if (assign) {
     const name = assign[1]!;
     // a variable feeds the flag that uses it; tutorial scripts name them after the flag
     const used = a?.config.runs.flatMap((r) => r.args).find((x) => x.value?.via.some((u) => u.name === name))?.name;
     const flag = used ?? (flagSpec(name.toLowerCase()) ? name.toLowerCase() : undefined);
-    if (flag) return valueItems(flag, assign[2]!, a, trainer, lang, replace(assign[2]!.length));
+    if (flag) return valueItems(flag, assign[2]!, a, lang, replace(assign[2]!.length));
   }
   return [];
 }
@@ -112,7 +125,7 @@ function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 
   return items;
 }
 
-function valueItems(flag: string, partial: string, a: Analysis | undefined, trainer: Trainer | undefined, lang: Lang, range: Range): CompletionItem[] {
+function valueItems(flag: string, partial: string, a: Analysis | undefined, lang: Lang, range: Range): CompletionItem[] {
   const spec = flagSpec(flag);
   if (!spec) return [];
   if (flag === 'load_model' || flag === 'data_file' || flag.endsWith('_load') || flag === 'proj_dir') {
@@ -130,7 +143,6 @@ function valueItems(flag: string, partial: string, a: Analysis | undefined, trai
   if (spec.values) {
     return spec.values.map((v, i) => ({ label: v, kind: CompletionItemKind.EnumMember, sortText: String(i).padStart(3, '0'), documentation: { kind: 'markdown', value: flagDoc(flag, undefined, lang) }, textEdit: { range, newText: v } }));
   }
-  void trainer;
   return [];
 }
 

@@ -85,8 +85,7 @@ function factsLines(a: Analysis, runIndex: number, name: string, lang: Lang): st
 function memoryLines(a: Analysis, runIndex: number, lang: Lang): string[] {
   const plan = ok(a.snapshot.runs[runIndex]?.memory);
   if (!plan) return [];
-  const parts = Object.entries(plan.byCategory).map(([k, v]) => `${k} ${(v / GB).toFixed(2)}`).join(', ');
+  const parts = Object.entries(plan.byCategory).filter(([, v]) => v >= 0.005 * GB).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${(v / GB).toFixed(2)}`).join(', ');
   return [`${t('memory', lang)}: ${(plan.totalBytes / GB).toFixed(2)} GB (${parts})`];
 }
 
-export { effective };

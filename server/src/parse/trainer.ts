@@ -19,5 +19,5 @@ export function detectTrainer(args: FlagArg[], declared?: string): { trainer: Tr
   if (peft === 'pissa' || peft === 'disha' || peft === 'bone') return { trainer: 'peft-legacy', reason: `--peft ${peft} is the older RWKV-PEFT's method name` };
   if (has('lora_config') || has('pissa_config')) return { trainer: 'peft-legacy', reason: 'the --lora_config/--pissa_config form of the older RWKV-PEFT' };
   if (lm) return { trainer: 'lm-v7', reason: `--${lm} is an RWKV-LM pretraining flag` };
-  return { trainer: 'peft', reason: 'RWKV-PEFT (the default)' };
+  return { trainer: 'peft', reason: 'no flag that only another train.py has' };
 }

@@ -66,3 +66,14 @@ test('YAML completion: keys with presets, values, peft_config keys under the map
   assert.match(JSON.stringify(resolveCompletion(nl).documentation), /模型层数/);
   assert.ok(top.some((i) => /n_layer: 24\\nn_embd: 2048/.test(JSON.stringify(i.textEdit))), 'preset fills both keys');
 });
+
+test('shell completion: model-size presets for n_layer=/n_embd= lines, values for a variable that feeds a flag', async () => {
+  const text = 'n_\nN_\nprec=b\npython train.py --precision $prec --n_layer 24\n';
+  const { a, doc } = await analyse(text, 'shellscript', 'file:///tmp/x.sh');
+  const at = (line: number, ch: number) => completeAt(doc, a, doc.offsetAt({ line, character: ch }), 'en');
+  const lower = at(0, 2).find((i) => i.label.includes('1.5B'))!;
+  assert.equal((lower.textEdit as { newText: string }).newText, 'n_layer=24\nn_embd=2048');
+  const upper = at(1, 2).find((i) => i.label.includes('0.1B'))!;
+  assert.equal((upper.textEdit as { newText: string }).newText, 'N_LAYER="12"\nN_EMBD="768"');
+  assert.deepEqual(at(2, 6).map((i) => i.label), ['bf16', 'fp16', 'tf32', 'fp32']);
+});
