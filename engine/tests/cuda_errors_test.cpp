@@ -40,15 +40,15 @@ int main() {
   } catch (const rwkv::EngineError& e) {
     CHECK(e.code == "E_NO_GPU" || e.code == "E_NO_CUDA_DRIVER");
   }
-  // make_cuda_backend reports the same reasons as the probe (or, on a GPU, that the model is
-  // not yet assembled on it), as an EngineError.
+  // make_cuda_backend reports the same reasons as the probe (or, on a GPU, that the empty
+  // state dict is not an x070 model), as an EngineError.
   try {
     rwkv::ModelConfig cfg = rwkv::model_config_for_size(2, 64, 256);
     rwkv::make_cuda_backend(cfg, rwkv::PeftConfig{}, rwkv::StateDict{}, rwkv::BackendOptions{});
     CHECK(false);
   } catch (const rwkv::EngineError& e) {
     CHECK(device_codes.count(e.code) == 1 || e.code == "E_NO_CUBLAS" ||
-          (have_gpu && e.code == "E_CUDA_BACKEND_INCOMPLETE"));
+          (have_gpu && e.code == "E_MODEL_SHAPE"));
     CHECK(!e.hint.empty());
   }
   // RWKV_CUBLASLT is looked at first, before the toolkit and the Python wheels.

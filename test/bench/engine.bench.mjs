@@ -65,10 +65,23 @@ if (existsSync(join(peerDir, 'RWKV-PEFT'))) {
 }
 
 // ---- Our engine, whole training steps ---------------------------------------------------------
-// The CUDA backend's factory reports E_CUDA_BACKEND_INCOMPLETE: the x070 model is not yet
-// assembled from the kernels on the GPU, so there is no tokens/s of ours to report yet.
-const ours = Object.fromEntries(configs.map((c) => [c.id, { tokensPerS: null, peakMiB: null,
-  note: 'CUDA backend incomplete (E_CUDA_BACKEND_INCOMPLETE)' }]));
+// engine/cuda/device_tests/run_model_check.sh builds the CUDA backend with nvcc (STEPS 0: build
+// only); its --bench mode trains one configuration on the GPU backend (random checkpoint and
+// tokens, AdamW every step, grad_cp 0 — the only mode on the GPU so far) and prints tokens/s
+// (median after 3 steps), the allocator's peak and the device's used memory (nvidia-smi's view,
+// which is what the peer's column is).
+const ours = {};
+// BENCH_MC_PREBUILT=1: /tmp/mc/model_check was just built by run_model_check.sh in this session.
+const build = process.env.BENCH_MC_PREBUILT === '1' && existsSync('/tmp/mc/model_check') ? { code: 0 }
+  : sh('engine/cuda/device_tests/run_model_check.sh /tmp/rwkv-bench-mc 0');
+for (const c of configs) {
+  if (build.code !== 0) { ours[c.id] = { tokensPerS: null, peakMiB: null, note: 'CUDA backend build failed' }; continue; }
+  const r = sh(`/tmp/mc/model_check --bench ${c.L} ${c.D} ${c.ctx} ${c.bsz} ${c.peft} ${Math.max(8, steps)}`);
+  const m = r.out.match(/BENCH \S+ tokens_per_s=(\d+) peak_MiB=(\d+) .* device_used_MiB=(\d+)/);
+  ours[c.id] = m ? { tokensPerS: Number(m[1]), peakMiB: Number(m[3]), allocatorPeakMiB: Number(m[2]), note: null }
+    : { tokensPerS: null, peakMiB: null, note: (r.out.match(/ERROR .*/) ?? ['our run failed'])[0] };
+  console.log(`ours ${c.id}: ${m ? `${m[1]} tokens/s, device ${m[3]} MiB (allocator peak ${m[2]} MiB)` : r.out.slice(-1500)}`);
+}
 
 // ---- The peer, whole training steps -----------------------------------------------------------
 function paramsOf(c) {  // matmul parameters per token: 4 D^2 att + 8 D^2 ffn per layer, plus the head
@@ -142,7 +155,8 @@ lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   lines.push(`| ${r.config} | ${fmt(r.ours_tokens_per_s)} | ${fmt(r.ours_peak_MiB)} | ${fmt(r.peer_eager_gcp1_tokens_per_s)} | ${fmt(r.peer_eager_gcp1_peak_MiB)} | ${fmt(r.peer_compiled_gcp0_tokens_per_s)} | ${fmt(r.peer_compiled_gcp0_peak_MiB)} | ${fmt(r.speed_ratio_vs_peer_best, 2)} | ${fmt(r.memory_ratio_vs_peer_gcp1, 2)} | ${r.ours_mfu === null ? 'n/a' : (100 * r.ours_mfu).toFixed(1) + '%'} | ${r.peer_best_mfu === null ? 'n/a' : (100 * r.peer_best_mfu).toFixed(1) + '%'} |`);
 }
-if (rows.some((r) => r.ours_note)) lines.push('', `ours: ${rows[0].ours_note}.`);
+for (const r of rows) if (r.ours_note) lines.push('', `ours ${r.config}: ${r.ours_note}.`);
+lines.push('', "ours: grad_cp 0 (the GPU backend keeps every activation); peak = device memory used (nvidia-smi's view, as the peer's).");
 const shapes = Object.keys(ourWkv);
 if (shapes.length) {
   lines.push('', '## WKV7 kernel, ours vs RWKV-PEFT\'s CUDA op (same GPU, same shapes B x T x H, head 64)', '');

@@ -4,6 +4,9 @@
 set -o pipefail
 OUT=${1:-/tmp/out}
 mkdir -p "$OUT" /tmp/kc
-nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests engine/cuda/*.cu \
+# The kernels only: cuda_model.cu / cuda_backend.cu assemble the model and need the core
+# library (run_model_check.sh builds those).
+KERNELS=$(ls engine/cuda/*.cu | grep -v -e cuda_model.cu -e cuda_backend.cu)
+nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests $KERNELS \
   engine/cuda/device_tests/kernel_check.cu -o /tmp/kc/kernel_check -ldl 2>&1 | tee "$OUT/build.log" || exit 1
 /tmp/kc/kernel_check 2>&1 | tee "$OUT/kernel_check.txt"
