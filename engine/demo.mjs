@@ -116,11 +116,11 @@ process.on('SIGTERM', stop);
 child.on('close', (code) => {
   if (error) console.error(`\ndemo: engine error ${error.code}: ${error.message}\n  hint: ${error.hint}`);
   if (losses.length === 0) { console.error('demo: no training step finished'); process.exit(code || 1); }
-  const head = losses.slice(0, 5), tail = losses.slice(-10);
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const first = mean(head), last = mean(tail);
-  console.error(`\ndemo: ${endStatus} after ${losses.length} steps; loss ${first.toFixed(3)} (first 5 steps) -> ${last.toFixed(3)} (last 10), ` +
-    `${(100 * (1 - last / first)).toFixed(0)}% lower; uniform guessing over 256 bytes is ${Math.log(256).toFixed(3)}`);
+  const tail = losses.slice(-10);
+  const first = losses[0], last = tail.reduce((a, b) => a + b, 0) / tail.length;
+  console.error(`\ndemo: ${endStatus} after ${losses.length} steps; loss ${first.toFixed(3)} at step 1 -> ${last.toFixed(3)} ` +
+    `(mean of the last 10 steps), ${(100 * (1 - last / first)).toFixed(0)}% lower; ` +
+    `uniform guessing over 256 bytes is ${Math.log(256).toFixed(3)}`);
   console.error(`demo: checkpoints and metrics.jsonl in ${join(work, 'out')}`);
   process.exit(code ?? 1);
 });

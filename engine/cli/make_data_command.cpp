@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "cli/jsonl_documents.h"
+#include "core/jsonl_documents.h"
 #include "core/binidx.h"
 #include "core/flags.h"
 #include "core/errors.h"

@@ -202,8 +202,26 @@ static void sft_masks_prompt_and_padding() {
   CHECK(tgt[total - 2] == 0);  // the last counted target is the end of text
 }
 
+// RWKV-LM pretraining: the run ends when my_exit_tokens are consumed, saving rwkv-final.pth.
+static void exits_at_my_exit_tokens() {
+  const std::string dir = temp_dir("exit");
+  TrainOptions o = tiny_options(dir, make_pattern_data(dir, 24));
+  o.my_exit_tokens = 10 * o.ctx_len * o.micro_bsz;  // ten steps
+  std::system(("mkdir -p '" + o.proj_dir + "'").c_str());
+  {
+    RunProtocol proto(o.proj_dir + "/metrics.jsonl");
+    TrainHooks hooks;
+    hooks.progress_bar = false;
+    CHECK(run_training(o, proto, hooks) == 0);
+  }
+  CHECK(step_losses(o.proj_dir + "/metrics.jsonl").size() == 10);
+  CHECK(exists(o.proj_dir + "/rwkv-final.pth"));
+  CHECK(!exists(o.proj_dir + "/rwkv-0.pth"));  // it ended inside the first epoch
+}
+
 int main() {
   sft_masks_prompt_and_padding();
+  exits_at_my_exit_tokens();
   learns_pattern();
   resume_matches_uninterrupted();
   if (!rwkv_test::failures()) std::system(("rm -rf /tmp/rwkv_train_test_" + std::to_string(::getpid()) + "_*").c_str());

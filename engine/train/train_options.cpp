@@ -17,12 +17,6 @@ double num(const Json& j, const char* key, double fallback) {
     throw EngineError("E_PEFT_CONFIG", std::string("peft config key '") + key + "' must be a number", "");
   return v->as_number();
 }
-
-std::string str(const Json& j, const char* key) {
-  const Json* v = j.find(key);
-  return v && v->kind() == Json::Kind::String ? v->as_string() : "";
-}
-
 }  // namespace
 
 void apply_peft_json(const std::string& method, const Json& cfg, PeftConfig& peft) {

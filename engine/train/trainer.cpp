@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/planner.h"
 #include "core/pth.h"
 #include "train/data_source.h"
 #include "train/init_weights.h"
@@ -239,7 +240,16 @@ class Trainer {
     f.set("peft", peft_method_name(o_.peft.method));
     f.set("trainable_params", trainable);
     f.set("total_params", backend_->total_param_count());
-    f.set("planned_memory_bytes", m.in_use_bytes);
+    // The planner's engine-stack plan: the very figure the editor shows (core/planner.h);
+    // what this backend holds now is reported beside it.
+    try {
+      const MemoryPlan plan = plan_memory(plan_input_from_flags(o_.resolved), PlanStack::Engine);
+      f.set("planned_memory_bytes", plan.total_bytes);
+      f.set("plan", plan_categories_json(plan));
+    } catch (const EngineError& e) {
+      proto_.warning("W_PLAN", std::string("memory plan unavailable: ") + e.what());
+    }
+    f.set("backend_memory_bytes", m.in_use_bytes);
     Json data = Json::object();
     data.set("kind", data_->kind());
     data.set("tokens", data_->num_tokens());
@@ -268,7 +278,8 @@ class Trainer {
       double epoch_loss = 0;
       int64_t epoch_steps_done = 0;
       for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
-        const int64_t real_step = pos_.global_step + o_.epoch_begin * steps_per_epoch;
+        // RWKV-PEFT: real_step = global_step + epoch_begin * epoch_steps (not divided by accumulation)
+        const int64_t real_step = pos_.global_step + o_.epoch_begin * o_.epoch_steps;
         if (sched_.exit_reached(real_step)) {
           save_checkpoint("rwkv-final.pth");
           boundary = pos_;

@@ -29,7 +29,7 @@ exports.run = async function run() {
 
   const demo = vscode.Uri.file(path.join(folder, 'demo.sh'));
   await vscode.window.showTextDocument(demo);
-  const record = await vscode.commands.executeCommand('rwkvStudio.runTraining', demo, 8);
+  const record = await vscode.commands.executeCommand('rwkvStudio.runTraining', demo, 9);
   assert.ok(record && record.id, 'a run started');
   await until('20 steps', () => (api.manager.get(record.id).stepCount >= 20));
   await vscode.commands.executeCommand('rwkvStudio.stopTraining', record.id);

@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './dashboardHarness.mjs';
 import { CACHE } from './tools.mjs';
+import { prepareDemo, probeTraining } from './demoWorkspace.mjs';
 
 const { downloadAndUnzipVSCode, runTests } = await import('@vscode/test-electron');
 const skip = (why) => { console.log(`SKIP vscode-electron.e2e: ${why}`); process.exit(0); };
@@ -23,7 +24,10 @@ if (!existsSync(join(root, 'dist', 'extension.js'))) skip('dist/extension.js is 
 const ws = join(CACHE, 'electron-workspace');
 rmSync(ws, { recursive: true, force: true });
 cpSync(join(root, 'test', 'e2e', 'workspace'), ws, { recursive: true });
-const realEngine = existsSync(join(root, 'dist', 'bin', 'rwkv-train'));
+const engineBin = join(root, 'dist', 'bin', 'rwkv-train');
+const whyFake = !existsSync(engineBin) ? 'dist/bin/rwkv-train is not built' : prepareDemo(engineBin, ws) ?? probeTraining(engineBin, ws);
+const realEngine = !whyFake;
+console.log(`vscode-electron.e2e: engine = ${realEngine ? 'real (CPU, demo model)' : `fake (${whyFake})`}`);
 mkdirSync(join(ws, '.vscode'), { recursive: true });
 writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify(realEngine ? {} : { 'rwkvStudio.enginePath': join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs') }));
 process.env.FAKE_STEPS = '100000';

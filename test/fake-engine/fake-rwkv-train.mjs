@@ -22,12 +22,16 @@ const metrics = projDir ? join(projDir, 'metrics.jsonl') : '';
 if (projDir) mkdirSync(projDir, { recursive: true });
 
 const write = (text) => process.stdout.write(text);
+// While the second half of a split line is due, nothing else may be written (a busy machine can
+// run the next step's timer first).
+let halfPending = false;
 const emit = (event, fields) => {
   const line = JSON.stringify({ event, v: 1, time: Date.now() / 1000, ...fields }) + '\n';
   if (mode === 'garbage' && event === 'step') {
-    const cut = Math.floor(line.length / 2); // a line split across two writes
+    const cut = Math.floor(line.length / 2); // a line split across two writes, a tick apart
     write(line.slice(0, cut));
-    setTimeout(() => write(line.slice(cut)), 0);
+    halfPending = true;
+    setTimeout(() => { write(line.slice(cut)); halfPending = false; }, 0);
   } else write(line);
   if (metrics) appendFileSync(metrics, line);
 };
@@ -83,7 +87,7 @@ if (mode === 'stubborn') {
 }
 
 const timer = setInterval(() => {
-  if (stopping) return;
+  if (stopping || halfPending) return;
   step++;
   const fields = { step, epoch: 0, loss: lossAt(step), lr: 1e-4 * (1 - step / (steps + 1)), tokens: step * 512, tokens_per_s: 10000 + step, gpu_mem_used_bytes: 2e9, gpu_mem_reserved_bytes: 3e9, grad_norm: 1.0, elapsed_s: (Date.now() - started) / 1000 };
   if (mode === 'garbage') fields.future_field = { nested: true };
@@ -96,6 +100,8 @@ const timer = setInterval(() => {
   if (step >= steps) {
     clearInterval(timer);
     // after the last split write has landed
-    if (mode !== 'stubborn') setTimeout(() => finish('completed'), mode === 'garbage' ? 20 : 0);
+    if (mode !== 'stubborn') {
+      setTimeout(() => finish('completed'), 0);
+    }
   }
 }, stepMs);

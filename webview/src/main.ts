@@ -111,7 +111,8 @@ function makeChart(id: MetricId, yTitle: string, fromZero = false): Chart<'line'
       elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.5 } },
       plugins: {
         decimation: { enabled: true, algorithm: 'lttb', samples: 1000, threshold: 2000 },
-        legend: { display: true, labels: { boxWidth: 12, filter: (item) => !String(item.text).endsWith('\u200b') } },
+        // Helper lines and series a run does not report (no GPU memory on the CPU) stay out of the legend.
+        legend: { display: true, labels: { boxWidth: 12, filter: (item, data) => !String(item.text).endsWith('\u200b') && (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 } },
         tooltip: { enabled: true },
       },
       scales: {

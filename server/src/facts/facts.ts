@@ -6,7 +6,7 @@ export interface TensorFacts { name: string; shape: number[]; dtype: string }
 
 export interface CheckpointFacts {
   tensors: TensorFacts[];
-  version: 'x070' | 'x060' | 'x052' | 'unknown';
+  version: 'x070' | 'x060' | 'x052' | 'x040' | 'unknown';
   nLayer: number;
   nEmbd: number;
   vocabSize: number;

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-namespace rwkv::cli {
+namespace rwkv {
 
 // Throws EngineError: E_DATA_NOT_FOUND, E_DATA_JSONL (with the line number), E_DATA_EMPTY.
 std::vector<std::string> read_jsonl_texts(const std::string& path);
 
-}  // namespace rwkv::cli
+}  // namespace rwkv

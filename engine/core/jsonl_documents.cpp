@@ -1,12 +1,12 @@
 // See jsonl_documents.h.
-#include "cli/jsonl_documents.h"
+#include "core/jsonl_documents.h"
 
 #include <fstream>
 
 #include "core/errors.h"
 #include "core/json.h"
 
-namespace rwkv::cli {
+namespace rwkv {
 
 static std::string strip(const std::string& s) {
   const char* ws = " \t\r\n\f\v";
@@ -42,4 +42,4 @@ std::vector<std::string> read_jsonl_texts(const std::string& path) {
   return texts;
 }
 
-}  // namespace rwkv::cli
+}  // namespace rwkv
