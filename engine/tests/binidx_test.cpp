@@ -11,17 +11,12 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 
 using namespace rwkv;
 
-static std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
-static void write_all(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+using rwkv_test::read_all;
+using rwkv_test::write_all;
 
 int main() {
   const std::string dir = "/tmp/rwkv_binidx_test_" + std::to_string(::getpid());

@@ -11,6 +11,7 @@
 
 #include "fuzz/fuzz_targets.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 
 static std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> out;
@@ -22,10 +23,7 @@ static std::vector<std::string> files_in(const std::string& dir) {
   return out;
 }
 
-static std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
+using rwkv_test::read_all;
 
 int main() {
   const std::string root = "../fuzz/corpus/";

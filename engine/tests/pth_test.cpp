@@ -17,6 +17,7 @@
 #include "core/pth.h"
 #include "fuzz/fuzz_targets.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 
 using namespace rwkv;
 
@@ -24,14 +25,8 @@ static const HostTensor* find(const StateDict& sd, const std::string& name) {
   for (const auto& kv : sd) if (kv.first == name) return &kv.second;
   return nullptr;
 }
-static std::vector<uint8_t> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
-static void write_all(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+using rwkv_test::read_all;
+using rwkv_test::write_all;
 
 static void check_torch_like(const std::string& path) {
   std::vector<TensorInfo> header = read_pth_header(path);
