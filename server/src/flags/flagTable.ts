@@ -29,6 +29,21 @@ export function flagDefault(spec: FlagSpec, trainer: Trainer): unknown {
   return d !== undefined ? d : spec.default;
 }
 
+/**
+ * `--flag value` pairs for the flags whose default in this trainer's train.py differs from the
+ * table's default (e.g. RWKV-LM's adam_eps 1e-18) and that the run does not give. The engine has
+ * one default per flag, so a run launched for RWKV-LM carries these explicitly.
+ */
+export function trainerDefaultArgs(trainer: Trainer, given: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const spec of FLAGS) {
+    const d = spec.trainerDefaults?.[trainer];
+    if (d === undefined || given.has(spec.name)) continue;
+    out.push(`--${spec.name}`, formatDefault(d));
+  }
+  return out;
+}
+
 /** The default as train.py's command line would spell it. */
 export function formatDefault(value: unknown): string {
   if (value === null || value === undefined) return 'None';

@@ -52,6 +52,20 @@ test('the second publish adds facts-based findings; resolveRuns reflects the scr
   const runs = resolveRuns(a).runs;
   assert.equal(runs[0]!.argv[1], '/home/rwkv/models/rwkv7-g1a3-1.5b.pth');
   assert.equal(runs[0]!.argv[3], '12');
+  assert.ok(!runs[0]!.argv.includes('--adam_eps'), 'an RWKV-PEFT run keeps the engine defaults');
+});
+
+test("resolveRuns spells out RWKV-LM's own defaults that the engine does not share, unless given", async () => {
+  const lm = 'python train.py --load_model "" --my_testing x070 --train_stage 3 --n_layer 12 --n_embd 768 --data_file d --data_type binidx\n';
+  const { a } = await analyse(lm, 'shellscript', 'file:///home/rwkv/RWKV-LM/RWKV-v7/train_temp/demo.sh');
+  const argv = resolveRuns(a).runs[0]!.argv;
+  assert.equal(resolveRuns(a).runs[0]!.trainer, 'lm-v7');
+  assert.equal(argv[argv.indexOf('--adam_eps') + 1], '1e-18');
+  assert.equal(argv.filter((x) => x === '--my_testing').length, 1, 'a given flag is not repeated');
+  const given = await analyse(lm.replace('--train_stage 3', '--train_stage 3 --adam_eps 1e-8'), 'shellscript', 'file:///tmp/lm.sh');
+  const argv2 = resolveRuns(given.a).runs[0]!.argv;
+  assert.equal(argv2.filter((x) => x === '--adam_eps').length, 1);
+  assert.equal(argv2[argv2.indexOf('--adam_eps') + 1], '1e-8');
 });
 
 test('YAML completion: keys with presets, values, peft_config keys under the mapping', async () => {
