@@ -10,11 +10,11 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CACHE, ensureChromium, ensureCodeServer } from './tools.mjs';
+import { CACHE, ensureChromium, ensureCodeServer, screenshotDir } from './tools.mjs';
 import { prepareDemo, probeTraining } from './demoWorkspace.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shots = join(root, 'test', 'screenshots');
+const shots = screenshotDir(root);
 const skip = (why) => { console.log(`SKIP code-server.e2e: ${why}`); process.exit(0); };
 
 const chromium = ensureChromium();

@@ -2,18 +2,17 @@
 // extension shows (same HTML generator, same CSP, same bundle), with acquireVsCodeApi stubbed
 // the way VS Code provides it. Fed a recorded run (test/fixtures/recorded-metrics.jsonl), then
 // a live run streamed by the run manager from an engine process, overlaid. Asserts what the
-// charts hold and writes screenshots to test/screenshots/.
+// charts hold and takes screenshots (test/screenshots/ with E2E_SCREENSHOTS=1, see tools.mjs).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { demoArgv, demoMagicPrime, prepareDemo, probeTraining } from './demoWorkspace.mjs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { tsImport } from 'tsx/esm/api';
-import { ensureChromium } from './tools.mjs';
+import { ensureChromium, screenshotDir } from './tools.mjs';
 import { CHROMIUM_ARGS, openDashboard, root, startDashboardServer } from './dashboardHarness.mjs';
 
-const shots = join(root, 'test', 'screenshots');
-mkdirSync(shots, { recursive: true });
+const shots = screenshotDir(root);
 
 const chromium = ensureChromium();
 if (!chromium) { console.log('SKIP dashboard.e2e: no chromium (apt-get install -y chromium)'); process.exit(0); }
@@ -145,7 +144,7 @@ try {
   const cspErrors = problems.filter((p) => /Content Security Policy|Refused/.test(p));
   assert.deepEqual(cspErrors, [], 'no CSP violations');
   assert.deepEqual(problems, [], 'no console errors');
-  console.log(`dashboard.e2e: ok (recorded 1200 steps, live ${engine} engine ${liveSteps} steps; screenshots in test/screenshots/)`);
+  console.log(`dashboard.e2e: ok (recorded 1200 steps, live ${engine} engine ${liveSteps} steps; screenshots in ${shots})`);
 } catch (e) {
   failed = true;
   console.error('dashboard.e2e FAILED:', e);

@@ -12,6 +12,17 @@ import { join } from 'node:path';
 
 export const CACHE = process.env.RWKV_E2E_CACHE ?? join(homedir(), '.cache', 'rwkv-studio-e2e');
 export const CODE_SERVER_VERSION = '4.100.3';
+
+/**
+ * Where the e2e tests write their screenshots: the committed test/screenshots/ only when asked
+ * (E2E_SCREENSHOTS=1, to refresh the README's images), otherwise a scratch folder, so that a test
+ * run never leaves the checkout modified.
+ */
+export function screenshotDir(root) {
+  const dir = process.env.E2E_SCREENSHOTS === '1' ? join(root, 'test', 'screenshots') : join(tmpdir(), 'rwkv-studio-e2e-screenshots');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 const RIPGREP_CACHE = `vscode-ripgrep-cache-1.15.11`;
 const RIPGREP_ASSET = 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz';
 
