@@ -53,8 +53,7 @@ Json list_gpus() {
     Json o = Json::object();
     o.set("index", Json(g.index));
     o.set("name", Json(g.name));
-    o.set("computeCapability",
-          Json(g.cc_major ? std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor) : std::string()));
+    o.set("computeCapability", Json(g.compute_capability()));
     o.set("totalBytes", Json(g.total_bytes));
     o.set("freeBytes", Json(g.free_bytes));
     o.set("driverVersion", Json(list.driver_version));

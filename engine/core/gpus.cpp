@@ -122,8 +122,7 @@ Json gpus_to_json(const GpuList& list) {
     Json o = Json::object();
     o.set("index", Json(g.index));
     o.set("name", Json(g.name));
-    o.set("compute_capability",
-          Json(g.cc_major ? std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor) : std::string()));
+    o.set("compute_capability", Json(g.compute_capability()));
     o.set("total_bytes", Json(static_cast<uint64_t>(g.total_bytes)));
     o.set("free_bytes", Json(static_cast<uint64_t>(g.free_bytes)));
     gpus.push(o);

@@ -17,6 +17,11 @@ struct GpuInfo {
   int cc_major = 0, cc_minor = 0;  // compute capability, e.g. 9.0
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;
+
+  // "9.0"; empty when NVML did not report it.
+  std::string compute_capability() const {
+    return cc_major ? std::to_string(cc_major) + "." + std::to_string(cc_minor) : std::string();
+  }
 };
 
 struct GpuList {
@@ -32,7 +37,8 @@ struct GpuList {
 GpuList list_gpus();
 
 // {"gpus":[{"index":0,"name":..,"compute_capability":"9.0","total_bytes":..,"free_bytes":..}],
-//  "driver_version":..,"reason":..}
+//  "driver_version":..,"reason":..}: the CLI's form (snake_case, like the run protocol). The Node
+// addon gives JavaScript the same fields in camelCase (addon/facts.cpp).
 Json gpus_to_json(const GpuList& list);
 
 }  // namespace rwkv
