@@ -30,11 +30,33 @@ struct BackendOptions {
   uint64_t seed = 0;         // dropout masks
 };
 
+// --train_type infctx trains a long sample chunk by chunk: each chunk starts from the state the
+// previous chunk ended in (per layer: the last ln1 and ln2 outputs, which the token shifts of the
+// time mix and channel mix read, and the WKV state). As in RWKV-PEFT the state is detached
+// between chunks: no gradient flows into it. Zeros before a sample's first chunk.
+struct CarriedState {
+  std::vector<std::vector<float>> att_shift, ffn_shift;  // [layer][B*C]
+  std::vector<std::vector<float>> wkv;                   // [layer][B*H*N*N]
+
+  void reset(const ModelConfig& cfg, int B) {
+    const size_t bc = size_t(B) * cfg.n_embd, bhnn = bc * size_t(cfg.head_size);
+    att_shift.assign(cfg.n_layer, std::vector<float>(bc, 0.0f));
+    ffn_shift.assign(cfg.n_layer, std::vector<float>(bc, 0.0f));
+    wkv.assign(cfg.n_layer, std::vector<float>(bhnn, 0.0f));
+  }
+};
+
 struct Batch {
   int B = 0, T = 0;
   const int32_t* inputs = nullptr;   // [B*T] token ids (< vocab_size, checked by the trainer)
   const int32_t* targets = nullptr;  // [B*T] next-token ids
   const float* loss_mask = nullptr;  // [B*T] 1 = counts in the loss, 0 = ignored; null = all
+  // infctx only (CPU backend; the trainer refuses infctx on others): read as the chunk's initial
+  // state, overwritten with its final state. Null = every sequence starts from zeros.
+  CarriedState* carry = nullptr;
+  // Rows L2Wrap averages its 1e-4 over; 0 = B*T. RWKV-PEFT's infctx step divides by the chunk
+  // length alone.
+  int64_t l2wrap_rows = 0;
 };
 
 struct LossResult {

@@ -58,6 +58,7 @@ struct LayerCache {
   std::vector<float> kkpre, kk, kknorm, k2, bvec, negkk, wkv, states, lnx_mean, lnx_rstd, gn;
   std::vector<float> o3, og;
   std::vector<float> x_mid, h2, ln2_mean, ln2_rstd, xx2, fk_in, fk, fk_act;
+  std::vector<float> wkv_init;  // infctx: the WKV state this chunk started from, [B,H,N,N]
   LinearCache c_rec, c_key, c_val, c_out, c_fkey, c_fval;
 };
 
@@ -116,7 +117,8 @@ class CpuBackend final : public Backend {
     LossResult res;
     std::vector<float> dlogits(logits.size());
     res.loss = ops::cross_entropy_fwd_bwd(logits.data(), batch.targets, batch.loss_mask,
-                                          dlogits.data(), loss_scale, M, cfg_.vocab_size, &res.tokens);
+                                          dlogits.data(), loss_scale, M, cfg_.vocab_size, &res.tokens,
+                                          batch.l2wrap_rows);
     logits.clear();
     logits.shrink_to_fit();
     run_backward(batch, dlogits);
@@ -461,6 +463,19 @@ class CpuBackend final : public Backend {
 
   static float* G(Param* p) { return p && p->trainable ? p->g.data() : nullptr; }
 
+  // infctx token shift: position 0 of each sequence sees the previous chunk's last input
+  // (xx = shifted - h, so the carried value is added there), and this chunk's last input is
+  // carried on. The carried value is a constant: the backward pass is unchanged.
+  static void carry_shift(std::vector<float>& carried, const std::vector<float>& h, std::vector<float>& xx,
+                          int B, int T, int C) {
+    for (int b = 0; b < B; ++b) {
+      float* first = xx.data() + int64_t(b) * T * C;
+      const float* prev = carried.data() + int64_t(b) * C;
+      for (int i = 0; i < C; ++i) first[i] += prev[i];
+      std::copy_n(h.data() + (int64_t(b) * T + T - 1) * C, C, carried.data() + int64_t(b) * C);
+    }
+  }
+
   void run_forward(const Batch& batch, std::vector<float>& logits) {
     const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
               N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
@@ -492,6 +507,7 @@ class CpuBackend final : public Backend {
                          c.ln1_mean.data(), c.ln1_rstd.data(), M, C);
       c.xx.resize(MC);
       ops::token_shift_fwd(c.h1.data(), c.xx.data(), B, T, C);
+      if (batch.carry) carry_shift(batch.carry->att_shift[l], c.h1, c.xx, B, T, C);
       for (auto [dst, mu] : {std::pair{&c.xr, L.x_r}, {&c.xw, L.x_w}, {&c.xk, L.x_k},
                              {&c.xv, L.x_v}, {&c.xa, L.x_a}, {&c.xg, L.x_g}}) {
         dst->resize(MC);
@@ -537,8 +553,15 @@ class CpuBackend final : public Backend {
       c.negkk.resize(MC); c.bvec.resize(MC);
       for (size_t i = 0; i < MC; ++i) { c.negkk[i] = -c.kk[i]; c.bvec[i] = c.kk[i] * c.a[i]; }
       c.wkv.resize(MC); c.states.resize(MC * N);
+      const int64_t NN = int64_t(N) * N;
+      if (batch.carry) c.wkv_init = batch.carry->wkv[l];
       ops::wkv7_fwd(c.r.data(), c.w.data(), c.k2.data(), c.v.data(), c.negkk.data(), c.bvec.data(),
-                    L.time_state ? L.time_state->w.data() : nullptr, c.wkv.data(), c.states.data(), B, T, H, N);
+                    batch.carry ? c.wkv_init.data() : L.time_state ? L.time_state->w.data() : nullptr,
+                    c.wkv.data(), c.states.data(), B, T, H, N, batch.carry ? H * NN : 0);
+      if (batch.carry)  // the state after each sequence's last token starts the next chunk
+        for (int b = 0; b < B; ++b)
+          std::copy_n(c.states.data() + (int64_t(b) * T + T - 1) * H * NN, H * NN,
+                      batch.carry->wkv[l].data() + int64_t(b) * H * NN);
       c.gn.resize(MC); c.lnx_mean.resize(size_t(M) * H); c.lnx_rstd.resize(size_t(M) * H);
       ops::groupnorm_fwd(c.wkv.data(), L.lnx_w->w.data(), L.lnx_b->w.data(), c.gn.data(),
                          c.lnx_mean.data(), c.lnx_rstd.data(), M, H, N, cfg_.ln_x_eps());
@@ -561,6 +584,7 @@ class CpuBackend final : public Backend {
                          c.ln2_mean.data(), c.ln2_rstd.data(), M, C);
       c.xx2.resize(MC); c.fk_in.resize(MC);
       ops::token_shift_fwd(c.h2.data(), c.xx2.data(), B, T, C);
+      if (batch.carry) carry_shift(batch.carry->ffn_shift[l], c.h2, c.xx2, B, T, C);
       ops::mix_fwd(c.h2.data(), c.xx2.data(), L.ffn_x_k->w.data(), c.fk_in.data(), M, C);
       c.fk.resize(size_t(M) * F); c.fk_act.resize(size_t(M) * F);
       lin_fwd(L.ffn_key, c.fk_in.data(), c.fk.data(), M, c.c_fkey, l * 8 + 4);
@@ -629,9 +653,10 @@ class CpuBackend final : public Backend {
       ops::groupnorm_bwd(c.wkv.data(), L.lnx_w->w.data(), c.lnx_mean.data(), c.lnx_rstd.data(),
                          do3.data(), dwkv.data(), G(L.lnx_w), G(L.lnx_b), M, H, N);
       ops::wkv7_bwd(c.r.data(), c.w.data(), c.k2.data(), c.v.data(), c.negkk.data(), c.bvec.data(),
-                    L.time_state ? L.time_state->w.data() : nullptr, c.states.data(), dwkv.data(),
-                    dr.data(), dw.data(), dk2.data(), dv.data(), dnegkk.data(), dbvec.data(),
-                    G(L.time_state), B, T, H, N);
+                    batch.carry ? c.wkv_init.data() : L.time_state ? L.time_state->w.data() : nullptr,
+                    c.states.data(), dwkv.data(), dr.data(), dw.data(), dk2.data(), dv.data(), dnegkk.data(),
+                    dbvec.data(), batch.carry ? nullptr : G(L.time_state), B, T, H, N,
+                    batch.carry ? int64_t(H) * N * N : 0);
       c.states.clear();
       c.states.shrink_to_fit();
       // a = -kk, b = kk * a ; k2 = k * (1 + (a-1) k_a) ; kk = normalize(k * k_k)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 namespace rwkv::ops {
@@ -329,14 +330,18 @@ void l2norm_heads_bwd(const float* y, const float* norm, const float* dy, float*
 }
 
 void wkv7_fwd(const float* r, const float* w, const float* k, const float* v, const float* a,
-              const float* b, const float* s0, float* y, float* states, int B, int T, int H, int N) {
+              const float* b, const float* s0, float* y, float* states, int B, int T, int H, int N,
+              int64_t s0_batch_stride) {
   const int C = H * N;
   const int64_t NN = int64_t(N) * N;
 #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(int64_t(B) * T * H * N * N))
   for (int bb = 0; bb < B; ++bb)
     for (int h = 0; h < H; ++h) {
       std::vector<float> S(NN, 0.0f), decay(N), sa(N);
-      if (s0) std::copy(s0 + h * NN, s0 + (h + 1) * NN, S.begin());
+      if (s0) {
+        const float* init = s0 + bb * s0_batch_stride + h * NN;
+        std::copy(init, init + NN, S.begin());
+      }
       for (int t = 0; t < T; ++t) {
         const int64_t off = (int64_t(bb) * T + t) * C + h * N;
         for (int j = 0; j < N; ++j) decay[j] = std::exp(-std::exp(w[off + j]));
@@ -364,9 +369,10 @@ void wkv7_fwd(const float* r, const float* w, const float* k, const float* v, co
 void wkv7_bwd(const float* r, const float* w, const float* k, const float* v, const float* a,
               const float* b, const float* s0, const float* states, const float* dy,
               float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
-              int B, int T, int H, int N) {
+              int B, int T, int H, int N, int64_t s0_batch_stride) {
   const int C = H * N;
   const int64_t NN = int64_t(N) * N;
+  if (ds0 && s0_batch_stride) throw std::logic_error("wkv7_bwd: a per-sequence initial state gets no gradient");
   std::vector<float> ds0_parts(ds0 ? size_t(B) * H * NN : 0, 0.0f);
 #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(int64_t(B) * T * H * N * N))
   for (int bb = 0; bb < B; ++bb)
@@ -376,7 +382,7 @@ void wkv7_bwd(const float* r, const float* w, const float* k, const float* v, co
         const int64_t off = (int64_t(bb) * T + t) * C + h * N;
         const float* S = states + ((int64_t(bb) * T + t) * H + h) * NN;
         const float* Sp = t > 0 ? states + ((int64_t(bb) * T + t - 1) * H + h) * NN
-                                : (s0 ? s0 + h * NN : zeros.data());
+                                : (s0 ? s0 + bb * s0_batch_stride + h * NN : zeros.data());
         for (int j = 0; j < N; ++j) decay[j] = std::exp(-std::exp(w[off + j]));
         // y_t = S_t r_t
         for (int i = 0; i < N; ++i)
@@ -443,14 +449,15 @@ double cross_entropy_fwd(const float* logits, const int32_t* targets, const floa
 }
 
 double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const float* mask,
-                             float* dlogits, float loss_scale, int M, int V, int64_t* counted) {
+                             float* dlogits, float loss_scale, int M, int V, int64_t* counted,
+                             int64_t l2wrap_rows) {
   int64_t n = 0;
   for (int i = 0; i < M; ++i) if (!mask || mask[i] != 0) ++n;
   if (counted) *counted = n;
   // Per-row losses summed in a fixed order afterwards: the reported loss is bit-identical
   // whatever the thread count (the resume test compares losses exactly).
   std::vector<double> row_loss(size_t(M), 0.0);
-  const double l2wrap = 1e-4 / M;
+  const double l2wrap = 1e-4 / double(l2wrap_rows > 0 ? l2wrap_rows : M);
 #pragma omp parallel for schedule(static) if (worth_threads(int64_t(M) * V))
   for (int i = 0; i < M; ++i) {
     const float* row = logits + int64_t(i) * V;

@@ -70,22 +70,27 @@ void l2norm_heads_bwd(const float* y, const float* norm, const float* dy, float*
 // All inputs [B,T,H,N]. s0: initial state [H,N,N] shared by the batch (state tuning) or null
 // (zeros). states: [B,T,H,N,N], S_t saved for backward (the CPU keeps every step; the CUDA
 // kernel keeps chunk checkpoints and recomputes). RWKV-PEFT calls it with a = -kk, b = kk*a.
+// s0_batch_stride: 0 = one initial state [H,N,N] for every sequence (state tuning); H*N*N = one
+// per sequence, [B,H,N,N] (infctx's carried state, which gets no gradient: ds0 must be null).
 void wkv7_fwd(const float* r, const float* w, const float* k, const float* v, const float* a,
-              const float* b, const float* s0, float* y, float* states, int B, int T, int H, int N);
+              const float* b, const float* s0, float* y, float* states, int B, int T, int H, int N,
+              int64_t s0_batch_stride = 0);
 // Gradients for r, w (raw log-log decay), k, v, a, b and the initial state ds0 ([H,N,N],
 // summed over the batch; may be null).
 void wkv7_bwd(const float* r, const float* w, const float* k, const float* v, const float* a,
               const float* b, const float* s0, const float* states, const float* dy,
               float* dr, float* dw, float* dk, float* dv, float* da, float* db, float* ds0,
-              int B, int T, int H, int N);
+              int B, int T, int H, int N, int64_t s0_batch_stride = 0);
 
 // Mean cross-entropy over rows with mask != 0 (mask null = all rows), computed in float64.
 // Writes dlogits = loss_scale * d(mean CE)/d(logits) + L2Wrap, where L2Wrap adds (unscaled:
 // RWKV-PEFT's L2Wrap ignores the incoming gradient, so accumulation does not scale it)
 // 1e-4/M * max(logits_row) at the row's argmax, every row. Returns the
 // mean loss; *counted = rows in the mean. dlogits may alias nothing else; it is overwritten.
+// l2wrap_rows (0 = M) replaces M in L2Wrap's 1e-4/M (RWKV-PEFT's infctx divides by the chunk length).
 double cross_entropy_fwd_bwd(const float* logits, const int32_t* targets, const float* mask,
-                             float* dlogits, float loss_scale, int M, int V, int64_t* counted);
+                             float* dlogits, float loss_scale, int M, int V, int64_t* counted,
+                             int64_t l2wrap_rows = 0);
 // Loss only (no gradient).
 double cross_entropy_fwd(const float* logits, const int32_t* targets, const float* mask,
                          int M, int V, int64_t* counted);

@@ -182,6 +182,13 @@ int main() {
     CHECK(r.code != 0);
     CHECK(last_of(r, "error", "code").rfind("E_PTH", 0) == 0);
   }
+  {  // infctx: on the CPU only; not with sft batches or state tuning (RWKV-PEFT runs those apart)
+    auto infctx = with(with(good, "--train_type", "infctx"), "--chunk_ctx", "8");
+    expect_error(with(infctx, "--accelerator", "gpu"), "E_CUDA_UNSUPPORTED");
+    expect_error(with(infctx, "--data_type", "sft"), "E_FLAG_UNSUPPORTED");
+    expect_error(with(infctx, "--peft", "state"), "E_FLAG_UNSUPPORTED");
+    expect_error(with(infctx, "--chunk_ctx", "0"), "E_FLAG_VALUE");
+  }
 #ifndef RWKV_HAVE_CUDA
   expect_error(with(good, "--accelerator", "gpu"), "E_NO_CUDA");
 #endif

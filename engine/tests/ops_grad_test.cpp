@@ -144,6 +144,23 @@ int main() {
                     g[5].data(), g[6].data(), B, T7, H, HN);
       return g; };
     check_op("wkv7", {randn(n7), w, randn(n7), randn(n7), a, b, randn(H * HN * HN, 0.3f)}, fwd, bwd);
+    // infctx: one initial state per sequence (a carried state: no gradient into it).
+    const int64_t per_seq = int64_t(H) * HN * HN;
+    auto fwd_seq = [&](const Inputs& x) { Vec y(n7), st(size_t(n7) * HN);
+      ops::wkv7_fwd(x[0].data(), x[1].data(), x[2].data(), x[3].data(), x[4].data(), x[5].data(), x[6].data(),
+                    y.data(), st.data(), B, T7, H, HN, per_seq); return y; };
+    auto bwd_seq = [&](const Inputs& x, const Vec& dy) {
+      Vec y(n7), st(size_t(n7) * HN);
+      ops::wkv7_fwd(x[0].data(), x[1].data(), x[2].data(), x[3].data(), x[4].data(), x[5].data(), x[6].data(),
+                    y.data(), st.data(), B, T7, H, HN, per_seq);
+      Inputs g(7, Vec(n7, 0));
+      g[6].clear();
+      ops::wkv7_bwd(x[0].data(), x[1].data(), x[2].data(), x[3].data(), x[4].data(), x[5].data(), x[6].data(),
+                    st.data(), dy.data(), g[0].data(), g[1].data(), g[2].data(), g[3].data(), g[4].data(),
+                    g[5].data(), nullptr, B, T7, H, HN, per_seq);
+      return g; };
+    check_op("wkv7 per-sequence state", {randn(n7), w, randn(n7), randn(n7), a, b, randn(size_t(B) * per_seq, 0.3f)},
+             fwd_seq, bwd_seq);
   }
   // Cross-entropy with a mask: the CE part of the gradient (L2Wrap removed) against FD of the loss.
   {

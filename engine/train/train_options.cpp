@@ -91,6 +91,8 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   o.accelerator = f.get_string("accelerator");
   o.devices = int(f.get_int("devices"));
   o.grad_cp = f.get_int("grad_cp") != 0;
+  o.infctx = f.get_string("train_type") == "infctx";
+  o.chunk_ctx = int(f.get_int("chunk_ctx"));
   o.ignored_flags = f.ignored;
   o.given_flags = f.given;
 
@@ -127,7 +129,15 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
       throw EngineError("E_FLAG_UNSUPPORTED", std::string("--") + flag + " " + f.values.at(flag).dump() +
                                                   " is not supported by this engine", hint);
   };
-  unsupported_if("train_type", f.get_string("train_type") == "infctx", "infctx (chunked long-context) training is not implemented; use --train_type none or state");
+  if (o.infctx) {
+    if (o.chunk_ctx <= 0) bad("chunk_ctx", "must be positive", "tokens per infctx chunk, e.g. 512");
+    if (o.accelerator != "cpu")
+      throw EngineError("E_CUDA_UNSUPPORTED", "--train_type infctx is not yet implemented on the GPU",
+                        "pass --accelerator cpu, or use --train_type none with a --ctx_len that fits");
+    if (o.data_type == "sft")
+      throw EngineError("E_FLAG_UNSUPPORTED", "--train_type infctx with --data_type sft",
+                        "RWKV-PEFT's infctx step trains (input, target) batches: use binidx or jsonl data");
+  }
   unsupported_if("quant", f.get_string("quant") != "none", "quantised base weights are not implemented; use --quant none");
   unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
   unsupported_if("weight_decay_final", f.get_float("weight_decay_final") > 0, "a decaying weight decay is not implemented");
@@ -157,6 +167,9 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
     if (f.has("peft_config")) apply_peft_json(peft, f.values.at("peft_config"), o.peft);
     else apply_peft_json(peft, f.values.at(peft == "disha" ? "disha_config" : "miss_config"), o.peft);
   } else if (peft == "state") {
+    if (o.infctx)
+      throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
+                        "RWKV-PEFT runs them as separate modes: choose one");
     o.peft.method = PeftMethod::State;
   } else {
     throw EngineError("E_FLAG_UNSUPPORTED", "--peft " + peft + " is not supported by this engine",

@@ -38,6 +38,8 @@ struct TrainOptions {
   std::string accelerator = "gpu";   // cpu | gpu/cuda
   int devices = 1;
   bool grad_cp = false;
+  bool infctx = false;               // --train_type infctx: train ctx_len in chunks of chunk_ctx
+  int chunk_ctx = 512;
   int threads = 0;
   std::vector<std::string> ignored_flags;
   std::vector<std::string> given_flags;  // what the user passed (sizes are checked against the checkpoint)

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -262,6 +263,40 @@ class Trainer {
 
   bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
 
+  // Forward + backward of one micro-batch ([B, ctx_len] rows); returns its loss. With infctx the
+  // rows are trained chunk_ctx tokens at a time from the state the previous chunk left, and the
+  // loss (and its gradient) is the chunk losses weighted by chunk length, as RWKV-PEFT's infctx
+  // training_step combines them.
+  double train_micro_batch(const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
+                           const std::vector<float>& mask) {
+    const int B = o_.micro_bsz, T = o_.ctx_len;
+    const float accumulation = 1.0f / float(o_.accumulate_grad_batches);
+    if (!o_.infctx || o_.chunk_ctx >= T) {
+      Batch batch{B, T, in.data(), tgt.data(), mask.data()};
+      if (o_.infctx) batch.l2wrap_rows = T;
+      return backend_->forward_backward(batch, accumulation).loss;
+    }
+    CarriedState carry;
+    carry.reset(cfg_, B);
+    double loss = 0;
+    std::vector<int32_t> cin, ctgt;
+    std::vector<float> cmask;
+    for (int t0 = 0; t0 < T; t0 += o_.chunk_ctx) {
+      const int Tc = std::min(o_.chunk_ctx, T - t0);
+      cin.resize(size_t(B) * Tc); ctgt.resize(cin.size()); cmask.resize(cin.size());
+      for (int b = 0; b < B; ++b) {
+        const size_t from = size_t(b) * T + t0, to = size_t(b) * Tc;
+        std::copy_n(in.begin() + from, Tc, cin.begin() + to);
+        std::copy_n(tgt.begin() + from, Tc, ctgt.begin() + to);
+        std::copy_n(mask.begin() + from, Tc, cmask.begin() + to);
+      }
+      Batch chunk{B, Tc, cin.data(), ctgt.data(), cmask.data(), &carry, Tc};
+      const double weight = double(Tc) / T;
+      loss += weight * backend_->forward_backward(chunk, float(weight) * accumulation).loss;
+    }
+    return loss;
+  }
+
   int loop() {
     const int B = o_.micro_bsz, T = o_.ctx_len;
     std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
@@ -296,9 +331,7 @@ class Trainer {
         for (int b = 0; b < B; ++b)
           data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
                         &mask[size_t(b) * T]);
-        Batch batch{B, T, in.data(), tgt.data(), mask.data()};
-        const LossResult lr = backend_->forward_backward(batch, 1.0f / float(o_.accumulate_grad_batches));
-        step_loss += lr.loss / o_.accumulate_grad_batches;
+        step_loss += train_micro_batch(in, tgt, mask) / o_.accumulate_grad_batches;
         step_tokens += int64_t(B) * T;
         if ((pos_.micro + 1) % o_.accumulate_grad_batches != 0) continue;
         const double gnorm = backend_->grad_norm();
