@@ -149,7 +149,7 @@ export class RunController implements vscode.Disposable {
       if (pick) this.resume(record.id);
       return;
     }
-    const advice = adviceFor(record);
+    const advice = adviceFor(record, vscode.l10n);
     if (!advice) return;
     this.output.appendLine(`[rwkv] ${record.spec.title}: ${advice.message}`);
     const labels: Record<NextStep, string> = {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configSummary, pointsOf, summaryOf } from '../src/dashboard/dashboardModel';
-import { adviceFor } from '../src/runs/failureAdvice';
+import { adviceFor, english } from '../src/runs/failureAdvice';
 import { emptyRecord } from '../src/runs/runRecord';
 import { trainCallLines } from '../src/trainCalls';
 
@@ -59,6 +60,21 @@ test('advice for a crash offers Resume only when a resume checkpoint exists', ()
   assert.deepEqual(adviceFor(r)!.steps, ['showOutput']);
   r.checkpoints.push({ event: 'checkpoint', kind: 'resume', path: 'x' });
   assert.deepEqual(adviceFor(r)!.steps, ['resume', 'showOutput']);
+});
+
+test('advice is localised through the localizer the extension passes (vscode.l10n with the zh-cn bundle)', () => {
+  const bundle = JSON.parse(readFileSync('extension/l10n/bundle.l10n.zh-cn.json', 'utf8')) as Record<string, string>;
+  const zh = { t: (m: string, ...args: (string | number)[]) => english.t(bundle[m] ?? `MISSING:${m}`, ...args) };
+  const r = emptyRecord('r', 'engine', { title: 't', argv: [], cwd: '/', env: {} });
+  r.status = 'crashed';
+  r.exitCode = 3;
+  r.stepCount = 7;
+  r.stderrTail = ['boom'];
+  assert.equal(adviceFor(r, zh)!.message, '引擎在第 7 步后以退出码 3 退出,训练未完成。 引擎最后输出:"boom"。 其记录已保存在运行历史中。');
+  assert.equal(adviceFor(r)!.message, 'The engine exited with code 3 after 7 steps without finishing the run. Last engine output: "boom". Its records are kept in the run history.');
+  r.status = 'failed';
+  r.failure = { code: 'E_FLAG_VALUE', message: '--ctx_len: must be positive', hint: 'e.g. 1024' };
+  assert.equal(adviceFor(r, zh)!.message, '训练失败(E_FLAG_VALUE):--ctx_len: must be positive e.g. 1024');
 });
 
 test('train.py call lines: continuations counted once, comments skipped', () => {
