@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { configSummary, pointsOf, summaryOf } from '../src/dashboard/dashboardModel';
+import { configSummary, pointsOf, runsCsv, summaryOf, thinForReplay } from '../src/dashboard/dashboardModel';
 import { adviceFor, english } from '../src/runs/failureAdvice';
 import { emptyRecord } from '../src/runs/runRecord';
 import { trainCallLines } from '../src/trainCalls';
@@ -93,4 +93,42 @@ test('GPU lists from the engine (JSON) and from nvidia-smi (CSV)', async () => {
   assert.equal(parseEngineGpus('garbage'), undefined);
   const smi = parseNvidiaSmi('0, NVIDIA H200, 143771, 143000\n1, NVIDIA H200, 143771, 100\n');
   assert.deepEqual(smi.gpus.map((g) => [g.index, g.name, g.totalBytes]), [[0, 'NVIDIA H200', 143771 * 1024 ** 2], [1, 'NVIDIA H200', 143771 * 1024 ** 2]]);
+});
+
+test('a long run is thinned for replay: ~20 k points, every stretch keeps its loss, tokens/s and memory extremes', () => {
+  const short = Array.from({ length: 500 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1) }));
+  assert.deepEqual(thinForReplay(short), short);
+  const n = 1_000_000;
+  const points = Array.from({ length: n }, (_, i) => ({
+    step: i + 1, loss: 3 * Math.exp(-i / 2e5) + 0.2 * Math.sin(i * 0.37), tokensPerS: i === 654_321 ? 1 : 5e4 + (i % 97), memUsed: 4e9 + (i % 1013),
+  }));
+  const thin = thinForReplay(points);
+  assert.ok(thin.length <= 20_000 && thin.length > 10_000, `${thin.length} points`);
+  assert.equal(thin[0], points[0]);
+  assert.equal(thin.at(-1), points.at(-1), 'the latest point is kept');
+  for (let i = 1; i < thin.length; i++) assert.ok(thin[i].step > thin[i - 1].step, 'in step order, no repeats');
+  assert.ok(thin.some((p) => p.tokensPerS === 1), 'a one-step dip in tokens/s survives');
+  // The chart draws min/max per stretch: stretches of whole buckets (3 x 350 steps here) have
+  // the same loss extremes as the full run.
+  const bucket = Math.ceil((n * 7) / 20_000);
+  let checked = 0;
+  for (let lo = 1; lo + 3 * bucket - 1 <= n; lo += 3 * bucket) {
+    const hi = lo + 3 * bucket - 1;
+    const full = points.slice(lo - 1, hi).map((p) => p.loss);
+    const kept = thin.filter((p) => p.step >= lo && p.step <= hi).map((p) => p.loss!);
+    assert.equal(Math.min(...kept), Math.min(...full));
+    assert.equal(Math.max(...kept), Math.max(...full));
+    checked++;
+  }
+  assert.ok(checked > 900);
+});
+
+test('CSV export comes from the full events of the shown runs, known ones only, smoothing clamped', () => {
+  const r = emptyRecord('a', 'engine', { title: 'run, one', argv: [], cwd: '/', env: {} });
+  const events = Array.from({ length: 30_000 }, (_, i) => ({ event: 'step' as const, step: i + 1, loss: 2 }));
+  const csv = runsCsv([r], () => events, ['a', 'gone'], 7);
+  const lines = csv.trim().split('\n');
+  assert.equal(lines.length, 1 + 30_000, 'every step, not the thinned replay');
+  assert.equal(lines[1], 'a,"run, one",1,,,2,2,,,,');
+  assert.equal(runsCsv([r], () => events, [], 0.5).trim(), lines[0]);
 });

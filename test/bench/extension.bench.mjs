@@ -2,14 +2,18 @@
 //  1. Activation: loading dist/extension.js and running activate() (with a stand-in `vscode`
 //     module), in a fresh Node process each sample. Target: <= 50 ms.
 //  2. Dashboard frame time in Debian's chromium (the bundled webview): replaying 10 k and 1 M
-//     steps, then appending live points (100 a frame) on top of them; decimation keeps a frame
-//     cheap however long the run.
+//     steps (thinned by the panel's thinForReplay first, as the extension sends them; the JSON
+//     size of the message is what VS Code serialises to the webview), then appending live points
+//     (100 a frame) on top of them; decimation keeps a frame cheap however long the run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS, openDashboard, root, startDashboardServer } from '../e2e/dashboardHarness.mjs';
 import { ensureChromium } from '../e2e/tools.mjs';
+import { tsImport } from 'tsx/esm/api';
+
+const { thinForReplay } = await tsImport(join(root, 'extension/src/dashboard/dashboardModel.ts'), import.meta.url);
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const p95 = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]; };
@@ -57,10 +61,14 @@ try {
   console.log('dashboard (chromium, 1280x900, four charts, LTTB decimation to 1000 samples)');
   for (const n of [10_000, 1_000_000]) {
     await openDashboard(page, base);
-    const result = await page.evaluate(async (n) => {
+    const all = new Array(n);
+    for (let i = 0; i < n; i++) all[i] = { step: i + 1, loss: 2 + Math.exp(-i / (n / 5)) + 0.1 * Math.sin(i), lr: 1e-4, tokens: (i + 1) * 2048, tokensPerS: 40000 + (i % 100), memUsed: 5e9, memReserved: 6e9, elapsed: i * 0.05 };
+    const t0 = performance.now();
+    const thinned = thinForReplay(all);
+    const thinMs = performance.now() - t0;
+    const messageMB = JSON.stringify(thinned).length / 1e6, fullMB = JSON.stringify(all).length / 1e6;
+    const result = await page.evaluate(async ({ n, points }) => {
       const frame = () => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
-      const points = new Array(n);
-      for (let i = 0; i < n; i++) points[i] = { step: i + 1, loss: 2 + Math.exp(-i / (n / 5)) + 0.1 * Math.sin(i), lr: 1e-4, tokens: (i + 1) * 2048, tokensPerS: 40000 + (i % 100), memUsed: 5e9, memReserved: 6e9, elapsed: i * 0.05 };
       const runs = [{ id: 'r', title: 'bench', status: 'running', source: 'engine', steps: n, config: '', totalMemory: 8e10 }];
       const t0 = performance.now();
       window.postMessage({ type: 'reset', runs, shown: ['r'], points: { r: points } }, '*');
@@ -80,8 +88,8 @@ try {
       }
       const s = window.rwkvDashboard.summary();
       return { replay, frames, work, held: s.loss[0].points, given: s.loss[0].given, drawn: s.loss[0].drawn };
-    }, n);
-    console.log(`  ${n.toLocaleString('en')} steps: replay + first draw ${result.replay.toFixed(0)} ms; live frame (100 new points): redraw of the four charts median ${median(result.work).toFixed(1)} ms, p95 ${p95(result.work).toFixed(1)} ms (message to painted frame ${median(result.frames).toFixed(1)} ms at 60 Hz); loss chart holds ${result.held.toLocaleString("en")} points, gives chart.js ${result.given}, draws ${result.drawn}`);
+    }, { n, points: thinned });
+    console.log(`  ${n.toLocaleString('en')} steps: thinning ${thinMs.toFixed(0)} ms (${thinned.length.toLocaleString('en')} points, message ${messageMB.toFixed(1)} MB of JSON instead of ${fullMB.toFixed(0)} MB) + replay and first draw ${result.replay.toFixed(0)} ms; live frame (100 new points): redraw of the four charts median ${median(result.work).toFixed(1)} ms, p95 ${p95(result.work).toFixed(1)} ms (message to painted frame ${median(result.frames).toFixed(1)} ms at 60 Hz); loss chart holds ${result.held.toLocaleString("en")} points, gives chart.js ${result.given}, draws ${result.drawn}`);
   }
 } finally {
   await browser.close();

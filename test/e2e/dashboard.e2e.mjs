@@ -19,7 +19,7 @@ if (!chromium) { console.log('SKIP dashboard.e2e: no chromium (apt-get install -
 
 const imp = (p) => tsImport(join(root, p), import.meta.url);
 const { readRunFile } = await imp('extension/src/runs/runFiles.ts');
-const { pointsOf, summaryOf, toPoint } = await imp('extension/src/dashboard/dashboardModel.ts');
+const { pointsOf, runsCsv, summaryOf, toPoint } = await imp('extension/src/dashboard/dashboardModel.ts');
 const { RunManager } = await imp('extension/src/runs/runManager.ts');
 const { chromium: playwright } = await import('playwright-core');
 
@@ -126,13 +126,20 @@ try {
   assert.equal(await page.locator('#run-table tbody tr').count(), 2);
   await page.screenshot({ path: join(shots, 'dashboard-compare.png') });
 
-  // 6. Exports: CSV rows for both shown runs, PNG as a data URL.
+  // 6. Exports: the page asks for the CSV of both shown runs with its smoothing (the panel writes
+  // it from the full events: runsCsv), PNG as a data URL.
   await page.click('#export-csv');
   await page.click('#export-png');
   const posted = await page.evaluate(() => window.__posted);
-  const csv = posted.find((m) => m.type === 'exportCsv');
-  assert.equal(csv.csv.trim().split('\n').length, 1 + 1200 + liveSteps);
-  assert.match(csv.csv.split('\n')[0], /^run,title,step,tokens,elapsed_s,loss,loss_smoothed,lr/);
+  const csvRequest = posted.find((m) => m.type === 'exportCsv');
+  assert.deepEqual(csvRequest.shown, [recorded.record.id, live.id]);
+  assert.equal(csvRequest.smoothing, 0.9);
+  const eventsOf = (id) => (id === recorded.record.id ? recorded.events : manager.events(id));
+  const csv = runsCsv([recorded.record, manager.get(live.id)], eventsOf, csvRequest.shown, csvRequest.smoothing);
+  assert.equal(csv.trim().split('\n').length, 1 + 1200 + liveSteps);
+  assert.match(csv.split('\n')[0], /^run,title,step,tokens,elapsed_s,loss,loss_smoothed,lr/);
+  const lastRecorded = csv.split('\n')[1200].split(',');
+  assert.ok(Math.abs(Number(lastRecorded[6]) - s.loss[1].last.y) < 1e-9, 'the CSV smooths as the chart does');
   const png = posted.find((m) => m.type === 'exportPng');
   assert.match(png.dataUrl, /^data:image\/png;base64,/);
   assert.ok(png.dataUrl.length > 20000);

@@ -8,7 +8,7 @@ import {
 } from 'chart.js';
 import type { FromWebview, RunSummary, StepPoint, ToWebview } from './messages';
 import { LodSeries } from './lod';
-import { formatBytes, formatDuration, formatNumber, Smoother, toCsv, xOf, type XAxis } from './series';
+import { formatBytes, formatDuration, formatNumber, Smoother, stepGap, xOf, type XAxis } from './series';
 import { stringsFor } from './strings';
 import './style.css'; // esbuild emits it as dist/webview.css
 
@@ -130,7 +130,7 @@ const charts: Record<MetricId, Chart<'line', XY[]>> = {
 };
 
 /** Per run and metric, the dataset arrays the charts draw (kept, then extended by live points). */
-interface RunSeries { color: string; loss: LodSeries; lossSmooth: LodSeries; smoother: Smoother; lr: LodSeries; tps: LodSeries; memUsed: LodSeries; memReserved: LodSeries; memTotal: XY[] }
+interface RunSeries { color: string; loss: LodSeries; lossSmooth: LodSeries; smoother: Smoother; lastLossPoint?: StepPoint; lr: LodSeries; tps: LodSeries; memUsed: LodSeries; memReserved: LodSeries; memTotal: XY[] }
 /** The full series behind each drawn array (for the test hook's counts). */
 const lodOf = new WeakMap<XY[], LodSeries>();
 function lod(): LodSeries {
@@ -152,7 +152,11 @@ function appendToSeries(runId: string, s: RunSeries, newPoints: readonly StepPoi
   for (const p of newPoints) {
     const x = xOf(p, ui.xAxis);
     if (x === undefined) continue;
-    if (p.loss !== undefined) { s.loss.push({ x, y: p.loss }); s.lossSmooth.push({ x, y: s.smoother.next(p.loss) }); }
+    if (p.loss !== undefined) {
+      s.loss.push({ x, y: p.loss });
+      s.lossSmooth.push({ x, y: s.smoother.next(p.loss, stepGap(p, s.lastLossPoint)) });
+      s.lastLossPoint = p;
+    }
     if (p.lr !== undefined) s.lr.push({ x, y: p.lr });
     if (p.tokensPerS !== undefined) s.tps.push({ x, y: p.tokensPerS });
     if (p.memUsed !== undefined) s.memUsed.push({ x, y: p.memUsed / GIB });
@@ -279,7 +283,7 @@ function exportPng(): void {
 }
 document.getElementById('export-png')!.addEventListener('click', exportPng);
 document.getElementById('export-csv')!.addEventListener('click', () => {
-  vscode.postMessage({ type: 'exportCsv', fileName: 'rwkv-runs.csv', csv: toCsv(runs, points, ui.shown, ui.smoothing) });
+  vscode.postMessage({ type: 'exportCsv', fileName: 'rwkv-runs.csv', shown: ui.shown, smoothing: ui.smoothing });
 });
 xSelect.addEventListener('change', () => { ui.xAxis = xSelect.value as XAxis; saveState(); rebuildCharts(); });
 smoothingInput.addEventListener('input', () => {

@@ -32,6 +32,7 @@ export interface RunSummary {
 }
 
 export type ToWebview =
+  /** points: each shown run's steps, thinned for long runs (dashboardModel.thinForReplay). */
   | { type: 'reset'; runs: RunSummary[]; shown: string[]; points: Record<string, StepPoint[]> }
   | { type: 'runs'; runs: RunSummary[] }
   | { type: 'points'; runId: string; points: StepPoint[] }
@@ -40,7 +41,8 @@ export type ToWebview =
 export type FromWebview =
   | { type: 'ready' }
   | { type: 'show'; shown: string[] }
-  | { type: 'exportCsv'; fileName: string; csv: string }
+  /** The extension writes the CSV from the full runs (the page may hold a thinned replay). */
+  | { type: 'exportCsv'; fileName: string; shown: string[]; smoothing: number }
   | { type: 'exportPng'; fileName: string; dataUrl: string }
   | { type: 'runCommand'; command: 'stop' | 'resume'; runId: string };
 

@@ -12,15 +12,20 @@ export function xOf(p: StepPoint, axis: XAxis): number | undefined {
 /**
  * Exponential moving average with bias correction (as TensorBoard smooths): early points are
  * not pulled towards 0. weight 0 = raw; 0.99 = very smooth. State is kept so live points
- * extend the curve without recomputing it.
+ * extend the curve without recomputing it. `steps` is how many steps the value stands for
+ * (the gap since the previous point): a long run's replay is thinned before it reaches the
+ * page, and weighting by the gap keeps its curve close to the full run's (gap 1 is the
+ * ordinary per-point EMA).
  */
 export class Smoother {
   private last = 0;
   private count = 0;
   constructor(readonly weight: number) {}
-  next(value: number): number {
-    this.count++;
-    this.last = this.last * this.weight + (1 - this.weight) * value;
+  next(value: number, steps = 1): number {
+    const n = Math.max(1, steps);
+    this.count += n;
+    const decay = Math.pow(this.weight, n);
+    this.last = this.last * decay + (1 - decay) * value;
     const debias = 1 - Math.pow(this.weight, this.count);
     return debias > 0 ? this.last / debias : value;
   }
@@ -29,6 +34,11 @@ export class Smoother {
 export function smooth(values: readonly number[], weight: number): number[] {
   const s = new Smoother(weight);
   return values.map((v) => s.next(v));
+}
+
+/** Steps between a point and the one before it (1 for the first), for Smoother.next. */
+export function stepGap(p: StepPoint, previous: StepPoint | undefined): number {
+  return previous ? Math.max(1, p.step - previous.step) : 1;
 }
 
 const CSV_COLUMNS = ['run', 'title', 'step', 'tokens', 'elapsed_s', 'loss', 'loss_smoothed', 'lr', 'tokens_per_s', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes'] as const;
@@ -44,8 +54,10 @@ export function toCsv(runs: readonly RunSummary[], points: Record<string, readon
   for (const id of shown) {
     const run = runs.find((r) => r.id === id);
     const s = new Smoother(weight);
+    let previous: StepPoint | undefined;
     for (const p of points[id] ?? []) {
-      const smoothed = p.loss === undefined ? undefined : s.next(p.loss);
+      const smoothed = p.loss === undefined ? undefined : s.next(p.loss, stepGap(p, previous));
+      if (p.loss !== undefined) previous = p;
       lines.push([id, run?.title, p.step, p.tokens, p.elapsed, p.loss, smoothed, p.lr, p.tokensPerS, p.memUsed, p.memReserved].map(csvCell).join(','));
     }
   }

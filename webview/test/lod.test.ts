@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LodSeries } from '../src/lod';
-import { smooth, toCsv, xOf } from '../src/series';
+import { smooth, Smoother, stepGap, toCsv, xOf } from '../src/series';
 
 test('below the bucket limit every point is drawn as is', () => {
   const s = new LodSeries(100);
@@ -43,6 +43,16 @@ test('smoothing is debiased (the first value is kept) and 0 means raw', () => {
   assert.ok(s.every((v) => Math.abs(v - 4) < 1e-12));
   const t = smooth([4, 0], 0.5);
   assert.ok(Math.abs(t[1] - (0.5 * 4 * 0.5) / (1 - 0.25)) < 1e-12);
+});
+
+test('smoothing weights a point by the steps it stands for (a thinned replay), 1 step = plain EMA', () => {
+  const c = new Smoother(0.9), d = new Smoother(0.9);
+  c.next(3); c.next(5); const twoSteps = c.next(5);
+  d.next(3); const oneGap = d.next(5, 2);
+  assert.ok(Math.abs(twoSteps - oneGap) < 1e-12, `${twoSteps} vs ${oneGap}`);
+  assert.equal(stepGap({ step: 10 }, { step: 7 }), 3);
+  assert.equal(stepGap({ step: 1 }, undefined), 1);
+  assert.equal(stepGap({ step: 5 }, { step: 5 }), 1);
 });
 
 test('x axis by step, tokens or time; CSV quotes titles with commas', () => {

@@ -1,5 +1,6 @@
 // Converts run records and protocol events into what the dashboard draws. Pure (no vscode).
 import type { RunSummary, StepPoint } from '../../../webview/src/messages';
+import { toCsv } from '../../../webview/src/series';
 import type { ProtocolEvent, StepEvent, UnknownEvent } from '../runs/protocol';
 import type { RunRecord } from '../runs/runRecord';
 
@@ -19,6 +20,47 @@ export function pointsOf(events: readonly (ProtocolEvent | UnknownEvent)[]): Ste
   const out: StepPoint[] = [];
   for (const e of events) if (e.event === 'step') out.push(toPoint(e as StepEvent));
   return out;
+}
+
+/**
+ * What a replay sends to the page: every point up to `maxPoints`, else, per bucket of
+ * consecutive points, the first one and those holding the bucket's lowest and highest loss,
+ * tokens/s and memory. A 1 M-step run then crosses the webview boundary as ~20 k points
+ * instead of 1 M (seconds of serialisation), while the charts, which draw at most a few
+ * thousand min/max points, look the same. CSV export uses the full events, not this.
+ */
+export function thinForReplay(points: readonly StepPoint[], maxPoints = 20_000): StepPoint[] {
+  if (points.length <= maxPoints) return [...points];
+  const keysPerBucket = 7;  // first + min/max of three metrics
+  const bucket = Math.ceil((points.length * keysPerBucket) / maxPoints);
+  const metrics = ['loss', 'tokensPerS', 'memUsed'] as const;
+  const out: StepPoint[] = [];
+  for (let start = 0; start < points.length; start += bucket) {
+    const end = Math.min(points.length, start + bucket);
+    const keep = new Set<number>([start]);
+    for (const m of metrics) {
+      let lo = -1, hi = -1;
+      for (let i = start; i < end; i++) {
+        const v = points[i][m];
+        if (v === undefined) continue;
+        if (lo < 0 || v < points[lo][m]!) lo = i;
+        if (hi < 0 || v > points[hi][m]!) hi = i;
+      }
+      if (lo >= 0) keep.add(lo).add(hi);
+    }
+    if (end === points.length) keep.add(end - 1);  // the latest point is always shown
+    for (const i of [...keep].sort((a, b) => a - b)) out.push(points[i]);
+  }
+  return out;
+}
+
+/** The CSV export of the shown runs, from their full events (smoothing as the page shows it). */
+export function runsCsv(records: readonly RunRecord[], eventsOf: (id: string) => readonly (ProtocolEvent | UnknownEvent)[],
+  shown: readonly string[], smoothing: number): string {
+  const known = shown.filter((id) => records.some((r) => r.id === id));
+  const weight = Number.isFinite(smoothing) ? Math.min(0.999, Math.max(0, smoothing)) : 0;
+  const points = Object.fromEntries(known.map((id) => [id, pointsOf(eventsOf(id))]));
+  return toCsv(records.map((r) => summaryOf(r)), points, known, weight);
 }
 
 const SUMMARY_FLAGS: [string, string][] = [

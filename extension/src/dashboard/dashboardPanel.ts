@@ -6,7 +6,7 @@ import { isFromWebview, type FromWebview, type StepPoint, type ToWebview } from 
 import type { StepEvent } from '../runs/protocol';
 import type { RunManager } from '../runs/runManager';
 import { dashboardHtml } from './dashboardHtml';
-import { pointsOf, summaryOf, toPoint } from './dashboardModel';
+import { pointsOf, runsCsv, summaryOf, thinForReplay, toPoint } from './dashboardModel';
 
 export const DASHBOARD_VIEW_TYPE = 'rwkvStudio.dashboard';
 const FLUSH_MS = 200;
@@ -106,7 +106,7 @@ export class DashboardPanel implements vscode.Disposable {
     this.pending.clear();
     if (!this.ready) return; // the webview asks with 'ready' when it (re)loads
     const points: Record<string, StepPoint[]> = {};
-    for (const id of this.shown) points[id] = pointsOf(this.manager.events(id));
+    for (const id of this.shown) points[id] = thinForReplay(pointsOf(this.manager.events(id)));
     this.post({ type: 'reset', runs: this.manager.list().map((r) => summaryOf(r)), shown: this.shown, points });
   }
 
@@ -135,7 +135,7 @@ export class DashboardPanel implements vscode.Disposable {
         this.replay();
         break;
       case 'exportCsv':
-        await this.save(m.fileName, { CSV: ['csv'] }, Buffer.from(m.csv, 'utf8'));
+        await this.save(m.fileName, { CSV: ['csv'] }, Buffer.from(runsCsv(this.manager.list(), (id) => this.manager.events(id), Array.isArray(m.shown) ? m.shown : [], Number(m.smoothing)), 'utf8'));
         break;
       case 'exportPng': {
         const match = /^data:image\/png;base64,(.*)$/.exec(m.dataUrl);
