@@ -1,8 +1,9 @@
 #include "train/trainer.h"
 
-#include <algorithm>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/gpus.h"
 #include "core/planner.h"
 #include "core/pth.h"
 #include "train/data_source.h"
@@ -23,6 +25,28 @@ namespace rwkv {
 std::string resume_path(const std::string& proj_dir) { return proj_dir + "/rwkv-resume.pth"; }
 
 namespace {
+
+// The `device` object of the start event: {backend, name, total_memory_bytes}. The CUDA
+// backend names itself "cuda:N <GPU name>"; its capacity comes from NVML (core/gpus.h, no CUDA
+// needed), matched by name since NVML and CUDA may number GPUs differently. The CPU backend's
+// capacity is the machine's physical memory.
+Json device_json(const std::string& backend_name) {
+  Json d = Json::object();
+  const bool cuda = backend_name.rfind("cuda", 0) == 0;
+  d.set("backend", cuda ? "cuda" : "cpu");
+  if (cuda) {
+    const size_t space = backend_name.find(' ');
+    const std::string gpu = space == std::string::npos ? backend_name : backend_name.substr(space + 1);
+    d.set("name", gpu);
+    for (const GpuInfo& g : list_gpus().gpus)
+      if (g.name == gpu) { d.set("total_memory_bytes", g.total_bytes); break; }
+  } else {
+    d.set("name", "CPU");
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) d.set("total_memory_bytes", uint64_t(pages) * uint64_t(page));
+  }
+  return d;
+}
 
 HostTensor i64_scalar(int64_t v) {
   HostTensor t;
@@ -235,12 +259,21 @@ class Trainer {
     }
     const MemoryStats m = backend_->memory();
     Json f = Json::object();
+    // Unique per launch (a resumed run is a new launch of the same proj_dir).
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    char run_id[48];
+    std::snprintf(run_id, sizeof run_id, "%llx-%x", static_cast<unsigned long long>(now_ms), unsigned(::getpid()));
+    f.set("run_id", std::string(run_id));
+    f.set("proj_dir", o_.proj_dir);
     f.set("config", o_.resolved);
     f.set("model", model);
-    f.set("device", backend_->device_name());
+    f.set("device", device_json(backend_->device_name()));
     f.set("peft", peft_method_name(o_.peft.method));
-    f.set("trainable_params", trainable);
-    f.set("total_params", backend_->total_param_count());
+    Json params = Json::object();
+    params.set("trainable", trainable);
+    params.set("total", backend_->total_param_count());
+    f.set("params", params);
     // The planner's engine-stack plan: the very figure the editor shows (core/planner.h);
     // what this backend holds now is reported beside it.
     try {
@@ -257,7 +290,7 @@ class Trainer {
     data.set("documents", data_->num_documents());
     f.set("data", data);
     f.set("total_steps", sched_.total_steps);
-    f.set("resumed_from_step", resumed_ ? Json(pos_.global_step) : Json());
+    f.set("resumed_from_step", resumed_ ? pos_.global_step : int64_t(0));
     proto_.emit("start", f);
   }
 
@@ -360,11 +393,13 @@ class Trainer {
         f.set("epoch", o_.epoch_begin + pos_.epoch);
         f.set("loss", step_loss);
         f.set("lr", lr_now);
-        f.set("tokens", step_tokens);
+        f.set("tokens", pos_.global_step * sched_.tokens_per_step);  // cumulative, resume included
         f.set("tokens_per_s", dt > 0 ? double(step_tokens) / dt : 0.0);
         f.set("grad_norm", gnorm);
-        f.set("mem_in_use", mem.in_use_bytes);
-        f.set("mem_reserved", mem.reserved_bytes);
+        // The backend's memory: the GPU's for CUDA, this process's tensors for the CPU backend.
+        f.set("gpu_mem_used_bytes", mem.in_use_bytes);
+        f.set("gpu_mem_reserved_bytes", mem.reserved_bytes);
+        last_loss_ = step_loss;
         f.set("elapsed_s", std::chrono::duration<double>(now - t_start).count());
         proto_.emit("step", f);
         bar.update(pos_.global_step, step_loss, lr_now, dt > 0 ? double(step_tokens) / dt : 0.0);
@@ -376,7 +411,8 @@ class Trainer {
       const int64_t epoch_no = o_.epoch_begin + pos_.epoch;
       Json f = Json::object();
       f.set("epoch", epoch_no);
-      f.set("loss", epoch_steps_done ? epoch_loss / epoch_steps_done : 0.0);
+      f.set("steps", epoch_steps_done);
+      f.set("mean_loss", epoch_steps_done ? epoch_loss / epoch_steps_done : 0.0);
       f.set("step", pos_.global_step);
       proto_.emit("epoch", f);
       if ((o_.epoch_save > 0 && pos_.epoch % o_.epoch_save == 0) || pos_.epoch == o_.epoch_count - 1)
@@ -393,8 +429,9 @@ class Trainer {
   int finish(const char* status, ProgressBar& bar, std::chrono::steady_clock::time_point t_start) {
     bar.done();
     Json f = Json::object();
-    f.set("step", pos_.global_step);
+    f.set("steps", pos_.global_step);
     f.set("elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
+    if (std::isfinite(last_loss_)) f.set("final_loss", last_loss_);
     proto_.end(status, f);
     return 0;
   }
@@ -408,6 +445,7 @@ class Trainer {
   LrSchedule sched_;
   Position pos_;
   bool resumed_ = false;
+  double last_loss_ = NAN;  // the last optimizer step's loss (the end event's final_loss)
 };
 
 }  // namespace

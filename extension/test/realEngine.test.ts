@@ -7,7 +7,7 @@ import { demoArgv, demoMagicPrime } from '../../test/e2e/demoWorkspace.mjs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { StepEvent } from '../src/runs/protocol';
+import type { EndEvent, EpochEvent, StepEvent } from '../src/runs/protocol';
 import { parseProtocolText } from '../src/runs/protocolReader';
 import { RunManager } from '../src/runs/runManager';
 import type { RunRecord } from '../src/runs/runRecord';
@@ -51,6 +51,22 @@ test('a short CPU run on the demo model completes, loss falls, metrics.jsonl mat
   assert.ok(steps.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.lr)));
   const file = parseProtocolText(readFileSync(join(dir, 'demo/out-short/metrics.jsonl'), 'utf8'));
   assert.equal(file.events.filter((e) => e.event === 'step').length, steps.length);
+  // The engine speaks the protocol the dashboard reads (ARCHITECTURE.md "Contracts between parts").
+  const start = done.start!;
+  assert.equal(typeof start.run_id, 'string');
+  assert.equal(start.device?.backend, 'cpu');
+  assert.ok((start.device?.total_memory_bytes ?? 0) > 0, 'the memory chart has a device total');
+  assert.ok((start.params?.trainable ?? 0) > 0 && (start.params?.total ?? 0) >= start.params!.trainable!);
+  assert.equal(start.resumed_from_step, 0);
+  assert.ok(steps.every((e) => (e.gpu_mem_used_bytes ?? 0) > 0 && (e.gpu_mem_reserved_bytes ?? 0) >= e.gpu_mem_used_bytes!));
+  const perStep = steps[0].tokens!;
+  assert.ok(steps.every((e, i) => e.tokens === perStep * (i + 1)), 'tokens are cumulative');
+  const epochs = m.events(r.id).filter((e) => e.event === 'epoch') as EpochEvent[];
+  assert.equal(epochs.length, 2);
+  assert.ok(epochs.every((e) => e.steps === 20 && Number.isFinite(e.mean_loss)));
+  const end = m.events(r.id).find((e) => e.event === 'end') as EndEvent;
+  assert.equal(end.steps, steps.length);
+  assert.equal(end.final_loss, steps.at(-1)!.loss);
 });
 
 test('stop (SIGINT) ends the run as stopped with a resume checkpoint; Resume continues from it', { timeout: 300_000 }, async (t) => {
