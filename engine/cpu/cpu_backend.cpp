@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/optimizer_state.h"
 #include "cpu/ops.h"
 #include "cpu/pissa.h"
 
@@ -192,37 +193,19 @@ class CpuBackend final : public Backend {
   }
 
   StateDict export_optimizer_state() const override {
-    StateDict out;
-    for (const auto& p : params_) {
-      if (!p->trainable) continue;
-      out.push_back({p->name + ".exp_avg", HostTensor::from_f32(p->m, p->shape)});
-      out.push_back({p->name + ".exp_avg_sq", HostTensor::from_f32(p->v, p->shape)});
-    }
-    HostTensor step;
-    step.dtype = DType::I64;
-    step.bytes.resize(8);
-    std::memcpy(step.bytes.data(), &step_, 8);
-    out.push_back({"step", step});
-    return out;
+    std::vector<AdamMoments> moments;
+    for (const auto& p : params_)
+      if (p->trainable) moments.push_back({p->name, p->shape, p->m, p->v});
+    return optimizer_state_dict(moments, step_);
   }
 
   void import_optimizer_state(const StateDict& state) override {
-    for (const auto& [name, t] : state) {
-      if (name == "step") {
-        if (t.dtype != DType::I64 || t.bytes.size() != 8)
-          throw EngineError("E_RESUME_CORRUPT", "optimizer state 'step' is not an int64 scalar", "");
-        std::memcpy(&step_, t.bytes.data(), 8);
-        continue;
-      }
-      const bool is_m = name.size() > 8 && name.compare(name.size() - 8, 8, ".exp_avg") == 0;
-      const bool is_v = name.size() > 11 && name.compare(name.size() - 11, 11, ".exp_avg_sq") == 0;
-      const std::string base = name.substr(0, name.size() - (is_v ? 11 : is_m ? 8 : 0));
-      Param* p = (is_m || is_v) ? find(base) : nullptr;
-      if (!p || !p->trainable || t.numel() != p->numel())
-        throw EngineError("E_RESUME_SHAPE", "optimizer state '" + name + "' does not fit this run",
-                          "resume with the same model and PEFT settings, or use a new proj_dir");
-      (is_m ? p->m : p->v) = t.to_f32();
-    }
+    read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
+      Param* p = find(name);
+      if (!p || !p->trainable || t.numel() != p->numel()) return false;
+      (second ? p->v : p->m) = t.to_f32();
+      return true;
+    });
   }
 
   MemoryStats memory() const override {
