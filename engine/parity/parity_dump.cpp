@@ -4,7 +4,8 @@
 // "logits" [B, T, V], "loss" and "grad.<name>" for every trainable tensor, through our own
 // .pth writer (parity.py reads it with torch.load(weights_only=True)).
 // `--bench STEPS` instead times STEPS training steps (forward, backward, AdamW) and prints
-// tokens/s as JSON.
+// tokens/s as JSON. `--infctx CHUNK` trains the rows chunk by chunk as --train_type infctx does
+// (train/infctx.h) and writes "loss" and the gradients (no logits).
 // Built by run_parity.sh against the engine's libraries; not part of the shipped CLI.
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "core/backend.h"
 #include "core/errors.h"
 #include "core/pth.h"
+#include "train/infctx.h"
 
 using namespace rwkv;
 
@@ -32,11 +34,11 @@ static std::vector<int32_t> ids(const HostTensor& t) {
 int main(int argc, char** argv) {
   try {
     if (argc < 4) {
-      std::fprintf(stderr, "usage: parity_dump MODEL.pth TOKENS.pth OUT.pth [--lora R ALPHA] [--bench STEPS]\n");
+      std::fprintf(stderr, "usage: parity_dump MODEL.pth TOKENS.pth OUT.pth [--lora R ALPHA] [--bench STEPS | --infctx CHUNK]\n");
       return 2;
     }
     PeftConfig peft;
-    int bench = 0;
+    int bench = 0, infctx_chunk = 0;
     for (int i = 4; i < argc; ++i) {
       if (!std::strcmp(argv[i], "--lora") && i + 2 < argc) {
         peft.method = PeftMethod::Lora;
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
         peft.train_parts = {};
       } else if (!std::strcmp(argv[i], "--bench") && i + 1 < argc) {
         bench = std::atoi(argv[++i]);
+      } else if (!std::strcmp(argv[i], "--infctx") && i + 1 < argc) {
+        infctx_chunk = std::atoi(argv[++i]);
       }
     }
     StateDict all = load_pth(argv[1]), base, adapter;
@@ -77,6 +81,16 @@ int main(int argc, char** argv) {
       }
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("{\"engine\":\"rwkv-studio cpu\",\"steps\":%d,\"tokens_per_s\":%.1f}\n", bench, double(B) * T * bench / dt);
+      return 0;
+    }
+    if (infctx_chunk > 0) {
+      be->zero_grads();
+      const double loss = infctx_forward_backward(*be, cfg, B, T, infctx_chunk, inputs.data(), targets.data(), nullptr, 1.0f);
+      StateDict out;
+      out.push_back({"loss", HostTensor::from_f32({float(loss)}, {})});
+      for (auto& [n, g] : be->export_grads()) out.push_back({"grad." + n, g});
+      save_pth(argv[3], out);
+      std::printf("{\"loss\":%.8f,\"tensors\":%zu}\n", loss, out.size());
       return 0;
     }
     std::vector<float> logits(size_t(B) * T * cfg.vocab_size);

@@ -23,4 +23,7 @@ set +e
 python3 "$REPO/engine/parity/parity.py" "$PEER" "$B/dist/bin/rwkv-train" "$B/parity_dump" "$WORK" 2>&1 | tee "$OUT/parity.log"
 rc=${PIPESTATUS[0]}
 cp "$WORK/parity.json" "$OUT/" 2>/dev/null
+python3 "$REPO/engine/parity/parity_infctx.py" "$PEER" "$B/dist/bin/rwkv-train" "$B/parity_dump" "$WORK" 2>&1 | tee "$OUT/parity_infctx.log"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+cp "$WORK/parity_infctx.json" "$OUT/" 2>/dev/null
 exit $rc

@@ -16,6 +16,7 @@
 #include "core/planner.h"
 #include "core/pth.h"
 #include "train/data_source.h"
+#include "train/infctx.h"
 #include "train/init_weights.h"
 #include "train/lr_schedule.h"
 #include "train/progress_bar.h"
@@ -296,38 +297,15 @@ class Trainer {
 
   bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
 
-  // Forward + backward of one micro-batch ([B, ctx_len] rows); returns its loss. With infctx the
-  // rows are trained chunk_ctx tokens at a time from the state the previous chunk left, and the
-  // loss (and its gradient) is the chunk losses weighted by chunk length, as RWKV-PEFT's infctx
-  // training_step combines them.
+  // Forward + backward of one micro-batch ([B, ctx_len] rows); returns its loss.
   double train_micro_batch(const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
                            const std::vector<float>& mask) {
     const int B = o_.micro_bsz, T = o_.ctx_len;
     const float accumulation = 1.0f / float(o_.accumulate_grad_batches);
-    if (!o_.infctx || o_.chunk_ctx >= T) {
-      Batch batch{B, T, in.data(), tgt.data(), mask.data()};
-      if (o_.infctx) batch.l2wrap_rows = T;
-      return backend_->forward_backward(batch, accumulation).loss;
-    }
-    CarriedState carry;
-    carry.reset(cfg_, B);
-    double loss = 0;
-    std::vector<int32_t> cin, ctgt;
-    std::vector<float> cmask;
-    for (int t0 = 0; t0 < T; t0 += o_.chunk_ctx) {
-      const int Tc = std::min(o_.chunk_ctx, T - t0);
-      cin.resize(size_t(B) * Tc); ctgt.resize(cin.size()); cmask.resize(cin.size());
-      for (int b = 0; b < B; ++b) {
-        const size_t from = size_t(b) * T + t0, to = size_t(b) * Tc;
-        std::copy_n(in.begin() + from, Tc, cin.begin() + to);
-        std::copy_n(tgt.begin() + from, Tc, ctgt.begin() + to);
-        std::copy_n(mask.begin() + from, Tc, cmask.begin() + to);
-      }
-      Batch chunk{B, Tc, cin.data(), ctgt.data(), cmask.data(), &carry, Tc};
-      const double weight = double(Tc) / T;
-      loss += weight * backend_->forward_backward(chunk, float(weight) * accumulation).loss;
-    }
-    return loss;
+    if (o_.infctx)
+      return infctx_forward_backward(*backend_, cfg_, B, T, o_.chunk_ctx, in.data(), tgt.data(), mask.data(), accumulation);
+    Batch batch{B, T, in.data(), tgt.data(), mask.data()};
+    return backend_->forward_backward(batch, accumulation).loss;
   }
 
   int loop() {
