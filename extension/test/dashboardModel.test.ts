@@ -75,6 +75,9 @@ test('advice is localised through the localizer the extension passes (vscode.l10
   r.status = 'failed';
   r.failure = { code: 'E_FLAG_VALUE', message: '--ctx_len: must be positive', hint: 'e.g. 1024' };
   assert.equal(adviceFor(r, zh)!.message, '训练失败(E_FLAG_VALUE):--ctx_len: must be positive e.g. 1024');
+  r.failure = { code: 'E_CUDA_UNSUPPORTED', message: '--train_type infctx is not yet implemented on the GPU', hint: 'pass --accelerator cpu' };
+  assert.deepEqual(adviceFor(r)!.steps, ['runOnCpu', 'showOutput', 'openScript'], 'a GPU-only gap offers the CPU');
+  assert.match(adviceFor(r, zh)!.message, /^GPU 引擎暂不支持此设置:--train_type infctx/);
 });
 
 test('train.py call lines: continuations counted once, comments skipped', () => {

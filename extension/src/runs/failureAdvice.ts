@@ -36,6 +36,9 @@ export function adviceFor(record: RunRecord, l10n: Localizer = english): Advice 
   if (f?.code === 'CWD_MISSING') {
     return { message: f.message, steps: ['openScript'] };
   }
+  if (f?.code === 'E_CUDA_UNSUPPORTED') {  // a setting the GPU backend does not do yet: the CPU backend does
+    return { message: l10n.t('The GPU engine cannot run this yet: {0} The same script can run on the CPU (slow, for small models and checks).', f.message), steps: ['runOnCpu', 'showOutput', 'openScript'] };
+  }
   if (f && looksLikeNoGpu(f.code, f.message)) {
     return { message: l10n.t('No usable GPU: {0} You can run the same script on the CPU (slow, for small models and checks).', f.message), steps: ['runOnCpu', 'showOutput'] };
   }
