@@ -105,6 +105,37 @@ static void matches_rwkv_peft_fixtures() {
   CHECK(counted["sft_ctx64_newest"] > 0);
 }
 
+// RWKV-PEFT's epoch is a permutation of its first epoch_steps * micro_bsz documents: with 2
+// samples per epoch, every epoch reads documents 0 and 1 only, each once.
+static void epoch_reads_the_first_documents() {
+  const Json expected = load_expected();
+  const Json* c = nullptr;
+  for (const Json& x : expected.find("cases")->items())
+    if (x.find("name")->as_string() == "binidx_none_ctx16_newest") c = &x;
+  CHECK(c != nullptr);
+  if (!c) return;
+  TrainOptions o = options_for(*c);
+  o.data_shuffle = true;
+  std::unique_ptr<DataSource> src = open_data_source(o, 2);
+  CHECK(src->num_documents() == 2);
+  std::vector<std::vector<int32_t>> first_two;
+  for (int i = 0; i < 2; ++i) {
+    std::vector<int32_t> v;
+    for (const Json& t : c->find("samples")->items()[size_t(i)].find("input")->items()) v.push_back(int32_t(t.as_number()));
+    first_two.push_back(v);
+  }
+  std::vector<int32_t> in(16), tgt(16);
+  std::vector<float> mask(16);
+  for (int64_t epoch = 0; epoch < 4; ++epoch) {
+    int seen[2] = {0, 0};
+    for (int64_t i = 0; i < 2; ++i) {
+      src->sample(epoch, i, in.data(), tgt.data(), mask.data());
+      for (int d = 0; d < 2; ++d) seen[d] += in == first_two[size_t(d)];
+    }
+    CHECK(seen[0] == 1 && seen[1] == 1);
+  }
+}
+
 static std::string flags_error(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"--data_file", kDir + "qa_docs", "--ctx_len", "16", "--vocab_size", "65536", "--data_type", "binidx"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -132,7 +163,7 @@ static void refuses_what_rwkv_peft_cannot_run() {
                    "--sft_split", "train[:2]", "--ctx_len", "48", "--vocab_size", "65536"}));
   CHECK(sft.sft_fields == std::vector<std::string>({"query", "response"}));
   CHECK(sft.sft_split_rows == 2);
-  CHECK(open_data_source(sft, 1)->num_documents() == 2);
+  CHECK(open_data_source(sft, 3)->num_documents() == 2);
   // --dataload pad given explicitly wins over magic_prime (RWKV-PEFT ignores magic_prime)
   const TrainOptions pad = train_options_from_flags(
       parse_flags({"--data_file", kDir + "qa_docs", "--ctx_len", "16", "--magic_prime", "11", "--dataload", "pad", "--vocab_size", "65536", "--data_type", "binidx"}));
@@ -146,6 +177,7 @@ int main() {
   setenv("RWKV_VOCAB", "../data/rwkv_vocab_v20230424.txt", 0);
   try {
     matches_rwkv_peft_fixtures();
+    epoch_reads_the_first_documents();
     refuses_what_rwkv_peft_cannot_run();
   } catch (const EngineError& e) {
     rwkv_test::fail(__FILE__, __LINE__, e.code + ": " + e.what() + " (" + e.hint + ")");

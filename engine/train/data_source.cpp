@@ -62,23 +62,28 @@ class DocumentSource final : public DataSource {
  public:
   enum class Fill { Stream, Zeros, Sft };
 
-  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind)
+  // RWKV-PEFT (5b8aac9) draws an epoch's epoch_steps * micro_bsz samples as a permutation of
+  // the first that many documents (its dataset length; later documents are never read), so
+  // the pool is those documents; a smaller dataset is cycled (where RWKV-PEFT would stop).
+  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t samples_per_epoch)
       : ctx_(o.ctx_len), shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill),
-        mode_(mode), kind_(std::move(kind)) {}
+        mode_(mode), kind_(std::move(kind)), pool_(uint64_t(std::max<int64_t>(samples_per_epoch, 1))) {}
 
   // binidx: the whole token stream and where each document starts in it.
   void add_stream(std::vector<uint32_t> stream, const std::vector<uint64_t>& sizes) {
     stream_ = std::move(stream);
     uint64_t start = 0;
     for (uint64_t size : sizes) {
-      if (size >= 2) docs_.push_back({start, size, {}, 0});
+      const bool in_pool = seen_++ < pool_;
+      if (size >= 2 && in_pool) docs_.push_back({start, size, {}, 0});
       start += size;
       tokens_ += size;
     }
   }
   void add_document(std::vector<uint32_t> ids, size_t prompt_len = 0) {
     tokens_ += ids.size();
-    if (ids.size() >= 2) docs_.push_back({0, ids.size(), std::move(ids), prompt_len});
+    const bool in_pool = seen_++ < pool_;
+    if (ids.size() >= 2 && in_pool) docs_.push_back({0, ids.size(), std::move(ids), prompt_len});
   }
   void set_markers(std::vector<uint32_t> user, std::vector<uint32_t> assistant) {
     user_ = std::move(user);
@@ -138,6 +143,8 @@ class DocumentSource final : public DataSource {
   std::vector<uint32_t> stream_;
   std::vector<Doc> docs_;
   std::vector<uint32_t> user_, assistant_;
+  uint64_t pool_;
+  uint64_t seen_ = 0;  // documents offered so far, the pool being the first pool_ of them
   uint64_t tokens_ = 0;
 };
 
@@ -171,12 +178,12 @@ std::vector<std::string> sft_fields(const TrainOptions& o, const JsonlObject& fi
                     "name the prompt and response fields, e.g. --sft_field query response");
 }
 
-std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer& tok) {
+std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
   std::vector<JsonlObject> rows = read_jsonl_objects(o.data_file);
   if (o.sft_split_rows >= 0 && size_t(o.sft_split_rows) < rows.size()) rows.resize(size_t(o.sft_split_rows));
   const std::vector<std::string> fields = sft_fields(o, rows.front());
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Sft, LossMask::None,
-                                              "sft (" + fields[0] + " -> " + fields[1] + ")");
+                                              "sft (" + fields[0] + " -> " + fields[1] + ")", spe);
   for (const JsonlObject& row : rows) {
     SftExample ex = make_sft_example(tok, sft_text(row, o.data_file, fields[0]), sft_text(row, o.data_file, fields[1]),
                                      o.ctx_len);
@@ -186,9 +193,9 @@ std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer
   return src;
 }
 
-std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokenizer& tok) {
+std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Zeros, loss_mask_mode(o),
-                                              "jsonl (loss_mask " + o.loss_mask + ")");
+                                              "jsonl (loss_mask " + o.loss_mask + ")", spe);
   for (const std::string& text : read_jsonl_texts(o.data_file)) src->add_document(tok.encode(text));
   src->set_markers(tok.encode("User:"), tok.encode("Assistant:"));
   src->finish();
@@ -200,7 +207,7 @@ std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokeniz
 std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samples_per_epoch) {
   if (o.data_type == "jsonl" || o.data_type == "sft") {
     WorldTokenizer tok(default_vocab_path());
-    return o.data_type == "sft" ? open_sft(o, tok) : open_jsonl(o, tok);
+    return o.data_type == "sft" ? open_sft(o, tok, samples_per_epoch) : open_jsonl(o, tok, samples_per_epoch);
   }
   if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
   BinIdxDataset data(o.data_file);
@@ -213,7 +220,8 @@ std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samp
   std::vector<uint32_t> stream;
   data.read_tokens(0, data.num_tokens(), stream);
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Stream, loss_mask_mode(o),
-                                              "binidx (dataload pad, loss_mask " + o.loss_mask + ")");
+                                              "binidx (dataload pad, loss_mask " + o.loss_mask + ")",
+                                              samples_per_epoch);
   src->add_stream(std::move(stream), sizes);
   if (o.loss_mask == "qa") {
     WorldTokenizer tok(default_vocab_path());
