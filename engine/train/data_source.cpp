@@ -69,16 +69,16 @@ class DocumentSource final : public DataSource {
       : ctx_(o.ctx_len), shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill),
         mode_(mode), kind_(std::move(kind)), pool_(uint64_t(std::max<int64_t>(samples_per_epoch, 1))) {}
 
-  // binidx: the whole token stream and where each document starts in it.
-  void add_stream(std::vector<uint32_t> stream, const std::vector<uint64_t>& sizes) {
-    stream_ = std::move(stream);
+  // binidx: the memory-mapped data and the sizes of its first documents (the pool at most).
+  void add_binidx(std::unique_ptr<BinIdxDataset> data, const std::vector<uint64_t>& sizes) {
+    binidx_ = std::move(data);
     uint64_t start = 0;
     for (uint64_t size : sizes) {
       const bool in_pool = seen_++ < pool_;
       if (size >= 2 && in_pool) docs_.push_back({start, size, {}, 0});
       start += size;
-      tokens_ += size;
     }
+    tokens_ = binidx_->num_tokens();
   }
   void add_document(std::vector<uint32_t> ids, size_t prompt_len = 0) {
     tokens_ += ids.size();
@@ -115,7 +115,11 @@ class DocumentSource final : public DataSource {
       w = sft_window(ex, ctx_);
       counts = sft_loss_mask(ex, ctx_);
     } else {
-      w = fill_ == Fill::Stream ? binidx_pad_window(stream_, d.start, d.size, ctx_) : padded_window(d.ids, ctx_);
+      w = fill_ == Fill::Stream
+              ? binidx_pad_window([this](uint64_t off, uint64_t count, std::vector<uint32_t>& out) {
+                  binidx_->read_tokens(off, count, out);
+                }, binidx_->num_tokens(), d.start, d.size, ctx_)
+              : padded_window(d.ids, ctx_);
       counts = loss_mask_for(w, mode_, user_, assistant_);
     }
     for (int t = 0; t < ctx_; ++t) {
@@ -130,7 +134,7 @@ class DocumentSource final : public DataSource {
 
  private:
   struct Doc {
-    uint64_t start, size;       // binidx: where in stream_
+    uint64_t start, size;       // binidx: where in the token stream
     std::vector<uint32_t> ids;  // jsonl / sft: the tokens
     size_t prompt_len;          // sft: leading tokens that never count
   };
@@ -140,7 +144,7 @@ class DocumentSource final : public DataSource {
   Fill fill_;
   LossMask mode_;
   std::string kind_;
-  std::vector<uint32_t> stream_;
+  std::unique_ptr<BinIdxDataset> binidx_;
   std::vector<Doc> docs_;
   std::vector<uint32_t> user_, assistant_;
   uint64_t pool_;
@@ -210,19 +214,21 @@ std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samp
     return o.data_type == "sft" ? open_sft(o, tok, samples_per_epoch) : open_jsonl(o, tok, samples_per_epoch);
   }
   if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
-  BinIdxDataset data(o.data_file);
-  std::vector<uint64_t> sizes(data.num_documents());
+  auto data = std::make_unique<BinIdxDataset>(o.data_file);
+  // Only the documents an epoch can draw (see DocumentSource) need their sizes; documents are
+  // contiguous in the .bin as make_data.py and json2binidx write them, so each starts where
+  // the one before ends.
+  const uint64_t pool = uint64_t(std::max<int64_t>(samples_per_epoch, 1));
+  std::vector<uint64_t> sizes(size_t(std::min<uint64_t>(data->num_documents(), pool)));
   std::vector<uint32_t> doc;
   for (uint64_t d = 0; d < sizes.size(); ++d) {
-    data.read_document(d, doc);
+    data->read_document(d, doc);
     sizes[d] = doc.size();
   }
-  std::vector<uint32_t> stream;
-  data.read_tokens(0, data.num_tokens(), stream);
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Stream, loss_mask_mode(o),
                                               "binidx (dataload pad, loss_mask " + o.loss_mask + ")",
                                               samples_per_epoch);
-  src->add_stream(std::move(stream), sizes);
+  src->add_binidx(std::move(data), sizes);
   if (o.loss_mask == "qa") {
     WorldTokenizer tok(default_vocab_path());
     src->set_markers(tok.encode("User:"), tok.encode("Assistant:"));

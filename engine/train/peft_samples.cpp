@@ -7,22 +7,23 @@
 
 namespace rwkv {
 
-SampleWindow binidx_pad_window(const std::vector<uint32_t>& stream, uint64_t doc_start, uint64_t doc_size,
+SampleWindow binidx_pad_window(const TokenReader& read, uint64_t total, uint64_t doc_start, uint64_t doc_size,
                                int ctx_len) {
   const uint64_t req = uint64_t(ctx_len) + 1;
   SampleWindow w;
-  w.tokens.assign(req, 0);
   w.min_len = size_t(std::min(doc_size, req));
-  if (doc_start + req <= stream.size()) {
-    std::copy(stream.begin() + doc_start, stream.begin() + doc_start + req, w.tokens.begin());
+  std::vector<uint32_t> part;
+  if (doc_start + req <= total) {
+    read(doc_start, req, w.tokens);
   } else {
     // RWKV-PEFT's fallback when the read would pass the end of the .bin: the document, then
     // the start of the data. Anything still missing (data shorter than a window) stays 0; it
     // is never counted either way.
-    std::copy(stream.begin() + doc_start, stream.begin() + doc_start + doc_size, w.tokens.begin());
-    const uint64_t rest = std::min<uint64_t>(req - doc_size, stream.size());
-    std::copy(stream.begin(), stream.begin() + rest, w.tokens.begin() + doc_size);
+    read(doc_start, doc_size, w.tokens);
+    read(0, std::min(req - doc_size, total), part);
+    w.tokens.insert(w.tokens.end(), part.begin(), part.end());
   }
+  w.tokens.resize(req, 0);
   return w;
 }
 

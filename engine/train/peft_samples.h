@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,10 @@ struct SampleWindow {
 // binidx --dataload pad (MMapIndexedDataset.pad): ctx_len + 1 tokens read from the document's
 // start straight on through the following documents; when that runs past the end of the data,
 // the document itself followed by the first tokens of the data. min_len = min(size, ctx_len + 1).
-SampleWindow binidx_pad_window(const std::vector<uint32_t>& stream, uint64_t doc_start, uint64_t doc_size,
-                               int ctx_len);
+// `read(offset, count, out)` copies tokens of the whole stream (BinIdxDataset::read_tokens).
+using TokenReader = std::function<void(uint64_t offset, uint64_t count, std::vector<uint32_t>& out)>;
+SampleWindow binidx_pad_window(const TokenReader& read, uint64_t total_tokens, uint64_t doc_start,
+                               uint64_t doc_size, int ctx_len);
 
 // data_type jsonl: the document's tokens (no end-of-text is added), cut to ctx_len + 1 and
 // padded with 0.

@@ -42,7 +42,8 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
   if (o.loss_mask == "se")
     throw EngineError("E_FLAG_UNSUPPORTED", "--loss_mask se is not supported by this engine",
                       "no RWKV-PEFT version trains with it (its generate_mask is commented out; earlier trees "
-                      "failed calling it or fed its mask in as targets); use --loss_mask qa for answer-only loss on User:/Assistant: text");
+                      "failed calling it or fed its mask in as targets); use --loss_mask qa for answer-only loss "
+                      "on User:/Assistant: text");
   if (o.loss_mask != "none" && o.loss_mask != "pad" && o.loss_mask != "qa")
     throw EngineError("E_FLAG_VALUE", "--loss_mask " + o.loss_mask + ": unknown value", "none, pad or qa");
   const bool stream = binidx && o.magic_prime > 0 && (o.dataload == "get" || !o.dataload_given);
