@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.h"
+#include "train/data_source.h"
 
 namespace rwkv {
 namespace {
@@ -46,8 +47,7 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
                       "on User:/Assistant: text");
   if (o.loss_mask != "none" && o.loss_mask != "pad" && o.loss_mask != "qa")
     throw EngineError("E_FLAG_VALUE", "--loss_mask " + o.loss_mask + ": unknown value", "none, pad or qa");
-  const bool stream = binidx && o.magic_prime > 0 && (o.dataload == "get" || !o.dataload_given);
-  if (stream && o.loss_mask == "qa")
+  if (uses_stream_sampler(o) && o.loss_mask == "qa")
     throw EngineError("E_FLAG_UNSUPPORTED",
                       "--loss_mask qa with the magic_prime sampler (--dataload get) is not supported by this engine",
                       "qa masks per document: use --dataload pad (one document per sample)");
