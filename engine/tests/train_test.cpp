@@ -180,31 +180,35 @@ static void resume_matches_uninterrupted() {
   CHECK(same);
 }
 
-// sft: only the response (and its end-of-text) counts in the loss; padding never does.
+// sft as RWKV-PEFT's SFTdataset: the Alpaca prompt around the query never counts; the response
+// and its "\n\x17" ending do; padding never does (exact ids: peft_samples_test).
 static void sft_masks_prompt_and_padding() {
   const std::string dir = temp_dir("sft");
   setenv("RWKV_VOCAB", "../data/rwkv_vocab_v20230424.txt", 0);
   {
     std::ofstream f(dir + "/sft.jsonl");
-    f << "{\"prompt\": \"User: hi\\n\\nAssistant:\", \"response\": \" hello there\"}\n";
+    f << "{\"query\": \"hi\", \"response\": \"hello there\"}\n";
   }
   TrainOptions o;
   o.data_file = dir + "/sft.jsonl";
   o.data_type = "sft";
-  o.ctx_len = 24;
+  o.sft_fields = {"query", "response"};
+  o.ctx_len = 64;
   o.data_shuffle = false;
   auto src = open_data_source(o, 1);
   WorldTokenizer tok(default_vocab_path());
-  const size_t prompt = tok.encode("User: hi\n\nAssistant:").size(), response = tok.encode(" hello there").size();
-  std::vector<int32_t> in(24), tgt(24);
-  std::vector<float> mask(24);
+  const std::string prompt =
+      "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+      "### Instruction:\nhi\n\n### Response:";
+  const size_t prompt_len = tok.encode(prompt).size(), total = tok.encode(prompt + "hello there\n\x17").size();
+  std::vector<int32_t> in(64), tgt(64);
+  std::vector<float> mask(64);
   src->sample(0, 0, in.data(), tgt.data(), mask.data());
-  const size_t total = prompt + response + 1;  // + end of text
-  for (size_t t = 0; t < 24; ++t) {
-    const bool want = t + 1 >= prompt && t + 1 < total;  // target t+1 is a response token
+  for (size_t t = 0; t < 64; ++t) {
+    const bool want = t + 1 >= prompt_len && t + 1 < total;  // target t+1 is a response token
     if ((mask[t] != 0) != want) rwkv_test::fail(__FILE__, __LINE__, "sft mask wrong at " + std::to_string(t));
   }
-  CHECK(tgt[total - 2] == 0);  // the last counted target is the end of text
+  CHECK(tgt[total - 2] == 0x17 + 1);  // the last counted target is the \x17 byte token
 }
 
 // RWKV-LM pretraining: the run ends when my_exit_tokens are consumed, saving rwkv-final.pth.

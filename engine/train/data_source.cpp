@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
 
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/jsonl_documents.h"
 #include "core/tokenizer.h"
+#include "train/peft_samples.h"
 #include "train/train_options.h"
 
 namespace rwkv {
@@ -55,19 +56,45 @@ class MagicPrimeSource final : public DataSource {
   uint64_t spe_;
 };
 
-// Documents held as token lists plus a per-token "counts in the loss" flag.
+// RWKV-PEFT's document sampler: one document per sample, its window and loss mask built as
+// peft_samples.h describes; documents shuffled per epoch from the seed when --data_shuffle 1.
 class DocumentSource final : public DataSource {
  public:
-  DocumentSource(std::vector<std::vector<uint32_t>> docs, std::vector<std::vector<uint8_t>> trainable,
-                 const TrainOptions& o, std::string kind)
-      : docs_(std::move(docs)), trainable_(std::move(trainable)), ctx_(o.ctx_len),
-        shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), kind_(std::move(kind)) {
-    docs_.erase(std::remove_if(docs_.begin(), docs_.end(), [](const auto& d) { return d.size() < 2; }), docs_.end());
+  enum class Fill { Stream, Zeros, Sft };
+
+  // RWKV-PEFT (5b8aac9) draws an epoch's epoch_steps * micro_bsz samples as a permutation of
+  // the first that many documents (its dataset length; later documents are never read), so
+  // the pool is those documents; a smaller dataset is cycled (where RWKV-PEFT would stop).
+  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t samples_per_epoch)
+      : ctx_(o.ctx_len), shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill),
+        mode_(mode), kind_(std::move(kind)), pool_(uint64_t(std::max<int64_t>(samples_per_epoch, 1))) {}
+
+  // binidx: the memory-mapped data and the sizes of its first documents (the pool at most).
+  void add_binidx(std::unique_ptr<BinIdxDataset> data, const std::vector<uint64_t>& sizes) {
+    binidx_ = std::move(data);
+    uint64_t start = 0;
+    for (uint64_t size : sizes) {
+      const bool in_pool = seen_++ < pool_;
+      if (size >= 2 && in_pool) docs_.push_back({start, size, {}, 0});
+      start += size;
+    }
+    tokens_ = binidx_->num_tokens();
+  }
+  void add_document(std::vector<uint32_t> ids, size_t prompt_len = 0) {
+    tokens_ += ids.size();
+    const bool in_pool = seen_++ < pool_;
+    if (ids.size() >= 2 && in_pool) docs_.push_back({0, ids.size(), std::move(ids), prompt_len});
+  }
+  void set_markers(std::vector<uint32_t> user, std::vector<uint32_t> assistant) {
+    user_ = std::move(user);
+    assistant_ = std::move(assistant);
+  }
+  void finish() {
     if (docs_.empty())
       throw EngineError("E_DATA_EMPTY", "the dataset has no document of 2 or more tokens",
                         "check --data_file; every training sample needs at least one next-token pair");
-    for (const auto& d : docs_) tokens_ += d.size();
   }
+
   void sample(int64_t epoch, int64_t index, int32_t* in, int32_t* tgt, float* mask) const override {
     const size_t n = docs_.size();
     size_t doc = size_t(uint64_t(index) % n);
@@ -80,14 +107,25 @@ class DocumentSource final : public DataSource {
       std::shuffle(order.begin(), order.end(), gen);
       doc = order[doc];
     }
-    const auto& d = docs_[doc];
-    const auto* tr = trainable_.empty() ? nullptr : &trainable_[doc];
-    const size_t len = std::min(d.size(), size_t(ctx_) + 1);
+    const Doc& d = docs_[doc];
+    SampleWindow w;
+    std::vector<uint8_t> counts;
+    if (fill_ == Fill::Sft) {
+      const SftExample ex{d.ids, d.prompt_len};
+      w = sft_window(ex, ctx_);
+      counts = sft_loss_mask(ex, ctx_);
+    } else {
+      w = fill_ == Fill::Stream
+              ? binidx_pad_window([this](uint64_t off, uint64_t count, std::vector<uint32_t>& out) {
+                  binidx_->read_tokens(off, count, out);
+                }, binidx_->num_tokens(), d.start, d.size, ctx_)
+              : padded_window(d.ids, ctx_);
+      counts = loss_mask_for(w, mode_, user_, assistant_);
+    }
     for (int t = 0; t < ctx_; ++t) {
-      const bool real = size_t(t) + 1 < len;
-      in[t] = size_t(t) < len ? int32_t(d[t]) : 0;
-      tgt[t] = real ? int32_t(d[t + 1]) : 0;
-      mask[t] = real && (!tr || (*tr)[t + 1]) ? 1.0f : 0.0f;
+      in[t] = int32_t(w.tokens[size_t(t)]);
+      tgt[t] = int32_t(w.tokens[size_t(t) + 1]);
+      mask[t] = counts[size_t(t)] ? 1.0f : 0.0f;
     }
   }
   uint64_t num_tokens() const override { return tokens_; }
@@ -95,79 +133,112 @@ class DocumentSource final : public DataSource {
   std::string kind() const override { return kind_; }
 
  private:
-  std::vector<std::vector<uint32_t>> docs_;
-  std::vector<std::vector<uint8_t>> trainable_;
+  struct Doc {
+    uint64_t start, size;       // binidx: where in the token stream
+    std::vector<uint32_t> ids;  // jsonl / sft: the tokens
+    size_t prompt_len;          // sft: leading tokens that never count
+  };
   int ctx_;
   bool shuffle_;
   uint64_t seed_;
-  uint64_t tokens_ = 0;
+  Fill fill_;
+  LossMask mode_;
   std::string kind_;
+  std::unique_ptr<BinIdxDataset> binidx_;
+  std::vector<Doc> docs_;
+  std::vector<uint32_t> user_, assistant_;
+  uint64_t pool_;
+  uint64_t seen_ = 0;  // documents offered so far, the pool being the first pool_ of them
+  uint64_t tokens_ = 0;
 };
 
-std::string field(const Json& obj, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (const Json* v = obj.find(n)) if (v->kind() == Json::Kind::String) return v->as_string();
-  return "";
+LossMask loss_mask_mode(const TrainOptions& o) {
+  if (o.loss_mask == "qa") return LossMask::Qa;
+  if (o.loss_mask == "pad") return LossMask::Pad;
+  return LossMask::None;
 }
 
-std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o) {
-  std::ifstream in(o.data_file);
-  if (!in) throw EngineError("E_DATA_OPEN", "cannot open " + o.data_file, "check --data_file");
-  WorldTokenizer tok(default_vocab_path());
-  std::vector<std::vector<uint32_t>> docs;
-  std::vector<std::vector<uint8_t>> trainable;
-  const bool sft = o.data_type == "sft";
-  std::string line;
-  int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Json obj;
-    try { obj = Json::parse(line); } catch (const EngineError& e) {
-      throw EngineError("E_DATA_JSONL", o.data_file + ":" + std::to_string(line_no) + ": " + e.what(),
-                        "each line must be one JSON object such as {\"text\": \"...\"}");
-    }
-    if (obj.kind() != Json::Kind::Object)
-      throw EngineError("E_DATA_JSONL", o.data_file + ":" + std::to_string(line_no) + ": not a JSON object", "");
-    std::string prompt = field(obj, {"prompt", "instruction", "question"});
-    const std::string input = field(obj, {"input"});
-    if (!input.empty()) prompt += (prompt.empty() ? "" : "\n") + input;
-    const std::string response = field(obj, {"response", "output", "answer"});
-    std::vector<uint32_t> ids;
-    std::vector<uint8_t> mask;
-    if (sft && !response.empty()) {
-      ids = tok.encode(prompt);
-      mask.assign(ids.size(), 0);
-      auto r = tok.encode(response);
-      ids.insert(ids.end(), r.begin(), r.end());
-      ids.push_back(0);  // end of text, trained so the model learns to stop
-      mask.resize(ids.size(), 1);
-    } else {
-      const std::string text = field(obj, {"text"});
-      if (text.empty())
-        throw EngineError("E_DATA_JSONL", o.data_file + ":" + std::to_string(line_no) + ": no \"text\" field" +
-                                              (sft ? " and no prompt/response pair" : ""),
-                          "jsonl lines look like {\"text\": \"User: ...\\n\\nAssistant: ...\"}");
-      ids = tok.encode(text);
-      ids.push_back(0);
-      mask.assign(ids.size(), 1);
-    }
-    docs.push_back(std::move(ids));
-    trainable.push_back(std::move(mask));
+std::string where(const std::string& file, size_t line_no) { return file + ":" + std::to_string(line_no); }
+
+// A string field of an sft row; numbers and other JSON values are an error, as HF's string
+// concatenation in SFTdataset.py would fail on them.
+std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name) {
+  const Json* v = row.value.find(name);
+  if (!v || v->kind() != Json::Kind::String)
+    throw EngineError("E_DATA_JSONL", where(file, row.line_no) + ": no \"" + name + "\" string in this line",
+                      "--sft_field names the prompt field and the response field, e.g. --sft_field query response");
+  return v->as_string();
+}
+
+// The two fields --sft_field names, or (an engine convenience where RWKV-PEFT would stop with a
+// TypeError) the first common pair present in the first row.
+std::vector<std::string> sft_fields(const TrainOptions& o, const JsonlObject& first) {
+  if (!o.sft_fields.empty()) return o.sft_fields;
+  static const char* const pairs[][2] = {{"query", "response"}, {"instruction", "output"}, {"prompt", "response"},
+                                         {"question", "answer"}};
+  for (const auto& p : pairs)
+    if (first.value.find(p[0]) && first.value.find(p[1])) return {p[0], p[1]};
+  throw EngineError("E_FLAG_VALUE", "--sft_field: not given and the data has none of the usual field pairs",
+                    "name the prompt and response fields, e.g. --sft_field query response");
+}
+
+std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
+  std::vector<JsonlObject> rows = read_jsonl_objects(o.data_file);
+  if (o.sft_split_rows >= 0 && size_t(o.sft_split_rows) < rows.size()) rows.resize(size_t(o.sft_split_rows));
+  const std::vector<std::string> fields = sft_fields(o, rows.front());
+  auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Sft, LossMask::None,
+                                              "sft (" + fields[0] + " -> " + fields[1] + ")", spe);
+  for (const JsonlObject& row : rows) {
+    SftExample ex = make_sft_example(tok, sft_text(row, o.data_file, fields[0]), sft_text(row, o.data_file, fields[1]),
+                                     o.ctx_len);
+    src->add_document(std::move(ex.ids), ex.prompt_len);
   }
-  return std::make_unique<DocumentSource>(std::move(docs), std::move(trainable), o, sft ? "sft" : "jsonl");
+  src->finish();
+  return src;
+}
+
+std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
+  auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Zeros, loss_mask_mode(o),
+                                              "jsonl (loss_mask " + o.loss_mask + ")", spe);
+  for (const std::string& text : read_jsonl_texts(o.data_file)) src->add_document(tok.encode(text));
+  src->set_markers(tok.encode("User:"), tok.encode("Assistant:"));
+  src->finish();
+  return src;
 }
 
 }  // namespace
 
 std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samples_per_epoch) {
-  if (o.data_type == "jsonl" || o.data_type == "sft") return open_jsonl(o);
-  if (o.magic_prime > 0) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
-  BinIdxDataset data(o.data_file);
-  std::vector<std::vector<uint32_t>> docs(data.num_documents());
-  for (uint64_t d = 0; d < docs.size(); ++d) data.read_document(d, docs[d]);
-  return std::make_unique<DocumentSource>(std::move(docs), std::vector<std::vector<uint8_t>>{}, o,
-                                          "binidx (documents)");
+  if (o.data_type == "jsonl" || o.data_type == "sft") {
+    WorldTokenizer tok(default_vocab_path());
+    return o.data_type == "sft" ? open_sft(o, tok, samples_per_epoch) : open_jsonl(o, tok, samples_per_epoch);
+  }
+  if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
+  auto data = std::make_unique<BinIdxDataset>(o.data_file);
+  // Only the documents an epoch can draw (see DocumentSource) need their sizes; documents are
+  // contiguous in the .bin as make_data.py and json2binidx write them, so each starts where
+  // the one before ends.
+  const uint64_t pool = uint64_t(std::max<int64_t>(samples_per_epoch, 1));
+  std::vector<uint64_t> sizes(size_t(std::min<uint64_t>(data->num_documents(), pool)));
+  std::vector<uint32_t> doc;
+  for (uint64_t d = 0; d < sizes.size(); ++d) {
+    data->read_document(d, doc);
+    sizes[d] = doc.size();
+  }
+  auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Stream, loss_mask_mode(o),
+                                              "binidx (dataload pad, loss_mask " + o.loss_mask + ")",
+                                              samples_per_epoch);
+  src->add_binidx(std::move(data), sizes);
+  if (o.loss_mask == "qa") {
+    WorldTokenizer tok(default_vocab_path());
+    src->set_markers(tok.encode("User:"), tok.encode("Assistant:"));
+  }
+  src->finish();
+  return src;
+}
+
+bool uses_stream_sampler(const TrainOptions& o) {
+  return o.data_type == "binidx" && o.magic_prime > 0 && (o.dataload == "get" || !o.dataload_given);
 }
 
 }  // namespace rwkv

@@ -1,12 +1,11 @@
 // Where training samples come from. A sample is a pure function of (epoch, index in epoch), so
 // a resumed run reads exactly the samples the uninterrupted run would have read.
-// - binidx + magic_prime: RWKV-LM's pretraining sampler (a cubic walk modulo magic_prime over
-//   ctx_len-sized slots of the whole token stream).
-// - binidx without magic_prime, jsonl, sft: RWKV-PEFT's document sampler ("pad" dataload): one
-//   document per sample, truncated to ctx_len + 1 tokens, padded with 0, padding not in the
-//   loss; documents shuffled per epoch from the seed when --data_shuffle 1.
-// - sft: jsonl objects with prompt/response (or instruction/input/output, or text); only the
-//   response tokens count in the loss.
+// - binidx + magic_prime (and --dataload get, or no --dataload given): RWKV-LM's pretraining
+//   sampler (a cubic walk modulo magic_prime over ctx_len-sized slots of the whole stream).
+// - binidx otherwise (--dataload pad), jsonl, sft: RWKV-PEFT's document sampler, one document
+//   per sample, windows and loss masks exactly as RWKV-PEFT builds them (train/peft_samples.h):
+//   --loss_mask none/pad (padding never counts) and qa (answers after "Assistant:" only);
+//   documents shuffled per epoch from the seed when --data_shuffle 1.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,6 +29,9 @@ class DataSource {
 
 // Throws EngineError (E_DATA_*, E_BINIDX_*) for missing, empty or unusable data.
 std::unique_ptr<DataSource> open_data_source(const TrainOptions& opt, int64_t samples_per_epoch);
+
+// True when binidx data is read by RWKV-LM's magic_prime sampler rather than per document.
+bool uses_stream_sampler(const TrainOptions& opt);
 
 // RWKV-LM's sample position for magic_prime sampling (exposed for tests).
 uint64_t magic_prime_offset(uint64_t magic_prime, uint64_t ctx_len, uint64_t ii);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.h"
+#include "train/data_source.h"
 
 namespace rwkv {
 namespace {
@@ -16,6 +17,62 @@ double num(const Json& j, const char* key, double fallback) {
   if (v->kind() != Json::Kind::Number)
     throw EngineError("E_PEFT_CONFIG", std::string("peft config key '") + key + "' must be a number", "");
   return v->as_number();
+}
+
+// --data_type, --dataload, --loss_mask and the sft flags, as the two RWKV-PEFT trees (JL-er
+// 5b8aac9 and the newest) run them. What neither can run is refused, never approximated.
+void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
+  if (o.data_type != "binidx" && o.data_type != "jsonl" && o.data_type != "sft")
+    throw EngineError("E_FLAG_UNSUPPORTED", "--data_type " + o.data_type + " is not supported by this engine",
+                      "use binidx (make it with `rwkv-train make-data`), jsonl or sft");
+  o.dataload = f.get_string("dataload");
+  o.dataload_given = f.has("dataload");
+  o.loss_mask = f.get_string("loss_mask");
+  const bool binidx = o.data_type == "binidx";
+  // RWKV-PEFT reads --dataload for binidx only; jsonl and sft always take one padded document.
+  if (binidx && o.dataload == "only")
+    throw EngineError("E_FLAG_UNSUPPORTED", "--dataload only is not supported by this engine",
+                      "RWKV-PEFT itself cannot run it (5b8aac9 stops on an undefined min_len, the newest tree "
+                      "has no only()); use --dataload pad, which counts the same tokens");
+  if (binidx && o.dataload == "get" && o.magic_prime <= 0)
+    throw EngineError("E_FLAG_UNSUPPORTED", "--dataload get without --magic_prime is not supported by this engine",
+                      "RWKV-PEFT has no get branch for binidx; for RWKV-LM's pretraining sampler pass --magic_prime "
+                      "(printed by `rwkv-train make-data`), or use --dataload pad for one document per sample");
+  if (o.dataload != "pad" && o.dataload != "get" && o.dataload != "only")
+    throw EngineError("E_FLAG_VALUE", "--dataload " + o.dataload + ": unknown value", "pad, get or only");
+  if (o.loss_mask == "se")
+    throw EngineError("E_FLAG_UNSUPPORTED", "--loss_mask se is not supported by this engine",
+                      "no RWKV-PEFT version trains with it (its generate_mask is commented out; earlier trees "
+                      "failed calling it or fed its mask in as targets); use --loss_mask qa for answer-only loss "
+                      "on User:/Assistant: text");
+  if (o.loss_mask != "none" && o.loss_mask != "pad" && o.loss_mask != "qa")
+    throw EngineError("E_FLAG_VALUE", "--loss_mask " + o.loss_mask + ": unknown value", "none, pad or qa");
+  if (uses_stream_sampler(o) && o.loss_mask == "qa")
+    throw EngineError("E_FLAG_UNSUPPORTED",
+                      "--loss_mask qa with the magic_prime sampler (--dataload get) is not supported by this engine",
+                      "qa masks per document: use --dataload pad (one document per sample)");
+  // sft: RWKV-PEFT passes --sft_field to SFTdataset (prompt field, response field) and loads
+  // --sft_split with Hugging Face datasets; here data_file is a local .jsonl.
+  const Json& fields = f.values.at("sft_field");
+  if (fields.kind() == Json::Kind::Array)
+    for (const Json& v : fields.items()) o.sft_fields.push_back(v.as_string());
+  else if (fields.kind() == Json::Kind::String && !fields.as_string().empty())
+    o.sft_fields.push_back(fields.as_string());
+  if (o.data_type == "sft" && !o.sft_fields.empty() && o.sft_fields.size() != 2)
+    throw EngineError("E_FLAG_VALUE", "--sft_field needs two field names (prompt, response), got " +
+                      std::to_string(o.sft_fields.size()), "e.g. --sft_field query response");
+  const std::string split = f.get_string("sft_split");
+  if (o.data_type == "sft" && split != "train") {
+    const std::string head = "train[:", tail = "]";
+    const std::string n = split.size() > head.size() + tail.size() && split.compare(0, head.size(), head) == 0 &&
+                                  split.back() == ']'
+                              ? split.substr(head.size(), split.size() - head.size() - 1)
+                              : "";
+    if (n.empty() || n.size() > 15 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw EngineError("E_FLAG_UNSUPPORTED", "--sft_split " + split + " is not supported by this engine",
+                        "a local .jsonl has one split: use train, or train[:N] for its first N rows");
+    o.sft_split_rows = std::stoll(n);
+  }
 }
 }  // namespace
 
@@ -100,9 +157,6 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
     throw EngineError("E_FLAG_VALUE", "--" + flag + ": " + why, hint);
   };
   if (o.data_file.empty()) bad("data_file", "no dataset given", "pass --data_file PREFIX (binidx without .bin/.idx) or a .jsonl file");
-  if (o.data_type != "binidx" && o.data_type != "jsonl" && o.data_type != "sft")
-    throw EngineError("E_FLAG_UNSUPPORTED", "--data_type " + o.data_type + " is not supported by this engine",
-                      "use binidx (make it with `rwkv-train make-data`), jsonl or sft");
   if (o.vocab_size <= 0) bad("vocab_size", "must be positive", "65536 for the RWKV World vocabulary");
   if (o.ctx_len <= 0) bad("ctx_len", "must be positive", "");
   if (o.micro_bsz <= 0) bad("micro_bsz", "must be positive", "");
@@ -142,8 +196,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
   unsupported_if("weight_decay_final", f.get_float("weight_decay_final") > 0, "a decaying weight decay is not implemented");
   unsupported_if("my_pile_stage", f.get_int("my_pile_stage") > 1, "only stage-1 style training from a checkpoint or init is implemented");
-  unsupported_if("loss_mask", f.get_string("loss_mask") != "none" && f.get_string("loss_mask") != "pad",
-                 "use --data_type sft with prompt/response fields for response-only loss");
+  apply_data_flags(f, o);
 
   // PEFT: the newest RWKV-PEFT form (--peft X --peft_config {...}) and the older one
   // (--peft lora --lora_config {...}, --peft pissa --pissa_config, --train_type state).

@@ -17,6 +17,11 @@ struct TrainOptions {
   std::string proj_dir = "out";
   std::string data_file;
   std::string data_type = "binidx";  // binidx | jsonl | sft
+  std::string dataload = "pad";      // pad (per document) | get (binidx with magic_prime)
+  bool dataload_given = false;       // an explicit --dataload pad keeps the per-document sampler
+  std::string loss_mask = "none";    // none | pad | qa
+  std::vector<std::string> sft_fields;  // --sft_field PROMPT RESPONSE (empty: detect)
+  int64_t sft_split_rows = -1;       // --sft_split train[:N]: the first N rows; -1 = all
   int vocab_size = 65536;
   int ctx_len = 1024;
   int n_layer = 6, n_embd = 512, head_size = 64;
