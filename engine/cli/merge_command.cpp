@@ -1,9 +1,16 @@
-// `rwkv-train merge --base BASE.pth --adapter ADAPTER.pth --out MERGED.pth [--type lora|miss]
-// [--lora_alpha A] [--dtype bf16|fp32]`: folds an adapter that `rwkv-train --merge 0` (or
-// RWKV-PEFT with --merge 0) saved into its base model, as RWKV-PEFT's merge scripts do:
-// LoRA W += (alpha / r) * B A; MiSS/DiSHA W[o, i] += disha[i % r, o]. Other tensors in the
-// adapter file (train_parts such as ln_*) replace the base's. The result is written atomically
-// and loads in RWKV Runner / Ai00 like any full checkpoint.
+// `rwkv-train merge`: folds an adapter into its base model, as RWKV-PEFT's merge scripts do, and
+// takes their flags (merge/merge.py: --base_model --lora_init --lora_checkpoint --output --type
+// --lora_alpha --quant --device) beside the shorter --base --adapter --out.
+//   lora:  W += s * B A, s = lora_alpha / r (alpha / sqrt(r) with use_rslora)
+//   pissa: W = W - s * init_B init_A + s * B A, the init from init_pissa.pth (s = 1 for the
+//          older --pissa_config runs; peft-style PiSSA runs use their LoRA scaling)
+//   miss:  W[o, i] += block[i % r, o] (MiSS/Bone/DiSHA)
+// The adapter may be an rwkv-N.pth in either naming (older RWKV-PEFT's "...key.lora_A", or
+// peft's "base_model.model....key.lora_A.weight"), a .safetensors, or the folder the newest
+// RWKV-PEFT saves with --merge 0 (its adapter_config.json gives lora_alpha and use_rslora).
+// Base tensors in the adapter (train_parts such as ln_*) replace the base's. Written atomically;
+// the result loads in RWKV Runner / Ai00 like any full checkpoint.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -14,19 +21,37 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/pth.h"
+#include "cpu/pissa.h"
+#include "train/adapter_files.h"
 
 namespace rwkv::cli {
 namespace {
 
 const char* kUsage =
-    "usage: rwkv-train merge --base BASE.pth --adapter ADAPTER.pth --out MERGED.pth\n"
-    "                        [--type lora|miss] [--lora_alpha A] [--dtype bf16|fp32]\n"
-    "  LoRA: W += (lora_alpha / r) * lora_B @ lora_A (r is read from the adapter; lora_alpha is\n"
-    "  the value the adapter was trained with, default 2 * r). MiSS/DiSHA: adds the shared block.\n";
+    "usage: rwkv-train merge --base BASE.pth --adapter ADAPTER --out MERGED.pth\n"
+    "                        [--type lora|pissa|miss] [--lora_init INIT.pth] [--lora_alpha A]\n"
+    "                        [--dtype bf16|fp32]\n"
+    "  RWKV-PEFT's merge.py names work too: --base_model, --lora_checkpoint, --output,\n"
+    "  --lora_init (also --pissa_init), --quant none, --device cpu|cuda.\n"
+    "  ADAPTER: rwkv-N.pth of a --merge 0 run (either naming), a .safetensors, or the\n"
+    "  proj_dir-adapter folder the newest RWKV-PEFT saves.\n"
+    "  lora:  W += (lora_alpha / r) * lora_B @ lora_A; lora_alpha is what the adapter was trained\n"
+    "         with (read from adapter_config.json when there is one, else default 2 * r).\n"
+    "  pissa: W = W - init_B @ init_A + lora_B @ lora_A with --lora_init proj_dir/init_pissa.pth\n"
+    "         (a --lora_alpha scales both products, for peft-style PiSSA).\n"
+    "  miss:  adds the shared block (also --type bone / disha).\n";
+
+double positive_number(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !(x > 0)) throw EngineError("E_FLAG_VALUE", "merge: " + flag + " must be a positive number", kUsage);
+  return x;
+}
 
 int run_merge(const std::vector<std::string>& args) {
-  std::string base_path, adapter_path, out_path, type = "lora", dtype = "bf16";
+  std::string base_path, adapter_path, out_path, init_path, type = "lora", dtype = "bf16";
   double alpha = -1;
+  int rslora = -1;  // -1: from adapter_config.json, else false
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], v;
     if (a == "-h" || a == "--help") { std::printf("%s", kUsage); return 0; }
@@ -34,73 +59,115 @@ int run_merge(const std::vector<std::string>& args) {
     if (eq != std::string::npos) { v = a.substr(eq + 1); a = a.substr(0, eq); }
     else if (i + 1 < args.size()) v = args[++i];
     else throw EngineError("E_FLAG_VALUE", "merge: " + a + " needs a value", kUsage);
-    if (a == "--base") base_path = v;
-    else if (a == "--adapter") adapter_path = v;
-    else if (a == "--out") out_path = v;
+    if (a == "--base" || a == "--base_model") base_path = v;
+    else if (a == "--adapter" || a == "--lora_checkpoint") adapter_path = v;
+    else if (a == "--out" || a == "--output") out_path = v;
+    else if (a == "--lora_init" || a == "--pissa_init") init_path = v == "none" ? "" : v;  // merge.py's default is "none"
     else if (a == "--type") type = v;
     else if (a == "--dtype") dtype = v;
-    else if (a == "--lora_alpha") {
-      char* end = nullptr;
-      alpha = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || alpha <= 0) throw EngineError("E_FLAG_VALUE", "merge: --lora_alpha must be a positive number", kUsage);
-    } else throw EngineError("E_FLAG_UNKNOWN", "merge: unknown flag " + a, kUsage);
+    else if (a == "--lora_alpha") alpha = positive_number(a, v);
+    else if (a == "--use_rslora") {
+      if (v != "0" && v != "1") throw EngineError("E_FLAG_VALUE", "merge: --use_rslora takes 0 or 1", kUsage);
+      rslora = v == "1";
+    } else if (a == "--quant") {
+      if (v != "none")
+        throw EngineError("E_FLAG_UNSUPPORTED", "merge: --quant " + v + " is not supported by this engine",
+                          "merge the bf16 weights (--quant none); training here never quantises the base");
+    } else if (a == "--device") {
+      if (v != "cpu" && v != "cuda" && v.rfind("cuda:", 0) != 0)
+        throw EngineError("E_FLAG_VALUE", "merge: --device must be cpu or cuda", kUsage);
+      // merging runs on the CPU here; the result does not depend on the device
+    } else {
+      throw EngineError("E_FLAG_UNKNOWN", "merge: unknown flag " + a, kUsage);
+    }
   }
   if (base_path.empty() || adapter_path.empty() || out_path.empty())
-    throw EngineError("E_FLAG_VALUE", "merge: --base, --adapter and --out are required", kUsage);
-  if (type != "lora" && type != "miss" && type != "bone" && type != "disha")
-    throw EngineError("E_FLAG_VALUE", "merge: --type must be lora or miss", kUsage);
+    throw EngineError("E_FLAG_VALUE", "merge: --base (--base_model), --adapter (--lora_checkpoint) and --out (--output) are required",
+                      kUsage);
+  if (type == "bone" || type == "disha") type = "miss";
+  if (type != "lora" && type != "pissa" && type != "miss")
+    throw EngineError("E_FLAG_VALUE", "merge: --type must be lora, pissa or miss (bone/disha)", kUsage);
+  if (type == "pissa" && init_path.empty())
+    throw EngineError("E_FLAG_VALUE", "merge: --type pissa needs --lora_init (the run's init_pissa.pth)",
+                      "the PiSSA run wrote it into its proj_dir beside rwkv-N.pth");
+  if (type != "pissa" && !init_path.empty())
+    throw EngineError("E_FLAG_VALUE", "merge: --lora_init is only used with --type pissa", kUsage);
   if (dtype != "bf16" && dtype != "fp32") throw EngineError("E_FLAG_VALUE", "merge: --dtype must be bf16 or fp32", kUsage);
+
   StateDict base = load_pth(base_path);
-  const StateDict adapter = load_pth(adapter_path);
+  const AdapterFile adapter = load_adapter(adapter_path);
   const ModelConfig cfg = model_config_from_weights(base);
   PeftConfig peft;
-  peft.method = type == "lora" ? PeftMethod::Lora : PeftMethod::Miss;
+  peft.method = type == "miss" ? PeftMethod::Miss : PeftMethod::Lora;
   peft.target_modules.clear();
   peft.r = 0;
-  int adapters = 0;
-  for (const auto& [name, t] : adapter) {
+  std::vector<std::string> prefixes;
+  for (const auto& [name, t] : adapter.tensors) {
     const bool is_lora = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_A") == 0;
     const bool is_miss = name.size() > 6 && name.compare(name.size() - 6, 6, ".disha") == 0;
     if (is_lora || is_miss) {
       if ((is_lora && peft.method != PeftMethod::Lora) || (is_miss && peft.method != PeftMethod::Miss))
-        throw EngineError("E_ADAPTER", adapter_path + " holds " + (is_lora ? "LoRA" : "MiSS") + " tensors",
-                          std::string("pass --type ") + (is_lora ? "lora" : "miss"));
+        throw EngineError("E_ADAPTER", adapter_path + " holds " + (is_lora ? "LoRA/PiSSA" : "MiSS") + " tensors",
+                          std::string("pass --type ") + (is_lora ? "lora (or pissa with --lora_init)" : "miss"));
+      if (t.shape.size() != 2) throw EngineError("E_ADAPTER", name + " is not a matrix", "");
       const int r = int(t.shape.at(0));
       if (peft.r && peft.r != r) throw EngineError("E_ADAPTER", "adapter tensors disagree on r", "");
       peft.r = r;
       const std::string module = name.substr(0, name.rfind('.'));
+      prefixes.push_back(module);
       const std::string leaf = module.substr(module.rfind('.') + 1);
       bool seen = false;
       for (const auto& m : peft.target_modules) seen |= m == leaf;
       if (!seen) peft.target_modules.push_back(leaf);
-      ++adapters;
     } else if (name.find(".lora_B") == std::string::npos) {
       peft.train_parts.push_back(name);  // a base tensor the adapter run trained (ln_*, time_*)
     }
   }
-  if (adapters == 0)
-    throw EngineError("E_ADAPTER", adapter_path + " has no lora_A or disha tensors",
-                      "give the file a --merge 0 run saved (rwkv-N.pth in its proj_dir)");
-  peft.lora_alpha = float(alpha > 0 ? alpha : 2.0 * peft.r);
+  if (prefixes.empty())
+    throw EngineError("E_ADAPTER", adapter_path + " has no lora_A or MiSS block tensors",
+                      "give the adapter a --merge 0 run saved (rwkv-N.pth in its proj_dir, or proj_dir-adapter)");
+  // lora_alpha / use_rslora: the flag, else adapter_config.json, else the defaults
+  const Json* cfg_alpha = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("lora_alpha") : nullptr;
+  const Json* cfg_rslora = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("use_rslora") : nullptr;
+  const Json* cfg_init = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("init_lora_weights") : nullptr;
+  if (type == "lora" && cfg_init && cfg_init->kind() == Json::Kind::String && cfg_init->as_string().rfind("pissa", 0) == 0)
+    throw EngineError("E_ADAPTER", adapter_path + " was trained with PiSSA (init_lora_weights " + cfg_init->as_string() + ")",
+                      "merge it with --type pissa --lora_init PROJ_DIR/init_pissa.pth");
+  if (alpha <= 0 && cfg_alpha && cfg_alpha->kind() == Json::Kind::Number) alpha = cfg_alpha->as_number();
+  if (rslora < 0) rslora = cfg_rslora && cfg_rslora->kind() == Json::Kind::Bool && cfg_rslora->as_bool();
+  peft.use_rslora = rslora == 1;
+  if (type == "pissa") {
+    // older PiSSA: no scaling; a peft-style PiSSA adapter: its LoRA scaling on both products
+    const float s = alpha > 0 ? float(rslora == 1 ? alpha / std::sqrt(double(peft.r)) : alpha / peft.r) : 1.0f;
+    const StateDict init = load_pth(init_path);
+    check_pissa_init(init, base, prefixes, peft.r, init_path);
+    subtract_pissa_init(base, init, prefixes, s);
+    peft.use_rslora = false;
+    peft.lora_alpha = s * float(peft.r);
+  } else {
+    peft.lora_alpha = float(alpha > 0 ? alpha : 2.0 * peft.r);
+  }
   auto backend = make_cpu_backend(cfg, peft, base, BackendOptions{});
-  backend->import_trainable(adapter);
+  backend->import_trainable(adapter.tensors);
   StateDict merged = backend->export_weights(ExportKind::Merged);
   if (dtype == "bf16")
     for (auto& [n, t] : merged) t = HostTensor::from_f32(t.to_f32(), t.shape, DType::BF16);
   save_pth(out_path, merged);
   Json j = Json::object();
   j.set("path", out_path);
-  j.set("type", type == "lora" ? "lora" : "miss");
+  j.set("type", type);
   j.set("r", peft.r);
+  if (type != "miss") j.set("scaling", double(peft.lora_scaling()));
   if (type == "lora") j.set("lora_alpha", double(peft.lora_alpha));
-  j.set("adapted_linears", adapters);
+  j.set("adapter_names", adapter.hf_names ? "peft" : "rwkv-peft");
+  j.set("adapted_linears", int64_t(prefixes.size()));
   j.set("replaced_tensors", int64_t(peft.train_parts.size()));
   j.set("tensors", int64_t(merged.size()));
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }
 
-const RegisterCommand kMerge("merge", "fold a LoRA/MiSS adapter (--merge 0 output) into its base model", run_merge);
+const RegisterCommand kMerge("merge", "fold a LoRA/PiSSA/MiSS adapter (--merge 0 output) into its base model", run_merge);
 
 }  // namespace
 }  // namespace rwkv::cli
