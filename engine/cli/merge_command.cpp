@@ -10,19 +10,16 @@
 // RWKV-PEFT saves with --merge 0 (its adapter_config.json gives lora_alpha and use_rslora).
 // Base tensors in the adapter (train_parts such as ln_*) replace the base's. Written atomically;
 // the result loads in RWKV Runner / Ai00 like any full checkpoint.
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
-#include "core/backend.h"
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/pth.h"
-#include "cpu/pissa.h"
-#include "train/adapter_files.h"
+#include "train/adapter_merge.h"
 
 namespace rwkv::cli {
 namespace {
@@ -94,75 +91,18 @@ int run_merge(const std::vector<std::string>& args) {
     throw EngineError("E_FLAG_VALUE", "merge: --lora_init is only used with --type pissa", kUsage);
   if (dtype != "bf16" && dtype != "fp32") throw EngineError("E_FLAG_VALUE", "merge: --dtype must be bf16 or fp32", kUsage);
 
-  StateDict base = load_pth(base_path);
-  const AdapterFile adapter = load_adapter(adapter_path);
-  const ModelConfig cfg = model_config_from_weights(base);
-  PeftConfig peft;
-  peft.method = type == "miss" ? PeftMethod::Miss : PeftMethod::Lora;
-  peft.target_modules.clear();
-  peft.r = 0;
-  std::vector<std::string> prefixes;
-  for (const auto& [name, t] : adapter.tensors) {
-    const bool is_lora = name.size() > 7 && name.compare(name.size() - 7, 7, ".lora_A") == 0;
-    const bool is_miss = name.size() > 6 && name.compare(name.size() - 6, 6, ".disha") == 0;
-    if (is_lora || is_miss) {
-      if ((is_lora && peft.method != PeftMethod::Lora) || (is_miss && peft.method != PeftMethod::Miss))
-        throw EngineError("E_ADAPTER", adapter_path + " holds " + (is_lora ? "LoRA/PiSSA" : "MiSS") + " tensors",
-                          std::string("pass --type ") + (is_lora ? "lora (or pissa with --lora_init)" : "miss"));
-      if (t.shape.size() != 2) throw EngineError("E_ADAPTER", name + " is not a matrix", "");
-      const int r = int(t.shape.at(0));
-      if (peft.r && peft.r != r) throw EngineError("E_ADAPTER", "adapter tensors disagree on r", "");
-      peft.r = r;
-      const std::string module = name.substr(0, name.rfind('.'));
-      prefixes.push_back(module);
-      const std::string leaf = module.substr(module.rfind('.') + 1);
-      bool seen = false;
-      for (const auto& m : peft.target_modules) seen |= m == leaf;
-      if (!seen) peft.target_modules.push_back(leaf);
-    } else if (name.find(".lora_B") == std::string::npos) {
-      peft.train_parts.push_back(name);  // a base tensor the adapter run trained (ln_*, time_*)
-    }
-  }
-  if (prefixes.empty())
-    throw EngineError("E_ADAPTER", adapter_path + " has no lora_A or MiSS block tensors",
-                      "give the adapter a --merge 0 run saved (rwkv-N.pth in its proj_dir, or proj_dir-adapter)");
-  // lora_alpha / use_rslora: the flag, else adapter_config.json, else the defaults
-  const Json* cfg_alpha = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("lora_alpha") : nullptr;
-  const Json* cfg_rslora = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("use_rslora") : nullptr;
-  const Json* cfg_init = adapter.config.kind() == Json::Kind::Object ? adapter.config.find("init_lora_weights") : nullptr;
-  if (type == "lora" && cfg_init && cfg_init->kind() == Json::Kind::String && cfg_init->as_string().rfind("pissa", 0) == 0)
-    throw EngineError("E_ADAPTER", adapter_path + " was trained with PiSSA (init_lora_weights " + cfg_init->as_string() + ")",
-                      "merge it with --type pissa --lora_init PROJ_DIR/init_pissa.pth");
-  if (alpha <= 0 && cfg_alpha && cfg_alpha->kind() == Json::Kind::Number) alpha = cfg_alpha->as_number();
-  if (rslora < 0) rslora = cfg_rslora && cfg_rslora->kind() == Json::Kind::Bool && cfg_rslora->as_bool();
-  peft.use_rslora = rslora == 1;
-  if (type == "pissa") {
-    // older PiSSA: no scaling; a peft-style PiSSA adapter: its LoRA scaling on both products
-    const float s = alpha > 0 ? float(rslora == 1 ? alpha / std::sqrt(double(peft.r)) : alpha / peft.r) : 1.0f;
-    const StateDict init = load_pth(init_path);
-    check_pissa_init(init, base, prefixes, peft.r, init_path);
-    subtract_pissa_init(base, init, prefixes, s);
-    peft.use_rslora = false;
-    peft.lora_alpha = s * float(peft.r);
-  } else {
-    peft.lora_alpha = float(alpha > 0 ? alpha : 2.0 * peft.r);
-  }
-  auto backend = make_cpu_backend(cfg, peft, base, BackendOptions{});
-  backend->import_trainable(adapter.tensors);
-  StateDict merged = backend->export_weights(ExportKind::Merged);
+  MergeRequest req;
+  req.type = type;
+  req.init_path = init_path;
+  req.lora_alpha = alpha;
+  req.use_rslora = rslora;
+  MergeResult res = merge_adapter(load_pth(base_path), adapter_path, req);
+  StateDict& merged = res.merged;
   if (dtype == "bf16")
     for (auto& [n, t] : merged) t = HostTensor::from_f32(t.to_f32(), t.shape, DType::BF16);
   save_pth(out_path, merged);
-  Json j = Json::object();
+  Json j = res.summary;
   j.set("path", out_path);
-  j.set("type", type);
-  j.set("r", peft.r);
-  if (type != "miss") j.set("scaling", double(peft.lora_scaling()));
-  if (type == "lora") j.set("lora_alpha", double(peft.lora_alpha));
-  j.set("adapter_names", adapter.hf_names ? "peft" : "rwkv-peft");
-  j.set("adapted_linears", int64_t(prefixes.size()));
-  j.set("replaced_tensors", int64_t(peft.train_parts.size()));
-  j.set("tensors", int64_t(merged.size()));
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }
