@@ -88,6 +88,11 @@ int main() {
     const TrainOptions rs = options(flags("x", {"--peft", "lora", "--peft_config", R"({"r":4,"lora_alpha":8,"use_rslora":true})"}));
     CHECK_CLOSE(rs.peft.lora_scaling(), 8 / std::sqrt(4.0), 1e-7);
     CHECK(options(flags("x", {"--peft", "lora", "--peft_config", R"({"target_modules":"all-linear"})"})).peft.target_modules.size() == 4);
+    // peft's exact-SVD PiSSA: a converged randomized SVD (r extra columns, 16 iterations)
+    const TrainOptions ex = options(flags("x", {"--peft", "lora", "--peft_config", R"({"r":4,"init_lora_weights":"pissa"})"}));
+    CHECK(ex.pissa && ex.pissa_oversample == 4 && ex.peft.svd_niter == 16);
+    const TrainOptions ni = options(flags("x", {"--peft", "lora", "--peft_config", R"({"r":4,"init_lora_weights":"pissa_niter_7"})"}));
+    CHECK(ni.pissa && ni.pissa_oversample == 0 && ni.peft.svd_niter == 7);
   }
 
   // 2. Refused, never ignored.

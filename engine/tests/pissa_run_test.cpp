@@ -189,6 +189,21 @@ int main() {
     CHECK(max_abs_diff(logits_of(base, kTokens), logits_merge) > 0.05 * scale);  // training did change the model
   }
 
+  // A proj_dir holding another init gets the one the run used (merge reads it from there).
+  {
+    std::system(("mkdir -p '" + dir + "/stale'").c_str());
+    save_pth(dir + "/stale/init_pissa.pth",
+             pissa_initial_adapters(base, adapted_linear_prefixes(tiny_config(), {"receptance", "key", "value", "output"}),
+                                    4, 4, 0, 9, 1.0f));
+    const std::string use_init = R"({"pissa_load":"","pissa_init":")" + dir + R"(/run/init_pissa.pth","pissa_r":4,"svd_niter":4})";
+    CHECK(train(tiny_flags(dir + "/base.pth", data, dir + "/stale", {"--peft", "pissa", "--pissa_config", use_init,
+                                                                      "--epoch_count", "1"})) == "");
+    const StateDict now = load_pth(dir + "/stale/init_pissa.pth");
+    double worst = 0;
+    for (const auto& [n, t] : init) worst = std::fmax(worst, max_abs_diff(t.to_f32(), find(now, n)->to_f32()));
+    CHECK(worst == 0);
+  }
+
   // 4. Errors: E_* codes, never a crash.
   const std::string no_init = R"({"pissa_load":")" + dir + R"(/run/rwkv-1.pth","pissa_init":"","pissa_r":4,"svd_niter":4})";
   CHECK(train(tiny_flags(dir + "/base.pth", data, dir + "/e1", {"--peft", "pissa", "--pissa_config", no_init})) ==

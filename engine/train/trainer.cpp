@@ -64,6 +64,11 @@ bool file_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 uint64_t file_size(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
@@ -211,12 +216,16 @@ class Trainer {
       init = load_pth(o_.pissa_init);
     } else if (file_exists(proj_init)) {
       init = load_pth(proj_init);
+      if (!(hooks_.allow_resume && file_exists(resume_path(o_.proj_dir))))
+        proto_.warning("W_PISSA_INIT_REUSED", proj_init + " exists: PiSSA starts from it instead of a new SVD "
+                                              "(delete it, or use a new --proj_dir, for a fresh one)");
     } else {
       init = pissa_initial_adapters(weights, prefixes, o_.peft.r, o_.peft.svd_niter, o_.pissa_oversample,
                                     uint64_t(o_.seed < 0 ? 0 : o_.seed), scaling);
     }
     check_pissa_init(init, weights, prefixes, o_.peft.r, from);
-    if (!file_exists(proj_init)) {  // merge needs it beside the checkpoints, as RWKV-PEFT keeps it
+    // merge needs the init beside the checkpoints, as RWKV-PEFT keeps it there
+    if (!file_exists(proj_init) || (!o_.pissa_init.empty() && !same_file(o_.pissa_init, proj_init))) {
       save_pth(proj_init, init);
       emit_checkpoint(proj_init, "pissa_init");
     }
