@@ -1,15 +1,7 @@
-// `rwkv-train merge`: folds an adapter into its base model, as RWKV-PEFT's merge scripts do, and
-// takes their flags (merge/merge.py: --base_model --lora_init --lora_checkpoint --output --type
-// --lora_alpha --quant --device) beside the shorter --base --adapter --out.
-//   lora:  W += s * B A, s = lora_alpha / r (alpha / sqrt(r) with use_rslora)
-//   pissa: W = W - s * init_B init_A + s * B A, the init from init_pissa.pth (s = 1 for the
-//          older --pissa_config runs; peft-style PiSSA runs use their LoRA scaling)
-//   miss:  W[o, i] += block[i % r, o] (MiSS/Bone/DiSHA)
-// The adapter may be an rwkv-N.pth in either naming (older RWKV-PEFT's "...key.lora_A", or
-// peft's "base_model.model....key.lora_A.weight"), a .safetensors, or the folder the newest
-// RWKV-PEFT saves with --merge 0 (its adapter_config.json gives lora_alpha and use_rslora).
-// Base tensors in the adapter (train_parts such as ln_*) replace the base's. Written atomically;
-// the result loads in RWKV Runner / Ai00 like any full checkpoint.
+// `rwkv-train merge`: the command line of train/adapter_merge.h (which says what is computed).
+// It takes RWKV-PEFT's merge/merge.py flags (--base_model --lora_init --lora_checkpoint --output
+// --type --lora_alpha --quant --device) beside the shorter --base --adapter --out, and writes
+// the result atomically in bf16 (or fp32), loadable by RWKV Runner / Ai00 like any checkpoint.
 #include <cstdio>
 #include <cstdlib>
 #include <string>

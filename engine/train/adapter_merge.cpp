@@ -1,6 +1,7 @@
 #include "train/adapter_merge.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/backend.h"
 #include "core/errors.h"
@@ -64,6 +65,9 @@ MergeResult merge_adapter(const StateDict& base_in, const std::string& adapter_p
   if (type == "pissa") {
     // older PiSSA: no scaling; a peft-style PiSSA adapter: its LoRA scaling on both products
     const float s = alpha > 0 ? float(rslora == 1 ? alpha / std::sqrt(double(peft.r)) : alpha / peft.r) : 1.0f;
+    if (FILE* f = std::fopen(init_path.c_str(), "rb")) std::fclose(f);
+    else throw EngineError("E_PISSA_INIT", "PiSSA init " + init_path + " cannot be read",
+                           "give the init_pissa.pth the PiSSA run wrote into its proj_dir");
     const StateDict init = load_pth(init_path);
     check_pissa_init(init, base, prefixes, peft.r, init_path);
     subtract_pissa_init(base, init, prefixes, s);
