@@ -233,6 +233,21 @@ int main() {
     CHECK(d < 1e-2);
   }
 
+  // peft's init_lora_weights "gaussian": lora_A ~ N(0, 1/r), lora_B = 0.
+  CHECK(train(flags("gauss", {"--peft", "lora", "--peft_config", R"({"r":4,"init_lora_weights":"gaussian"})", "--merge", "0",
+                              "--lr_init", "1e-9", "--lr_final", "1e-9", "--epoch_count", "1"})) == "");
+  {
+    const StateDict ckpt = load_pth(dir + "/gauss/rwkv-0.pth");
+    double ss = 0, n = 0, bmax = 0;
+    for (const auto& [name, t] : ckpt) {
+      const auto v = t.to_f32();
+      if (name.find("lora_A") != std::string::npos) for (float x : v) { ss += double(x) * x; n += 1; }
+      else for (float x : v) bmax = std::fmax(bmax, std::fabs(x));
+    }
+    std::fprintf(stderr, "gaussian init: std of lora_A %.4f (1/r = 0.25), max |lora_B| %.1e\n", std::sqrt(ss / n), bmax);
+    CHECK(std::fabs(std::sqrt(ss / n) - 0.25) < 0.02 && bmax < 1e-5);
+  }
+
   // 7. MiSS in the newest form: peft's miss_block name and shape, merged from the folder.
   CHECK(train(flags("miss", {"--peft", "miss", "--peft_config", R"({"r":8})", "--merge", "0"})) == "");
   CHECK(train(flags("miss_merged", {"--peft", "miss", "--peft_config", R"({"r":8})"})) == "");
