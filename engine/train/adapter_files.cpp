@@ -101,4 +101,29 @@ void save_hf_adapter(const std::string& dir, const StateDict& tensors, const Jso
   f.commit();
 }
 
+Json hf_adapter_config(const TrainOptions& o) {
+  Json c = Json::object();
+  const bool miss = o.peft.method == PeftMethod::Miss;
+  c.set("peft_type", miss ? "MISS" : "LORA");
+  c.set("task_type", "CAUSAL_LM");
+  c.set("base_model_name_or_path", o.load_model.empty() ? Json() : Json(o.load_model));
+  c.set("r", o.peft.r);
+  Json targets = Json::array();
+  for (const auto& m : o.peft.target_modules) targets.push(Json(m));
+  c.set("target_modules", targets);
+  c.set("bias", "none");
+  c.set("inference_mode", true);
+  if (miss) {
+    c.set("init_weights", true);
+    c.set("miss_dropout", 0.0);
+  } else {
+    c.set("lora_alpha", double(o.peft.lora_alpha));
+    c.set("lora_dropout", double(o.peft.lora_dropout));
+    c.set("use_rslora", o.peft.use_rslora);
+    c.set("init_lora_weights", o.init_lora_weights == "true" ? Json(true) : Json(o.init_lora_weights));
+    c.set("fan_in_fan_out", false);
+  }
+  return c;
+}
+
 }  // namespace rwkv

@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "core/pth.h"
+#include "train/train_options.h"
 
 namespace rwkv {
 
@@ -35,5 +36,8 @@ AdapterFile load_adapter(const std::string& path);
 // Writes what peft's save_pretrained writes: dir/adapter_model.safetensors (HF names) and
 // dir/adapter_config.json (`config`).
 void save_hf_adapter(const std::string& dir, const StateDict& engine_tensors, const Json& config);
+
+// adapter_config.json as peft writes it for this run's LoraConfig / MissConfig.
+Json hf_adapter_config(const TrainOptions& o);
 
 }  // namespace rwkv

@@ -7,14 +7,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <random>
 
 #include "core/backend.h"
 #include "core/errors.h"
 #include "core/planner.h"
 #include "core/pth.h"
-#include "cpu/pissa.h"
 #include "train/adapter_files.h"
+#include "train/adapter_start.h"
 #include "train/data_source.h"
 #include "train/init_weights.h"
 #include "train/lr_schedule.h"
@@ -62,11 +61,6 @@ namespace {
 bool file_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
-}
-
-bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa, sb;
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 uint64_t file_size(const std::string& p) {
@@ -146,108 +140,27 @@ class Trainer {
       if (given("vocab_size") && o_.vocab_size != cfg_.vocab_size) mismatch("vocab_size", o_.vocab_size, cfg_.vocab_size);
     }
     cfg_.head_size_divisor = o_.head_size_divisor;
-    // Adapter tensors the fresh backend starts from (PiSSA's SVD, gaussian LoRA) and the file to
-    // continue from (lora_load / pissa_load); base tensors in that file (train_parts) replace
-    // the base's before the backend is built, as RWKV-PEFT's load_state_dict(strict=False) does.
-    PeftConfig backend_peft = o_.peft;
-    StateDict start_adapter;
-    if (o_.pissa) {
-      start_adapter = prepare_pissa(weights);
-      if (backend_peft.method == PeftMethod::Pissa) {
-        // the older PiSSA computes W_res x + B A x: LoRA with scaling 1 and no dropout
-        backend_peft.method = PeftMethod::Lora;
-        backend_peft.lora_alpha = float(backend_peft.r);
-        backend_peft.use_rslora = false;
-        backend_peft.lora_dropout = 0;
-      }
-    } else if (o_.init_lora_weights == "gaussian") {
-      start_adapter = gaussian_lora_init();
-    }
-    const std::string continue_from = !o_.pissa_load.empty() ? o_.pissa_load : o_.lora_load;
-    StateDict continued;
-    if (!continue_from.empty()) {
-      if (!file_exists(continue_from))
-        throw EngineError("E_LOAD_MODEL", (o_.pissa_load.empty() ? "lora_load " : "pissa_load ") + continue_from +
-                                              " does not exist", "give an adapter checkpoint (rwkv-N.pth of a --merge 0 run)");
-      for (auto& [n, t] : load_adapter(continue_from).tensors) {
-        bool base = false;
-        for (auto& [wn, wt] : weights)
-          if (wn == n) {
-            if (wt.shape != t.shape)
-              throw EngineError("E_ADAPTER", continue_from + ": " + n + " has another shape than the model's",
-                                "continue with the base model the adapter was trained on");
-            wt = t;
-            base = true;
-          }
-        if (!base) continued.push_back({n, std::move(t)});
-      }
-    }
+    // what the adapters start from (PiSSA, gaussian, lora_load / pissa_load): train/adapter_start.h
+    const AdapterStart start =
+        prepare_adapter_start(o_, cfg_, weights, hooks_.allow_resume && file_exists(resume_path(o_.proj_dir)));
+    for (const auto& [code, message] : start.warnings) proto_.warning(code, message);
+    for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
     bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
     bo.grad_checkpoint = o_.grad_cp;
     bo.threads = o_.threads;
     if (o_.accelerator == "cpu") {
-      backend_ = make_cpu_backend(cfg_, backend_peft, weights, bo);
+      backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
 #ifdef RWKV_HAVE_CUDA
-      backend_ = make_cuda_backend(cfg_, backend_peft, weights, bo);
+      backend_ = make_cuda_backend(cfg_, start.backend_peft, weights, bo);
 #else
       throw EngineError("E_NO_CUDA", "this rwkv-train was built without the CUDA backend",
                         "pass --accelerator cpu to train on the CPU, or build on a machine with nvcc");
 #endif
     }
-    if (!start_adapter.empty()) backend_->import_trainable(start_adapter);
-    if (!continued.empty()) backend_->import_trainable(continued);
-  }
-
-  // PiSSA as RWKV-PEFT runs it: the initial adapters come from pissa_init, from an
-  // init_pissa.pth already in proj_dir (a resumed run), or from a new SVD that is then saved
-  // there; the base keeps W - s * init_B init_A. Returns the initial adapters.
-  StateDict prepare_pissa(StateDict& weights) {
-    const auto prefixes = adapted_linear_prefixes(cfg_, o_.peft.target_modules);
-    const float scaling = o_.peft.method == PeftMethod::Pissa ? 1.0f : o_.peft.lora_scaling();
-    const std::string proj_init = o_.proj_dir + "/init_pissa.pth";
-    StateDict init;
-    std::string from = o_.pissa_init.empty() ? proj_init : o_.pissa_init;
-    if (!o_.pissa_init.empty()) {
-      if (!file_exists(o_.pissa_init))
-        throw EngineError("E_PISSA_INIT", "pissa_init " + o_.pissa_init + " does not exist",
-                          "give the init_pissa.pth that the PiSSA run wrote into its proj_dir, or \"\" to compute one");
-      init = load_pth(o_.pissa_init);
-    } else if (file_exists(proj_init)) {
-      init = load_pth(proj_init);
-      if (!(hooks_.allow_resume && file_exists(resume_path(o_.proj_dir))))
-        proto_.warning("W_PISSA_INIT_REUSED", proj_init + " exists: PiSSA starts from it instead of a new SVD "
-                                              "(delete it, or use a new --proj_dir, for a fresh one)");
-    } else {
-      init = pissa_initial_adapters(weights, prefixes, o_.peft.r, o_.peft.svd_niter, o_.pissa_oversample,
-                                    uint64_t(o_.seed < 0 ? 0 : o_.seed), scaling);
-    }
-    check_pissa_init(init, weights, prefixes, o_.peft.r, from);
-    // merge needs the init beside the checkpoints, as RWKV-PEFT keeps it there
-    if (!file_exists(proj_init) || (!o_.pissa_init.empty() && !same_file(o_.pissa_init, proj_init))) {
-      save_pth(proj_init, init);
-      emit_checkpoint(proj_init, "pissa_init");
-    }
-    subtract_pissa_init(weights, init, prefixes, scaling);
-    return pissa_adapter_from_init(init, prefixes);
-  }
-
-  // init_lora_weights "gaussian" (peft): lora_A ~ N(0, 1/r), lora_B = 0.
-  StateDict gaussian_lora_init() const {
-    std::mt19937_64 gen(uint64_t(o_.seed < 0 ? 0 : o_.seed) ^ 0x6A055ull);
-    std::normal_distribution<float> normal(0.0f, 1.0f / float(o_.peft.r));
-    StateDict out;
-    for (const auto& p : adapted_linear_prefixes(cfg_, o_.peft.target_modules)) {
-      const bool ffn_value = p.find("ffn.value") != std::string::npos, ffn_key = p.find("ffn.key") != std::string::npos;
-      const int in = ffn_value ? cfg_.dim_ffn : cfg_.n_embd, out_dim = ffn_key ? cfg_.dim_ffn : cfg_.n_embd;
-      std::vector<float> A(size_t(o_.peft.r) * in);
-      for (float& x : A) x = normal(gen);
-      out.push_back({p + ".lora_A", HostTensor::from_f32(A, {o_.peft.r, in})});
-      out.push_back({p + ".lora_B", HostTensor::from_f32(std::vector<float>(size_t(out_dim) * o_.peft.r, 0.0f),
-                                                         {out_dim, o_.peft.r})});
-    }
-    return out;
+    if (!start.initial.empty()) backend_->import_trainable(start.initial);
+    if (!start.continued.empty()) backend_->import_trainable(start.continued);
   }
 
   void load_resume() {
@@ -300,7 +213,7 @@ class Trainer {
     if (hf_adapter) {
       // the newest RWKV-PEFT saves peft's adapter folder (proj_dir-adapter, overwritten each
       // time); rwkv-N.pth keeps every epoch's adapter with the same names
-      save_hf_adapter(o_.proj_dir + "-adapter", to_bf16(sd), hf_adapter_config());
+      save_hf_adapter(o_.proj_dir + "-adapter", to_bf16(sd), hf_adapter_config(o_));
       emit_checkpoint(o_.proj_dir + "-adapter/adapter_model.safetensors", "adapter");
       StateDict named;
       for (auto& [n, t] : sd) named.push_back({hf_peft_name(n), std::move(t)});
@@ -310,32 +223,6 @@ class Trainer {
     emit_checkpoint(path, o_.peft.method == PeftMethod::Full ? "full"
                           : o_.peft.method == PeftMethod::State ? "state"
                           : o_.merge ? "merged" : "adapter");
-  }
-
-  // adapter_config.json as peft writes it for this run's LoraConfig / MissConfig.
-  Json hf_adapter_config() const {
-    Json c = Json::object();
-    const bool miss = o_.peft.method == PeftMethod::Miss;
-    c.set("peft_type", miss ? "MISS" : "LORA");
-    c.set("task_type", "CAUSAL_LM");
-    c.set("base_model_name_or_path", o_.load_model.empty() ? Json() : Json(o_.load_model));
-    c.set("r", o_.peft.r);
-    Json targets = Json::array();
-    for (const auto& m : o_.peft.target_modules) targets.push(Json(m));
-    c.set("target_modules", targets);
-    c.set("bias", "none");
-    c.set("inference_mode", true);
-    if (miss) {
-      c.set("init_weights", true);
-      c.set("miss_dropout", 0.0);
-    } else {
-      c.set("lora_alpha", double(o_.peft.lora_alpha));
-      c.set("lora_dropout", double(o_.peft.lora_dropout));
-      c.set("use_rslora", o_.peft.use_rslora);
-      c.set("init_lora_weights", o_.init_lora_weights == "true" ? Json(true) : Json(o_.init_lora_weights));
-      c.set("fan_in_fan_out", false);
-    }
-    return c;
   }
 
   void emit_checkpoint(const std::string& path, const char* kind) {
