@@ -108,6 +108,8 @@ int main() {
   CHECK(refused("lora", R"({"layers_to_transform":[0]})") == "E_FLAG_UNSUPPORTED");
   CHECK(refused("lora", R"({"modules_to_save":["head"]})") == "E_FLAG_UNSUPPORTED");
   CHECK(refused("lora", R"({"rank_pattern":{"key":16}})") == "E_FLAG_UNSUPPORTED");
+  CHECK(refused("lora", R"({"loftq_config":{"loftq_bits":4}})") == "E_FLAG_UNSUPPORTED");
+  CHECK(refused("lora", R"({"layer_replication":null,"megatron_config":null})") == "");
   CHECK(refused("miss", R"({"init_weights":"bat"})") == "E_FLAG_UNSUPPORTED");
   CHECK(refused("miss", R"({"miss_dropout":0.1})") == "E_FLAG_UNSUPPORTED");
   CHECK(refused("lora", R"({"alpha":32})") == "E_PEFT_CONFIG");  // not a LoraConfig keyword

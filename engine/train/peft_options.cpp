@@ -108,20 +108,26 @@ void common_hf_keys(const Json& cfg) {
   only_default(cfg, "task_type", "RWKV-PEFT sets task_type CAUSAL_LM itself", "CAUSAL_LM");
 }
 
+// LoraConfig keywords for features this engine does not have: refused unless null/false/empty.
+const std::vector<std::string> kLoraOnlyDefault = {
+    "revision", "loftq_config", "eva_config", "corda_config", "megatron_config", "megatron_core", "layer_replication",
+    "runtime_config", "target_parameters", "qalora_group_size", "ensure_weight_tying", "use_qalora",
+    "trainable_token_indices"};
+
 void parse_new_lora(const Json& cfg, TrainOptions& o) {
-  check_known(cfg, {"r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights", "bias",
-                    "fan_in_fan_out", "modules_to_save", "layers_to_transform", "layers_pattern", "rank_pattern",
-                    "alpha_pattern", "use_dora", "lora_bias", "task_type", "inference_mode", "exclude_modules",
-                    "use_qalora", "trainable_token_indices"},
-              "--peft_config for LoRA (Hugging Face peft LoraConfig)");
+  std::vector<std::string> known = {"r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights",
+                                    "bias", "fan_in_fan_out", "modules_to_save", "layers_to_transform", "layers_pattern",
+                                    "rank_pattern", "alpha_pattern", "use_dora", "lora_bias", "task_type",
+                                    "inference_mode", "exclude_modules"};
+  known.insert(known.end(), kLoraOnlyDefault.begin(), kLoraOnlyDefault.end());
+  check_known(cfg, known, "--peft_config for LoRA (Hugging Face peft LoraConfig)");
+  for (const auto& key : kLoraOnlyDefault) only_default(cfg, key, "this LoraConfig feature is not implemented");
   common_hf_keys(cfg);
   only_default(cfg, "fan_in_fan_out", "x070 linears store W as [out, in]");
   only_default(cfg, "rank_pattern", "one r for every linear");
   only_default(cfg, "alpha_pattern", "one lora_alpha for every linear");
   only_default(cfg, "use_dora", "DoRA is not implemented; use plain LoRA");
   only_default(cfg, "lora_bias", "x070 linears have no bias");
-  only_default(cfg, "use_qalora", "quantised training is not implemented");
-  only_default(cfg, "trainable_token_indices", "train emb with full fine-tuning instead");
   // LoraConfig's own defaults: r 8, lora_alpha 8, lora_dropout 0
   o.peft.r = integer(cfg, "r", 8);
   o.peft.lora_alpha = float(number(cfg, "lora_alpha", 8));
