@@ -68,6 +68,24 @@ void jacobi_eigen(Mat A, int n, std::vector<double>& evals, Mat& evecs) {
 
 }  // namespace
 
+void subtract_product(float* W, int out, int in, int r, const float* B, const float* A, double scale) {
+#pragma omp parallel
+  {
+    std::vector<double> row(static_cast<size_t>(in));
+#pragma omp for schedule(static)
+    for (int o = 0; o < out; ++o) {  // row o of B A as a sum of rows of A: contiguous reads
+      std::fill(row.begin(), row.end(), 0.0);
+      for (int c = 0; c < r; ++c) {
+        const double b = B[size_t(o) * r + c];
+        const float* a = A + size_t(c) * in;
+        for (int i = 0; i < in; ++i) row[size_t(i)] += b * a[i];
+      }
+      float* w = W + size_t(o) * in;
+      for (int i = 0; i < in; ++i) w[i] -= float(scale * row[size_t(i)]);
+    }
+  }
+}
+
 void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, float* lora_A,
                 float* lora_B, int oversample) {
   const int q = std::min({r + std::max(oversample, 0), out, in});
@@ -76,21 +94,38 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
   // Y = W R, R [in, q] Gaussian; Q = orth(Y) [out, q]
   Mat R(size_t(in) * q), Q(size_t(out) * q, 0), Z(size_t(in) * q, 0);
   for (double& x : R) x = normal(gen);
+  // The two products with W dominate (a few GFLOP per linear of a 1.5B model): rows of W are
+  // shared out between threads, each writing only its own rows (mul_W) or columns (mul_Wt) of
+  // the result, so no reduction is needed.
   auto mul_W = [&](const Mat& X, Mat& Y) {  // Y[out,q] = W X[in,q]
-    std::fill(Y.begin(), Y.end(), 0);
-    for (int o = 0; o < out; ++o)
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < out; ++o) {
+      double* __restrict y = &Y[size_t(o) * q];
+      std::fill(y, y + q, 0.0);
+      const float* w = W + size_t(o) * in;
       for (int i = 0; i < in; ++i) {
-        const double w = W[size_t(o) * in + i];
-        for (int j = 0; j < q; ++j) Y[size_t(o) * q + j] += w * X[size_t(i) * q + j];
+        const double wi = w[i];
+        const double* __restrict x = &X[size_t(i) * q];
+        for (int j = 0; j < q; ++j) y[j] += wi * x[j];
       }
+    }
   };
-  auto mul_Wt = [&](const Mat& Y, Mat& X) {  // X[in,q] = W^T Y[out,q]
-    std::fill(X.begin(), X.end(), 0);
-    for (int o = 0; o < out; ++o)
-      for (int i = 0; i < in; ++i) {
-        const double w = W[size_t(o) * in + i];
-        for (int j = 0; j < q; ++j) X[size_t(i) * q + j] += w * Y[size_t(o) * q + j];
+  auto mul_Wt = [&](const Mat& Y, Mat& X) {  // X[in,q] = W^T Y[out,q], by column blocks of W
+    const int block = 256;
+#pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < in; i0 += block) {
+      const int i1 = std::min(in, i0 + block);
+      std::fill(X.begin() + size_t(i0) * q, X.begin() + size_t(i1) * q, 0.0);
+      for (int o = 0; o < out; ++o) {
+        const float* w = W + size_t(o) * in;
+        const double* __restrict y = &Y[size_t(o) * q];
+        for (int i = i0; i < i1; ++i) {
+          const double wi = w[i];
+          double* __restrict x = &X[size_t(i) * q];
+          for (int j = 0; j < q; ++j) x[j] += wi * y[j];
+        }
       }
+    }
   };
   mul_W(R, Q);
   orthonormalize(Q, out, q);
@@ -104,12 +139,11 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
   Mat Bt(size_t(in) * q);
   mul_Wt(Q, Bt);
   Mat BBt(size_t(q) * q, 0);
-  for (int a = 0; a < q; ++a)
-    for (int b = 0; b < q; ++b) {
-      double s = 0;
-      for (int i = 0; i < in; ++i) s += Bt[size_t(i) * q + a] * Bt[size_t(i) * q + b];
-      BBt[size_t(a) * q + b] = s;
-    }
+  for (int i = 0; i < in; ++i) {  // row by row: Bt is read once, in order
+    const double* row = &Bt[size_t(i) * q];
+    for (int a = 0; a < q; ++a)
+      for (int b = 0; b < q; ++b) BBt[size_t(a) * q + b] += row[a] * row[b];
+  }
   std::vector<double> evals;
   Mat Ub;
   jacobi_eigen(BBt, q, evals, Ub);
@@ -135,12 +169,7 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
       lora_A[size_t(c) * in + i] = float(v / sigma * sq);
     }
   }
-  for (int o = 0; o < out; ++o)
-    for (int i = 0; i < in; ++i) {
-      double s = 0;
-      for (int c = 0; c < r; ++c) s += double(lora_B[size_t(o) * r + c]) * lora_A[size_t(c) * in + i];
-      W[size_t(o) * in + i] -= float(s);
-    }
+  subtract_product(W, out, in, r, lora_B, lora_A, 1.0);
 }
 
 }  // namespace rwkv
@@ -236,12 +265,7 @@ void subtract_pissa_init(StateDict& weights, const StateDict& init,
     const int o = int(w->shape[0]), i = int(w->shape[1]), r = int(At->shape[0]);
     std::vector<float> W = w->to_f32();
     const std::vector<float> A = At->to_f32(), B = Bt->to_f32();
-    for (int a = 0; a < o; ++a)
-      for (int b = 0; b < i; ++b) {
-        double s = 0;
-        for (int c = 0; c < r; ++c) s += double(B[size_t(a) * r + c]) * A[size_t(c) * i + b];
-        W[size_t(a) * i + b] -= float(scaling * s);
-      }
+    subtract_product(W.data(), o, i, r, B.data(), A.data(), scaling);
     *w = HostTensor::from_f32(W, w->shape);
   }
 }

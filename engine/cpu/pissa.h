@@ -25,6 +25,9 @@ namespace rwkv {
 void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, float* lora_A,
                 float* lora_B, int oversample = 0);
 
+// W [out, in] -= scale * B [out, r] A [r, in], accumulated in double.
+void subtract_product(float* W, int out, int in, int r, const float* B, const float* A, double scale);
+
 // State-dict prefixes of the linears an adapter wraps ("blocks.0.att.key", "blocks.0.ffn.key",
 // ...), in model order. A target module matches the last part of the name, as peft matches
 // "key" against both att.key and ffn.key.
