@@ -1,6 +1,7 @@
 // The shape of an RWKV-7 (x070) model and the fine-tuning method applied to it. Shared by the
 // trainer, both backends, `init`, `inspect` and the planner, so every part agrees on sizes.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ struct PeftConfig {
   int r = 64;
   float lora_alpha = 128.0f;
   float lora_dropout = 0.0f;
+  bool use_rslora = false;   // Hugging Face peft's rank-stabilised scaling: alpha / sqrt(r)
   // Linear modules (by the last part of their name) the adapter wraps. RWKV-PEFT's default:
   // att.receptance/key/value/output and ffn.key/ffn.value.
   std::vector<std::string> target_modules = {"receptance", "key", "value", "output"};
@@ -63,7 +65,8 @@ struct PeftConfig {
   std::vector<std::string> train_parts;
   uint64_t seed = 0;         // adapter init and dropout masks
   float lora_scaling() const {
-    return method == PeftMethod::Lora ? lora_alpha / float(r) : 1.0f;
+    if (method != PeftMethod::Lora) return 1.0f;
+    return use_rslora ? lora_alpha / std::sqrt(float(r)) : lora_alpha / float(r);
   }
 };
 

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "core/errors.h"
+
 namespace rwkv {
 namespace {
 
@@ -66,29 +68,64 @@ void jacobi_eigen(Mat A, int n, std::vector<double>& evals, Mat& evecs) {
 
 }  // namespace
 
+void subtract_product(float* W, int out, int in, int r, const float* B, const float* A, double scale) {
+#pragma omp parallel
+  {
+    std::vector<double> row(static_cast<size_t>(in));
+#pragma omp for schedule(static)
+    for (int o = 0; o < out; ++o) {  // row o of B A as a sum of rows of A: contiguous reads
+      std::fill(row.begin(), row.end(), 0.0);
+      for (int c = 0; c < r; ++c) {
+        const double b = B[size_t(o) * r + c];
+        const float* a = A + size_t(c) * in;
+        for (int i = 0; i < in; ++i) row[size_t(i)] += b * a[i];
+      }
+      float* w = W + size_t(o) * in;
+      for (int i = 0; i < in; ++i) w[i] -= float(scale * row[size_t(i)]);
+    }
+  }
+}
+
 void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, float* lora_A,
-                float* lora_B) {
-  const int q = std::min({r, out, in});
+                float* lora_B, int oversample) {
+  const int q = std::min({r + std::max(oversample, 0), out, in});
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> normal;
   // Y = W R, R [in, q] Gaussian; Q = orth(Y) [out, q]
   Mat R(size_t(in) * q), Q(size_t(out) * q, 0), Z(size_t(in) * q, 0);
   for (double& x : R) x = normal(gen);
+  // The two products with W dominate (a few GFLOP per linear of a 1.5B model): rows of W are
+  // shared out between threads, each writing only its own rows (mul_W) or columns (mul_Wt) of
+  // the result, so no reduction is needed.
   auto mul_W = [&](const Mat& X, Mat& Y) {  // Y[out,q] = W X[in,q]
-    std::fill(Y.begin(), Y.end(), 0);
-    for (int o = 0; o < out; ++o)
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < out; ++o) {
+      double* __restrict y = &Y[size_t(o) * q];
+      std::fill(y, y + q, 0.0);
+      const float* w = W + size_t(o) * in;
       for (int i = 0; i < in; ++i) {
-        const double w = W[size_t(o) * in + i];
-        for (int j = 0; j < q; ++j) Y[size_t(o) * q + j] += w * X[size_t(i) * q + j];
+        const double wi = w[i];
+        const double* __restrict x = &X[size_t(i) * q];
+        for (int j = 0; j < q; ++j) y[j] += wi * x[j];
       }
+    }
   };
-  auto mul_Wt = [&](const Mat& Y, Mat& X) {  // X[in,q] = W^T Y[out,q]
-    std::fill(X.begin(), X.end(), 0);
-    for (int o = 0; o < out; ++o)
-      for (int i = 0; i < in; ++i) {
-        const double w = W[size_t(o) * in + i];
-        for (int j = 0; j < q; ++j) X[size_t(i) * q + j] += w * Y[size_t(o) * q + j];
+  auto mul_Wt = [&](const Mat& Y, Mat& X) {  // X[in,q] = W^T Y[out,q], by column blocks of W
+    const int block = 256;
+#pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < in; i0 += block) {
+      const int i1 = std::min(in, i0 + block);
+      std::fill(X.begin() + size_t(i0) * q, X.begin() + size_t(i1) * q, 0.0);
+      for (int o = 0; o < out; ++o) {
+        const float* w = W + size_t(o) * in;
+        const double* __restrict y = &Y[size_t(o) * q];
+        for (int i = i0; i < i1; ++i) {
+          const double wi = w[i];
+          double* __restrict x = &X[size_t(i) * q];
+          for (int j = 0; j < q; ++j) x[j] += wi * y[j];
+        }
       }
+    }
   };
   mul_W(R, Q);
   orthonormalize(Q, out, q);
@@ -102,12 +139,11 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
   Mat Bt(size_t(in) * q);
   mul_Wt(Q, Bt);
   Mat BBt(size_t(q) * q, 0);
-  for (int a = 0; a < q; ++a)
-    for (int b = 0; b < q; ++b) {
-      double s = 0;
-      for (int i = 0; i < in; ++i) s += Bt[size_t(i) * q + a] * Bt[size_t(i) * q + b];
-      BBt[size_t(a) * q + b] = s;
-    }
+  for (int i = 0; i < in; ++i) {  // row by row: Bt is read once, in order
+    const double* row = &Bt[size_t(i) * q];
+    for (int a = 0; a < q; ++a)
+      for (int b = 0; b < q; ++b) BBt[size_t(a) * q + b] += row[a] * row[b];
+  }
   std::vector<double> evals;
   Mat Ub;
   jacobi_eigen(BBt, q, evals, Ub);
@@ -116,7 +152,7 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
   std::sort(order.begin(), order.end(), [&](int x, int y) { return evals[x] > evals[y]; });
   std::fill(lora_A, lora_A + size_t(r) * in, 0.0f);
   std::fill(lora_B, lora_B + size_t(out) * r, 0.0f);
-  for (int c = 0; c < q; ++c) {
+  for (int c = 0; c < std::min(q, r); ++c) {
     const int e = order[c];
     const double sigma = std::sqrt(std::max(evals[e], 0.0));
     if (sigma < 1e-12) continue;
@@ -133,12 +169,117 @@ void pissa_init(float* W, int out, int in, int r, int niter, uint64_t seed, floa
       lora_A[size_t(c) * in + i] = float(v / sigma * sq);
     }
   }
-  for (int o = 0; o < out; ++o)
-    for (int i = 0; i < in; ++i) {
-      double s = 0;
-      for (int c = 0; c < r; ++c) s += double(lora_B[size_t(o) * r + c]) * lora_A[size_t(c) * in + i];
-      W[size_t(o) * in + i] -= float(s);
-    }
+  subtract_product(W, out, in, r, lora_B, lora_A, 1.0);
+}
+
+}  // namespace rwkv
+
+// ---- whole-model helpers ----
+
+namespace rwkv {
+namespace {
+
+const HostTensor* find_tensor(const StateDict& sd, const std::string& name) {
+  for (const auto& [n, t] : sd)
+    if (n == name) return &t;
+  return nullptr;
+}
+HostTensor* find_tensor(StateDict& sd, const std::string& name) {
+  for (auto& [n, t] : sd)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+// init_pissa.pth of RWKV-PEFT 5b8aac9 prefixes "model." (its Lightning module's names); older
+// merge_pissa.py files do not: accept both.
+const HostTensor* init_tensor(const StateDict& init, const std::string& prefix, const char* which) {
+  const std::string leaf = prefix + "." + which;
+  if (const HostTensor* t = find_tensor(init, "model." + leaf)) return t;
+  return find_tensor(init, leaf);
+}
+
+}  // namespace
+
+std::vector<std::string> adapted_linear_prefixes(const ModelConfig& cfg,
+                                                 const std::vector<std::string>& target_modules) {
+  auto targeted = [&](const char* m) {
+    return std::find(target_modules.begin(), target_modules.end(), m) != target_modules.end();
+  };
+  std::vector<std::string> out;
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    for (const char* m : {"receptance", "key", "value", "output"})
+      if (targeted(m)) out.push_back(p + "att." + m);
+    for (const char* m : {"key", "value"})
+      if (targeted(m)) out.push_back(p + "ffn." + m);
+  }
+  return out;
+}
+
+StateDict pissa_initial_adapters(const StateDict& weights, const std::vector<std::string>& prefixes,
+                                 int r, int niter, int oversample, uint64_t seed, float scaling) {
+  StateDict out;
+  for (size_t k = 0; k < prefixes.size(); ++k) {
+    const HostTensor* w = find_tensor(weights, prefixes[k] + ".weight");
+    if (!w || w->shape.size() != 2)
+      throw EngineError("E_PISSA_INIT", "the model has no linear " + prefixes[k] + ".weight", "");
+    const int o = int(w->shape[0]), i = int(w->shape[1]);
+    std::vector<float> W = w->to_f32(), A(size_t(r) * i), B(size_t(o) * r);
+    pissa_init(W.data(), o, i, r, niter, seed * 1000003ull + k, A.data(), B.data(), oversample);
+    // peft's PiSSA: S / s in both factors, so s * B A is the same principal part
+    const float f = 1.0f / std::sqrt(scaling);
+    for (float& x : A) x *= f;
+    for (float& x : B) x *= f;
+    out.push_back({"model." + prefixes[k] + ".init_lora_A", HostTensor::from_f32(A, {r, i})});
+    out.push_back({"model." + prefixes[k] + ".init_lora_B", HostTensor::from_f32(B, {o, r})});
+  }
+  return out;
+}
+
+void check_pissa_init(const StateDict& init, const StateDict& weights,
+                      const std::vector<std::string>& prefixes, int r, const std::string& path) {
+  for (const auto& p : prefixes) {
+    const HostTensor* w = find_tensor(weights, p + ".weight");
+    const HostTensor* A = init_tensor(init, p, "init_lora_A");
+    const HostTensor* B = init_tensor(init, p, "init_lora_B");
+    if (!A || !B)
+      throw EngineError("E_PISSA_INIT", path + " has no init_lora_A/init_lora_B for " + p,
+                        "give the init_pissa.pth written by the run that trained this adapter "
+                        "(same model and target modules)");
+    if (!w) throw EngineError("E_PISSA_INIT", "the model has no linear " + p + ".weight", "");
+    const std::vector<int64_t> wantA = {r, w->shape[1]}, wantB = {w->shape[0], r};
+    if (A->shape != wantA || B->shape != wantB)
+      throw EngineError("E_PISSA_INIT",
+                        path + ": " + p + " init shapes do not fit this model and rank r " + std::to_string(r),
+                        "use the pissa_r (r) the init was made with, and the same base model");
+  }
+}
+
+void subtract_pissa_init(StateDict& weights, const StateDict& init,
+                         const std::vector<std::string>& prefixes, float scaling) {
+  for (const auto& p : prefixes) {
+    HostTensor* w = find_tensor(weights, p + ".weight");
+    const HostTensor* At = init_tensor(init, p, "init_lora_A");
+    const HostTensor* Bt = init_tensor(init, p, "init_lora_B");
+    if (!w || !At || !Bt) throw EngineError("E_PISSA_INIT", "no PiSSA init for " + p, "");
+    const int o = int(w->shape[0]), i = int(w->shape[1]), r = int(At->shape[0]);
+    std::vector<float> W = w->to_f32();
+    const std::vector<float> A = At->to_f32(), B = Bt->to_f32();
+    subtract_product(W.data(), o, i, r, B.data(), A.data(), scaling);
+    *w = HostTensor::from_f32(W, w->shape);
+  }
+}
+
+StateDict pissa_adapter_from_init(const StateDict& init, const std::vector<std::string>& prefixes) {
+  StateDict out;
+  for (const auto& p : prefixes) {
+    const HostTensor* A = init_tensor(init, p, "init_lora_A");
+    const HostTensor* B = init_tensor(init, p, "init_lora_B");
+    if (!A || !B) throw EngineError("E_PISSA_INIT", "no PiSSA init for " + p, "");
+    out.push_back({p + ".lora_A", HostTensor::from_f32(A->to_f32(), A->shape)});
+    out.push_back({p + ".lora_B", HostTensor::from_f32(B->to_f32(), B->shape)});
+  }
+  return out;
 }
 
 }  // namespace rwkv

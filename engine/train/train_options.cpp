@@ -4,20 +4,10 @@
 
 #include "core/errors.h"
 #include "train/data_source.h"
+#include "train/peft_options.h"
 
 namespace rwkv {
 namespace {
-
-double num(const Json& j, const char* key, double fallback) {
-  const Json* v = j.find(key);
-  if (!v || v->is_null()) return fallback;
-  if (v->kind() == Json::Kind::String) {
-    try { return std::stod(v->as_string()); } catch (...) {}
-  }
-  if (v->kind() != Json::Kind::Number)
-    throw EngineError("E_PEFT_CONFIG", std::string("peft config key '") + key + "' must be a number", "");
-  return v->as_number();
-}
 
 // --data_type, --dataload, --loss_mask and the sft flags, as the two RWKV-PEFT trees (JL-er
 // 5b8aac9 and the newest) run them. What neither can run is refused, never approximated.
@@ -75,43 +65,6 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
   }
 }
 }  // namespace
-
-void apply_peft_json(const std::string& method, const Json& cfg, PeftConfig& peft) {
-  if (cfg.kind() != Json::Kind::Object)
-    throw EngineError("E_PEFT_CONFIG", "the PEFT config must be a JSON object",
-                      "e.g. --peft_config '{\"r\":64,\"lora_alpha\":128,\"lora_dropout\":0.01}'");
-  static const std::vector<std::string> known = {
-      "r", "lora_alpha", "lora_dropout", "target_modules", "lora_r", "lora_load", "pissa_r",
-      "pissa_load", "pissa_init", "svd_niter", "init_lora_weights", "mode", "load", "bias",
-      "task_type", "use_rslora", "fan_in_fan_out", "init_weights", "miss_dropout", "modules_to_save"};
-  for (const auto& [k, v] : cfg.members())
-    if (std::find(known.begin(), known.end(), k) == known.end())
-      throw EngineError("E_PEFT_CONFIG", "unknown PEFT config key '" + k + "'",
-                        "keys: r, lora_alpha, lora_dropout, target_modules (LoRA/MiSS); "
-                        "lora_r/lora_alpha/lora_dropout/lora_load (legacy --lora_config); "
-                        "pissa_r/svd_niter (--pissa_config)");
-  peft.r = int(num(cfg, "r", num(cfg, "lora_r", num(cfg, "pissa_r", peft.r))));
-  peft.lora_alpha = float(num(cfg, "lora_alpha", peft.lora_alpha));
-  peft.lora_dropout = float(num(cfg, "lora_dropout", peft.lora_dropout));
-  peft.svd_niter = int(num(cfg, "svd_niter", peft.svd_niter));
-  if (const Json* tm = cfg.find("target_modules")) {
-    if (tm->kind() != Json::Kind::Array)
-      throw EngineError("E_PEFT_CONFIG", "target_modules must be a list of module names",
-                        "e.g. [\"receptance\",\"key\",\"value\",\"output\"]");
-    peft.target_modules.clear();
-    for (const auto& m : tm->items()) {
-      const std::string name = m.as_string();
-      if (name != "receptance" && name != "key" && name != "value" && name != "output")
-        throw EngineError("E_PEFT_CONFIG", "target module '" + name + "' is not a linear of x070",
-                          "x070 linears: receptance, key, value, output (key/value also match ffn)");
-      peft.target_modules.push_back(name);
-    }
-  }
-  if (peft.r <= 0) throw EngineError("E_PEFT_CONFIG", "r must be > 0", "");
-  if (peft.lora_dropout < 0 || peft.lora_dropout >= 1)
-    throw EngineError("E_PEFT_CONFIG", "lora_dropout must be in [0, 1)", "");
-  (void)method;
-}
 
 TrainOptions train_options_from_flags(const ParsedFlags& f) {
   TrainOptions o;
@@ -198,44 +151,13 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   unsupported_if("my_pile_stage", f.get_int("my_pile_stage") > 1, "only stage-1 style training from a checkpoint or init is implemented");
   apply_data_flags(f, o);
 
-  // PEFT: the newest RWKV-PEFT form (--peft X --peft_config {...}) and the older one
-  // (--peft lora --lora_config {...}, --peft pissa --pissa_config, --train_type state).
-  std::string peft = f.get_string("peft");
-  if (f.get_string("train_type") == "state") peft = "state";
-  o.peft_name = peft;
-  if (peft == "none") {
-    o.peft.method = PeftMethod::Full;
-  } else if (peft == "lora" || peft == "pissa") {
-    o.peft.method = peft == "lora" ? PeftMethod::Lora : PeftMethod::Pissa;
-    // RWKV-PEFT's legacy defaults: r 8, alpha 32, dropout 0.01 (lora_config's default)
-    o.peft.r = 8; o.peft.lora_alpha = 32; o.peft.lora_dropout = peft == "lora" ? 0.01f : 0.0f;
-    if (f.has("peft_config")) apply_peft_json(peft, f.values.at("peft_config"), o.peft);
-    else if (peft == "lora") apply_peft_json(peft, f.values.at("lora_config"), o.peft);
-    else apply_peft_json(peft, f.values.at("pissa_config"), o.peft);
-    const Json& legacy = f.values.at("lora_config");
-    if (const Json* l = legacy.find("lora_load")) if (l->kind() == Json::Kind::String) o.lora_load = l->as_string();
-  } else if (peft == "miss" || peft == "bone" || peft == "disha") {
-    o.peft.method = PeftMethod::Miss;
-    o.peft.r = 64;
-    if (f.has("peft_config")) apply_peft_json(peft, f.values.at("peft_config"), o.peft);
-    else apply_peft_json(peft, f.values.at(peft == "disha" ? "disha_config" : "miss_config"), o.peft);
-  } else if (peft == "state") {
-    if (o.infctx)
-      throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
-                        "RWKV-PEFT runs them as separate modes: choose one");
-    o.peft.method = PeftMethod::State;
-  } else {
-    throw EngineError("E_FLAG_UNSUPPORTED", "--peft " + peft + " is not supported by this engine",
-                      "supported: none, lora, pissa, miss (bone/disha), state");
-  }
-  o.peft.train_parts.clear();
-  if (o.peft.method != PeftMethod::Full && o.peft.method != PeftMethod::State) {
-    const Json& tp = f.values.at("train_parts");
-    if (tp.kind() == Json::Kind::Array)
-      for (const auto& p : tp.items()) o.peft.train_parts.push_back(p.as_string());
-    else if (tp.kind() == Json::Kind::String && !tp.as_string().empty())
-      o.peft.train_parts.push_back(tp.as_string());
-  }
+  resolve_peft_options(f, o);
+  if (o.infctx && o.peft.method == PeftMethod::State)
+    throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
+                      "RWKV-PEFT runs them as separate modes: choose one");
+  // The older RWKV-PEFT has no --merge: its checkpoints always hold the adapter alone.
+  if (!o.peft_new_form && !f.has("merge") && o.peft.method != PeftMethod::Full && o.peft.method != PeftMethod::State)
+    o.merge = false;
   o.peft.seed = uint64_t(o.seed < 0 ? 0 : o.seed);
   for (const auto& name : f.given) o.resolved.set(name, f.values.at(name));
   return o;

@@ -39,7 +39,16 @@ struct TrainOptions {
   bool merge = true;                 // --merge 1: save merged weights
   PeftConfig peft;
   std::string peft_name = "none";
-  std::string lora_load;             // adapter to continue from (lora_config.lora_load)
+  bool peft_new_form = false;        // --peft_config (Hugging Face peft keys): peft's adapter names
+  std::string lora_load;             // adapter to continue from (lora_config.lora_load, *_config.load)
+  // PiSSA (--peft pissa, or init_lora_weights "pissa"/"pissa_niter_N"): adapters start from the
+  // SVD of W, written to proj_dir/init_pissa.pth; see cpu/pissa.h.
+  bool pissa = false;
+  std::string pissa_load;            // a trained PiSSA adapter to continue from (needs pissa_init)
+  std::string pissa_init;            // an init_pissa.pth to start from instead of a new SVD
+  int pissa_oversample = 0;          // extra SVD columns ("pissa": converged, not svd_lowrank's)
+  std::string init_lora_weights = "true";  // newest form: true | gaussian | pissa | pissa_niter_N
+  std::vector<std::pair<std::string, std::string>> warnings;  // (code, message) for the start
   std::string accelerator = "gpu";   // cpu | gpu/cuda
   int devices = 1;
   bool grad_cp = false;
@@ -53,8 +62,5 @@ struct TrainOptions {
 
 // Throws EngineError(E_FLAG_VALUE / E_PEFT_CONFIG / E_FLAG_UNSUPPORTED) with hints.
 TrainOptions train_options_from_flags(const ParsedFlags& flags);
-
-// peft_config / lora_config / pissa_config / miss_config JSON into PeftConfig.
-void apply_peft_json(const std::string& method, const Json& cfg, PeftConfig& peft);
 
 }  // namespace rwkv

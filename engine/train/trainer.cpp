@@ -15,6 +15,8 @@
 #include "core/gpus.h"
 #include "core/planner.h"
 #include "core/pth.h"
+#include "train/adapter_files.h"
+#include "train/adapter_start.h"
 #include "train/data_source.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
@@ -114,6 +116,7 @@ class Trainer {
     make_project_dir(o_.proj_dir);
     for (const auto& f : o_.ignored_flags)
       proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
+    for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
     open_backend();
     const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
     data_ = open_data_source(o_, samples_per_epoch);
@@ -163,25 +166,27 @@ class Trainer {
       if (given("vocab_size") && o_.vocab_size != cfg_.vocab_size) mismatch("vocab_size", o_.vocab_size, cfg_.vocab_size);
     }
     cfg_.head_size_divisor = o_.head_size_divisor;
+    // what the adapters start from (PiSSA, gaussian, lora_load / pissa_load): train/adapter_start.h
+    const AdapterStart start =
+        prepare_adapter_start(o_, cfg_, weights, hooks_.allow_resume && file_exists(resume_path(o_.proj_dir)));
+    for (const auto& [code, message] : start.warnings) proto_.warning(code, message);
+    for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
     bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
     bo.grad_checkpoint = o_.grad_cp;
     bo.threads = o_.threads;
     if (o_.accelerator == "cpu") {
-      backend_ = make_cpu_backend(cfg_, o_.peft, weights, bo);
+      backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
 #ifdef RWKV_HAVE_CUDA
-      backend_ = make_cuda_backend(cfg_, o_.peft, weights, bo);
+      backend_ = make_cuda_backend(cfg_, start.backend_peft, weights, bo);
 #else
       throw EngineError("E_NO_CUDA", "this rwkv-train was built without the CUDA backend",
                         "pass --accelerator cpu to train on the CPU, or build on a machine with nvcc");
 #endif
     }
-    if (!o_.lora_load.empty()) {
-      if (!file_exists(o_.lora_load))
-        throw EngineError("E_LOAD_MODEL", "lora_load " + o_.lora_load + " does not exist", "");
-      backend_->import_trainable(load_pth(o_.lora_load));
-    }
+    if (!start.initial.empty()) backend_->import_trainable(start.initial);
+    if (!start.continued.empty()) backend_->import_trainable(start.continued);
   }
 
   void load_resume() {
@@ -229,6 +234,17 @@ class Trainer {
     if (o_.peft.method == PeftMethod::Full) sd = backend_->export_weights(ExportKind::Full);
     else if (o_.peft.method == PeftMethod::State) sd = backend_->export_weights(ExportKind::AdapterOnly);
     else sd = backend_->export_weights(o_.merge ? ExportKind::Merged : ExportKind::AdapterOnly);
+    const bool hf_adapter = o_.peft_new_form && !o_.merge && o_.peft.method != PeftMethod::Full &&
+                            o_.peft.method != PeftMethod::State;
+    if (hf_adapter) {
+      // the newest RWKV-PEFT saves peft's adapter folder (proj_dir-adapter, overwritten each
+      // time); rwkv-N.pth keeps every epoch's adapter with the same names
+      save_hf_adapter(o_.proj_dir + "-adapter", to_bf16(sd), hf_adapter_config(o_));
+      emit_checkpoint(o_.proj_dir + "-adapter/adapter_model.safetensors", "adapter");
+      StateDict named;
+      for (auto& [n, t] : sd) named.push_back({hf_peft_name(n), std::move(t)});
+      sd = std::move(named);
+    }
     save_pth(path, to_bf16(sd));
     emit_checkpoint(path, o_.peft.method == PeftMethod::Full ? "full"
                           : o_.peft.method == PeftMethod::State ? "state"
