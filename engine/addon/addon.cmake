@@ -23,7 +23,7 @@ if(RWKV_NODE_INCLUDE_DIR AND EXISTS "${RWKV_NODE_INCLUDE_DIR}/node_api.h" AND EX
   # and VS Code's Electron. C++ exceptions carry JavaScript errors (NAPI_CPP_EXCEPTIONS).
   target_compile_definitions(rwkv_studio_addon PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS
                                                        NODE_ADDON_API_DISABLE_DEPRECATED)
-  target_link_libraries(rwkv_studio_addon PRIVATE rwkv_core)
+  target_link_libraries(rwkv_studio_addon PRIVATE rwkv_options)
   set_target_properties(rwkv_studio_addon PROPERTIES PREFIX "" SUFFIX ".node" OUTPUT_NAME rwkv_studio
                         CXX_VISIBILITY_PRESET hidden
                         LIBRARY_OUTPUT_DIRECTORY "${RWKV_DIST_DIR}/bin")

@@ -13,6 +13,7 @@
 #include "addon/facts.h"
 #include "addon/js_values.h"
 #include "addon/json_worker.h"
+#include "addon/run_check.h"
 #include "core/tokenizer.h"
 
 namespace rwkv::addon {
@@ -62,6 +63,18 @@ Napi::Value ListGpus(const Napi::CallbackInfo& info) {
   return JsonWorker::Start(info.Env(), "rwkv.listGpus", [] { return facts::list_gpus(); });
 }
 
+Napi::Value CheckRun(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "checkRun(argv) needs an array of strings");
+  const Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> argv;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const Napi::Value v = arr.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "checkRun: argv must hold strings");
+    argv.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return to_js(info.Env(), facts::check_run(argv));
+}
+
 Napi::Value PlanMemory(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "planMemory(flags, stack?) needs flags");
   const auto flags = flags_from_js(info[0]);
@@ -79,6 +92,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectDataset", Napi::Function::New(env, InspectDataset, "inspectDataset"));
   exports.Set("listGpus", Napi::Function::New(env, ListGpus, "listGpus"));
   exports.Set("planMemory", Napi::Function::New(env, PlanMemory, "planMemory"));
+  exports.Set("checkRun", Napi::Function::New(env, CheckRun, "checkRun"));
   exports.Set("version", Napi::String::New(env, RWKV_STUDIO_VERSION));
   return exports;
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "addon/facts.h"
+#include "addon/run_check.h"
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/planner.h"
@@ -187,9 +188,36 @@ void plan_and_gpus_answer_in_facts_shapes() {
   if (gpus.find("gpus")->items().empty()) CHECK(gpus.find("reason") && !gpus.find("reason")->as_string().empty());
 }
 
+// checkRun: the trainer's own rules, from flags alone. What train.py accepts but this engine does
+// not (quantisation), what the GPU backend lacks (MiSS, LoRA dropout, infctx) with the CPU as the
+// way out, and a full run on the GPU with grad_cp 1 accepted with a warning.
+void check_run_uses_the_trainers_rules() {
+  const std::vector<std::string> base = {"--n_layer", "12", "--n_embd", "768", "--vocab_size", "65536", "--data_file", "d",
+                                         "--data_type", "binidx", "--ctx_len", "512", "--accelerator", "gpu", "--grad_cp", "1"};
+  auto check = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return rwkv::facts::check_run(argv);
+  };
+  auto code = [](const Json& j) { return j.find("code") ? j.find("code")->as_string() : std::string(); };
+  const Json full = check({});
+  CHECK(full.find("ok")->as_bool());
+  CHECK(full.find("warnings")->items().size() == 1 && code(full.find("warnings")->items()[0]) == "W_GRAD_CP_GPU");
+  CHECK(code(check({"--peft", "miss", "--peft_config", "{\"r\":64}"})) == "E_CUDA_UNSUPPORTED");
+  const Json dropout = check({"--peft", "lora", "--lora_config", "{\"lora_r\":32,\"lora_alpha\":32,\"lora_dropout\":0.01}"});
+  CHECK(code(dropout) == "E_CUDA_UNSUPPORTED");
+  CHECK(dropout.find("message")->as_string().find("lora_dropout 0.01)") != std::string::npos);
+  CHECK(code(check({"--train_type", "infctx", "--chunk_ctx", "256"})) == "E_CUDA_UNSUPPORTED");
+  CHECK(check({"--peft", "pissa", "--pissa_config", "{\"pissa_r\":32,\"svd_niter\":4}"}).find("ok")->as_bool());
+  CHECK(code(check({"--quant", "nf4"})) == "E_FLAG_UNSUPPORTED");
+  CHECK(check({"--peft", "miss", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());
+  CHECK(code(check({"--lr_schedule", "linear"})) == "E_FLAG_VALUE");
+}
+
 }  // namespace
 
 int main() {
+  check_run_uses_the_trainers_rules();
   headers_match_what_torch_wrote();
   x070_model_facts();
   adapter_and_older_versions();

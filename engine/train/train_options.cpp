@@ -138,9 +138,6 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   };
   if (o.infctx) {
     if (o.chunk_ctx <= 0) bad("chunk_ctx", "must be positive", "tokens per infctx chunk, e.g. 512");
-    if (o.accelerator != "cpu")
-      throw EngineError("E_CUDA_UNSUPPORTED", "--train_type infctx is not yet implemented on the GPU",
-                        "pass --accelerator cpu, or use --train_type none with a --ctx_len that fits");
     if (o.data_type == "sft")
       throw EngineError("E_FLAG_UNSUPPORTED", "--train_type infctx with --data_type sft",
                         "RWKV-PEFT's infctx step trains (input, target) batches: use binidx or jsonl data");

@@ -18,6 +18,7 @@
 #include "train/adapter_files.h"
 #include "train/adapter_start.h"
 #include "train/data_source.h"
+#include "train/gpu_support.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
 #include "train/lr_schedule.h"
@@ -117,6 +118,10 @@ class Trainer {
     for (const auto& f : o_.ignored_flags)
       proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
     for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
+    if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
+    if (gpu_ignores_grad_cp(o_))
+      proto_.warning("W_GRAD_CP_GPU", "--grad_cp 1 is not yet implemented on the GPU: every activation is kept "
+                                      "(same results, more memory than the plan for grad_cp 1)");
     open_backend();
     const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
     data_ = open_data_source(o_, samples_per_epoch);
@@ -173,7 +178,7 @@ class Trainer {
     for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
     bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
-    bo.grad_checkpoint = o_.grad_cp;
+    bo.grad_checkpoint = o_.grad_cp && !gpu_ignores_grad_cp(o_);
     bo.threads = o_.threads;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);

@@ -1,0 +1,20 @@
+// What the CUDA backend cannot run yet, decided from the options alone (no GPU, no model): the
+// trainer refuses with it before loading anything, and the editor shows it while the user types
+// (the addon's checkRun, diagnostic RWKV026). The CUDA backend keeps its own checks as a second
+// line. Each refusal is E_CUDA_UNSUPPORTED with a hint; the CPU backend runs all of them.
+#pragma once
+#include <optional>
+
+#include "core/errors.h"
+#include "train/train_options.h"
+
+namespace rwkv {
+
+// Empty when --accelerator is cpu or the GPU backend can run these options.
+std::optional<EngineError> cuda_refusal(const TrainOptions& o);
+
+// --grad_cp 1 is a memory saving with the same results; the GPU backend keeps every activation
+// instead (a warning says so), so the tutorials' scripts, which all set it, still run there.
+bool gpu_ignores_grad_cp(const TrainOptions& o);
+
+}  // namespace rwkv
