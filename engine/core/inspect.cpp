@@ -8,6 +8,7 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/jsonl_documents.h"
+#include "core/safetensors.h"
 #include "core/tokenizer.h"
 
 namespace rwkv {
@@ -108,7 +109,24 @@ CheckpointSummary summarize_tensors(std::vector<TensorInfo> tensors) {
   return s;
 }
 
-CheckpointSummary summarize_checkpoint(const std::string& path) { return summarize_tensors(read_pth_header(path)); }
+CheckpointSummary summarize_checkpoint(const std::string& path) {
+  // A peft adapter (the newest RWKV-PEFT's --merge 0): adapter_model.safetensors, or its folder.
+  struct stat st;
+  const bool folder = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  const std::string safetensors = folder ? path + "/adapter_model.safetensors" : path;
+  if (folder || ends_with(path, ".safetensors")) {
+    std::vector<TensorInfo> tensors;
+    for (const auto& [name, t] : load_safetensors(safetensors)) {  // adapters are small: data read too
+      TensorInfo info;
+      info.name = name;
+      info.dtype = t.dtype;
+      info.shape = t.shape;
+      tensors.push_back(std::move(info));
+    }
+    return summarize_tensors(std::move(tensors));
+  }
+  return summarize_tensors(read_pth_header(path));
+}
 
 bool looks_like_dataset(const std::string& path) {
   if (ends_with(path, ".jsonl")) return true;

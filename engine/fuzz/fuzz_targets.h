@@ -15,6 +15,7 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/pth.h"
+#include "core/safetensors.h"
 
 namespace rwkv_fuzz {
 
@@ -45,6 +46,13 @@ inline void fuzz_pth(const uint8_t* data, size_t size) {
   if (!f.ok()) return;
   try { rwkv::read_pth_header(f.path()); } catch (const rwkv::EngineError&) {}
   try { rwkv::load_pth(f.path()); } catch (const rwkv::EngineError&) {}
+}
+
+// Hugging Face safetensors (peft adapters): header length, JSON header, tensor bytes.
+inline void fuzz_safetensors(const uint8_t* data, size_t size) {
+  MemFile f(data, size);
+  if (!f.ok()) return;
+  try { rwkv::load_safetensors(f.path()); } catch (const rwkv::EngineError&) {}
 }
 
 inline void put16(std::vector<uint8_t>& b, uint32_t v) { b.push_back(v & 0xFF); b.push_back((v >> 8) & 0xFF); }

@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET="${1:-180}"
 shift || true
-TARGETS=("${@:-pth pickle binidx}")
+TARGETS=("${@:-pth pickle binidx safetensors}")
 [ "${#TARGETS[@]}" -eq 1 ] && read -r -a TARGETS <<< "${TARGETS[0]}"
 OUT="build/fuzz"
 mkdir -p "$OUT"
-CORE="engine/core/pth.cpp engine/core/tensor.cpp engine/core/atomic_file.cpp engine/core/binidx.cpp engine/core/json.cpp"
+CORE="engine/core/pth.cpp engine/core/tensor.cpp engine/core/atomic_file.cpp engine/core/binidx.cpp engine/core/json.cpp engine/core/safetensors.cpp"
 for t in "${TARGETS[@]}"; do
   if [ ! -x "$OUT/${t}_fuzz" ] || [ -n "$(find engine/core engine/fuzz -newer "$OUT/${t}_fuzz" -name '*.[ch]*' | head -1)" ]; then
     echo "building ${t}_fuzz"

@@ -29,7 +29,7 @@ int main() {
   const std::string root = "../fuzz/corpus/";
   const std::string scratch = "/tmp/rwkv_fuzz_replay_" + std::to_string(::getpid());
   size_t replayed = 0;
-  for (const std::string& target : {"pth", "pickle", "binidx"}) {
+  for (const std::string& target : {"pth", "pickle", "binidx", "safetensors"}) {
     const std::vector<std::string> inputs = files_in(root + target);
     CHECK(!inputs.empty());  // the seeds at least
     for (const std::string& path : inputs) {
@@ -37,6 +37,7 @@ int main() {
       try {
         if (target == "pth") rwkv_fuzz::fuzz_pth(data.data(), data.size());
         else if (target == "pickle") rwkv_fuzz::fuzz_pickle(data.data(), data.size());
+        else if (target == "safetensors") rwkv_fuzz::fuzz_safetensors(data.data(), data.size());
         else rwkv_fuzz::fuzz_binidx(data.data(), data.size(), scratch);
       } catch (const std::exception& e) {
         rwkv_test::fail(__FILE__, __LINE__, path + ": " + e.what());

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/inspect.h"
 #include "core/safetensors.h"
 #include "tests/check.h"
 #include "tests/test_files.h"
@@ -28,6 +29,21 @@ int main() {
   sd.push_back({"step", i64});
   const std::string path = dir + "/x.safetensors";
   save_safetensors(path, sd, {{"format", "pt"}});
+  {  // inspect (rwkv-train inspect, the addon) reads a peft adapter file and its folder
+    StateDict adapter;
+    for (int l = 0; l < 2; ++l)
+      for (const char* m : {"att.key", "ffn.value"}) {
+        const std::string p = "base_model.model.blocks." + std::to_string(l) + "." + m;
+        adapter.push_back({p + ".lora_A.weight", HostTensor::from_f32(std::vector<float>(8 * 64), {8, 64}, DType::BF16)});
+        adapter.push_back({p + ".lora_B.weight", HostTensor::from_f32(std::vector<float>(64 * 8), {64, 8}, DType::BF16)});
+      }
+    std::system(("mkdir -p " + dir + "/adapter").c_str());
+    save_safetensors(dir + "/adapter/adapter_model.safetensors", adapter);
+    for (const std::string& p : {dir + "/adapter", dir + "/adapter/adapter_model.safetensors"}) {
+      const CheckpointSummary s = summarize_checkpoint(p);
+      CHECK(s.is_adapter && s.adapter_method == "lora" && s.n_layer == 2 && s.tensors.size() == 8);
+    }
+  }
   const StateDict back = load_safetensors(path);
   CHECK(back.size() == sd.size());
   for (size_t i = 0; i < std::min(back.size(), sd.size()); ++i) {
