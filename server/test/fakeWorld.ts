@@ -3,7 +3,7 @@
 // it only has to grow with the run's size so RWKV021 can be exercised.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts } from '../src/facts/facts';
+import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts, RunCheck } from '../src/facts/facts';
 import type { FileProbe } from '../src/facts/gather';
 import type { PathKind } from '../src/facts/snapshot';
 
@@ -18,6 +18,23 @@ interface World {
 
 export const FIXTURES = join(__dirname, 'fixtures');
 export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json'), 'utf8')) as World;
+
+/**
+ * What the fake engine says about a run (checkRun): two of the real engine's rules, in its words
+ * (the real rules are engine/train/gpu_support.cpp and train_options.cpp, tested through the
+ * addon in engine/tests/addon_facts_test.cpp and server/test/engineSupport.test.ts). Tests may
+ * replace `answer`.
+ */
+export function fakeEngineRules(argv: string[]): RunCheck {
+  const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  const quant = flag('quant');
+  if (quant && quant !== 'none') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant "${quant}" is not supported by this engine`, hint: 'quantised base weights are not implemented; use --quant none' };
+  const peft = flag('peft');
+  if ((flag('accelerator') ?? 'gpu') !== 'cpu' && (peft === 'miss' || peft === 'state'))
+    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `--peft ${peft} is not yet implemented on the GPU`, hint: 'the GPU backend trains full fine-tuning, LoRA and PiSSA so far: use --accelerator cpu for this method (slow; small models)' };
+  return { ok: true, warnings: [] };
+}
+export const fakeEngine: { answer: (argv: string[]) => RunCheck } = { answer: fakeEngineRules };
 
 export function fakeFiles(): FileProbe {
   const files = new Set(world.files);
@@ -47,6 +64,10 @@ export function fakeFacts(): Facts & { calls: string[] } {
       return d;
     },
     async listGpus() { calls.push('listGpus'); return { gpus: world.gpus }; },
+    async checkRun(argv) {
+      calls.push('checkRun');
+      return fakeEngine.answer(argv);
+    },
     async planMemory(flags) {
       calls.push('planMemory');
       const total = fakePlanBytes(flags);

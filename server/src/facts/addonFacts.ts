@@ -4,7 +4,7 @@
 // clear Error and the server falls back to "facts unknown" and says so once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts, MemoryPlan } from './facts';
+import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts, MemoryPlan, RunCheck } from './facts';
 
 /** What the addon exports (engine/addon/addon.cpp). */
 export interface RwkvStudioAddon {
@@ -14,6 +14,8 @@ export interface RwkvStudioAddon {
   listGpus(): Promise<{ gpus: GpuFacts[]; reason?: string }>;
   /** Synchronous (pure arithmetic). stack: 'reference' (the Python trainers) or 'engine' (ours). */
   planMemory(flags: FlagValues, stack?: PlannerStack): MemoryPlan & PlanDetails;
+  /** Synchronous (no file is read); absent in addons built before it existed. */
+  checkRun?(argv: string[]): RunCheck;
 }
 
 export type PlannerStack = 'reference' | 'engine';
@@ -83,5 +85,9 @@ export function createAddonFacts(addon: RwkvStudioAddon = loadAddon(), stack: Pl
     // Synchronous in the addon; a thrown planner error (bad flags) becomes a rejection.
     planMemory: (flags) => new Promise<DualMemoryPlan>((resolve) =>
       resolve({ ...addon.planMemory(flags, stack), other: addon.planMemory(flags, otherStack) })),
+    checkRun: (argv) => new Promise<RunCheck>((resolve, reject) => {
+      if (!addon.checkRun) reject(new Error('this engine addon has no checkRun'));
+      else resolve(addon.checkRun(argv));
+    }),
   };
 }

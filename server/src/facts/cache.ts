@@ -45,6 +45,7 @@ export class FactsCache {
         inspectDataset: (p, ctx) => this.get(`ds:${p}:${ctx ?? ''}`, () => this.facts.inspectDataset(p, ctx), peek),
         listGpus: () => this.get('gpus', () => this.facts.listGpus(), peek, 60000),
         planMemory: (flags) => this.get(`mem:${JSON.stringify(flags)}`, () => this.facts.planMemory(flags), peek),
+        checkRun: (argv) => this.get(`run:${JSON.stringify(argv)}`, () => this.facts.checkRun(argv), peek),
       },
       files: { kind: (p) => this.get(`fs:${p}`, () => this.probe(p), peek) },
     };

@@ -39,6 +39,14 @@ export interface MemoryPlan {
   byCategory: Record<string, number>;
 }
 
+/**
+ * Whether the bundled engine (Run Training) can train a call as written, by the trainer's own
+ * flag and option rules and the GPU backend's current limits, without reading any file.
+ */
+export type RunCheck =
+  | { ok: true; warnings: { code: string; message: string }[] }
+  | { ok: false; code: string; message: string; hint: string };
+
 /** The resolved flags of one train.py call, by flag name (without --), as the engine takes them. */
 export type FlagValues = Record<string, string | number | boolean>;
 
@@ -49,4 +57,6 @@ export interface Facts {
   inspectDataset(pathOrPrefix: string, ctxLen?: number): Promise<DatasetFacts>;
   listGpus(): Promise<{ gpus: GpuFacts[]; reason?: string }>;
   planMemory(flags: FlagValues): Promise<MemoryPlan>;
+  /** argv: the words after train.py as Run Training passes them (parse/resolve.ts launchArgv). */
+  checkRun(argv: string[]): Promise<RunCheck>;
 }

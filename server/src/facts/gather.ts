@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Facts } from './facts';
 import { isUnavailable } from './loadFacts';
 import type { FactsSnapshot, Outcome, PathKind, RunFacts } from './snapshot';
-import { effective, flagValues } from '../parse/resolve';
+import { effective, flagValues, launchArgv } from '../parse/resolve';
 import { argText, findArg, type TrainConfig, type TrainRun } from '../parse/trainConfig';
 import { LEGACY_CONFIG_KEYS } from '../peft/peftKeys';
 
@@ -110,7 +110,10 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
       const ctx = Number(effective(run, 'ctx_len').value);
       rf.dataset = note(await settle(() => opts.facts.inspectDataset(prefix, Number.isFinite(ctx) ? ctx : undefined)));
     }
-    if (!run.args.some((a) => a.value?.dynamic)) rf.memory = note(await settle(() => opts.facts.planMemory(flagValues(run))));
+    if (!run.args.some((a) => a.value?.dynamic)) {
+      rf.memory = note(await settle(() => opts.facts.planMemory(flagValues(run))));
+      rf.engine = note(await settle(() => opts.facts.checkRun(launchArgv(run))));
+    }
   }
   if (unavailable) snapshot.unavailable = unavailable;
   return snapshot;

@@ -2,9 +2,8 @@
 // a document as the extension launches them: trainer, expanded argv, absolute cwd, environment.
 // The argv also spells out the defaults where the run's train.py differs from the engine's (the
 // engine takes RWKV-PEFT's defaults; RWKV-LM's adam_eps is 1e-18).
-import { argvOf } from '../parse/resolve';
+import { launchArgv } from '../parse/resolve';
 import { resolvePath } from '../facts/gather';
-import { trainerDefaultArgs } from '../flags/flagTable';
 import type { Analysis } from './analysis';
 
 export const RESOLVE_RUNS = 'rwkv/resolveRuns';
@@ -25,7 +24,7 @@ export function resolveRuns(a: Analysis | undefined): { runs: ResolvedRun[] } {
     runs: a.config.runs.map((run) => ({
       line: run.line,
       trainer: run.trainer,
-      argv: [...argvOf(run), ...trainerDefaultArgs(run.trainer, new Set(run.args.map((x) => x.name)))],
+      argv: launchArgv(run),
       cwd: run.cd ? resolvePath(a.cwd, run.cd) : a.cwd,
       env: run.env,
       unresolved: [...new Set(run.args.flatMap((x) => (x.values ?? (x.value ? [x.value] : [])).flatMap((v) => (v.dynamic ? [v.unresolved.length ? v.unresolved.map((u) => `$${u}`).join(' ') : v.text] : []))))],

@@ -1,6 +1,6 @@
 // The effective flags of a run: what train.py would see after defaults, typed per the flag table.
 // Used by checks (effective values), hover, planMemory's FlagValues and rwkv/resolveRuns' argv.
-import { FLAGS, flagDefault, flagSpec } from '../flags/flagTable';
+import { FLAGS, flagDefault, flagSpec, trainerDefaultArgs } from '../flags/flagTable';
 import type { FlagValues } from '../facts/facts';
 import { findArg, type TrainRun } from './trainConfig';
 
@@ -37,6 +37,14 @@ export function flagValues(run: TrainRun): FlagValues {
 }
 
 /** The words after train.py, expanded, as the engine CLI takes them (rwkv/resolveRuns). */
+/**
+ * The argv Run Training gives the engine for a run: the script's words after train.py, plus the
+ * defaults of its train.py that differ from the engine's (RWKV-LM's adam_eps 1e-18).
+ */
+export function launchArgv(run: TrainRun): string[] {
+  return [...argvOf(run), ...trainerDefaultArgs(run.trainer, new Set(run.args.map((x) => x.name)))];
+}
+
 export function argvOf(run: TrainRun): string[] {
   const argv: string[] = [];
   for (const a of run.args) {

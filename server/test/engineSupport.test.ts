@@ -1,0 +1,34 @@
+// RWKV026 with the real engine addon (dist/bin/rwkv_studio.node): the diagnostic carries the
+// engine's own answer, so the editor says what Run Training would say. Skipped, saying why,
+// where the addon is not built.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runChecks } from '../src/checks';
+import { createAddonFacts } from '../src/facts/addonFacts';
+import type { Facts } from '../src/facts/facts';
+import { gatherFacts } from '../src/facts/gather';
+import { kindOf, parseDocument } from '../src/parse/parseDocument';
+import { fakeFiles, world } from './fakeWorld';
+
+let facts: Facts | undefined, why = '';
+try { facts = createAddonFacts(); } catch (e) { why = (e as Error).message.split('\n')[0]!; }
+
+async function engineNotes(script: string): Promise<string[]> {
+  const config = parseDocument(script, kindOf('', 'x.sh'), 'x.sh');
+  const snapshot = await gatherFacts(config, { cwd: world.cwd, facts: facts!, files: fakeFiles() });
+  return runChecks(config, snapshot, new Set(['RWKV026'])).map((f) => `${f.severity} ${f.message}`);
+}
+
+const RUN = 'python train.py --n_layer 24 --n_embd 2048 --vocab_size 65536 --data_file d --data_type binidx --ctx_len 512';
+
+test('RWKV026 through the real addon: the GPU gaps and unimplemented settings, with the CPU as the way out', async (t) => {
+  if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
+  const [miss] = await engineNotes(`${RUN} --peft miss --peft_config '{"r":64}' --accelerator gpu\n`);
+  assert.match(miss!, /^info Run Training's GPU engine cannot run this as written: --peft miss is not yet implemented on the GPU\. .*--accelerator cpu/);
+  const [dropout] = await engineNotes(`${RUN} --peft lora --lora_config '{"lora_load":"","lora_r":32,"lora_alpha":32,"lora_dropout":0.01}' --accelerator gpu\n`);
+  assert.match(dropout!, /LoRA dropout \(lora_dropout 0\.01\) is not yet implemented on the GPU/);
+  const [quant] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator gpu\n`);
+  assert.match(quant!, /--quant "nf4" is not supported by this engine/);
+  assert.deepEqual(await engineNotes(`${RUN} --peft miss --peft_config '{"r":64}' --accelerator cpu\n`), [], 'the CPU backend runs MiSS');
+  assert.deepEqual(await engineNotes(`${RUN} --peft pissa --pissa_config '{"pissa_r":32,"svd_niter":4}' --accelerator gpu --grad_cp 1\n`), [], 'PiSSA runs on the GPU');
+});
