@@ -3,6 +3,7 @@
 // json.loads: no comments, no trailing commas). Never throws. (The ESM build is imported because
 // the package's UMD main cannot be bundled by esbuild.)
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { OffsetMap } from '../core/offsetMap';
 import { spanOf, type MappedText, type Span } from '../core/span';
 import type { ObjectEntry, ObjectView } from './trainConfig';
 
@@ -38,9 +39,7 @@ export function parseMappedJson(m: MappedText, fallback: Span): JsonParse {
 
 /** A .json document (identity mapping). */
 export function parseJsonDocument(text: string): JsonParse {
-  const map = new Array<number>(text.length);
-  for (let i = 0; i < text.length; i++) map[i] = i;
-  return parseMappedJson({ text, map }, { start: 0, end: Math.min(1, text.length) });
+  return parseMappedJson({ text, map: OffsetMap.contiguous(0, text.length) }, { start: 0, end: Math.min(1, text.length) });
 }
 
 function nodeValue(n: Node): unknown {

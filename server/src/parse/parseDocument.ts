@@ -1,5 +1,6 @@
 // Picks the parser for a document (shell script, training YAML, training JSON, peft_config JSON)
 // from its language id and file name. Never throws: the result always comes back, with problems.
+import { OffsetMap } from '../core/offsetMap';
 import { parseMappedJson } from './objectView';
 import { parseShellScript } from './shellScript';
 import { parseStructuredConfig } from './structuredConfig';
@@ -54,9 +55,7 @@ function parseLarge(text: string, kind: DocumentKind): TrainConfig {
 }
 
 function parseJson(text: string, uri: string): TrainConfig {
-  const map = new Array<number>(text.length);
-  for (let i = 0; i < text.length; i++) map[i] = i;
-  const parsed = parseMappedJson({ text, map }, { start: 0, end: Math.min(1, text.length) });
+  const parsed = parseMappedJson({ text, map: OffsetMap.contiguous(0, text.length) }, { start: 0, end: Math.min(1, text.length) });
   const keys = parsed.object?.entries.map((e) => e.key) ?? [];
   const peftLike = PEFT_FILE.test(uri) || (keys.length > 0 && keys.every((k) => PEFT_KEYS.has(k) || k === 'task_type' || k === 'bias'));
   if (peftLike && (parsed.object || PEFT_FILE.test(uri))) {

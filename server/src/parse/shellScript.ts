@@ -1,6 +1,7 @@
 // A shell script as training runs: walks the lexed commands in order, keeps the variables
 // (assignments, export, unset, env prefixes), follows `cd`, and turns each `python train.py ...`
 // (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
+import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
 import { parseFlagArgs } from './flagArgs';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
@@ -56,7 +57,7 @@ export function parseShellScript(text: string): TrainConfig {
       continue;
     }
     const argv: Value[] = [];
-    for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
+    for (const w of rest) expandWord(w, scope, true, 0, argv);
     const run = trainRun(argv, command, lines, scope, prefix, cd);
     if (run) config.runs.push(run);
   }
@@ -77,12 +78,12 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
   const m = first.kind === 'lit' ? ASSIGNMENT.exec(first.text) : null;
   const name = m![1]!;
   const skip = m![0].length;
-  const nameStart = first.kind === 'lit' ? first.map[0]! : word.span.start;
+  const nameStart = first.kind === 'lit' ? first.map.at(0) : word.span.start;
   const [value] = expandWord(word, scope, false, skip);
   const appended = m![2] === '+' ? scope.get(name) : undefined;
-  const valueStart = (first.kind === 'lit' && first.map[skip] !== undefined) ? first.map[skip]! : word.span.end;
+  const valueStart = (first.kind === 'lit' && skip < first.map.length) ? first.map.at(skip) : word.span.end;
   const text = (appended?.text ?? '') + (value?.text ?? '');
-  const map = [...(appended?.map ?? []), ...(value?.map ?? [])];
+  const map = appended ? appended.map.concat(value?.map ?? new OffsetMap()) : value?.map ?? new OffsetMap();
   return {
     name,
     text,
