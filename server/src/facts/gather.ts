@@ -18,11 +18,22 @@ export interface GatherOptions {
   files: FileProbe;
 }
 
+/** Recent resolvePath answers, keyed by cwd, HOME and path. */
+const resolved = new Map<string, string>();
+
 /** The absolute path a run's flag value names. */
 export function resolvePath(cwd: string, p: string): string {
   const home = process.env.HOME ?? '';
+  // gathering and several checks resolve the same few paths of every run after every edit, and
+  // path.resolve normalises from scratch each time: remember the recent answers
+  const key = `${cwd}\0${home}\0${p}`;
+  const hit = resolved.get(key);
+  if (hit !== undefined) return hit;
   const expanded = p.startsWith('~/') && home ? home + p.slice(1) : p;
-  return isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
+  const abs = isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
+  if (resolved.size >= 512) resolved.clear();
+  resolved.set(key, abs);
+  return abs;
 }
 
 /** The paths a run refers to that should exist: [flag, absolute path][]. */
