@@ -72,16 +72,16 @@ export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0
     let text: string;
     let map: OffsetMap;
     if (v && !(part.fallbackWhenEmpty && v.text === '' && part.fallback)) {
-      acc.via.push({ name: part.name, useSpan, assignSpan: v.valueSpan });
+      addVia(acc, { name: part.name, useSpan, assignSpan: v.valueSpan });
       for (const u of v.via) acc.via.push(u);
       if (v.dynamic) acc.dynamic = true;
       for (const u of v.unresolved) acc.unresolved.push(u);
       text = v.text; map = v.map;
     } else if (part.fallback) {
-      acc.via.push({ name: part.name, useSpan });
+      addVia(acc, { name: part.name, useSpan });
       text = part.fallback.text; map = part.fallback.map;
     } else {
-      acc.via.push({ name: part.name, useSpan });
+      addVia(acc, { name: part.name, useSpan });
       acc.unresolved.push(part.name);
       acc.dynamic = true;
       acc.started = true;
@@ -119,6 +119,12 @@ export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0
   }
   finish();
   return fields;
+}
+
+/** (An array literal sized to fit: pushing onto an empty array reserves room for 16.) */
+function addVia(acc: Acc, use: VariableUse): void {
+  if (acc.via.length === 0) acc.via = [use];
+  else acc.via.push(use);
 }
 
 function toValue(acc: Acc, wordSpan: Span): Value {

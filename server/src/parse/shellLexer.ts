@@ -54,6 +54,7 @@ export function lexShell(text: string): LexResult {
   const endWord = (end: number): void => {
     if (!parts) return;
     if (skipNextWord) skipNextWord = false;
+    else if (words.length === 0) words = [{ parts, span: { start: wordStart, end } }];
     else words.push({ parts, span: { start: wordStart, end } });
     parts = null;
   };

@@ -73,13 +73,17 @@ function setVariable(scope: Scope, v: ShellVariable): void {
   scope.set(v.name, v);
 }
 
+/** Reused by makeVariable, whose words expand to one field (no array per assignment). */
+const scratch: Value[] = [];
+
 function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariable {
   const first = word.parts[0]!;
   const m = first.kind === 'lit' ? ASSIGNMENT.exec(first.text) : null;
   const name = m![1]!;
   const skip = m![0].length;
   const nameStart = first.kind === 'lit' ? first.map.at(0) : word.span.start;
-  const [value] = expandWord(word, scope, false, skip);
+  const value = expandWord(word, scope, false, skip, scratch)[0];
+  scratch.length = 0;
   const appended = m![2] === '+' ? scope.get(name) : undefined;
   const valueStart = (first.kind === 'lit' && skip < first.map.length) ? first.map.at(skip) : word.span.end;
   const text = (appended?.text ?? '') + (value?.text ?? '');
@@ -144,6 +148,7 @@ function isKeyword(w: Word): boolean {
 /** The word's text when it is one unquoted-or-quoted literal, else undefined. */
 function literal(w: Word): string | undefined {
   if (w.parts.length === 0) return '';
+  if (w.parts.length === 1) return w.parts[0]!.kind === 'lit' ? w.parts[0]!.text : undefined;
   if (w.parts.every((p) => p.kind === 'lit')) return w.parts.map((p) => (p.kind === 'lit' ? p.text : '')).join('');
   return undefined;
 }
