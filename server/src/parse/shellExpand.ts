@@ -4,7 +4,7 @@
 // assignment), so a problem in `$n_layer` is reported where n_layer was set.
 import { OffsetMap } from '../core/offsetMap';
 import type { Span } from '../core/span';
-import type { Word } from './shellLexer';
+import type { LitPart, Word } from './shellLexer';
 import type { Value, VariableUse } from './trainConfig';
 
 export interface ShellVariable {
@@ -22,6 +22,9 @@ export interface ShellVariable {
 
 export type Scope = Map<string, ShellVariable>;
 
+/** The via/unresolved of a literal value: one shared, frozen empty array (values are never mutated). */
+const NONE = Object.freeze([]) as readonly never[] as never[];
+
 interface Acc { text: string; map: OffsetMap; dynamic: boolean; started: boolean; via: VariableUse[]; unresolved: string[] }
 const fresh = (): Acc => ({ text: '', map: new OffsetMap(), dynamic: false, started: false, via: [], unresolved: [] });
 
@@ -31,15 +34,9 @@ const fresh = (): Acc => ({ text: '', map: new OffsetMap(), dynamic: false, star
  * the word's first characters (an assignment's `NAME=`).
  */
 export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0, fields: Value[] = []): Value[] {
-  // most words are one literal (--n_layer, 2e-5, out/lora): the value is that literal, sharing
-  // its offset map, with no accumulator to build
-  if (word.parts.length === 1 && skipChars === 0) {
-    const only = word.parts[0]!;
-    if (only.kind === 'lit' && (only.quoted || !split || only.text.length > 0)) {
-      fields.push({ text: only.text, map: only.map, span: word.span, useSpan: word.span, via: [], dynamic: false, unresolved: [] });
-      return fields;
-    }
-  }
+  // Most words are literals (--n_layer, 2e-5, NAME="value") or one variable ($n_layer,
+  // "$peft_config"): they take the short paths below, which build no accumulator.
+  if (expandLiteralWord(word, split, skipChars, fields) || expandVariableWord(word, scope, split, skipChars, fields)) return fields;
   let acc = fresh();
   const finish = (): void => {
     if (acc.started) fields.push(toValue(acc, word.span));
@@ -119,6 +116,55 @@ export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0
   }
   finish();
   return fields;
+}
+
+/**
+ * A word made only of literal parts: one field (there is nothing to split: the lexer already split
+ * on unquoted blanks), or none when it is unquoted and empty. A single part shares its map.
+ * Returns false, doing nothing, for words with expansions.
+ */
+function expandLiteralWord(word: Word, split: boolean, skipChars: number, fields: Value[]): boolean {
+  const parts = word.parts;
+  let started = false;
+  for (const p of parts) if (p.kind !== 'lit') return false;
+  if (parts.length === 1 && skipChars === 0) {
+    const only = parts[0] as LitPart;
+    if (only.quoted || !split || only.text.length > 0) fields.push({ text: only.text, map: only.map, span: word.span, useSpan: word.span, via: NONE, dynamic: false, unresolved: NONE });
+    return true;
+  }
+  let text = '';
+  const map = new OffsetMap();
+  let skip = skipChars;
+  for (const p of parts as LitPart[]) {
+    const from = Math.min(skip, p.text.length);
+    skip -= from;
+    if (p.quoted || !split || from < p.text.length) {
+      text += from ? p.text.slice(from) : p.text;
+      map.appendMap(p.map, from);
+      started = true;
+    }
+  }
+  if (started) fields.push({ text, map, span: word.span, useSpan: word.span, via: NONE, dynamic: false, unresolved: NONE });
+  return true;
+}
+
+/**
+ * A word that is exactly one set variable whose value needs no splitting: the value is the
+ * variable's, sharing its map. Returns false, doing nothing, for any other word.
+ */
+function expandVariableWord(word: Word, scope: Scope, split: boolean, skipChars: number, fields: Value[]): boolean {
+  if (word.parts.length !== 1 || skipChars !== 0) return false;
+  const part = word.parts[0]!;
+  if (part.kind !== 'var') return false;
+  const v = scope.get(part.name);
+  if (!v || (part.fallbackWhenEmpty && v.text === '' && part.fallback)) return false;
+  const unquotedSplit = !part.quoted && split;
+  if (unquotedSplit && /[ \t\n]/.test(v.text)) return false;
+  if (unquotedSplit && v.text === '') return true; // an empty unquoted expansion is no argument
+  const use: VariableUse = { name: part.name, useSpan: part.span, assignSpan: v.valueSpan };
+  const via = v.via.length ? [use, ...v.via] : [use];
+  fields.push(toValue({ text: v.text, map: v.map, dynamic: v.dynamic, started: true, via, unresolved: v.unresolved.length ? [...v.unresolved] : [] }, word.span));
+  return true;
 }
 
 /** (An array literal sized to fit: pushing onto an empty array reserves room for 16.) */
