@@ -13,7 +13,20 @@ export type WordPart = LitPart | VarPart | DynPart;
 export interface Word { parts: WordPart[]; span: Span }
 export interface Command { words: Word[]; span: Span }
 export interface LexProblem { span: Span; message: string }
-export interface LexResult { commands: Command[]; problems: LexProblem[] }
+export interface LexResult {
+  commands: Command[];
+  problems: LexProblem[];
+  /**
+   * Where lexing can resume: line starts at which the lexer stood between commands with nothing
+   * pending (no here-document, no redirection target), flattened as (offset, commands so far,
+   * problems so far) triples in offset order. What the lexer produces from such a point on
+   * depends only on the text from there (see lexShellFrom and IncrementalLexer).
+   */
+  resumePoints: number[];
+}
+
+/** Lexing state at a resume point: the results before it (arrays that lexing appends to). */
+export interface LexStart { offset: number; commands: Command[]; problems: LexProblem[]; resumePoints: number[] }
 
 const NAME_START = /[A-Za-z_]/;
 /** Characters with no special meaning, outside quotes and inside double quotes. */
@@ -22,10 +35,14 @@ const QUOTED_RUN = /[^"\\$`]+/y;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function lexShell(text: string): LexResult {
-  const commands: Command[] = [];
-  const problems: LexProblem[] = [];
+  return lexShellFrom(text, { offset: 0, commands: [], problems: [], resumePoints: [] });
+}
+
+/** Lexes text from a resume point of an earlier lexing of a text with the same beginning. */
+export function lexShellFrom(text: string, start: LexStart): LexResult {
+  const { commands, problems, resumePoints } = start;
   const n = text.length;
-  let i = 0;
+  let i = start.offset;
   let words: Word[] = [];
   let parts = null as WordPart[] | null; // (a cast: only closures assign it, which narrowing does not see)
   let wordStart = 0;
@@ -149,6 +166,7 @@ export function lexShell(text: string): LexResult {
     if (c === '\n') {
       endWord(i); endCommand(); i++;
       if (pendingHeredocs.length) skipHeredocBodies();
+      if (!skipNextWord && i < n) resumePoints.push(i, commands.length, problems.length);
       continue;
     }
     if (c === '#' && !parts) {
@@ -233,7 +251,7 @@ export function lexShell(text: string): LexResult {
   }
   endWord(n);
   endCommand();
-  return { commands, problems };
+  return { commands, problems, resumePoints };
 
   function backtick(quoted: boolean): void {
     const at = i;

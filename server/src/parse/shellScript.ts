@@ -4,6 +4,7 @@
 import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
 import { parseFlagArgs } from './flagArgs';
+import type { IncrementalLexer } from './incrementalLexer';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
@@ -15,9 +16,10 @@ const PYTHON = /(^|\/)python[0-9.]*$/;
 const LAUNCHERS = /(^|\/)(torchrun|deepspeed|accelerate|srun|mpirun)$/;
 const TRAIN_PY = /(^|\/)train\.py$/;
 
-export function parseShellScript(text: string): TrainConfig {
+/** `lexer` (one per document) reuses the previous version's lexing up to the edit. */
+export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainConfig {
   const config = emptyConfig('shell');
-  const { commands, problems } = lexShell(text);
+  const { commands, problems } = lexer ? lexer.lex(text) : lexShell(text);
   for (const p of problems) config.problems.push({ span: p.span, message: p.message, severity: 'error' });
   const lines = new LineIndex(text);
   const scope: Scope = new Map();
