@@ -30,7 +30,7 @@ export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainC
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
     let k = 0;
-    while (k < words.length && assignmentName(words[k]!)) k++;
+    while (k < words.length && isAssignment(words[k]!)) k++;
     if (k === words.length) {
       // plain assignments, applied left to right
       for (const w of words) setVariable(scope, makeVariable(w, scope, false));
@@ -43,7 +43,7 @@ export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainC
     if (head === 'export' || head === 'declare' || head === 'typeset' || head === 'readonly' || head === 'local') {
       const exported = head === 'export' || rest.slice(1).some((w) => literal(w) === '-x');
       for (const w of rest.slice(1)) {
-        if (assignmentName(w)) setVariable(scope, makeVariable(w, scope, exported));
+        if (isAssignment(w)) setVariable(scope, makeVariable(w, scope, exported));
         else {
           const name = literal(w);
           const v = name ? scope.get(name) : undefined;
@@ -155,8 +155,18 @@ function literal(w: Word): string | undefined {
   return undefined;
 }
 
-function assignmentName(w: Word): string | undefined {
+/** Whether the word is NAME=... or NAME+=... (ASSIGNMENT, scanned without building a match: every command's first words are asked). */
+function isAssignment(w: Word): boolean {
   const first = w.parts[0];
-  if (!first || first.kind !== 'lit' || first.quoted) return undefined;
-  return ASSIGNMENT.exec(first.text)?.[1];
+  if (!first || first.kind !== 'lit' || first.quoted) return false;
+  const t = first.text;
+  let i = 0;
+  for (; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!letter && !(i > 0 && c >= 48 && c <= 57)) break;
+  }
+  if (i === 0) return false;
+  if (t.charCodeAt(i) === 43) i++; // +=
+  return t.charCodeAt(i) === 61;
 }
