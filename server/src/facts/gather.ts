@@ -18,23 +18,29 @@ export interface GatherOptions {
   files: FileProbe;
 }
 
-/** Recent resolvePath answers, keyed by cwd, HOME and path. */
-const resolved = new Map<string, string>();
+/** Recent resolvePath answers: cwd -> path -> absolute path (for the HOME they were made with). */
+let resolved = new Map<string, Map<string, string>>();
+let resolvedHome = '';
+let resolvedCount = 0;
 
 /** The absolute path a run's flag value names. */
 export function resolvePath(cwd: string, p: string): string {
   const home = process.env.HOME ?? '';
   // gathering and several checks resolve the same few paths of every run after every edit, and
   // path.resolve normalises from scratch each time: remember the recent answers
-  const key = `${cwd}\0${home}\0${p}`;
-  const hit = resolved.get(key);
+  if (home !== resolvedHome || resolvedCount >= 512) { resolved = new Map(); resolvedHome = home; resolvedCount = 0; }
+  let inCwd = resolved.get(cwd);
+  if (!inCwd) resolved.set(cwd, inCwd = new Map());
+  const hit = inCwd.get(p);
   if (hit !== undefined) return hit;
   const expanded = p.startsWith('~/') && home ? home + p.slice(1) : p;
   const abs = isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
-  if (resolved.size >= 512) resolved.clear();
-  resolved.set(key, abs);
+  inCwd.set(p, abs);
+  resolvedCount++;
   return abs;
 }
+
+const LEGACY_CONFIGS = Object.entries(LEGACY_CONFIG_KEYS);
 
 /** The paths a run refers to that should exist: [flag, absolute path][]. */
 export function referencedPaths(run: TrainRun, cwd: string): { flag: string; path: string; span?: unknown }[] {
@@ -42,7 +48,7 @@ export function referencedPaths(run: TrainRun, cwd: string): { flag: string; pat
   const load = argText(run, 'load_model');
   if (load && load !== '0') out.push({ flag: 'load_model', path: resolvePath(cwd, load) });
   for (const d of dataPaths(run, cwd)) out.push({ flag: 'data_file', path: d });
-  for (const [flag, { keys }] of Object.entries(LEGACY_CONFIG_KEYS)) {
+  for (const [flag, { keys }] of LEGACY_CONFIGS) {
     const a = findArg(run, flag);
     const obj = a?.value?.structured ?? undefined;
     const entries = obj?.entries ?? parseLoose(a?.value?.text);

@@ -36,7 +36,12 @@ const fresh = (): Acc => ({ text: '', map: new OffsetMap(), dynamic: false, star
 export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0, fields: Value[] = []): Value[] {
   // Most words are literals (--n_layer, 2e-5, NAME="value") or one variable ($n_layer,
   // "$peft_config"): they take the short paths below, which build no accumulator.
-  if (expandLiteralWord(word, split, skipChars, fields) || expandVariableWord(word, scope, split, skipChars, fields)) return fields;
+  if (!expandLiteralWord(word, split, skipChars, fields) && !expandVariableWord(word, scope, split, skipChars, fields)) expandAnyWord(word, scope, split, skipChars, fields);
+  return fields;
+}
+
+/** The general case (kept apart: its closure would otherwise cost every call a context). */
+function expandAnyWord(word: Word, scope: Scope, split: boolean, skipChars: number, fields: Value[]): void {
   let acc = fresh();
   const finish = (): void => {
     if (acc.started) fields.push(toValue(acc, word.span));
@@ -115,7 +120,6 @@ export function expandWord(word: Word, scope: Scope, split = true, skipChars = 0
     }
   }
   finish();
-  return fields;
 }
 
 /**
