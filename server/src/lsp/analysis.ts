@@ -7,7 +7,7 @@ import type { Finding } from '../checks/types';
 import { FactsCache } from '../facts/cache';
 import { gatherFacts } from '../facts/gather';
 import type { FactsSnapshot } from '../facts/snapshot';
-import { IncrementalLexer } from '../parse/incrementalLexer';
+import { ShellParseCache } from '../parse/shellParseCache';
 import { kindOf, parseDocument } from '../parse/parseDocument';
 import type { TrainConfig } from '../parse/trainConfig';
 import { scriptCwd } from './workspace';
@@ -40,8 +40,8 @@ export class Analyzer {
    * and over, while the user types.)
    */
   private pending = new Map<string, PendingFacts>();
-  /** Per document: re-lexes a shell script only from the edit on. */
-  private lexers = new Map<string, IncrementalLexer>();
+  /** Per document: parses a shell script again only from the edit on. */
+  private shellCaches = new Map<string, ShellParseCache>();
 
   constructor(private cache: FactsCache, private readonly publish: (a: Analysis) => void) {}
 
@@ -53,7 +53,7 @@ export class Analyzer {
     const p = this.pending.get(uri);
     if (p) { clearTimeout(p.timer); this.pending.delete(uri); for (const w of p.waiters) w.resolve(p.first); }
     this.latest.delete(uri);
-    this.lexers.delete(uri);
+    this.shellCaches.delete(uri);
   }
 
   /**
@@ -63,9 +63,9 @@ export class Analyzer {
    */
   async update(doc: TextDocument, languageId = doc.languageId): Promise<Analysis> {
     const text = doc.getText();
-    let lexer = this.lexers.get(doc.uri);
-    if (!lexer) this.lexers.set(doc.uri, lexer = new IncrementalLexer());
-    const config = parseDocument(text, kindOf(languageId, doc.uri), doc.uri, lexer);
+    let shellCache = this.shellCaches.get(doc.uri);
+    if (!shellCache) this.shellCaches.set(doc.uri, shellCache = new ShellParseCache());
+    const config = parseDocument(text, kindOf(languageId, doc.uri), doc.uri, shellCache);
     const cwd = scriptCwd(doc.uri);
     const quick = await gatherFacts(config, { cwd, ...this.cache.view(true) });
     const first: Analysis = { uri: doc.uri, version: doc.version, text, config, snapshot: quick, findings: runChecks(config, quick), cwd };

@@ -8,12 +8,15 @@ import { lexShell, lexShellFrom, type LexResult } from './shellLexer';
 export class IncrementalLexer {
   private text: string | undefined;
   private result: LexResult | undefined;
+  /** How many commands (from the start) the last lex() shared with the one before it. */
+  reused = 0;
 
   lex(text: string): LexResult {
     const prev = this.result;
     let result: LexResult;
+    this.reused = 0;
     if (prev === undefined || this.text === undefined) result = lexShell(text);
-    else if (text === this.text) result = prev;
+    else if (text === this.text) { result = prev; this.reused = prev.commands.length; }
     else {
       // (a point at the very end is never recorded, so resuming there would add one)
       const same = Math.min(commonPrefixLength(this.text, text), text.length - 1);
@@ -27,6 +30,7 @@ export class IncrementalLexer {
           problems: prev.problems.slice(0, points[k + 2]!),
           resumePoints: points.slice(0, k + 3),
         });
+        this.reused = points[k + 1]!;
       }
     }
     this.text = text;

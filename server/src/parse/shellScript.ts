@@ -4,7 +4,7 @@
 import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
 import { parseFlagArgs } from './flagArgs';
-import type { IncrementalLexer } from './incrementalLexer';
+import type { ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
@@ -16,16 +16,34 @@ const PYTHON = /(^|\/)python[0-9.]*$/;
 const LAUNCHERS = /(^|\/)(torchrun|deepspeed|accelerate|srun|mpirun)$/;
 const TRAIN_PY = /(^|\/)train\.py$/;
 
-/** `lexer` (one per document) reuses the previous version's lexing up to the edit. */
-export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainConfig {
+/** `cache` (one per document) reuses the previous version's lexing and walk up to the edit. */
+export function parseShellScript(text: string, cache?: ShellParseCache): TrainConfig {
   const config = emptyConfig('shell');
-  const { commands, problems } = lexer ? lexer.lex(text) : lexShell(text);
+  const { commands, problems } = cache ? cache.lexer.lex(text) : lexShell(text);
   for (const p of problems) config.problems.push({ span: p.span, message: p.message, severity: 'error' });
   const lines = new LineIndex(text);
-  const scope: Scope = new Map();
+  let scope: Scope = new Map();
   let cd: string | undefined;
+  let start = 0;
+  const resumed = cache?.resumable(commands);
+  if (resumed) {
+    start = resumed.index;
+    scope = new Map(resumed.scope);
+    cd = resumed.cd;
+    for (const r of resumed.runs) config.runs.push(r);
+  }
+  // where the next edit will probably resume: before the first command this edit changed
+  const snapshotAt = cache ? Math.max(start, cache.lexer.reused) : -1;
+  const keep = resumed !== undefined && resumed.index === snapshotAt;
+  if (keep) resumed.commands = commands; // same prefix objects: valid for this parse too
+  else if (cache) cache.walk = undefined;
+  const save = (index: number): void => {
+    if (cache && !keep && index === snapshotAt) cache.walk = { commands, index, scope: new Map(scope), cd, runs: config.runs.slice() };
+  };
 
-  for (const command of commands) {
+  for (let c = start; c < commands.length; c++) {
+    save(c);
+    const command = commands[c]!;
     let words = command.words;
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
@@ -47,7 +65,8 @@ export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainC
         else {
           const name = literal(w);
           const v = name ? scope.get(name) : undefined;
-          if (v && exported) v.exported = true;
+          // a new record, not a mutation: a saved walk state may share the old one
+          if (v && exported && !v.exported) scope.set(v.name, { ...v, exported: true });
         }
       }
       continue;
@@ -63,6 +82,7 @@ export function parseShellScript(text: string, lexer?: IncrementalLexer): TrainC
     const run = trainRun(argv, command, lines, scope, prefix, cd);
     if (run) config.runs.push(run);
   }
+  save(commands.length);
   for (const v of scope.values()) {
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
