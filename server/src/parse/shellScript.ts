@@ -28,7 +28,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   const resumed = cache?.resumable(commands);
   if (resumed) {
     start = resumed.index;
-    scope = new Map(resumed.scope);
+    scope = copyScope(resumed.scope);
     cd = resumed.cd;
     for (const r of resumed.runs) config.runs.push(r);
   }
@@ -38,7 +38,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   if (keep) resumed.commands = commands; // same prefix objects: valid for this parse too
   else if (cache) cache.walk = undefined;
   const save = (index: number): void => {
-    if (cache && !keep && index === snapshotAt) cache.walk = { commands, index, scope: new Map(scope), cd, runs: config.runs.slice() };
+    if (cache && !keep && index === snapshotAt) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice() };
   };
 
   for (let c = start; c < commands.length; c++) {
@@ -87,6 +87,13 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
   return config;
+}
+
+/** A copy of a scope (forEach: new Map(scope) would build an entry array per variable). */
+function copyScope(scope: Scope): Scope {
+  const copy: Scope = new Map();
+  scope.forEach((v, name) => copy.set(name, v));
+  return copy;
 }
 
 function setVariable(scope: Scope, v: ShellVariable): void {
