@@ -24,6 +24,11 @@ export interface Analysis {
 
 /** Above this size a document is parsed but its facts are not looked up (bounded time). */
 const MAX_FACTS_BYTES = 1 << 20;
+/**
+ * Above this size a shell script is parsed whole after each edit: the saved lexing and walk state
+ * would hold a second copy of a very large document's tokens in memory.
+ */
+const MAX_INCREMENTAL_CHARS = 1 << 20;
 /** Quiet time after an edit before missing facts are looked up. */
 const FACTS_DELAY_MS = 120;
 
@@ -64,7 +69,8 @@ export class Analyzer {
   async update(doc: TextDocument, languageId = doc.languageId): Promise<Analysis> {
     const text = doc.getText();
     let shellCache = this.shellCaches.get(doc.uri);
-    if (!shellCache) this.shellCaches.set(doc.uri, shellCache = new ShellParseCache());
+    if (text.length > MAX_INCREMENTAL_CHARS) { this.shellCaches.delete(doc.uri); shellCache = undefined; }
+    else if (!shellCache) this.shellCaches.set(doc.uri, shellCache = new ShellParseCache());
     const config = parseDocument(text, kindOf(languageId, doc.uri), doc.uri, shellCache);
     const cwd = scriptCwd(doc.uri);
     const quick = await gatherFacts(config, { cwd, ...this.cache.view(true) });
