@@ -18,22 +18,23 @@ export interface GatherOptions {
   files: FileProbe;
 }
 
-/** Recent resolvePath answers: cwd -> path -> absolute path (for the HOME they were made with). */
+/** $HOME, read once: each process.env read is a call into the runtime, and this runs per path. */
+const HOME = process.env.HOME ?? '';
+
+/** Recent resolvePath answers: cwd -> path -> absolute path. */
 let resolved = new Map<string, Map<string, string>>();
-let resolvedHome = '';
 let resolvedCount = 0;
 
 /** The absolute path a run's flag value names. */
 export function resolvePath(cwd: string, p: string): string {
-  const home = process.env.HOME ?? '';
   // gathering and several checks resolve the same few paths of every run after every edit, and
   // path.resolve normalises from scratch each time: remember the recent answers
-  if (home !== resolvedHome || resolvedCount >= 512) { resolved = new Map(); resolvedHome = home; resolvedCount = 0; }
+  if (resolvedCount >= 512) { resolved = new Map(); resolvedCount = 0; }
   let inCwd = resolved.get(cwd);
   if (!inCwd) resolved.set(cwd, inCwd = new Map());
   const hit = inCwd.get(p);
   if (hit !== undefined) return hit;
-  const expanded = p.startsWith('~/') && home ? home + p.slice(1) : p;
+  const expanded = p.startsWith('~/') && HOME ? HOME + p.slice(1) : p;
   const abs = isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
   inCwd.set(p, abs);
   resolvedCount++;
