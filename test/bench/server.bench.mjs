@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ensureBuilt, LspClient } from '../../server/test/lsp/lspClient.ts';
 import { parseDocument } from '../../server/src/parse/parseDocument.ts';
+import { ShellParseCache } from '../../server/src/parse/shellParseCache.ts';
 import { runChecks } from '../../server/src/checks/index.ts';
 import { gatherFacts } from '../../server/src/facts/gather.ts';
 import { FactsCache } from '../../server/src/facts/cache.ts';
@@ -74,12 +75,14 @@ await client.close();
 // The same work in-process, as CPU time (process.cpuUsage): what one edit costs the server
 // (run through tsx, so a little slower than the esbuild bundle),
 // independent of how busy the machine is (the stdio figures above are wall time).
+// Like the server (lsp/analysis.ts), one ShellParseCache per document parses from the edit on.
 const cache = new FactsCache(unavailableFacts());
+const shellCache = new ShellParseCache();
 const cpu = [];
 for (let i = 0; i < WARMUP + ITERATIONS; i++) {
   const text = script(i % 2 ? 512 : 0);
   const c0 = process.cpuUsage();
-  const config = parseDocument(text, 'shell', 'bench.sh');
+  const config = parseDocument(text, 'shell', 'bench.sh', shellCache);
   const snapshot = await gatherFacts(config, { cwd: ws, ...cache.view(true) });
   runChecks(config, snapshot);
   const d = process.cpuUsage(c0);

@@ -1,5 +1,6 @@
 // Reading a run's PEFT settings (inline JSON or a YAML mapping) as an ObjectView, shared by the
 // PEFT checks. Also recognises the escaped form '\{"r":64\}' copied from rendered tutorials.
+import { OffsetMap } from '../core/offsetMap';
 import type { Span } from '../core/span';
 import { parseMappedJson, type JsonProblem } from '../parse/objectView';
 import { effective } from '../parse/resolve';
@@ -26,16 +27,22 @@ export function settingsOf(run: TrainRun, flag: string): Settings | undefined {
   else {
     // backslashes before braces survive single quotes and make json.loads fail
     const escapes: Span[] = [];
-    let text = '';
-    const map: number[] = [];
-    for (let i = 0; i < v.text.length; i++) {
-      if (v.text[i] === '\\' && (v.text[i + 1] === '{' || v.text[i + 1] === '}')) {
-        const o = v.map[i] ?? -1;
+    let text = v.text;
+    let map = v.map;
+    if (/\\[{}]/.test(v.text)) {
+      text = '';
+      map = new OffsetMap();
+      let from = 0;
+      for (let i = 0; i < v.text.length; i++) {
+        if (v.text[i] !== '\\' || (v.text[i + 1] !== '{' && v.text[i + 1] !== '}')) continue;
+        const o = v.map.at(i);
         if (o >= 0) escapes.push({ start: o, end: o + 1 });
-        continue;
+        text += v.text.slice(from, i);
+        map.appendMap(v.map, from, i);
+        from = i + 1;
       }
-      text += v.text[i];
-      map.push(v.map[i] ?? -1);
+      text += v.text.slice(from);
+      map.appendMap(v.map, from);
     }
     const parsed = parseMappedJson({ text, map }, v.span);
     result = { arg, problems: parsed.problems, escapes, ...(parsed.object ? { object: parsed.object } : {}) };

@@ -1,5 +1,6 @@
 // Source positions in the checks' own terms: character offsets into the document text. Only the
 // LSP layer turns them into line/column (ARCHITECTURE.md: checks never see LSP types).
+import type { OffsetMap } from './offsetMap';
 
 export interface Span { start: number; end: number }
 
@@ -16,19 +17,11 @@ export function cover(a: Span, b: Span): Span {
  * from outside the file). Lets a diagnostic on a sub-range of an expanded value point back into
  * the document exactly, also through variable expansion.
  */
-export interface MappedText { text: string; map: number[] }
+export interface MappedText { text: string; map: OffsetMap }
 
 /** The document span behind text[from, to), or undefined when those characters have no source. */
 export function spanOf(m: MappedText, from = 0, to = m.text.length): Span | undefined {
-  let start = -1;
-  let end = -1;
-  for (let i = from; i < to; i++) {
-    const o = m.map[i] ?? -1;
-    if (o < 0) continue;
-    if (start < 0 || o < start) start = o;
-    if (o + 1 > end) end = o + 1;
-  }
-  return start < 0 ? undefined : { start, end };
+  return m.map.span(from, to);
 }
 
 /** Line (0-based) of an offset, for tests and messages. */

@@ -18,12 +18,30 @@ export interface GatherOptions {
   files: FileProbe;
 }
 
+/** $HOME, read once: each process.env read is a call into the runtime, and this runs per path. */
+const HOME = process.env.HOME ?? '';
+
+/** Recent resolvePath answers: cwd -> path -> absolute path. */
+let resolved = new Map<string, Map<string, string>>();
+let resolvedCount = 0;
+
 /** The absolute path a run's flag value names. */
 export function resolvePath(cwd: string, p: string): string {
-  const home = process.env.HOME ?? '';
-  const expanded = p.startsWith('~/') && home ? home + p.slice(1) : p;
-  return isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
+  // gathering and several checks resolve the same few paths of every run after every edit, and
+  // path.resolve normalises from scratch each time: remember the recent answers
+  if (resolvedCount >= 512) { resolved = new Map(); resolvedCount = 0; }
+  let inCwd = resolved.get(cwd);
+  if (!inCwd) resolved.set(cwd, inCwd = new Map());
+  const hit = inCwd.get(p);
+  if (hit !== undefined) return hit;
+  const expanded = p.startsWith('~/') && HOME ? HOME + p.slice(1) : p;
+  const abs = isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
+  inCwd.set(p, abs);
+  resolvedCount++;
+  return abs;
 }
+
+const LEGACY_CONFIGS = Object.entries(LEGACY_CONFIG_KEYS);
 
 /** The paths a run refers to that should exist: [flag, absolute path][]. */
 export function referencedPaths(run: TrainRun, cwd: string): { flag: string; path: string; span?: unknown }[] {
@@ -31,7 +49,7 @@ export function referencedPaths(run: TrainRun, cwd: string): { flag: string; pat
   const load = argText(run, 'load_model');
   if (load && load !== '0') out.push({ flag: 'load_model', path: resolvePath(cwd, load) });
   for (const d of dataPaths(run, cwd)) out.push({ flag: 'data_file', path: d });
-  for (const [flag, { keys }] of Object.entries(LEGACY_CONFIG_KEYS)) {
+  for (const [flag, { keys }] of LEGACY_CONFIGS) {
     const a = findArg(run, flag);
     const obj = a?.value?.structured ?? undefined;
     const entries = obj?.entries ?? parseLoose(a?.value?.text);

@@ -4,7 +4,7 @@ import { flagSpec } from '../flags/flagTable';
 import { sliceValue } from './shellExpand';
 import type { FlagArg, Value } from './trainConfig';
 
-const isFlagWord = (v: Value): boolean => v.text.startsWith('--') && v.text.length > 2 && !(v.dynamic && v.map[0] === -1);
+const isFlagWord = (v: Value): boolean => v.text.startsWith('--') && v.text.length > 2 && !(v.dynamic && v.map.at(0) === -1);
 
 export function parseFlagArgs(words: Value[]): { args: FlagArg[]; strays: Value[] } {
   const args: FlagArg[] = [];

@@ -3,6 +3,7 @@
 // json.loads: no comments, no trailing commas). Never throws. (The ESM build is imported because
 // the package's UMD main cannot be bundled by esbuild.)
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { OffsetMap } from '../core/offsetMap';
 import { spanOf, type MappedText, type Span } from '../core/span';
 import type { ObjectEntry, ObjectView } from './trainConfig';
 
@@ -13,8 +14,7 @@ export interface JsonParse { object?: ObjectView; problems: JsonProblem[]; value
 /** Parses mapped JSON text; spans point into the document (`fallback` where a character has no source). */
 export function parseMappedJson(m: MappedText, fallback: Span): JsonParse {
   const at = (offset: number, length: number): Span => spanOf(m, offset, Math.max(offset + 1, offset + length)) ?? fallback;
-  const errors: ParseError[] = [];
-  const root = parseTree(m.text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const { root, errors } = parseJsonText(m.text);
   const problems: JsonProblem[] = errors.slice(0, 5).map((e) => ({ span: at(e.offset, e.length), message: `Invalid JSON: ${describe(printParseErrorCode(e.error))}.` }));
   if (!root) return { problems };
   if (root.type !== 'object') {
@@ -36,11 +36,30 @@ export function parseMappedJson(m: MappedText, fallback: Span): JsonParse {
   return { object: { entries, span: at(root.offset, root.length) }, problems, value: nodeValue(root) };
 }
 
+/**
+ * jsonc-parser's tree for a text, remembered for the last few texts: the same peft_config string
+ * is usually passed to every train.py call of a script, and is unchanged by most edits. The tree
+ * is only read (positions are mapped per call), so sharing it is safe.
+ */
+const treeCache = new Map<string, { root: Node | undefined; errors: ParseError[] }>();
+const TREE_CACHE_ENTRIES = 32;
+const TREE_CACHE_MAX_CHARS = 64 * 1024;
+
+function parseJsonText(text: string): { root: Node | undefined; errors: ParseError[] } {
+  const hit = treeCache.get(text);
+  if (hit) return hit;
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (text.length <= TREE_CACHE_MAX_CHARS) {
+    if (treeCache.size >= TREE_CACHE_ENTRIES) treeCache.delete(treeCache.keys().next().value!);
+    treeCache.set(text, { root, errors });
+  }
+  return { root, errors };
+}
+
 /** A .json document (identity mapping). */
 export function parseJsonDocument(text: string): JsonParse {
-  const map = new Array<number>(text.length);
-  for (let i = 0; i < text.length; i++) map[i] = i;
-  return parseMappedJson({ text, map }, { start: 0, end: Math.min(1, text.length) });
+  return parseMappedJson({ text, map: OffsetMap.contiguous(0, text.length) }, { start: 0, end: Math.min(1, text.length) });
 }
 
 function nodeValue(n: Node): unknown {

@@ -1,5 +1,7 @@
 // Picks the parser for a document (shell script, training YAML, training JSON, peft_config JSON)
 // from its language id and file name. Never throws: the result always comes back, with problems.
+import { OffsetMap } from '../core/offsetMap';
+import type { ShellParseCache } from './shellParseCache';
 import { parseMappedJson } from './objectView';
 import { parseShellScript } from './shellScript';
 import { parseStructuredConfig } from './structuredConfig';
@@ -21,7 +23,8 @@ export const MAX_CHECKED_CHARS = 2_000_000;
 const PEFT_FILE = /(peft|lora|pissa|miss|bone|disha)[^/]*\.json$/i;
 const PEFT_KEYS = new Set(['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'lora_r', 'lora_load', 'pissa_r', 'pissa_load', 'pissa_init', 'svd_niter', 'init_lora_weights']);
 
-export function parseDocument(text: string, kind: DocumentKind, uri = ''): TrainConfig {
+/** `cache`: the document's ShellParseCache, so that a shell script is parsed again only from the edit on. */
+export function parseDocument(text: string, kind: DocumentKind, uri = '', cache?: ShellParseCache): TrainConfig {
   try {
     if (looksBinary(text)) {
       const c = emptyConfig(kind === 'other' ? 'shell' : kind === 'json' ? 'json' : kind);
@@ -31,7 +34,7 @@ export function parseDocument(text: string, kind: DocumentKind, uri = ''): Train
     // a byte-order mark would glue itself to the first word; blank it out (same length keeps offsets)
     if (text.charCodeAt(0) === 0xfeff) text = ' ' + text.slice(1);
     if (text.length > MAX_CHECKED_CHARS) return parseLarge(text, kind);
-    if (kind === 'shell') return parseShellScript(text);
+    if (kind === 'shell') return parseShellScript(text, cache);
     if (kind === 'yaml') return parseStructuredConfig(text, 'yaml');
     if (kind === 'json') return parseJson(text, uri);
     return emptyConfig('shell');
@@ -54,9 +57,7 @@ function parseLarge(text: string, kind: DocumentKind): TrainConfig {
 }
 
 function parseJson(text: string, uri: string): TrainConfig {
-  const map = new Array<number>(text.length);
-  for (let i = 0; i < text.length; i++) map[i] = i;
-  const parsed = parseMappedJson({ text, map }, { start: 0, end: Math.min(1, text.length) });
+  const parsed = parseMappedJson({ text, map: OffsetMap.contiguous(0, text.length) }, { start: 0, end: Math.min(1, text.length) });
   const keys = parsed.object?.entries.map((e) => e.key) ?? [];
   const peftLike = PEFT_FILE.test(uri) || (keys.length > 0 && keys.every((k) => PEFT_KEYS.has(k) || k === 'task_type' || k === 'bias'));
   if (peftLike && (parsed.object || PEFT_FILE.test(uri))) {

@@ -1,10 +1,11 @@
 // Splits a shell script into simple commands and words the way bash would read them, keeping the
-// document offset of every character (see core/span.ts MappedText). Never throws: anything it
+// document offset of every character (see core/span.ts MappedText, kept as runs: core/offsetMap.ts). Never throws: anything it
 // cannot model ($(...), `...`, $1, arithmetic) becomes a 'dyn' part whose value is unknown, and
 // unterminated quotes are reported as problems. Linear in the input size.
+import { OffsetMap } from '../core/offsetMap';
 import type { Span } from '../core/span';
 
-export interface LitPart { kind: 'lit'; text: string; map: number[]; quoted: boolean }
+export interface LitPart { kind: 'lit'; text: string; map: OffsetMap; quoted: boolean }
 export interface VarPart { kind: 'var'; name: string; span: Span; quoted: boolean; fallback?: LitPart; fallbackWhenEmpty?: boolean }
 export interface DynPart { kind: 'dyn'; span: Span; quoted: boolean; source: string }
 export type WordPart = LitPart | VarPart | DynPart;
@@ -12,7 +13,20 @@ export type WordPart = LitPart | VarPart | DynPart;
 export interface Word { parts: WordPart[]; span: Span }
 export interface Command { words: Word[]; span: Span }
 export interface LexProblem { span: Span; message: string }
-export interface LexResult { commands: Command[]; problems: LexProblem[] }
+export interface LexResult {
+  commands: Command[];
+  problems: LexProblem[];
+  /**
+   * Where lexing can resume: line starts at which the lexer stood between commands with nothing
+   * pending (no here-document, no redirection target), flattened as (offset, commands so far,
+   * problems so far) triples in offset order. What the lexer produces from such a point on
+   * depends only on the text from there (see lexShellFrom and IncrementalLexer).
+   */
+  resumePoints: number[];
+}
+
+/** Lexing state at a resume point: the results before it (arrays that lexing appends to). */
+export interface LexStart { offset: number; commands: Command[]; problems: LexProblem[]; resumePoints: number[] }
 
 const NAME_START = /[A-Za-z_]/;
 /** Characters with no special meaning, outside quotes and inside double quotes. */
@@ -21,37 +35,43 @@ const QUOTED_RUN = /[^"\\$`]+/y;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function lexShell(text: string): LexResult {
-  const commands: Command[] = [];
-  const problems: LexProblem[] = [];
+  return lexShellFrom(text, { offset: 0, commands: [], problems: [], resumePoints: [] });
+}
+
+/** Lexes text from a resume point of an earlier lexing of a text with the same beginning. */
+export function lexShellFrom(text: string, start: LexStart): LexResult {
+  const { commands, problems, resumePoints } = start;
   const n = text.length;
-  let i = 0;
+  let i = start.offset;
   let words: Word[] = [];
-  let parts: WordPart[] | null = null;
+  let parts = null as WordPart[] | null; // (a cast: only closures assign it, which narrowing does not see)
   let wordStart = 0;
   let pendingHeredocs: { delimiter: string; stripTabs: boolean }[] = [];
   let skipNextWord = false; // the target of a redirection is not an argument
 
+  // a word's parts array is created with its first part: most words have one or two parts, and
+  // an array literal sized to fit costs less than an empty array grown by push
+  const addPart = (part: WordPart, at: number): void => {
+    if (!parts) { parts = [part]; wordStart = at; } else parts.push(part);
+  };
   const lit = (ch: string, at: number, quoted: boolean): void => {
-    if (!parts) { parts = []; wordStart = at; }
-    const last = parts[parts.length - 1];
-    if (last && last.kind === 'lit' && last.quoted === quoted) { last.text += ch; last.map.push(at); }
-    else parts.push({ kind: 'lit', text: ch, map: [at], quoted });
+    const last = parts?.[parts.length - 1];
+    if (last && last.kind === 'lit' && last.quoted === quoted) { last.text += ch; last.map.appendRun(at, 1); }
+    else addPart({ kind: 'lit', text: ch, map: OffsetMap.contiguous(at, 1), quoted }, at);
   };
   /** Appends text[from, to) as one literal chunk (the common case: no per-character work). */
   const litRun = (from: number, to: number, quoted: boolean): void => {
-    if (!parts) { parts = []; wordStart = from; }
-    let last = parts[parts.length - 1];
-    if (!last || last.kind !== 'lit' || last.quoted !== quoted) { last = { kind: 'lit', text: '', map: [], quoted }; parts.push(last); }
-    last.text += text.slice(from, to);
-    for (let k = from; k < to; k++) last.map.push(k);
+    const last = parts?.[parts.length - 1];
+    if (last && last.kind === 'lit' && last.quoted === quoted) {
+      last.text += text.slice(from, to);
+      last.map.appendRun(from, to - from);
+    } else addPart({ kind: 'lit', text: text.slice(from, to), map: OffsetMap.contiguous(from, to - from), quoted }, from);
   };
-  const push = (part: WordPart, at: number): void => {
-    if (!parts) { parts = []; wordStart = at; }
-    parts.push(part);
-  };
+  const push = addPart;
   const endWord = (end: number): void => {
     if (!parts) return;
     if (skipNextWord) skipNextWord = false;
+    else if (words.length === 0) words = [{ parts, span: { start: wordStart, end } }];
     else words.push({ parts, span: { start: wordStart, end } });
     parts = null;
   };
@@ -146,6 +166,7 @@ export function lexShell(text: string): LexResult {
     if (c === '\n') {
       endWord(i); endCommand(); i++;
       if (pendingHeredocs.length) skipHeredocBodies();
+      if (!skipNextWord && i < n) resumePoints.push(i, commands.length, problems.length);
       continue;
     }
     if (c === '#' && !parts) {
@@ -191,18 +212,14 @@ export function lexShell(text: string): LexResult {
       const close = text.indexOf("'", i + 1);
       const end = close < 0 ? n : close;
       if (close < 0) problems.push({ span: { start: i, end: i + 1 }, message: 'Unterminated single quote: the rest of the file is inside it.' });
-      if (!parts) { parts = []; wordStart = i; }
-      const part: LitPart = { kind: 'lit', text: text.slice(i + 1, end), map: [], quoted: true };
-      for (let k = i + 1; k < end; k++) part.map.push(k);
-      parts.push(part);
+      addPart({ kind: 'lit', text: text.slice(i + 1, end), map: OffsetMap.contiguous(i + 1, end - (i + 1)), quoted: true }, i);
       i = close < 0 ? n : close + 1;
       continue;
     }
     if (c === '"') {
       const open = i;
-      if (!parts) { parts = []; wordStart = i; }
       // an empty "" still makes a word
-      parts.push({ kind: 'lit', text: '', map: [], quoted: true });
+      addPart({ kind: 'lit', text: '', map: new OffsetMap(), quoted: true }, i);
       i++;
       let closed = false;
       while (i < n) {
@@ -234,7 +251,7 @@ export function lexShell(text: string): LexResult {
   }
   endWord(n);
   endCommand();
-  return { commands, problems };
+  return { commands, problems, resumePoints };
 
   function backtick(quoted: boolean): void {
     const at = i;
@@ -249,12 +266,12 @@ export function lexShell(text: string): LexResult {
 
 /** A literal from raw text (a ${VAR:-fallback} fallback): quotes removed, offsets kept. */
 function literalOf(raw: string, start: number): LitPart {
-  const part: LitPart = { kind: 'lit', text: '', map: [], quoted: true };
+  const part: LitPart = { kind: 'lit', text: '', map: new OffsetMap(), quoted: true };
   for (let k = 0; k < raw.length; k++) {
     const ch = raw[k]!;
     if (ch === '"' || ch === "'") continue;
     part.text += ch;
-    part.map.push(start + k);
+    part.map.appendRun(start + k, 1);
   }
   return part;
 }

@@ -1,8 +1,10 @@
 // A shell script as training runs: walks the lexed commands in order, keeps the variables
 // (assignments, export, unset, env prefixes), follows `cd`, and turns each `python train.py ...`
 // (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
+import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
 import { parseFlagArgs } from './flagArgs';
+import type { ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
@@ -14,20 +16,39 @@ const PYTHON = /(^|\/)python[0-9.]*$/;
 const LAUNCHERS = /(^|\/)(torchrun|deepspeed|accelerate|srun|mpirun)$/;
 const TRAIN_PY = /(^|\/)train\.py$/;
 
-export function parseShellScript(text: string): TrainConfig {
+/** `cache` (one per document) reuses the previous version's lexing and walk up to the edit. */
+export function parseShellScript(text: string, cache?: ShellParseCache): TrainConfig {
   const config = emptyConfig('shell');
-  const { commands, problems } = lexShell(text);
+  const { commands, problems } = cache ? cache.lexer.lex(text) : lexShell(text);
   for (const p of problems) config.problems.push({ span: p.span, message: p.message, severity: 'error' });
   const lines = new LineIndex(text);
-  const scope: Scope = new Map();
+  let scope: Scope = new Map();
   let cd: string | undefined;
+  let start = 0;
+  const resumed = cache?.resumable(commands);
+  if (resumed) {
+    start = resumed.index;
+    scope = copyScope(resumed.scope);
+    cd = resumed.cd;
+    for (const r of resumed.runs) config.runs.push(r);
+  }
+  // where the next edit will probably resume: before the first command this edit changed
+  const snapshotAt = cache ? Math.max(start, cache.lexer.reused) : -1;
+  const keep = resumed !== undefined && resumed.index === snapshotAt;
+  if (keep) resumed.commands = commands; // same prefix objects: valid for this parse too
+  else if (cache) cache.walk = undefined;
+  const save = (index: number): void => {
+    if (cache && !keep && index === snapshotAt) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice() };
+  };
 
-  for (const command of commands) {
+  for (let c = start; c < commands.length; c++) {
+    save(c);
+    const command = commands[c]!;
     let words = command.words;
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
     let k = 0;
-    while (k < words.length && assignmentName(words[k]!)) k++;
+    while (k < words.length && isAssignment(words[k]!)) k++;
     if (k === words.length) {
       // plain assignments, applied left to right
       for (const w of words) setVariable(scope, makeVariable(w, scope, false));
@@ -40,11 +61,12 @@ export function parseShellScript(text: string): TrainConfig {
     if (head === 'export' || head === 'declare' || head === 'typeset' || head === 'readonly' || head === 'local') {
       const exported = head === 'export' || rest.slice(1).some((w) => literal(w) === '-x');
       for (const w of rest.slice(1)) {
-        if (assignmentName(w)) setVariable(scope, makeVariable(w, scope, exported));
+        if (isAssignment(w)) setVariable(scope, makeVariable(w, scope, exported));
         else {
           const name = literal(w);
           const v = name ? scope.get(name) : undefined;
-          if (v && exported) v.exported = true;
+          // a new record, not a mutation: a saved walk state may share the old one
+          if (v && exported && !v.exported) scope.set(v.name, { ...v, exported: true });
         }
       }
       continue;
@@ -56,14 +78,22 @@ export function parseShellScript(text: string): TrainConfig {
       continue;
     }
     const argv: Value[] = [];
-    for (const w of rest) for (const f of expandWord(w, scope)) argv.push(f);
+    for (const w of rest) expandWord(w, scope, true, 0, argv);
     const run = trainRun(argv, command, lines, scope, prefix, cd);
     if (run) config.runs.push(run);
   }
+  save(commands.length);
   for (const v of scope.values()) {
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
   return config;
+}
+
+/** A copy of a scope (forEach: new Map(scope) would build an entry array per variable). */
+function copyScope(scope: Scope): Scope {
+  const copy: Scope = new Map();
+  scope.forEach((v, name) => copy.set(name, v));
+  return copy;
 }
 
 function setVariable(scope: Scope, v: ShellVariable): void {
@@ -72,17 +102,21 @@ function setVariable(scope: Scope, v: ShellVariable): void {
   scope.set(v.name, v);
 }
 
+/** Reused by makeVariable, whose words expand to one field (no array per assignment). */
+const scratch: Value[] = [];
+
 function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariable {
   const first = word.parts[0]!;
   const m = first.kind === 'lit' ? ASSIGNMENT.exec(first.text) : null;
   const name = m![1]!;
   const skip = m![0].length;
-  const nameStart = first.kind === 'lit' ? first.map[0]! : word.span.start;
-  const [value] = expandWord(word, scope, false, skip);
+  const nameStart = first.kind === 'lit' ? first.map.at(0) : word.span.start;
+  const value = expandWord(word, scope, false, skip, scratch)[0];
+  scratch.length = 0;
   const appended = m![2] === '+' ? scope.get(name) : undefined;
-  const valueStart = (first.kind === 'lit' && first.map[skip] !== undefined) ? first.map[skip]! : word.span.end;
+  const valueStart = (first.kind === 'lit' && skip < first.map.length) ? first.map.at(skip) : word.span.end;
   const text = (appended?.text ?? '') + (value?.text ?? '');
-  const map = [...(appended?.map ?? []), ...(value?.map ?? [])];
+  const map = appended ? appended.map.concat(value?.map ?? new OffsetMap()) : value?.map ?? new OffsetMap();
   return {
     name,
     text,
@@ -143,12 +177,23 @@ function isKeyword(w: Word): boolean {
 /** The word's text when it is one unquoted-or-quoted literal, else undefined. */
 function literal(w: Word): string | undefined {
   if (w.parts.length === 0) return '';
+  if (w.parts.length === 1) return w.parts[0]!.kind === 'lit' ? w.parts[0]!.text : undefined;
   if (w.parts.every((p) => p.kind === 'lit')) return w.parts.map((p) => (p.kind === 'lit' ? p.text : '')).join('');
   return undefined;
 }
 
-function assignmentName(w: Word): string | undefined {
+/** Whether the word is NAME=... or NAME+=... (ASSIGNMENT, scanned without building a match: every command's first words are asked). */
+function isAssignment(w: Word): boolean {
   const first = w.parts[0];
-  if (!first || first.kind !== 'lit' || first.quoted) return undefined;
-  return ASSIGNMENT.exec(first.text)?.[1];
+  if (!first || first.kind !== 'lit' || first.quoted) return false;
+  const t = first.text;
+  let i = 0;
+  for (; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!letter && !(i > 0 && c >= 48 && c <= 57)) break;
+  }
+  if (i === 0) return false;
+  if (t.charCodeAt(i) === 43) i++; // +=
+  return t.charCodeAt(i) === 61;
 }

@@ -8,6 +8,7 @@
 // ...) may be a mapping or a JSON string; nargs flags (train_parts) a sequence.
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { FLAGS } from '../flags/flagTable';
+import { OffsetMap } from '../core/offsetMap';
 import type { Span } from '../core/span';
 import { detectTrainer } from './trainer';
 import { emptyConfig, type FlagArg, type ObjectView, type TrainConfig, type TrainRun, type Value } from './trainConfig';
@@ -99,7 +100,7 @@ function valueOf(node: YamlNode, text: string): Value {
         valueText: p.value ? text.slice(rangeOf(p.value as YamlNode).start, rangeOf(p.value as YamlNode).end) : '',
       })),
     };
-    return { text: json, map: new Array<number>(json.length).fill(-1), span, useSpan: span, via: [], dynamic: false, unresolved: [], structured };
+    return { text: json, map: OffsetMap.unknown(json.length), span, useSpan: span, via: [], dynamic: false, unresolved: [], structured };
   }
   const raw = isScalar(node) ? node.value : (node as { toJSON?: () => unknown }).toJSON?.();
   const str = raw === null || raw === undefined ? '' : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
@@ -107,8 +108,7 @@ function valueOf(node: YamlNode, text: string): Value {
   let base = -1;
   if (source === str) base = span.start;
   else if (source.length === str.length + 2 && source.slice(1, -1) === str) base = span.start + 1;
-  const map = new Array<number>(str.length);
-  for (let i = 0; i < str.length; i++) map[i] = base < 0 ? -1 : base + i;
+  const map = base < 0 ? OffsetMap.unknown(str.length) : OffsetMap.contiguous(base, str.length);
   return { text: str, map, span, useSpan: span, via: [], dynamic: false, unresolved: [] };
 }
 
