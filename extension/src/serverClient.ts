@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 // Types only: the client library is loaded when the server starts, after activation returned
 // (it is most of the bundle, and activation must stay fast).
 import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { SERVER_NODE_ARGS } from '../../server/src/nodeArgs';
 
 export interface ResolvedRun {
   line: number;
@@ -36,8 +37,8 @@ export class ServerClient implements vscode.Disposable {
   private async startClient(serverModule: string): Promise<void> {
     const { LanguageClient, TransportKind } = await import('vscode-languageclient/node');
     const serverOptions: ServerOptions = {
-      run: { module: serverModule, transport: TransportKind.stdio },
-      debug: { module: serverModule, transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+      run: { module: serverModule, transport: TransportKind.stdio, options: { execArgv: [...SERVER_NODE_ARGS] } },
+      debug: { module: serverModule, transport: TransportKind.stdio, options: { execArgv: [...SERVER_NODE_ARGS, '--nolazy', '--inspect=6019'] } },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [

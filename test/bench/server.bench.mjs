@@ -11,6 +11,7 @@ import { ShellParseCache } from '../../server/src/parse/shellParseCache.ts';
 import { runChecks } from '../../server/src/checks/index.ts';
 import { gatherFacts } from '../../server/src/facts/gather.ts';
 import { FactsCache } from '../../server/src/facts/cache.ts';
+import { SERVER_NODE_ARGS } from '../../server/src/nodeArgs.ts';
 import { unavailableFacts } from '../../server/src/facts/loadFacts.ts';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
@@ -43,7 +44,8 @@ mkdirSync(ws, { recursive: true });
 const uri = pathToFileURL(join(ws, 'bench.sh')).href;
 writeFileSync(join(ws, 'bench.sh'), script(0));
 // BENCH_SERVER_PROFILE=dir writes a CPU profile of the server process there
-const client = new LspClient(undefined, process.env.BENCH_SERVER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`] : []);
+// The server starts with the Node flags the extension gives it (server/src/nodeArgs.ts).
+const client = new LspClient(undefined, [...SERVER_NODE_ARGS, ...(process.env.BENCH_SERVER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROFILE}`] : [])]);
 await client.initialize('en');
 let version = 1;
 let ready = client.diagnostics(uri, version);
