@@ -138,6 +138,10 @@ try {
   }
   assert.ok(summary.loss[0].points >= 20, `loss chart fills: ${JSON.stringify(summary.loss.map((d) => d.points))}`);
   assert.ok(summary.lr[0].points >= 20, 'lr chart fills');
+  if (realEngine) {  // the engine's step events carry the memory the dashboard draws (run protocol)
+    assert.ok(summary.mem[0].points >= 20, `memory chart fills: ${JSON.stringify(summary.mem.map((d) => d.points))}`);
+    assert.ok(summary.mem[2]?.last, 'the device total line (start event) is drawn');
+  }
   step(`chart filling (${summary.loss[0].points} loss points)`);
   const statusItem = await page.locator('.statusbar-item', { hasText: 'RWKV' }).first().innerText();
   assert.match(statusItem, /RWKV .*loss \d/, `status bar: ${statusItem}`);
@@ -166,6 +170,13 @@ try {
   await page.waitForTimeout(500);
   await page.screenshot({ path: join(shots, 'code-server-output.png') });
   step('output channel shows the engine log');
+
+  // Show GPUs: here (no NVIDIA driver) the engine's NVML probe says so, and the CPU is offered.
+  await quickInput('>RWKV: Show GPUs');
+  const gpuAnswer = page.locator('.notifications-toasts .notification-toast, .quick-input-widget', { hasText: /No NVIDIA GPU was found|GPUs on this machine/ }).first();
+  await gpuAnswer.waitFor({ timeout: 20_000 });
+  step(`show GPUs: ${(await gpuAnswer.innerText()).split('\n').find((l) => /GPU/.test(l))?.slice(0, 80)}`);
+  await page.keyboard.press('Escape');
 
   // 6. The run history on disk: what the engine was given (argv array, cwd, exported env).
   const storage = join(userData, 'User', 'workspaceStorage');

@@ -73,9 +73,12 @@ export function ensureCodeServer() {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'rwkv-studio-e2e-tools', private: true }));
   console.log(`e2e: installing code-server ${CODE_SERVER_VERSION} into ${dir} (about a minute, once)`);
+  // Its native modules (argon2, kerberos) build with node-gyp, which downloads Node's headers
+  // unless told where they are: Debian's nodejs ships them under /usr/include/node.
+  const nodedir = !process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h') ? { npm_config_nodedir: '/usr' } : {};
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], {
     cwd: dir, stdio: 'inherit',
-    env: { ...process.env, npm_config_unsafe_perm: 'true', npm_config_yes: 'true', TMPDIR: tmp },
+    env: { ...process.env, ...nodedir, npm_config_unsafe_perm: 'true', npm_config_yes: 'true', TMPDIR: tmp },
   });
   if (r.status !== 0 || !existsSync(bin)) { console.log('e2e: code-server install failed'); return undefined; }
   return bin;
