@@ -23,8 +23,7 @@ Json check_run(const std::vector<std::string>& argv) {
     if (auto refusal = cuda_refusal(o)) throw *refusal;
     Json warnings = Json::array();
     for (const auto& [code, message] : o.warnings) warnings.push(warning(code, message));
-    if (gpu_ignores_grad_cp(o))
-      warnings.push(warning("W_GRAD_CP_GPU", "--grad_cp 1 is not yet implemented on the GPU: every activation is kept"));
+    for (const auto& [code, message] : gpu_warnings(o)) warnings.push(warning(code, message));
     out.set("ok", true);
     out.set("warnings", warnings);
   } catch (const EngineError& e) {

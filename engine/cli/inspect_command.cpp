@@ -38,10 +38,7 @@ int inspect_checkpoint(const std::string& path) {
   Json out = Json::object();
   out.set("kind", "checkpoint");
   out.set("path", path);
-  struct stat st;
-  const bool folder = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-  const bool st_file = path.size() > 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
-  out.set("format", folder ? "peft-folder" : st_file ? "safetensors" : "pth");
+  out.set("format", s.format);
   Json model = Json::object();
   model.set("version", s.version);
   model.set("n_layer", s.n_layer);

@@ -123,7 +123,9 @@ CheckpointSummary summarize_checkpoint(const std::string& path) {
       info.shape = t.shape;
       tensors.push_back(std::move(info));
     }
-    return summarize_tensors(std::move(tensors));
+    CheckpointSummary s = summarize_tensors(std::move(tensors));
+    s.format = folder ? "peft-folder" : "safetensors";
+    return s;
   }
   return summarize_tensors(read_pth_header(path));
 }

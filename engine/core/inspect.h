@@ -12,6 +12,7 @@
 namespace rwkv {
 
 struct CheckpointSummary {
+  std::string format = "pth";          // pth | safetensors | peft-folder (adapter_model.safetensors inside)
   std::vector<TensorInfo> tensors;
   std::string version = "unknown";     // x070 | x060 | x052 | x040 | unknown, from tensor names
   int64_t n_layer = 0;                 // highest blocks.N + 1 (also under peft name prefixes)

@@ -42,6 +42,7 @@ int main() {
     for (const std::string& p : {dir + "/adapter", dir + "/adapter/adapter_model.safetensors"}) {
       const CheckpointSummary s = summarize_checkpoint(p);
       CHECK(s.is_adapter && s.adapter_method == "lora" && s.n_layer == 2 && s.tensors.size() == 8);
+      CHECK(s.format == (p == dir + "/adapter" ? "peft-folder" : "safetensors"));
     }
   }
   const StateDict back = load_safetensors(path);

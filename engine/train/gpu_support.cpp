@@ -38,4 +38,12 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
 
 bool gpu_ignores_grad_cp(const TrainOptions& o) { return o.accelerator != "cpu" && o.grad_cp; }
 
+std::vector<std::pair<std::string, std::string>> gpu_warnings(const TrainOptions& o) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (gpu_ignores_grad_cp(o))
+    out.emplace_back("W_GRAD_CP_GPU", "--grad_cp 1 is not yet implemented on the GPU: every activation is kept "
+                                      "(same results, more memory than the plan for grad_cp 1)");
+  return out;
+}
+
 }  // namespace rwkv

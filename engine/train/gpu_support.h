@@ -4,6 +4,9 @@
 // line. Each refusal is E_CUDA_UNSUPPORTED with a hint; the CPU backend runs all of them.
 #pragma once
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/errors.h"
 #include "train/train_options.h"
@@ -16,5 +19,9 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o);
 // --grad_cp 1 is a memory saving with the same results; the GPU backend keeps every activation
 // instead (a warning says so), so the tutorials' scripts, which all set it, still run there.
 bool gpu_ignores_grad_cp(const TrainOptions& o);
+
+// (code, message) warnings for what the GPU backend runs differently with the same results (the
+// trainer's start and the addon's checkRun both report these). Empty on the CPU.
+std::vector<std::pair<std::string, std::string>> gpu_warnings(const TrainOptions& o);
 
 }  // namespace rwkv

@@ -119,9 +119,7 @@ class Trainer {
       proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
     for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
-    if (gpu_ignores_grad_cp(o_))
-      proto_.warning("W_GRAD_CP_GPU", "--grad_cp 1 is not yet implemented on the GPU: every activation is kept "
-                                      "(same results, more memory than the plan for grad_cp 1)");
+    for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
     open_backend();
     const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
     data_ = open_data_source(o_, samples_per_epoch);
