@@ -4,7 +4,7 @@
 The reference is RWKV-PEFT's own x070 model code (rwkvt/rwkv7, the peer tree, JL-er/RWKV-PEFT
 5b8aac9) in fp32 on CUDA (TF32 off) and in fp64 on the CPU. Only its WKV7 op is replaced: the
 peer's ops are a bf16-only CUDA kernel, fla or triton, none of which runs in fp32/fp64, so
-ref_wkv7 below evaluates the same recurrence as cuda/wkv7_cuda.cu step by step in torch.
+ref_wkv7 evaluates the same recurrence step by step in torch (reference_wkv7.py).
 The loss is the peer's: cross-entropy mean plus L2Wrap (re-stated here because its module
 imports Lightning's trainer).
 
@@ -30,6 +30,7 @@ PEER, ENGINE_BIN, DUMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 sys.path[:0] = [os.path.join(PEER, "RWKV-PEFT"), os.path.join(PEER, "stubs")]
 import torch
 import torch.nn.functional as F
+from reference_wkv7 import wkv7
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -37,18 +38,8 @@ HEAD = 64
 
 
 def ref_wkv7(r, w, k, v, a, b, HEAD_SIZE=HEAD):
-    """S_t = S_{t-1} diag(exp(-exp(w_t))) + (S_{t-1} a_t) b_t^T + v_t k_t^T, y_t = S_t r_t."""
-    B, T, HC = r.shape
-    H = HC // HEAD_SIZE
-    r, w, k, v, a, b = [x.view(B, T, H, HEAD_SIZE) for x in (r, w, k, v, a, b)]
-    decay = torch.exp(-torch.exp(w))
-    S = torch.zeros(B, H, HEAD_SIZE, HEAD_SIZE, dtype=r.dtype, device=r.device)
-    ys = []
-    for t in range(T):
-        sa = torch.einsum("bhij,bhj->bhi", S, a[:, t])
-        S = S * decay[:, t, :, None, :] + sa[..., None] * b[:, t, :, None, :] + v[:, t, :, :, None] * k[:, t, :, None, :]
-        ys.append(torch.einsum("bhij,bhj->bhi", S, r[:, t]))
-    return torch.stack(ys, 1).reshape(B, T, HC)
+    """RWKV-PEFT's RUN_CUDA_RWKV7g signature over the step-by-step reference (reference_wkv7.py)."""
+    return wkv7(r, w, k, v, a, b, HEAD_SIZE)[0]
 
 
 def unsupported(*_a, **_k):

@@ -34,23 +34,14 @@ PEER, ENGINE_BIN, DUMP, OUT = sys.argv[1:5]
 sys.path[:0] = [os.path.join(PEER, "RWKV-PEFT"), os.path.join(PEER, "stubs")]
 import torch
 import torch.nn.functional as F
+from reference_wkv7 import wkv7
 
 HEAD = 64
 
 
 def ref_wkv7_state(r, k, v, w, a, b, s, HEAD_SIZE=HEAD):
-    """S_t = S_{t-1} diag(exp(-exp(w_t))) + (S_{t-1} a_t) b_t^T + v_t k_t^T, y_t = S_t r_t; from S_0 = s."""
-    B, T, HC = r.shape
-    H = HC // HEAD_SIZE
-    r, w, k, v, a, b = [x.view(B, T, H, HEAD_SIZE) for x in (r, w, k, v, a, b)]
-    decay = torch.exp(-torch.exp(w))
-    S = s.to(r.dtype)
-    ys = []
-    for t in range(T):
-        sa = torch.einsum("bhij,bhj->bhi", S, a[:, t])
-        S = S * decay[:, t, :, None, :] + sa[..., None] * b[:, t, :, None, :] + v[:, t, :, :, None] * k[:, t, :, None, :]
-        ys.append(torch.einsum("bhij,bhj->bhi", S, r[:, t]))
-    return torch.stack(ys, 1).reshape(B, T, HC), S
+    """RWKV-PEFT's RUN_RWKV7_INFCTX signature over the step-by-step reference: (y, final state)."""
+    return wkv7(r, w, k, v, a, b, HEAD_SIZE, s)
 
 
 def unsupported(*_a, **_k):

@@ -2,8 +2,9 @@
 """The CPU peer of `npm run bench`: the same RWKV-7 (x070) model in plain PyTorch on the CPU.
 
 Written for this benchmark from the x070 equations (the ones engine/cpu implements and
-engine/parity checked against RWKV-PEFT's model code on the GPU machine); the WKV7 recurrence is
-a step-by-step loop, which is how a PyTorch user without a CUDA kernel runs RWKV-7 on a CPU.
+engine/parity checked against RWKV-PEFT's model code); the WKV7 recurrence is the step-by-step
+loop of engine/parity/reference_wkv7.py, which is how a PyTorch user without a CUDA kernel runs
+RWKV-7 on a CPU.
 
 usage: torch_rwkv7_cpu.py MODEL.pth PARITY_DUMP OUT_DIR THREADS[,THREADS...] STEPS
 
@@ -22,25 +23,13 @@ import time
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "engine", "parity"))
+from reference_wkv7 import wkv7  # noqa: E402  the step-by-step WKV7 the parity scripts use
+
 MODEL, PARITY_DUMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 THREADS = [int(t) for t in sys.argv[4].split(",")]
 STEPS = int(sys.argv[5])
 B, T = 8, 64
-
-
-def wkv7(r, w, k, v, a, b, head_size):
-    """S_t = S_{t-1} diag(exp(-exp(w_t))) + (S_{t-1} a_t) b_t^T + v_t k_t^T;  y_t = S_t r_t."""
-    Bsz, Tlen, C = r.shape
-    H = C // head_size
-    r, w, k, v, a, b = (x.view(Bsz, Tlen, H, head_size) for x in (r, w, k, v, a, b))
-    decay = torch.exp(-torch.exp(w))
-    state = torch.zeros(Bsz, H, head_size, head_size, dtype=r.dtype)
-    out = []
-    for t in range(Tlen):
-        sa = torch.einsum("bhij,bhj->bhi", state, a[:, t])
-        state = state * decay[:, t, :, None, :] + sa[..., None] * b[:, t, :, None, :] + v[:, t, :, :, None] * k[:, t, :, None, :]
-        out.append(torch.einsum("bhij,bhj->bhi", state, r[:, t]))
-    return torch.stack(out, 1).reshape(Bsz, Tlen, C)
 
 
 def shift(x):
@@ -85,7 +74,7 @@ class Rwkv7(torch.nn.Module):
         g = torch.sigmoid(xg @ self.w(P + "g1")) @ self.w(P + "g2")
         kk = F.normalize((k * self.w(P + "k_k")).view(Bsz, Tlen, H, N), dim=-1, p=2.0).view(Bsz, Tlen, C)
         k = k * (1 + (a - 1) * self.w(P + "k_a"))
-        y = wkv7(r, w, k, v, -kk, kk * a, N)
+        y, _ = wkv7(r, w, k, v, -kk, kk * a, N)
         y = F.group_norm(y.view(Bsz * Tlen, C), H, self.w(P + "ln_x.weight"), self.w(P + "ln_x.bias"), eps=64e-5).view(Bsz, Tlen, C)
         bonus = (r.view(Bsz, Tlen, H, N) * k.view(Bsz, Tlen, H, N) * self.w(P + "r_k")).sum(-1, keepdim=True)
         y = y + (bonus * v.view(Bsz, Tlen, H, N)).view(Bsz, Tlen, C)
