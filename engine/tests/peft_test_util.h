@@ -14,6 +14,7 @@
 
 #include "core/backend.h"
 #include "core/binidx.h"
+#include "tests/counting_data.h"
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/json.h"
@@ -59,20 +60,8 @@ inline StateDict low_rank_base(uint64_t seed) {
   return w;
 }
 
-// Counting documents (+1 or +3 mod 23): learnable, so training visibly moves the adapter.
-inline std::string pattern_data(const std::string& dir) {
-  std::mt19937 gen(3);
-  std::vector<std::vector<uint32_t>> docs;
-  for (int d = 0; d < 60; ++d) {
-    const uint32_t stride = gen() % 2 ? 1 : 3;
-    uint32_t cur = gen() % 23;
-    std::vector<uint32_t> doc;
-    for (int t = 0; t < 40; ++t) { doc.push_back(1 + cur); cur = (cur + stride) % 23; }
-    docs.push_back(doc);
-  }
-  write_binidx(dir + "/data", docs);
-  return dir + "/data";
-}
+// Counting documents (tests/counting_data.h): learnable, so training visibly moves the adapter.
+inline std::string pattern_data(const std::string& dir) { return rwkv_test::write_counting_data(dir, 60); }
 
 // train.py flags for the tiny model; `extra` adds or overrides.
 inline std::vector<std::string> tiny_flags(const std::string& base, const std::string& data, const std::string& proj,

@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "core/pth.h"
 #include "tests/check.h"
+#include "tests/counting_data.h"
 #include "core/tokenizer.h"
 #include "train/data_source.h"
 #include "train/init_weights.h"
@@ -33,23 +34,6 @@ static std::string temp_dir(const std::string& name) {
   std::string d = "/tmp/rwkv_train_test_" + std::to_string(::getpid()) + "_" + name;
   std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
   return d;
-}
-
-// Counting documents: a random start, then +1 or +3 (mod 23) per token, fixed per document.
-// After two tokens every next token is predictable, so a model that learns drives the loss
-// far below ln(vocab).
-static std::string make_pattern_data(const std::string& dir, int vocab) {
-  std::mt19937 gen(3);
-  std::vector<std::vector<uint32_t>> docs;
-  for (int d = 0; d < 200; ++d) {
-    const uint32_t stride = gen() % 2 ? 1 : 3;
-    uint32_t cur = gen() % (vocab - 1);
-    std::vector<uint32_t> doc;
-    for (int t = 0; t < 40; ++t) { doc.push_back(1 + cur); cur = (cur + stride) % (vocab - 1); }
-    docs.push_back(doc);
-  }
-  write_binidx(dir + "/data", docs);
-  return dir + "/data";
 }
 
 static TrainOptions tiny_options(const std::string& dir, const std::string& data) {
@@ -94,7 +78,7 @@ static bool exists(const std::string& p) { struct stat st; return ::stat(p.c_str
 
 static void learns_pattern() {
   const std::string dir = temp_dir("learn");
-  TrainOptions o = tiny_options(dir, make_pattern_data(dir, 24));
+  TrainOptions o = tiny_options(dir, rwkv_test::write_counting_data(dir, 200));
   {
     std::system(("mkdir -p '" + o.proj_dir + "'").c_str());
     RunProtocol proto(o.proj_dir + "/metrics.jsonl");
@@ -150,7 +134,7 @@ static std::vector<double> run_resumable(const TrainOptions& o, int stop_after_s
 
 static void resume_matches_uninterrupted() {
   const std::string dir = temp_dir("resume");
-  const std::string data = make_pattern_data(dir, 24);
+  const std::string data = rwkv_test::write_counting_data(dir, 200);
   TrainOptions o = tiny_options(dir, data);
   o.epoch_steps = 12;
   o.epoch_count = 2;
@@ -214,7 +198,7 @@ static void sft_masks_prompt_and_padding() {
 // RWKV-LM pretraining: the run ends when my_exit_tokens are consumed, saving rwkv-final.pth.
 static void exits_at_my_exit_tokens() {
   const std::string dir = temp_dir("exit");
-  TrainOptions o = tiny_options(dir, make_pattern_data(dir, 24));
+  TrainOptions o = tiny_options(dir, rwkv_test::write_counting_data(dir, 200));
   o.my_exit_tokens = 10 * o.ctx_len * o.micro_bsz;  // ten steps
   std::system(("mkdir -p '" + o.proj_dir + "'").c_str());
   {
@@ -281,7 +265,7 @@ static void infctx_chunks_continue_the_sequence() {
 // exact); later steps differ because no gradient crosses a chunk boundary, and the run learns.
 static void infctx_training() {
   const std::string dir = temp_dir("infctx");
-  const std::string data = make_pattern_data(dir, 24);
+  const std::string data = rwkv_test::write_counting_data(dir, 200);
   auto run = [&](const std::string& name, bool infctx, int chunk_ctx) {
     TrainOptions o = tiny_options(dir + "/" + name, data);
     o.micro_bsz = 1;
