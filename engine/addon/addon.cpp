@@ -3,7 +3,6 @@
 // then does disk or GPU work on the thread pool (JsonWorker); planMemory is pure arithmetic and
 // answers synchronously. Shapes: server/src/facts/facts.ts.
 #include <dlfcn.h>
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <string>
@@ -14,15 +13,11 @@
 #include "addon/js_values.h"
 #include "addon/json_worker.h"
 #include "addon/run_check.h"
+#include "core/paths.h"
 #include "core/tokenizer.h"
 
 namespace rwkv::addon {
 namespace {
-
-bool file_exists(const std::string& p) {
-  struct stat st {};
-  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 // The World vocabulary for .jsonl datasets: $RWKV_VOCAB, then beside this addon (dist/bin),
 // then wherever the engine looks by default.
@@ -32,7 +27,7 @@ std::string vocab_path() {
   if (dladdr(reinterpret_cast<void*>(&vocab_path), &info) && info.dli_fname) {
     std::string self = info.dli_fname;
     const std::string beside = self.substr(0, self.rfind('/') + 1) + "rwkv_vocab_v20230424.txt";
-    if (file_exists(beside)) return beside;
+    if (is_regular_file(beside)) return beside;
   }
   return default_vocab_path();
 }

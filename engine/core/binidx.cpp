@@ -16,6 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/paths.h"
 
 namespace rwkv {
 namespace {
@@ -32,10 +33,6 @@ size_t code_size(int code) {
   }
 }
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
 
 struct Mapping {
   const uint8_t* data = nullptr;
@@ -99,8 +96,7 @@ BinIdxDataset::BinIdxDataset(const std::string& prefix_in) : impl_(new Impl) {
   try {
     Impl& d = *impl_;
     d.prefix = prefix_in;
-    struct stat st;
-    if ((ends_with(prefix_in, ".bin") || ends_with(prefix_in, ".idx")) && ::stat((prefix_in + ".idx").c_str(), &st) != 0)
+    if ((ends_with(prefix_in, ".bin") || ends_with(prefix_in, ".idx")) && !path_exists(prefix_in + ".idx"))
       throw EngineError("E_BINIDX_SUFFIX", prefix_in + ": give the binidx prefix without .bin/.idx",
                         "use --data_file " + prefix_in.substr(0, prefix_in.size() - 4));
     if (!map_file(d.prefix + ".idx", d.idx)) {

@@ -1,12 +1,11 @@
 // See inspect.h. Shapes are trusted over file names (FACTS.md).
 #include "core/inspect.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 
 #include "core/binidx.h"
 #include "core/errors.h"
+#include "core/paths.h"
 #include "core/jsonl_documents.h"
 #include "core/safetensors.h"
 #include "core/tokenizer.h"
@@ -14,10 +13,6 @@
 namespace rwkv {
 namespace {
 
-bool exists(const std::string& p) { struct stat st; return ::stat(p.c_str(), &st) == 0; }
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 // The layer index of "blocks.N.<rest>", or -1. Adapter files saved through Hugging Face peft
@@ -111,8 +106,7 @@ CheckpointSummary summarize_tensors(std::vector<TensorInfo> tensors) {
 
 CheckpointSummary summarize_checkpoint(const std::string& path) {
   // A peft adapter (the newest RWKV-PEFT's --merge 0): adapter_model.safetensors, or its folder.
-  struct stat st;
-  const bool folder = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  const bool folder = is_directory(path);
   const std::string safetensors = folder ? path + "/adapter_model.safetensors" : path;
   if (folder || ends_with(path, ".safetensors")) {
     std::vector<TensorInfo> tensors;
@@ -132,8 +126,8 @@ CheckpointSummary summarize_checkpoint(const std::string& path) {
 
 bool looks_like_dataset(const std::string& path) {
   if (ends_with(path, ".jsonl")) return true;
-  if (exists(path + ".idx") || exists(path + ".bin")) return true;
-  return (ends_with(path, ".bin") || ends_with(path, ".idx")) && exists(path.substr(0, path.size() - 4) + ".idx");
+  if (path_exists(path + ".idx") || path_exists(path + ".bin")) return true;
+  return (ends_with(path, ".bin") || ends_with(path, ".idx")) && path_exists(path.substr(0, path.size() - 4) + ".idx");
 }
 
 DatasetSummary summarize_dataset(const std::string& path, uint64_t ctx_len, const std::string& vocab_path) {
@@ -148,7 +142,7 @@ DatasetSummary summarize_dataset(const std::string& path, uint64_t ctx_len, cons
     s.dtype = "uint16";
   } else {
     std::string prefix = path;
-    if (!exists(path + ".idx") && !exists(path + ".bin") && (ends_with(path, ".bin") || ends_with(path, ".idx")))
+    if (!path_exists(path + ".idx") && !path_exists(path + ".bin") && (ends_with(path, ".bin") || ends_with(path, ".idx")))
       prefix = path.substr(0, path.size() - 4);
     const BinIdxDataset data(prefix);
     s.format = "binidx";

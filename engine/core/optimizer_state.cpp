@@ -3,15 +3,12 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/paths.h"
 
 namespace rwkv {
 
 namespace {
 const std::string kFirst = ".exp_avg", kSecond = ".exp_avg_sq";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 }  // namespace
 
 StateDict optimizer_state_dict(const std::vector<AdamMoments>& moments, int64_t step) {

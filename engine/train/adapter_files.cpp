@@ -1,12 +1,11 @@
 #include "train/adapter_files.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdio>
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/paths.h"
 #include "core/safetensors.h"
 
 namespace rwkv {
@@ -14,18 +13,6 @@ namespace {
 
 const std::string kHfPrefix = "base_model.model.";
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-bool is_dir(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 std::string read_text(const std::string& path) {
   std::string out;
@@ -63,21 +50,21 @@ std::string engine_adapter_name(const std::string& given) {
 AdapterFile load_adapter(const std::string& path) {
   AdapterFile out;
   std::string file = path;
-  if (is_dir(path)) {
+  if (is_directory(path)) {
     const std::string st = path + "/adapter_model.safetensors", bin = path + "/adapter_model.bin";
-    file = is_file(st) ? st : is_file(bin) ? bin : "";
+    file = is_regular_file(st) ? st : is_regular_file(bin) ? bin : "";
     if (file.empty())
       throw EngineError("E_ADAPTER", path + " is a folder without adapter_model.safetensors or adapter_model.bin",
                         "give the folder peft's save_pretrained wrote (proj_dir-adapter) or an adapter .pth");
     const std::string cfg = path + "/adapter_config.json";
-    if (is_file(cfg)) {
+    if (is_regular_file(cfg)) {
       try {
         out.config = Json::parse(read_text(cfg));
       } catch (const std::exception& e) {
         throw EngineError("E_ADAPTER", cfg + " is not valid JSON: " + e.what(), "");
       }
     }
-  } else if (!is_file(path)) {
+  } else if (!is_regular_file(path)) {
     throw EngineError("E_ADAPTER", path + " does not exist", "check the adapter path");
   }
   const StateDict raw = ends_with(file, ".safetensors") ? load_safetensors(file) : load_pth(file);

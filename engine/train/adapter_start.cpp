@@ -5,16 +5,13 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/paths.h"
 #include "cpu/pissa.h"
 #include "train/adapter_files.h"
 
 namespace rwkv {
 namespace {
 
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa, sb;
@@ -30,11 +27,11 @@ StateDict prepare_pissa(const TrainOptions& o, const ModelConfig& cfg, StateDict
   const std::string proj_init = o.proj_dir + "/init_pissa.pth";
   StateDict init;
   if (!o.pissa_init.empty()) {
-    if (!file_exists(o.pissa_init))
+    if (!path_exists(o.pissa_init))
       throw EngineError("E_PISSA_INIT", "pissa_init " + o.pissa_init + " does not exist",
                         "give the init_pissa.pth that the PiSSA run wrote into its proj_dir, or \"\" to compute one");
     init = load_pth(o.pissa_init);
-  } else if (file_exists(proj_init)) {
+  } else if (path_exists(proj_init)) {
     init = load_pth(proj_init);
     if (!resuming)
       out.warnings.push_back({"W_PISSA_INIT_REUSED", proj_init + " exists: PiSSA starts from it instead of a new SVD "
@@ -44,7 +41,7 @@ StateDict prepare_pissa(const TrainOptions& o, const ModelConfig& cfg, StateDict
   }
   check_pissa_init(init, weights, prefixes, o.peft.r, o.pissa_init.empty() ? proj_init : o.pissa_init);
   // merge needs the init beside the checkpoints, as RWKV-PEFT keeps it there
-  if (!file_exists(proj_init) || (!o.pissa_init.empty() && !same_file(o.pissa_init, proj_init))) {
+  if (!path_exists(proj_init) || (!o.pissa_init.empty() && !same_file(o.pissa_init, proj_init))) {
     save_pth(proj_init, init);
     out.written.push_back(proj_init);
   }
@@ -87,7 +84,7 @@ AdapterStart prepare_adapter_start(const TrainOptions& o, const ModelConfig& cfg
   }
   const std::string from = !o.pissa_load.empty() ? o.pissa_load : o.lora_load;
   if (from.empty()) return out;
-  if (!file_exists(from))
+  if (!path_exists(from))
     throw EngineError("E_LOAD_MODEL", (o.pissa_load.empty() ? "lora_load " : "pissa_load ") + from + " does not exist",
                       "give an adapter checkpoint (rwkv-N.pth of a --merge 0 run, or a peft adapter folder)");
   for (auto& [n, t] : load_adapter(from).tensors) {

@@ -12,6 +12,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/paths.h"
 #include "core/gpus.h"
 #include "core/planner.h"
 #include "core/pth.h"
@@ -85,10 +86,6 @@ void make_project_dir(const std::string& path) {
 
 namespace {
 
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 uint64_t file_size(const std::string& p) {
   struct stat st;
@@ -130,7 +127,7 @@ class Trainer {
     sched_.total_steps = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
     sched_.my_exit_tokens = o_.my_exit_tokens;
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
-    if (hooks_.allow_resume && file_exists(resume_path(o_.proj_dir))) load_resume();
+    if (hooks_.allow_resume && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
     return loop();
   }
@@ -141,7 +138,7 @@ class Trainer {
     if (o_.load_model.empty()) {
       cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
       const std::string init_path = o_.proj_dir + "/rwkv-init.pth";
-      if (file_exists(init_path)) {
+      if (path_exists(init_path)) {
         weights = load_pth(init_path);  // a resumed random-init run starts from the same init
       } else {
         weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
@@ -149,7 +146,7 @@ class Trainer {
         emit_checkpoint(init_path, "init");
       }
     } else {
-      if (!file_exists(o_.load_model))
+      if (!path_exists(o_.load_model))
         throw EngineError("E_LOAD_MODEL", "--load_model " + o_.load_model + " does not exist",
                           "give the path of an RWKV-7 .pth checkpoint");
       weights = load_pth(o_.load_model);
@@ -171,7 +168,7 @@ class Trainer {
     cfg_.head_size_divisor = o_.head_size_divisor;
     // what the adapters start from (PiSSA, gaussian, lora_load / pissa_load): train/adapter_start.h
     const AdapterStart start =
-        prepare_adapter_start(o_, cfg_, weights, hooks_.allow_resume && file_exists(resume_path(o_.proj_dir)));
+        prepare_adapter_start(o_, cfg_, weights, hooks_.allow_resume && path_exists(resume_path(o_.proj_dir)));
     for (const auto& [code, message] : start.warnings) proto_.warning(code, message);
     for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
