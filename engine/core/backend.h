@@ -27,6 +27,7 @@ struct BackendOptions {
   int device = 0;            // CUDA ordinal (ignored on CPU)
   int threads = 0;           // CPU threads, 0 = OpenMP default
   bool grad_checkpoint = false;  // --grad_cp 1: recompute activations in backward
+  int head_chunk = 0;        // GPU: rows of logits computed at a time (0 = the backend's default)
   uint64_t seed = 0;         // dropout masks
 };
 
@@ -51,8 +52,8 @@ struct Batch {
   const int32_t* inputs = nullptr;   // [B*T] token ids (< vocab_size, checked by the trainer)
   const int32_t* targets = nullptr;  // [B*T] next-token ids
   const float* loss_mask = nullptr;  // [B*T] 1 = counts in the loss, 0 = ignored; null = all
-  // infctx only (CPU backend; the trainer refuses infctx on others): read as the chunk's initial
-  // state, overwritten with its final state. Null = every sequence starts from zeros.
+  // infctx only: read as the chunk's initial state, overwritten with its final state. Null =
+  // every sequence starts from zeros.
   CarriedState* carry = nullptr;
   // Rows L2Wrap averages its 1e-4 over; 0 = B*T. RWKV-PEFT's infctx step divides by the chunk
   // length alone.

@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/dropout_mask.h"
 #include "core/optimizer_state.h"
 #include "cpu/ops.h"
 #include "cpu/pissa.h"
@@ -385,11 +386,11 @@ class CpuBackend final : public Backend {
         c.x_drop.resize(size_t(M) * L.in);
         c.kept.resize(c.x_drop.size());
         const float keep = 1.0f - peft_.lora_dropout;
-        // Counter-based masks: the same micro-batch index gives the same mask after a resume.
-        uint64_t s = splitmix(opt_.seed ^ splitmix(uint64_t(step_) * 4099 + micro_batches_) ^ (salt << 40));
+        // Counter-based masks (core/dropout_mask.h, shared with the CUDA backend): the same
+        // step and micro-batch give the same mask after a resume.
+        const uint64_t stream = dropout_stream(opt_.seed, step_, micro_batches_, salt);
         for (size_t i = 0; i < c.x_drop.size(); ++i) {
-          s = splitmix(s);
-          c.kept[i] = (double(s >> 11) * (1.0 / 9007199254740992.0)) < keep;
+          c.kept[i] = dropout_keeps(stream, i, keep);
           c.x_drop[i] = c.kept[i] ? x[i] / keep : 0.0f;
         }
         xin = c.x_drop.data();

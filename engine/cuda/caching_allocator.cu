@@ -15,12 +15,14 @@ size_t CachingAllocator::round_size(size_t bytes) {
   return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
 }
 
-void* CachingAllocator::allocate(size_t bytes) {
+void* CachingAllocator::allocate(size_t bytes, bool exact) {
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
-  // Reuse a cached block of exactly this size, or of at most 2x for large ones.
+  // Reuse a cached block of exactly this size, or of at most 1.25x for large ones (a block is
+  // never split, so a looser rule would keep up to twice the memory a step asks for).
   auto it = free_.lower_bound(size);
-  if (it != free_.end() && (it->first == size || (size >= (1u << 20) && it->first <= 2 * size))) {
+  if (it != free_.end() &&
+      (it->first == size || (!exact && size >= (1u << 20) && it->first <= size + size / 4))) {
     void* p = it->second;
     const size_t got = it->first;
     free_.erase(it);
@@ -41,7 +43,7 @@ void* CachingAllocator::allocate(size_t bytes) {
       cudaGetLastError();
       size_t free_b = 0, total_b = 0;
       cudaMemGetInfo(&free_b, &total_b);
-      throw EngineError("E_GPU_OOM",
+      throw EngineError("E_CUDA_OOM",
                         "Out of GPU memory allocating " + std::to_string(size >> 20) + " MiB (" +
                             std::to_string(in_use_ >> 20) + " MiB in use, " + std::to_string(free_b >> 20) +
                             " MiB free of " + std::to_string(total_b >> 20) + " MiB).",

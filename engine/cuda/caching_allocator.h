@@ -15,7 +15,11 @@ namespace rwkv::cuda {
 class CachingAllocator {
  public:
   ~CachingAllocator();
-  void* allocate(size_t bytes);   // throws EngineError E_GPU_OOM with the sizes involved
+  // Throws EngineError E_CUDA_OOM with the sizes involved. A cached block up to 1.25x the
+  // rounded size may serve a request; `exact` (what lives as long as the model: weights,
+  // gradients, moments) takes only a block of exactly its size, so a short-lived larger buffer
+  // left in the cache (an fp32 staging copy) is never kept alive by a bf16 weight.
+  void* allocate(size_t bytes, bool exact = false);
   void release(void* ptr);        // back to the cache (not to the driver)
   void empty_cache();             // gives every cached block back to the driver
   size_t in_use() const { return in_use_; }

@@ -1,12 +1,21 @@
 // The CUDA backend: RWKV-7 (x070) forward and backward on the GPU, the same chain of ops as
 // the CPU backend (engine/cpu/cpu_backend.cpp, the oracle) built from the kernels of
-// kernels.h / model_kernels.h and cuBLASLt GEMMs. Activations and GEMM operands are bf16 with
-// fp32 accumulation; trained tensors have an fp32 master, fp32 gradient and AdamW moments;
-// frozen matrices exist only in bf16 (small per-channel vectors are fp32 either way, they feed
-// the fp32 parameters of the norm / mix / activation kernels). Every activation of a step is
-// kept for the backward (no recomputation yet: --grad_cp 1 is reported as not supported).
-// Modes: full fine-tuning and LoRA (dropout 0) with train_parts; others report
-// E_CUDA_UNSUPPORTED and point to --accelerator cpu.
+// kernels.h / model_kernels.h, cuBLASLt GEMMs and the adapted linears of adapted_linear.h.
+// Activations and GEMM operands are bf16 with fp32 accumulation; trained tensors have an fp32
+// master, fp32 gradient and AdamW moments; frozen matrices exist only in bf16 (small
+// per-channel vectors are fp32 either way, they feed the fp32 parameters of the norm / mix /
+// activation kernels).
+//
+// A step is: embedding -> layer_forward per layer -> chunked head + cross-entropy (never more
+// than head_chunk rows of logits) -> layer_backward per layer in reverse. LayerActs is the
+// activation table of one layer: every tensor layer_forward writes and layer_backward reads.
+// Without --grad_cp every layer's table lives until the backward; with --grad_cp 1 only each
+// layer's input (and layer 0's v_first) is kept, the table is pushed onto the step's arena after
+// a mark and popped once the layer is done, and layer_backward's layer is first recomputed from
+// its kept input, so one layer's activations live at a time.
+// Methods: full fine-tuning, LoRA (with dropout) and PiSSA (the trainer hands it over as LoRA),
+// MiSS, state tuning; infctx's carried state (Batch::carry). head size 64 and ctx_len a multiple
+// of 16 (the WKV7 kernel's); train/gpu_support.cpp refuses the rest before a run starts.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,9 +26,13 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/optimizer_state.h"
+#include "cuda/adapted_linear.h"
+#include "cuda/arena.h"
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_context.h"
 #include "cuda/cuda_model.h"
+#include "cuda/device_param.h"
 #include "cuda/kernels.h"
 #include "cuda/model_kernels.h"
 
@@ -27,47 +40,97 @@ namespace rwkv {
 namespace cuda {
 namespace {
 
-struct DParam {
-  std::string name;
-  std::vector<int64_t> shape;
-  int64_t n = 0;
-  bool trainable = false, adapter = false, gemm = false;
-  std::vector<float> host;   // initial values until upload
-  float* master = nullptr;   // fp32: trained tensors and every small vector
-  bf16_t* w16 = nullptr;     // bf16: every GEMM operand
-  float* grad = nullptr;
-  float* m = nullptr;
-  float* v = nullptr;
-  bool packed = false;       // master/grad live in a per-layer packed block (the six mixes)
-};
-
-struct Linear {
-  DParam* W = nullptr;
-  DParam* A = nullptr;
-  DParam* Bm = nullptr;
-  int in = 0, out = 0;
-};
-
 struct Layer {
   DParam *ln0_w = nullptr, *ln0_b = nullptr, *ln1_w, *ln1_b, *ln2_w, *ln2_b;
   DParam *x_r, *x_w, *x_k, *x_v, *x_a, *x_g, *w0, *w1, *w2, *a0, *a1, *a2;
   DParam *v0 = nullptr, *v1 = nullptr, *v2 = nullptr;
   DParam *g1, *g2, *k_k, *k_a, *r_k, *lnx_w, *lnx_b, *ffn_x_k;
-  Linear rec, key, val, out, ffn_key, ffn_val;
+  DParam* time_state = nullptr;  // state tuning: [H, N, N]
+  AdaptedLinear rec, key, val, out, ffn_key, ffn_val;
   float* mu = nullptr;   // [6, C]: x_r, x_w, x_k, x_v, x_a, x_g
   float* dmu = nullptr;  // [6, C]
 };
 
-// Activations of one layer kept for the backward (all bf16 unless noted; owned by the arena).
+// The activation table of one layer: what layer_forward writes for layer_backward (bf16 unless
+// noted; M = B*T rows, C channels, H heads, F = dim_ffn, D* the low-rank widths).
 struct LayerActs {
-  bf16_t *x_in = nullptr, *att_in = nullptr, *h1, *mix, *r, *w1o, *w1t, *wpre, *w, *k, *v_raw;
-  bf16_t *vlin = nullptr, *vpre = nullptr, *vg = nullptr, *v, *a1o, *apre, *a, *g1o, *g1s, *g;
-  bf16_t *kk, *k2, *negkk, *bvec, *wkv, *gn, *o3, *og, *x_mid, *h2, *fk_in, *fk, *fk_act;
-  bf16_t *xa_rec = nullptr, *xa_key = nullptr, *xa_val = nullptr, *xa_out = nullptr;
-  bf16_t *xa_fkey = nullptr, *xa_fval = nullptr;
-  float *ln0_mean = nullptr, *ln0_rstd = nullptr, *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;
-  float *lnx_mean, *lnx_rstd, *kknorm, *ckpt, *sa;
+  const bf16_t* x_in = nullptr;  // [M,C] the layer's input (kept across the step)
+  bf16_t* att_in = nullptr;      // [M,C] layer 0: ln0(x_in); else x_in
+  bf16_t *h1 = nullptr, *mix = nullptr;  // ln1(att_in); the six token-shift lerps [6,M,C]
+  bf16_t *r, *w1o, *w1t, *wpre, *w, *k, *v_raw;  // w1o/w1t [M,Dw]; v_raw: layer 0's is v_first
+  bf16_t *vlin = nullptr, *vpre = nullptr, *vg = nullptr, *v;  // value residual (layers > 0)
+  bf16_t *a1o, *apre, *a, *g1o, *g1s, *g;                      // a1o [M,Da]; g1o/g1s [M,Dg]
+  bf16_t *kk, *k2, *negkk, *bvec, *wkv, *gn, *o3, *og, *x_mid, *h2, *fk_in, *fk, *fk_act;  // fk* [M,F]
+  LinearKept rec_k, key_k, val_k, out_k, fkey_k, fval_k;
+  float *ln0_mean = nullptr, *ln0_rstd = nullptr, *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;  // [M]
+  float *lnx_mean, *lnx_rstd, *kknorm;  // [M,H]
+  float *ckpt, *sa;                     // WKV7's state checkpoints and sa (kernels.h sizes)
 };
+
+// Where a layer's WKV state and token shifts start (infctx's carry or state tuning), on the GPU.
+struct LayerStart {
+  const float* att_prev = nullptr;  // [B,C] fp32
+  const float* ffn_prev = nullptr;  // [B,C]
+  const float* wkv_s0 = nullptr;    // [B,H,N,N] (stride H*N*N) or [H,N,N] (stride 0)
+  int64_t wkv_stride = 0;
+  float* wkv_ds0 = nullptr;         // state tuning: d time_state
+};
+// Where a layer's forward leaves what infctx carries to the next chunk.
+struct LayerEnd {
+  float* att_last = nullptr;  // [B,C]
+  float* ffn_last = nullptr;  // [B,C]
+  float* wkv_last = nullptr;  // [B,H,N,N]
+};
+
+// Per-step shapes.
+struct Shape {
+  int B, T, M, C, H, N, F, V, Dw, Da, Dv, Dg;
+  int64_t MC;
+};
+
+// Gradient buffers reused by every layer's backward. The time mix's gradients (dmix and 14
+// C-wide tensors) take no memory of their own where they fit: once the channel mix's backward
+// is done, its d(ffn) buffers (dF, 2 x [M,F]) and the layer's own fk / fk_act activations
+// (2 x [M,F], read by nothing after it) are dead, and the time mix's gradients are carved out of
+// them (TimeMixGrads); `extra` holds what does not fit.
+struct BackwardScratch {
+  bf16_t *tmp, *dF, *dpre, *dlow1, *dlow2;  // dF: [2, M, F] (dF1 then dF2)
+  bf16_t* extra = nullptr;
+  int64_t extra_n = 0;
+  float* dv_first;  // fp32 [M,C]: every layer's contribution to d v_first
+};
+
+struct TimeMixGrads {
+  bf16_t *dmix, *dog, *do3, *dg, *dwkv, *dr, *dw, *dk2, *dv, *dnegkk, *dbvec, *dk, *da, *dvg, *dv_raw;
+};
+
+// Hands out consecutive pieces of a list of dead buffers; a piece never straddles two.
+class Carver {
+ public:
+  void add(bf16_t* p, int64_t n) { regions_.push_back({p, n}); }
+  bf16_t* take(int64_t n) {
+    while (i_ < regions_.size() && used_ + n > regions_[i_].second) ++i_, used_ = 0;
+    if (i_ == regions_.size()) throw EngineError("E_INTERNAL", "backward scratch too small", "");
+    bf16_t* p = regions_[i_].first ? regions_[i_].first + used_ : nullptr;
+    used_ += n;
+    return p;
+  }
+  int64_t used_of_last() const { return i_ + 1 == regions_.size() ? used_ : 0; }
+
+ private:
+  std::vector<std::pair<bf16_t*, int64_t>> regions_;
+  size_t i_ = 0;
+  int64_t used_ = 0;
+};
+
+TimeMixGrads carve_time_mix_grads(Carver& cv, int64_t MC) {
+  TimeMixGrads g;
+  g.dmix = cv.take(6 * MC);
+  for (bf16_t** p : {&g.dog, &g.do3, &g.dg, &g.dwkv, &g.dr, &g.dw, &g.dk2, &g.dv, &g.dnegkk, &g.dbvec, &g.dk,
+                     &g.da, &g.dvg, &g.dv_raw})
+    *p = cv.take(MC);
+  return g;
+}
 
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -80,26 +143,7 @@ bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-// Device buffers of one step, all handed back to the caching allocator at once.
-class Arena {
- public:
-  explicit Arena(CachingAllocator& a) : alloc_(a) {}
-  ~Arena() { clear(); }
-  template <class T>
-  T* get(int64_t n) {
-    void* p = alloc_.allocate(size_t(std::max<int64_t>(n, 1)) * sizeof(T));
-    ptrs_.push_back(p);
-    return static_cast<T*>(p);
-  }
-  void clear() {
-    for (void* p : ptrs_) alloc_.release(p);
-    ptrs_.clear();
-  }
-
- private:
-  CachingAllocator& alloc_;
-  std::vector<void*> ptrs_;
-};
+constexpr int kDefaultHeadChunk = 1024;  // rows of logits alive at a time: 1024 x 65536 bf16 = 128 MiB
 
 class CudaBackend final : public Backend {
  public:
@@ -107,28 +151,19 @@ class CudaBackend final : public Backend {
               const BackendOptions& opt)
       : cfg_(cfg), peft_(peft), opt_(opt) {
     ctx_ = std::make_unique<Context>(opt.device);  // driver / GPU / cuBLASLt errors first
-    if (opt.grad_checkpoint)
-      throw EngineError("E_CUDA_UNSUPPORTED", "--grad_cp 1 is not yet implemented on the GPU",
-                        "use --grad_cp 0 (every activation is kept), or --accelerator cpu");
-    if (peft.method != PeftMethod::Full && peft.method != PeftMethod::Lora)
-      throw EngineError("E_CUDA_UNSUPPORTED",
-                        std::string("PEFT method '") + peft_method_name(peft.method) +
-                            "' is not yet on the GPU (full fine-tuning and LoRA are)",
-                        "use --accelerator cpu for this method");
-    if (peft.method == PeftMethod::Lora && peft.lora_dropout > 0)
-      throw EngineError("E_CUDA_UNSUPPORTED", "LoRA dropout is not yet on the GPU",
-                        "set lora_dropout to 0 in --peft_config, or use --accelerator cpu");
     if (cfg.head_size != kWkvHeadSize)
       throw EngineError("E_CUDA_UNSUPPORTED",
                         "the GPU WKV7 kernel needs head_size 64, the model has " +
                             std::to_string(cfg.head_size),
                         "use --accelerator cpu for this model");
+    if (peft.method == PeftMethod::Lora && peft.lora_dropout >= 1.0f)
+      throw EngineError("E_PEFT_CONFIG", "lora_dropout must be below 1", "set lora_dropout in [0, 1)");
     validate_x070_weights(cfg, weights);
     std::map<std::string, const HostTensor*> by_name;
     for (const auto& [n, t] : weights) by_name[n] = &t;
     for (const auto& [name, shape] : x070_tensor_shapes(cfg)) add(name, shape, false)->host = by_name[name]->to_f32();
     setup_layers();
-    setup_peft();
+    setup_peft(by_name);
     upload();
     alloc_.empty_cache();
     alloc_.reset_peak();
@@ -154,62 +189,26 @@ class CudaBackend final : public Backend {
   }
 
   LossResult forward(const Batch& batch, float* logits_out) override {
-    Arena arena(alloc_);
-    bf16_t* logits = run_forward(batch, arena);
-    const int M = batch.B * batch.T, V = cfg_.vocab_size;
-    std::vector<float> lf(size_t(M) * V);
-    {
-      float* d = arena.get<float>(int64_t(M) * V);
-      bf16_to_f32_device(int64_t(M) * V, logits, d, s());
-      check_cuda(cudaMemcpyAsync(lf.data(), d, lf.size() * 4, cudaMemcpyDeviceToHost, s()), "logits download");
-      check_cuda(cudaStreamSynchronize(s()), "forward");
-    }
-    LossResult res;
-    double total = 0;
-    for (int i = 0; i < M; ++i) {
-      if (batch.loss_mask && batch.loss_mask[i] == 0) continue;
-      const float* row = lf.data() + size_t(i) * V;
-      const float mx = *std::max_element(row, row + V);
-      double se = 0;
-      for (int j = 0; j < V; ++j) se += std::exp(double(row[j]) - mx);
-      total += std::log(se) + mx - row[batch.targets[i]];
-      ++res.tokens;
-    }
-    res.loss = res.tokens ? total / res.tokens : 0.0;
-    if (logits_out) std::copy(lf.begin(), lf.end(), logits_out);
-    acts_.clear();
-    return res;
+    Arena ar(alloc_);
+    const Shape sh = begin_step(batch, ar);
+    const bf16_t* x = forward_layers(batch, sh, ar, /*keep_all=*/false);
+    HeadOut h = head(batch, sh, x, ar, /*backward=*/false, 0.f, logits_out);
+    check_cuda(cudaStreamSynchronize(s()), "forward");
+    end_step(batch, sh);
+    return h.loss;
   }
 
   LossResult forward_backward(const Batch& batch, float loss_scale) override {
-    Arena arena(alloc_);
-    bf16_t* logits = run_forward(batch, arena);
-    const int M = batch.B * batch.T, V = cfg_.vocab_size;
-    std::vector<int32_t> tgt(M);
-    int64_t n = 0;
-    for (int i = 0; i < M; ++i) {
-      const bool counts = !batch.loss_mask || batch.loss_mask[i] != 0;
-      tgt[i] = counts ? batch.targets[i] : -1;
-      n += counts;
-    }
-    int32_t* d_tgt = arena.get<int32_t>(M);
-    int32_t* d_arg = arena.get<int32_t>(M);
-    float* d_mx = arena.get<float>(M);
-    float* d_loss = arena.get<float>(1);
-    check_cuda(cudaMemcpyAsync(d_tgt, tgt.data(), size_t(M) * 4, cudaMemcpyHostToDevice, s()), "targets upload");
-    check_cuda(cudaMemsetAsync(d_loss, 0, 4, s()), "loss reset");
-    row_argmax(M, V, logits, d_arg, d_mx, s());
-    cross_entropy_fused(M, V, logits, d_tgt, n ? float(loss_scale / double(n)) : 0.f, d_loss, s());
-    l2wrap_apply(M, V, logits, d_arg, d_mx, float(1e-4 / M), s());
-    float loss_sum = 0;
-    check_cuda(cudaMemcpyAsync(&loss_sum, d_loss, 4, cudaMemcpyDeviceToHost, s()), "loss download");
-    run_backward(batch, logits, arena);
+    Arena ar(alloc_);
+    const Shape sh = begin_step(batch, ar);
+    const bool keep_all = !opt_.grad_checkpoint;
+    const bf16_t* x = forward_layers(batch, sh, ar, keep_all);
+    HeadOut h = head(batch, sh, x, ar, /*backward=*/true, loss_scale, nullptr);
+    backward_layers(batch, sh, h.dx, ar, keep_all);
     check_cuda(cudaStreamSynchronize(s()), "forward_backward");
-    acts_.clear();
-    LossResult res;
-    res.tokens = n;
-    res.loss = n ? double(loss_sum) / n : 0.0;
-    return res;
+    end_step(batch, sh);
+    ++micro_batches_;
+    return h.loss;
   }
 
   double grad_norm() override {
@@ -245,6 +244,7 @@ class CudaBackend final : public Backend {
     h.weight_decay = 0.f;
     if (!plain.empty()) adamw_multi_tensor(plain.data(), int(plain.size()), h, s());
     zero_grads();
+    micro_batches_ = 0;
     check_cuda(cudaStreamSynchronize(s()), "optimizer_step");
   }
   int64_t optimizer_steps() const override { return step_; }
@@ -262,6 +262,10 @@ class CudaBackend final : public Backend {
       if (kind == ExportKind::Merged) merge_into(p->name, w);
       out.push_back({p->name, HostTensor::from_f32(w, p->shape)});
     }
+    if (kind == ExportKind::Merged)  // state tuning: the trained state is the product
+      for (const auto& p : params_)
+        if (p->adapter && p->name.find("time_state") != std::string::npos)
+          out.push_back({p->name, HostTensor::from_f32(download(*p), p->shape)});
     return out;
   }
   StateDict export_grads() const override {
@@ -282,36 +286,18 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(s()), "import_trainable");
   }
   StateDict export_optimizer_state() const override {
-    StateDict out;
-    for (const auto& p : params_) {
-      if (!p->trainable) continue;
-      out.push_back({p->name + ".exp_avg", HostTensor::from_f32(fetch(p->m, p->n), p->shape)});
-      out.push_back({p->name + ".exp_avg_sq", HostTensor::from_f32(fetch(p->v, p->n), p->shape)});
-    }
-    HostTensor step;
-    step.dtype = DType::I64;
-    step.bytes.resize(8);
-    std::memcpy(step.bytes.data(), &step_, 8);
-    out.push_back({"step", step});
-    return out;
+    std::vector<AdamMoments> moments;
+    for (const auto& p : params_)
+      if (p->trainable) moments.push_back({p->name, p->shape, fetch(p->m, p->n), fetch(p->v, p->n)});
+    return optimizer_state_dict(moments, step_);
   }
   void import_optimizer_state(const StateDict& state) override {
-    for (const auto& [name, t] : state) {
-      if (name == "step") {
-        if (t.dtype != DType::I64 || t.bytes.size() != 8)
-          throw EngineError("E_RESUME_CORRUPT", "optimizer state 'step' is not an int64 scalar", "");
-        std::memcpy(&step_, t.bytes.data(), 8);
-        continue;
-      }
-      const bool is_m = ends_with(name, ".exp_avg"), is_v = ends_with(name, ".exp_avg_sq");
-      const std::string base = name.substr(0, name.size() - (is_v ? 11 : is_m ? 8 : 0));
-      DParam* p = (is_m || is_v) ? find(base) : nullptr;
-      if (!p || !p->trainable || t.numel() != p->n)
-        throw EngineError("E_RESUME_SHAPE", "optimizer state '" + name + "' does not fit this run",
-                          "resume with the same model and PEFT settings, or use a new proj_dir");
-      put(is_m ? p->m : p->v, t.to_f32());
-    }
-    check_cuda(cudaStreamSynchronize(s()), "import_optimizer_state");
+    read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
+      DParam* p = find(name);
+      if (!p || !p->trainable || t.numel() != p->n) return false;
+      put(second ? p->v : p->m, t.to_f32());
+      return true;
+    });
   }
 
   MemoryStats memory() const override {
@@ -345,7 +331,7 @@ class CudaBackend final : public Backend {
     // GEMM operands: linears, the embedding/head, the low-rank matrices and the LoRA factors.
     static const char* kLowRank[] = {".att.w1", ".att.w2", ".att.a1", ".att.a2", ".att.v1",
                                      ".att.v2", ".att.g1", ".att.g2"};
-    p->gemm = ends_with(name, ".lora_A") || ends_with(name, ".lora_B") ||
+    p->gemm = ends_with(name, ".lora_A") || ends_with(name, ".lora_B") || ends_with(name, ".disha") ||
               (ends_with(name, ".weight") && name.find("ln") == std::string::npos);
     for (const char* suf : kLowRank) p->gemm = p->gemm || ends_with(name, suf);
     DParam* raw = p.get();
@@ -381,12 +367,13 @@ class CudaBackend final : public Backend {
       L.k_k = find(a + "k_k"); L.k_a = find(a + "k_a"); L.r_k = find(a + "r_k");
       L.lnx_w = find(a + "ln_x.weight"); L.lnx_b = find(a + "ln_x.bias");
       L.ffn_x_k = find(p + "ffn.x_k");
-      L.rec = {find(a + "receptance.weight"), nullptr, nullptr, C, C};
-      L.key = {find(a + "key.weight"), nullptr, nullptr, C, C};
-      L.val = {find(a + "value.weight"), nullptr, nullptr, C, C};
-      L.out = {find(a + "output.weight"), nullptr, nullptr, C, C};
-      L.ffn_key = {find(p + "ffn.key.weight"), nullptr, nullptr, C, F};
-      L.ffn_val = {find(p + "ffn.value.weight"), nullptr, nullptr, F, C};
+      // Slot numbers name each linear's dropout stream; they are the CPU backend's salts.
+      L.rec = {find(a + "receptance.weight"), nullptr, nullptr, nullptr, C, C, l * 8 + 0};
+      L.key = {find(a + "key.weight"), nullptr, nullptr, nullptr, C, C, l * 8 + 1};
+      L.val = {find(a + "value.weight"), nullptr, nullptr, nullptr, C, C, l * 8 + 2};
+      L.out = {find(a + "output.weight"), nullptr, nullptr, nullptr, C, C, l * 8 + 3};
+      L.ffn_key = {find(p + "ffn.key.weight"), nullptr, nullptr, nullptr, C, F, l * 8 + 4};
+      L.ffn_val = {find(p + "ffn.value.weight"), nullptr, nullptr, nullptr, F, C, l * 8 + 5};
     }
     emb_ = find("emb.weight");
     ln_out_w_ = find("ln_out.weight");
@@ -396,18 +383,27 @@ class CudaBackend final : public Backend {
 
   // The same adapters, in the same order and with the same random stream, as the CPU backend,
   // so both start from identical weights.
-  void setup_peft() {
+  void setup_peft(const std::map<std::string, const HostTensor*>& by_name) {
     if (peft_.method == PeftMethod::Full) {
       for (auto& p : params_) p->trainable = true;
       return;
     }
     const int r = peft_.r;
-    if (r <= 0) throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
+    const bool ranked = peft_.method == PeftMethod::Lora || peft_.method == PeftMethod::Pissa ||
+                        peft_.method == PeftMethod::Miss;
+    if (ranked && r <= 0) throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
     uint64_t rng = splitmix(peft_.seed ^ 0x5EEDull);
     for (int l = 0; l < cfg_.n_layer; ++l) {
       Layer& L = layers_[l];
       const std::string p = "blocks." + std::to_string(l) + ".";
-      struct Slot { Linear* lin; const char* module; std::string prefix; };
+      if (peft_.method == PeftMethod::State) {
+        L.time_state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
+        auto it = by_name.find(L.time_state->name);  // a state file given as base weights
+        if (it != by_name.end()) L.time_state->host = it->second->to_f32();
+        L.time_state->trainable = true;
+        continue;
+      }
+      struct Slot { AdaptedLinear* lin; const char* module; std::string prefix; };
       Slot slots[] = {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
                       {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
                       {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
@@ -415,9 +411,16 @@ class CudaBackend final : public Backend {
         if (std::find(peft_.target_modules.begin(), peft_.target_modules.end(), sl.module) ==
             peft_.target_modules.end())
           continue;
-        Linear& lin = *sl.lin;
+        AdaptedLinear& lin = *sl.lin;
+        if (peft_.method == PeftMethod::Miss) {
+          lin.miss = add(sl.prefix + ".disha", {r, lin.out}, true);  // zeros: starts at W
+          lin.miss->trainable = true;
+          continue;
+        }
         lin.A = add(sl.prefix + ".lora_A", {r, lin.in}, true);
         lin.Bm = add(sl.prefix + ".lora_B", {lin.out, r}, true);
+        // kaiming_uniform_(a=sqrt(5)) on [r, in]; PiSSA's A and B come from the trainer
+        // (train/adapter_start.cpp) through import_trainable.
         const float bound = 1.0f / std::sqrt(float(lin.in));
         for (float& x : lin.A->host) {
           rng = splitmix(rng);
@@ -435,7 +438,7 @@ class CudaBackend final : public Backend {
 
   template <class T>
   T* own(int64_t n) {
-    void* p = alloc_.allocate(size_t(n) * sizeof(T));
+    void* p = alloc_.allocate(size_t(n) * sizeof(T), /*exact=*/true);
     owned_.push_back(p);
     return static_cast<T*>(p);
   }
@@ -482,11 +485,14 @@ class CudaBackend final : public Backend {
         if (p.master) {
           f32_to_bf16_device(p.n, p.master, p.w16, s());
         } else {
+          // fp32 staging for the conversion, given back to the driver at once so that it is
+          // neither counted nor reused by the weights that follow
           float* tmp = static_cast<float*>(alloc_.allocate(size_t(p.n) * 4));
           put(tmp, p.host);
           f32_to_bf16_device(p.n, tmp, p.w16, s());
           check_cuda(cudaStreamSynchronize(s()), "upload");
           alloc_.release(tmp);
+          alloc_.empty_cache();
         }
       }
       if (p.trainable) {
@@ -503,55 +509,45 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(s()), "upload");
   }
 
-  // Folds LoRA into a base weight on the host (export with --merge 1).
+  // Folds the adapter into a base weight on the host (export with --merge 1), as the CPU does.
   void merge_into(const std::string& name, std::vector<float>& w) const {
     if (!ends_with(name, ".weight")) return;
     const std::string prefix = name.substr(0, name.size() - 7);
     const DParam* A = find(prefix + ".lora_A");
     const DParam* Bm = find(prefix + ".lora_B");
-    if (!A || !Bm) return;
-    const std::vector<float> a = download(*A), b = download(*Bm);
-    const int r = int(A->shape[0]), in = int(A->shape[1]), out = int(Bm->shape[0]);
-    const float sc = peft_.lora_scaling();
-    for (int o = 0; o < out; ++o)
-      for (int i = 0; i < in; ++i) {
-        float acc = 0;
-        for (int j = 0; j < r; ++j) acc += b[int64_t(o) * r + j] * a[int64_t(j) * in + i];
-        w[int64_t(o) * in + i] += sc * acc;
-      }
-  }
-
-  static float* G(const DParam* p) { return p && p->trainable ? p->grad : nullptr; }
-
-  // ---- GEMM helpers (row-major) ----
-  // y[M,out] = x W^T (+ s * (x A^T) B^T); xa keeps x A^T for the backward.
-  void lin_fwd(const Linear& L, const bf16_t* x, bf16_t* y, int M, bf16_t** xa, Arena& ar) {
-    ctx_->gemm(false, true, M, L.out, L.in, x, L.in, L.W->w16, L.in, y, L.out, GemmOut::BF16);
-    if (L.A) {
-      const int r = int(L.A->shape[0]);
-      *xa = ar.get<bf16_t>(int64_t(M) * r);
-      ctx_->gemm(false, true, M, r, L.in, x, L.in, L.A->w16, L.in, *xa, r, GemmOut::BF16);
-      ctx_->gemm(false, true, M, L.out, r, *xa, r, L.Bm->w16, r, y, L.out, GemmOut::BF16,
-                 peft_.lora_scaling(), 1.f);
-    }
-  }
-  // dx (= or +=) dy W (+ LoRA); grads of W, A, B accumulated.
-  void lin_bwd(const Linear& L, const bf16_t* x, const bf16_t* dy, bf16_t* dx, bool accumulate,
-               int M, const bf16_t* xa, Arena& ar) {
-    ctx_->gemm(false, false, M, L.in, L.out, dy, L.out, L.W->w16, L.in, dx, L.in, GemmOut::BF16,
-               1.f, accumulate ? 1.f : 0.f);
-    if (L.W->trainable)
-      ctx_->gemm(true, false, L.out, L.in, M, dy, L.out, x, L.in, L.W->grad, L.in, GemmOut::F32, 1.f, 1.f);
-    if (L.A) {
-      const int r = int(L.A->shape[0]);
+    const DParam* miss = find(prefix + ".disha");
+    if (A && Bm) {
+      const std::vector<float> a = download(*A), b = download(*Bm);
+      const int r = int(A->shape[0]), in = int(A->shape[1]), out = int(Bm->shape[0]);
       const float sc = peft_.lora_scaling();
-      bf16_t* dxa = ar.get<bf16_t>(int64_t(M) * r);
-      ctx_->gemm(false, false, M, r, L.out, dy, L.out, L.Bm->w16, r, dxa, r, GemmOut::BF16, sc, 0.f);
-      ctx_->gemm(true, false, L.out, r, M, dy, L.out, xa, r, L.Bm->grad, r, GemmOut::F32, sc, 1.f);
-      ctx_->gemm(true, false, r, L.in, M, dxa, r, x, L.in, L.A->grad, L.in, GemmOut::F32, 1.f, 1.f);
-      ctx_->gemm(false, false, M, L.in, r, dxa, r, L.A->w16, L.in, dx, L.in, GemmOut::BF16, 1.f, 1.f);
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) {
+          float acc = 0;
+          for (int j = 0; j < r; ++j) acc += b[int64_t(o) * r + j] * a[int64_t(j) * in + i];
+          w[int64_t(o) * in + i] += sc * acc;
+        }
+    }
+    if (miss) {
+      const std::vector<float> d = download(*miss);
+      const int r = int(miss->shape[0]), out = int(miss->shape[1]);
+      const int in = int(w.size() / out);
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) w[int64_t(o) * in + i] += d[int64_t(i % r) * out + o];
     }
   }
+
+  static float* G(const DParam* p) { return grad_of(p); }
+
+  AdapterRun adapter_run() const {
+    AdapterRun run;
+    run.lora_scale = peft_.lora_scaling();
+    run.keep = peft_.method == PeftMethod::Lora ? 1.0f - peft_.lora_dropout : 1.0f;
+    run.seed = opt_.seed;
+    run.optimizer_step = step_;
+    run.micro_batch = micro_batches_;
+    return run;
+  }
+
   // y[M,N] = x[M,K] A[K,N]
   void mm_fwd(const bf16_t* x, const DParam* A, bf16_t* y, int M, int K, int N) {
     ctx_->gemm(false, false, M, N, K, x, K, A->w16, N, y, N, GemmOut::BF16);
@@ -563,191 +559,351 @@ class CudaBackend final : public Backend {
       ctx_->gemm(true, false, K, N, M, x, K, dy, N, A->grad, N, GemmOut::F32, 1.f, 1.f);
   }
 
-  bf16_t* run_forward(const Batch& batch, Arena& ar) {
-    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
-              N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
-    const int64_t MC = int64_t(M) * C;
-    if (T % kWkvCheckpoint != 0)
+  // ---- one step ----
+  Shape begin_step(const Batch& batch, Arena& ar) {
+    Shape sh;
+    sh.B = batch.B; sh.T = batch.T; sh.M = batch.B * batch.T; sh.C = cfg_.n_embd; sh.H = cfg_.n_head();
+    sh.N = cfg_.head_size; sh.F = cfg_.dim_ffn; sh.V = cfg_.vocab_size;
+    sh.Dw = cfg_.d_decay_lora; sh.Da = cfg_.d_aaa_lora; sh.Dv = cfg_.d_mv_lora; sh.Dg = cfg_.d_gate_lora;
+    sh.MC = int64_t(sh.M) * sh.C;
+    if (sh.T % kWkvCheckpoint != 0)
       throw EngineError("E_CUDA_UNSUPPORTED",
-                        "the GPU WKV7 kernel needs ctx_len to be a multiple of 16 (got " + std::to_string(T) + ")",
+                        "the GPU WKV7 kernel needs ctx_len to be a multiple of 16 (got " + std::to_string(sh.T) + ")",
                         "choose a ctx_len that is a multiple of 16, or use --accelerator cpu");
-    for (int i = 0; i < M; ++i)
-      if (batch.inputs[i] < 0 || batch.inputs[i] >= V || batch.targets[i] < 0 || batch.targets[i] >= V)
+    for (int i = 0; i < sh.M; ++i)
+      if (batch.inputs[i] < 0 || batch.inputs[i] >= sh.V || batch.targets[i] < 0 || batch.targets[i] >= sh.V)
         throw EngineError("E_DATA_TOKEN", "token id " + std::to_string(std::max(batch.inputs[i], batch.targets[i])) +
-                                              " is outside the vocabulary of " + std::to_string(V),
+                                              " is outside the vocabulary of " + std::to_string(sh.V),
                           "the dataset was tokenized for a larger vocabulary than --vocab_size");
-    tokens_ = ar.get<int32_t>(M);
-    check_cuda(cudaMemcpyAsync(tokens_, batch.inputs, size_t(M) * 4, cudaMemcpyHostToDevice, s()), "tokens upload");
-    acts_.assign(cfg_.n_layer, LayerActs());
-    bf16_t* x = ar.get<bf16_t>(MC);
-    embedding_forward(M, C, tokens_, emb_->w16, x, s());
-    const int Dw = cfg_.d_decay_lora, Da = cfg_.d_aaa_lora, Dv = cfg_.d_mv_lora, Dg = cfg_.d_gate_lora;
-    for (int l = 0; l < cfg_.n_layer; ++l) {
-      Layer& L = layers_[l];
-      LayerActs& c = acts_[l];
-      c.x_in = x;
-      if (l == 0) {
-        c.ln0_mean = ar.get<float>(M); c.ln0_rstd = ar.get<float>(M);
-        c.att_in = ar.get<bf16_t>(MC);
-        norm_forward(M, C, C, 1e-5f, x, L.ln0_w->master, L.ln0_b->master, c.att_in, c.ln0_mean, c.ln0_rstd, s());
-      } else {
-        c.att_in = x;
+    tokens_ = ar.get<int32_t>(sh.M);
+    check_cuda(cudaMemcpyAsync(tokens_, batch.inputs, size_t(sh.M) * 4, cudaMemcpyHostToDevice, s()), "tokens upload");
+    starts_.assign(cfg_.n_layer, LayerStart());
+    ends_.assign(cfg_.n_layer, LayerEnd());
+    for (int l = 0; l < cfg_.n_layer; ++l)
+      if (layers_[l].time_state) {
+        starts_[l].wkv_s0 = layers_[l].time_state->master;
+        starts_[l].wkv_ds0 = G(layers_[l].time_state);
       }
-      c.h1 = ar.get<bf16_t>(MC); c.ln1_mean = ar.get<float>(M); c.ln1_rstd = ar.get<float>(M);
-      norm_forward(M, C, C, 1e-5f, c.att_in, L.ln1_w->master, L.ln1_b->master, c.h1, c.ln1_mean, c.ln1_rstd, s());
-      c.mix = ar.get<bf16_t>(6 * MC);
-      shift_lerp_forward(B, T, C, 6, c.h1, L.mu, c.mix, s());
-      const bf16_t *xr = c.mix, *xw = c.mix + MC, *xk = c.mix + 2 * MC, *xv = c.mix + 3 * MC,
-                   *xa = c.mix + 4 * MC, *xg = c.mix + 5 * MC;
-      c.r = ar.get<bf16_t>(MC);
-      lin_fwd(L.rec, xr, c.r, M, &c.xa_rec, ar);
-      c.w1o = ar.get<bf16_t>(int64_t(M) * Dw); c.w1t = ar.get<bf16_t>(int64_t(M) * Dw);
-      c.wpre = ar.get<bf16_t>(MC); c.w = ar.get<bf16_t>(MC);
-      mm_fwd(xw, L.w1, c.w1o, M, C, Dw);
-      act_forward(Act::Tanh, int64_t(M) * Dw, Dw, c.w1o, nullptr, c.w1t, s());
-      mm_fwd(c.w1t, L.w2, c.wpre, M, Dw, C);
-      act_forward(Act::DecayClamp, MC, C, c.wpre, L.w0->master, c.w, s());
-      c.k = ar.get<bf16_t>(MC); c.v_raw = ar.get<bf16_t>(MC);
-      lin_fwd(L.key, xk, c.k, M, &c.xa_key, ar);
-      lin_fwd(L.val, xv, c.v_raw, M, &c.xa_val, ar);
-      if (l == 0) {
-        c.v = c.v_raw;
-      } else {
-        c.vlin = ar.get<bf16_t>(int64_t(M) * Dv); c.vpre = ar.get<bf16_t>(MC);
-        c.vg = ar.get<bf16_t>(MC); c.v = ar.get<bf16_t>(MC);
-        mm_fwd(xv, L.v1, c.vlin, M, C, Dv);
-        mm_fwd(c.vlin, L.v2, c.vpre, M, Dv, C);
-        act_forward(Act::Sigmoid, MC, C, c.vpre, L.v0->master, c.vg, s());
-        value_residual_forward(MC, c.v_raw, acts_[0].v_raw, c.vg, c.v, s());
+    if (batch.carry) {  // infctx: this chunk starts where the previous one ended (no gradient)
+      CarriedState& cs = *batch.carry;
+      const int64_t bc = int64_t(sh.B) * sh.C, bhnn = bc * sh.N;
+      for (int l = 0; l < cfg_.n_layer; ++l) {
+        if (int64_t(cs.att_shift.at(l).size()) != bc || int64_t(cs.wkv.at(l).size()) != bhnn)
+          throw EngineError("E_INTERNAL", "infctx carried state does not match the batch", "");
+        float* att = ar.get<float>(bc);
+        float* ffn = ar.get<float>(bc);
+        float* wkv = ar.get<float>(bhnn);
+        put_async(att, cs.att_shift[l]);
+        put_async(ffn, cs.ffn_shift[l]);
+        put_async(wkv, cs.wkv[l]);
+        starts_[l] = {att, ffn, wkv, int64_t(sh.H) * sh.N * sh.N, nullptr};
+        ends_[l] = {ar.get<float>(bc), ar.get<float>(bc), ar.get<float>(bhnn)};
       }
-      c.a1o = ar.get<bf16_t>(int64_t(M) * Da); c.apre = ar.get<bf16_t>(MC); c.a = ar.get<bf16_t>(MC);
-      mm_fwd(xa, L.a1, c.a1o, M, C, Da);
-      mm_fwd(c.a1o, L.a2, c.apre, M, Da, C);
-      act_forward(Act::Sigmoid, MC, C, c.apre, L.a0->master, c.a, s());
-      c.g1o = ar.get<bf16_t>(int64_t(M) * Dg); c.g1s = ar.get<bf16_t>(int64_t(M) * Dg); c.g = ar.get<bf16_t>(MC);
-      mm_fwd(xg, L.g1, c.g1o, M, C, Dg);
-      act_forward(Act::Sigmoid, int64_t(M) * Dg, Dg, c.g1o, nullptr, c.g1s, s());
-      mm_fwd(c.g1s, L.g2, c.g, M, Dg, C);
-      c.kk = ar.get<bf16_t>(MC); c.kknorm = ar.get<float>(int64_t(M) * H); c.k2 = ar.get<bf16_t>(MC);
-      c.negkk = ar.get<bf16_t>(MC); c.bvec = ar.get<bf16_t>(MC);
-      kk_prepare_forward(M, H, c.k, c.a, L.k_k->master, L.k_a->master, c.kk, c.kknorm, c.k2, c.negkk, c.bvec, s());
-      c.wkv = ar.get<bf16_t>(MC);
-      c.ckpt = ar.get<float>(int64_t(wkv7_state_floats(B, T, H)));
-      c.sa = ar.get<float>(int64_t(wkv7_sa_floats(B, T, H)));
-      wkv7_forward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, c.wkv, c.ckpt, c.sa, s());
-      c.gn = ar.get<bf16_t>(MC); c.lnx_mean = ar.get<float>(int64_t(M) * H); c.lnx_rstd = ar.get<float>(int64_t(M) * H);
-      norm_forward(M, C, N, cfg_.ln_x_eps(), c.wkv, L.lnx_w->master, L.lnx_b->master, c.gn, c.lnx_mean, c.lnx_rstd, s());
-      c.o3 = ar.get<bf16_t>(MC); c.og = ar.get<bf16_t>(MC);
-      bonus_gate_forward(M, H, c.gn, c.r, c.k2, c.v, L.r_k->master, c.g, c.o3, c.og, s());
-      bf16_t* att = ar.get<bf16_t>(MC);
-      lin_fwd(L.out, c.og, att, M, &c.xa_out, ar);
-      c.x_mid = ar.get<bf16_t>(MC);
-      add_forward(MC, c.att_in, att, c.x_mid, s());
-      // channel mix
-      c.h2 = ar.get<bf16_t>(MC); c.ln2_mean = ar.get<float>(M); c.ln2_rstd = ar.get<float>(M);
-      norm_forward(M, C, C, 1e-5f, c.x_mid, L.ln2_w->master, L.ln2_b->master, c.h2, c.ln2_mean, c.ln2_rstd, s());
-      c.fk_in = ar.get<bf16_t>(MC);
-      shift_lerp_forward(B, T, C, 1, c.h2, L.ffn_x_k->master, c.fk_in, s());
-      c.fk = ar.get<bf16_t>(int64_t(M) * F); c.fk_act = ar.get<bf16_t>(int64_t(M) * F);
-      lin_fwd(L.ffn_key, c.fk_in, c.fk, M, &c.xa_fkey, ar);
-      act_forward(Act::ReluSquare, int64_t(M) * F, F, c.fk, nullptr, c.fk_act, s());
-      bf16_t* ffo = ar.get<bf16_t>(MC);
-      lin_fwd(L.ffn_val, c.fk_act, ffo, M, &c.xa_fval, ar);
-      bf16_t* x_out = ar.get<bf16_t>(MC);
-      add_forward(MC, c.x_mid, ffo, x_out, s());
-      x = x_out;
     }
-    x_final_ = x;
-    lno_mean_ = ar.get<float>(M); lno_rstd_ = ar.get<float>(M);
-    hout_ = ar.get<bf16_t>(MC);
-    norm_forward(M, C, C, 1e-5f, x, ln_out_w_->master, ln_out_b_->master, hout_, lno_mean_, lno_rstd_, s());
-    bf16_t* logits = ar.get<bf16_t>(int64_t(M) * V);
-    ctx_->gemm(false, true, M, V, C, hout_, C, head_->w16, C, logits, V, GemmOut::BF16);
-    return logits;
+    return sh;
   }
 
-  void run_backward(const Batch& batch, const bf16_t* dlogits, Arena& ar) {
-    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
-              N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
-    const int64_t MC = int64_t(M) * C;
-    const int Dw = cfg_.d_decay_lora, Da = cfg_.d_aaa_lora, Dv = cfg_.d_mv_lora, Dg = cfg_.d_gate_lora;
-    bf16_t* dhout = ar.get<bf16_t>(MC);
-    ctx_->gemm(false, false, M, C, V, dlogits, V, head_->w16, C, dhout, C, GemmOut::BF16);
-    if (head_->trainable)
-      ctx_->gemm(true, false, V, C, M, dlogits, V, hout_, C, head_->grad, C, GemmOut::F32, 1.f, 1.f);
-    bf16_t* dx = ar.get<bf16_t>(MC);
-    norm_backward(M, C, C, x_final_, ln_out_w_->master, lno_mean_, lno_rstd_, dhout, dx, G(ln_out_w_), G(ln_out_b_), s());
-    float* dv_first = ar.get<float>(MC);
-    check_cuda(cudaMemsetAsync(dv_first, 0, size_t(MC) * 4, s()), "dv_first");
-    // Scratch reused by every layer (the arena frees it with the step).
-    bf16_t* tmp = ar.get<bf16_t>(MC);
-    bf16_t* dF1 = ar.get<bf16_t>(int64_t(M) * F);
-    bf16_t* dF2 = ar.get<bf16_t>(int64_t(M) * F);
-    bf16_t* dmix = ar.get<bf16_t>(6 * MC);
-    bf16_t *dog = ar.get<bf16_t>(MC), *do3 = ar.get<bf16_t>(MC), *dg = ar.get<bf16_t>(MC),
-           *dwkv = ar.get<bf16_t>(MC), *dr = ar.get<bf16_t>(MC), *dw = ar.get<bf16_t>(MC),
-           *dk2 = ar.get<bf16_t>(MC), *dv = ar.get<bf16_t>(MC), *dnegkk = ar.get<bf16_t>(MC),
-           *dbvec = ar.get<bf16_t>(MC), *dk = ar.get<bf16_t>(MC), *da = ar.get<bf16_t>(MC),
-           *dpre = ar.get<bf16_t>(MC), *dvg = ar.get<bf16_t>(MC), *dv_raw = ar.get<bf16_t>(MC);
-    const int Dmax = std::max(std::max(Dw, Da), std::max(Dv, Dg));
-    bf16_t* dlow1 = ar.get<bf16_t>(int64_t(M) * Dmax);
-    bf16_t* dlow2 = ar.get<bf16_t>(int64_t(M) * Dmax);
-    for (int l = cfg_.n_layer - 1; l >= 0; --l) {
-      Layer& L = layers_[l];
-      LayerActs& c = acts_[l];
-      // ---- channel mix: x = x_mid + ffn(ln2(x_mid)) ----
-      lin_bwd(L.ffn_val, c.fk_act, dx, dF1, false, M, c.xa_fval, ar);
-      act_backward(Act::ReluSquare, int64_t(M) * F, F, c.fk, nullptr, dF1, dF2, nullptr, s());
-      lin_bwd(L.ffn_key, c.fk_in, dF2, dpre, false, M, c.xa_fkey, ar);
-      shift_lerp_backward(B, T, C, 1, c.h2, L.ffn_x_k->master, dpre, tmp, G(L.ffn_x_k), s());
-      norm_backward(M, C, C, c.x_mid, L.ln2_w->master, c.ln2_mean, c.ln2_rstd, tmp, dpre, G(L.ln2_w), G(L.ln2_b), s());
-      add_forward(MC, dx, dpre, dx, s());
-      // ---- time mix: x_mid = att_in + att(ln1(att_in)) ----
-      lin_bwd(L.out, c.og, dx, dog, false, M, c.xa_out, ar);
-      gate_backward(MC, dog, c.g, c.o3, do3, dg, s());
-      norm_backward(M, C, N, c.wkv, L.lnx_w->master, c.lnx_mean, c.lnx_rstd, do3, dwkv, G(L.lnx_w), G(L.lnx_b), s());
-      wkv7_backward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, dwkv, c.ckpt, c.sa, dr, dw, dk2, dv, dnegkk, dbvec, s());
-      bonus_backward(M, H, do3, c.r, c.k2, c.v, L.r_k->master, dr, dk2, dv, G(L.r_k), s());
-      kk_prepare_backward(M, H, c.k, c.a, L.k_k->master, L.k_a->master, c.kk, c.kknorm, dk2, dnegkk, dbvec, dk, da, G(L.k_k), G(L.k_a), s());
-      bf16_t *dxr = dmix, *dxw = dmix + MC, *dxk = dmix + 2 * MC, *dxv = dmix + 3 * MC,
-             *dxa = dmix + 4 * MC, *dxg = dmix + 5 * MC;
-      const bf16_t *xr = c.mix, *xw = c.mix + MC, *xk = c.mix + 2 * MC, *xv = c.mix + 3 * MC,
-                   *xa = c.mix + 4 * MC, *xg = c.mix + 5 * MC;
-      // g = sigmoid(xg g1) g2
-      mm_bwd(c.g1s, L.g2, dg, dlow1, false, M, Dg, C);
-      act_backward(Act::Sigmoid, int64_t(M) * Dg, Dg, c.g1o, nullptr, dlow1, dlow2, nullptr, s());
-      mm_bwd(xg, L.g1, dlow2, dxg, false, M, C, Dg);
-      // a = sigmoid(a0 + (xa a1) a2)
-      act_backward(Act::Sigmoid, MC, C, c.apre, L.a0->master, da, dpre, G(L.a0), s());
-      mm_bwd(c.a1o, L.a2, dpre, dlow1, false, M, Da, C);
-      mm_bwd(xa, L.a1, dlow1, dxa, false, M, C, Da);
-      // v (value residual on layers > 0)
-      if (l == 0) {
-        add_f32_into_bf16(MC, dv, dv_first, s());
-        lin_bwd(L.val, xv, dv, dxv, false, M, c.xa_val, ar);
-      } else {
-        value_residual_backward(MC, dv, c.v_raw, acts_[0].v_raw, c.vg, dv_raw, dv_first, dvg, s());
-        act_backward(Act::Sigmoid, MC, C, c.vpre, L.v0->master, dvg, dpre, G(L.v0), s());
-        mm_bwd(c.vlin, L.v2, dpre, dlow1, false, M, Dv, C);
-        mm_bwd(xv, L.v1, dlow1, dxv, false, M, C, Dv);
-        lin_bwd(L.val, xv, dv_raw, dxv, true, M, c.xa_val, ar);
+  // infctx: hands the chunk's final states back to the trainer.
+  void end_step(const Batch& batch, const Shape& sh) {
+    if (!batch.carry) return;
+    CarriedState& cs = *batch.carry;
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      cs.att_shift[l] = fetch(ends_[l].att_last, int64_t(sh.B) * sh.C);
+      cs.ffn_shift[l] = fetch(ends_[l].ffn_last, int64_t(sh.B) * sh.C);
+      cs.wkv[l] = fetch(ends_[l].wkv_last, int64_t(sh.B) * sh.C * sh.N);
+    }
+  }
+
+  // Runs every layer; returns the last layer's output. keep_all: every layer's activation
+  // table stays for the backward; otherwise only the layers' inputs (inputs_) and v_first do.
+  const bf16_t* forward_layers(const Batch& batch, const Shape& sh, Arena& ar, bool keep_all) {
+    acts_.assign(cfg_.n_layer, LayerActs());
+    inputs_.assign(cfg_.n_layer + 1, nullptr);
+    bf16_t* x0 = ar.get<bf16_t>(sh.MC);
+    embedding_forward(sh.M, sh.C, tokens_, emb_->w16, x0, s());
+    inputs_[0] = x0;
+    v_first_ = ar.get<bf16_t>(sh.MC);
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      bf16_t* x_out = ar.get<bf16_t>(sh.MC);
+      const size_t mark = ar.mark();
+      layer_forward(l, sh, inputs_[l], x_out, acts_[l], ar, batch.carry ? &ends_[l] : nullptr);
+      if (!keep_all) {
+        ar.rewind(mark);
+        acts_[l] = LayerActs();
       }
-      lin_bwd(L.key, xk, dk, dxk, false, M, c.xa_key, ar);
-      // w = decay(w0 + tanh(xw w1) w2)
-      act_backward(Act::DecayClamp, MC, C, c.wpre, L.w0->master, dw, dpre, G(L.w0), s());
-      mm_bwd(c.w1t, L.w2, dpre, dlow1, false, M, Dw, C);
-      act_backward(Act::Tanh, int64_t(M) * Dw, Dw, c.w1o, nullptr, dlow1, dlow2, nullptr, s());
-      mm_bwd(xw, L.w1, dlow2, dxw, false, M, C, Dw);
-      lin_bwd(L.rec, xr, dr, dxr, false, M, c.xa_rec, ar);
-      shift_lerp_backward(B, T, C, 6, c.h1, L.mu, dmix, tmp, L.dmu, s());
-      norm_backward(M, C, C, c.att_in, L.ln1_w->master, c.ln1_mean, c.ln1_rstd, tmp, dpre, G(L.ln1_w), G(L.ln1_b), s());
-      add_forward(MC, dx, dpre, dx, s());
-      if (l == 0) {
-        norm_backward(M, C, C, c.x_in, L.ln0_w->master, c.ln0_mean, c.ln0_rstd, dx, dpre, G(L.ln0_w), G(L.ln0_b), s());
-        std::swap(dx, dpre);
+      inputs_[l + 1] = x_out;
+    }
+    return inputs_[cfg_.n_layer];
+  }
+
+  void backward_layers(const Batch& batch, const Shape& sh, bf16_t* dx, Arena& ar, bool keep_all) {
+    (void)batch;
+    BackwardScratch sc = backward_scratch(sh, ar);
+    for (int l = cfg_.n_layer - 1; l >= 0; --l) {
+      const size_t mark = ar.mark();
+      if (!keep_all)  // --grad_cp 1: this layer's activations again, from its kept input
+        layer_forward(l, sh, inputs_[l], nullptr, acts_[l], ar, nullptr);
+      dx = layer_backward(l, sh, acts_[l], dx, sc, ar);
+      if (!keep_all) {
+        ar.rewind(mark);
+        acts_[l] = LayerActs();
       }
     }
-    if (emb_->trainable) embedding_backward(M, C, tokens_, dx, emb_->grad, s());
+    if (emb_->trainable) embedding_backward(sh.M, sh.C, tokens_, dx, emb_->grad, s());
+  }
+
+  BackwardScratch backward_scratch(const Shape& sh, Arena& ar) {
+    BackwardScratch sc;
+    const int64_t MC = sh.MC, MF = int64_t(sh.M) * sh.F;
+    sc.dv_first = ar.get<float>(MC);
+    check_cuda(cudaMemsetAsync(sc.dv_first, 0, size_t(MC) * 4, s()), "dv_first");
+    sc.tmp = ar.get<bf16_t>(MC);
+    sc.dpre = ar.get<bf16_t>(MC);
+    sc.dF = ar.get<bf16_t>(2 * MF);
+    // How much of the time mix's gradients the dead channel-mix buffers cannot hold.
+    Carver sizing;
+    sizing.add(nullptr, 2 * MF);
+    sizing.add(nullptr, 2 * MF);
+    sizing.add(nullptr, 21 * MC);
+    carve_time_mix_grads(sizing, MC);
+    sc.extra_n = sizing.used_of_last();
+    if (sc.extra_n > 0) sc.extra = ar.get<bf16_t>(sc.extra_n);
+    const int Dmax = std::max(std::max(sh.Dw, sh.Da), std::max(sh.Dv, sh.Dg));
+    sc.dlow1 = ar.get<bf16_t>(int64_t(sh.M) * Dmax);
+    sc.dlow2 = ar.get<bf16_t>(int64_t(sh.M) * Dmax);
+    return sc;
+  }
+
+  struct HeadOut {
+    LossResult loss;
+    bf16_t* dx = nullptr;  // d(loss)/d(last layer's output) when backward
+  };
+
+  // ln_out -> head -> cross-entropy (+ L2Wrap), head_chunk rows at a time, so that the M x V
+  // logits never exist; with `backward`, each chunk's d logits flows into d hout and the head's
+  // gradient before the next chunk overwrites it. logits_out (forward only): [M, V] fp32 host.
+  HeadOut head(const Batch& batch, const Shape& sh, const bf16_t* x, Arena& ar, bool backward,
+               float loss_scale, float* logits_out) {
+    const int M = sh.M, C = sh.C, V = sh.V;
+    std::vector<int32_t> tgt(M);
+    int64_t n = 0;
+    for (int i = 0; i < M; ++i) {
+      const bool counts = !batch.loss_mask || batch.loss_mask[i] != 0;
+      tgt[i] = counts ? batch.targets[i] : -1;
+      n += counts;
+    }
+    int32_t* d_tgt = ar.get<int32_t>(M);
+    float* d_loss = ar.get<float>(1);
+    check_cuda(cudaMemcpyAsync(d_tgt, tgt.data(), size_t(M) * 4, cudaMemcpyHostToDevice, s()), "targets upload");
+    check_cuda(cudaMemsetAsync(d_loss, 0, 4, s()), "loss reset");
+    float* lno_mean = ar.get<float>(M);
+    float* lno_rstd = ar.get<float>(M);
+    bf16_t* hout = ar.get<bf16_t>(sh.MC);
+    norm_forward(M, C, C, 1e-5f, x, ln_out_w_->master, ln_out_b_->master, hout, lno_mean, lno_rstd, s());
+    bf16_t* dhout = backward ? ar.get<bf16_t>(sh.MC) : nullptr;
+    const size_t mark = ar.mark();
+    const int R = std::min(M, opt_.head_chunk > 0 ? opt_.head_chunk : kDefaultHeadChunk);
+    bf16_t* logits = ar.get<bf16_t>(int64_t(R) * V);
+    int32_t* d_arg = ar.get<int32_t>(R);
+    float* d_mx = ar.get<float>(R);
+    float* lf = logits_out ? ar.get<float>(int64_t(R) * V) : nullptr;
+    const float grad_scale = backward && n ? float(loss_scale / double(n)) : 0.f;
+    const float l2wrap = float(1e-4 / double(batch.l2wrap_rows > 0 ? batch.l2wrap_rows : M));
+    for (int r0 = 0; r0 < M; r0 += R) {
+      const int rows = std::min(R, M - r0);
+      ctx_->gemm(false, true, rows, V, C, hout + int64_t(r0) * C, C, head_->w16, C, logits, V, GemmOut::BF16);
+      if (lf) {
+        bf16_to_f32_device(int64_t(rows) * V, logits, lf, s());
+        check_cuda(cudaMemcpyAsync(logits_out + int64_t(r0) * V, lf, size_t(rows) * V * 4, cudaMemcpyDeviceToHost, s()),
+                   "logits download");
+      }
+      if (backward) row_argmax(rows, V, logits, d_arg, d_mx, s());
+      cross_entropy_fused(rows, V, logits, d_tgt + r0, grad_scale, d_loss, s());
+      if (!backward) continue;
+      l2wrap_apply(rows, V, logits, d_arg, d_mx, l2wrap, s());
+      ctx_->gemm(false, false, rows, C, V, logits, V, head_->w16, C, dhout + int64_t(r0) * C, C, GemmOut::BF16);
+      if (head_->trainable)
+        ctx_->gemm(true, false, V, C, rows, logits, V, hout + int64_t(r0) * C, C, head_->grad, C, GemmOut::F32, 1.f, 1.f);
+    }
+    ar.rewind(mark);
+    HeadOut out;
+    float loss_sum = 0;
+    check_cuda(cudaMemcpyAsync(&loss_sum, d_loss, 4, cudaMemcpyDeviceToHost, s()), "loss download");
+    if (backward) {
+      out.dx = ar.get<bf16_t>(sh.MC);
+      norm_backward(M, C, C, x, ln_out_w_->master, lno_mean, lno_rstd, dhout, out.dx, G(ln_out_w_), G(ln_out_b_), s());
+    }
+    check_cuda(cudaStreamSynchronize(s()), "head");
+    out.loss.tokens = n;
+    out.loss.loss = n ? double(loss_sum) / n : 0.0;
+    return out;
+  }
+
+  // One block: x_out = x_in + att(ln1(x_in)) + ffn(...), the activation table filled in c.
+  // `end` (infctx's first pass only) receives what the next chunk starts from.
+  void layer_forward(int l, const Shape& sh, const bf16_t* x_in, bf16_t* x_out, LayerActs& c, Arena& ar,
+                     const LayerEnd* end) {
+    const int B = sh.B, T = sh.T, M = sh.M, C = sh.C, H = sh.H, N = sh.N, F = sh.F;
+    const int Dw = sh.Dw, Da = sh.Da, Dv = sh.Dv, Dg = sh.Dg;
+    const int64_t MC = sh.MC;
+    const Layer& L = layers_[l];
+    const LayerStart& st = starts_[l];
+    const AdapterRun run = adapter_run();
+    c.x_in = x_in;
+    if (l == 0) {
+      c.ln0_mean = ar.get<float>(M); c.ln0_rstd = ar.get<float>(M);
+      c.att_in = ar.get<bf16_t>(MC);
+      norm_forward(M, C, C, 1e-5f, x_in, L.ln0_w->master, L.ln0_b->master, c.att_in, c.ln0_mean, c.ln0_rstd, s());
+    } else {
+      c.att_in = const_cast<bf16_t*>(x_in);
+    }
+    c.h1 = ar.get<bf16_t>(MC); c.ln1_mean = ar.get<float>(M); c.ln1_rstd = ar.get<float>(M);
+    norm_forward(M, C, C, 1e-5f, c.att_in, L.ln1_w->master, L.ln1_b->master, c.h1, c.ln1_mean, c.ln1_rstd, s());
+    if (end) last_rows_f32(B, T, C, c.h1, end->att_last, s());
+    c.mix = ar.get<bf16_t>(6 * MC);
+    shift_lerp_forward(B, T, C, 6, c.h1, L.mu, c.mix, s(), st.att_prev);
+    const bf16_t *xr = c.mix, *xw = c.mix + MC, *xk = c.mix + 2 * MC, *xv = c.mix + 3 * MC,
+                 *xa = c.mix + 4 * MC, *xg = c.mix + 5 * MC;
+    c.r = ar.get<bf16_t>(MC);
+    linear_forward(*ctx_, L.rec, run, xr, c.r, M, c.rec_k, ar);
+    c.w1o = ar.get<bf16_t>(int64_t(M) * Dw); c.w1t = ar.get<bf16_t>(int64_t(M) * Dw);
+    c.wpre = ar.get<bf16_t>(MC); c.w = ar.get<bf16_t>(MC);
+    mm_fwd(xw, L.w1, c.w1o, M, C, Dw);
+    act_forward(Act::Tanh, int64_t(M) * Dw, Dw, c.w1o, nullptr, c.w1t, s());
+    mm_fwd(c.w1t, L.w2, c.wpre, M, Dw, C);
+    act_forward(Act::DecayClamp, MC, C, c.wpre, L.w0->master, c.w, s());
+    c.k = ar.get<bf16_t>(MC);
+    c.v_raw = l == 0 ? v_first_ : ar.get<bf16_t>(MC);
+    linear_forward(*ctx_, L.key, run, xk, c.k, M, c.key_k, ar);
+    linear_forward(*ctx_, L.val, run, xv, c.v_raw, M, c.val_k, ar);
+    if (l == 0) {
+      c.v = c.v_raw;
+    } else {
+      c.vlin = ar.get<bf16_t>(int64_t(M) * Dv); c.vpre = ar.get<bf16_t>(MC);
+      c.vg = ar.get<bf16_t>(MC); c.v = ar.get<bf16_t>(MC);
+      mm_fwd(xv, L.v1, c.vlin, M, C, Dv);
+      mm_fwd(c.vlin, L.v2, c.vpre, M, Dv, C);
+      act_forward(Act::Sigmoid, MC, C, c.vpre, L.v0->master, c.vg, s());
+      value_residual_forward(MC, c.v_raw, v_first_, c.vg, c.v, s());
+    }
+    c.a1o = ar.get<bf16_t>(int64_t(M) * Da); c.apre = ar.get<bf16_t>(MC); c.a = ar.get<bf16_t>(MC);
+    mm_fwd(xa, L.a1, c.a1o, M, C, Da);
+    mm_fwd(c.a1o, L.a2, c.apre, M, Da, C);
+    act_forward(Act::Sigmoid, MC, C, c.apre, L.a0->master, c.a, s());
+    c.g1o = ar.get<bf16_t>(int64_t(M) * Dg); c.g1s = ar.get<bf16_t>(int64_t(M) * Dg); c.g = ar.get<bf16_t>(MC);
+    mm_fwd(xg, L.g1, c.g1o, M, C, Dg);
+    act_forward(Act::Sigmoid, int64_t(M) * Dg, Dg, c.g1o, nullptr, c.g1s, s());
+    mm_fwd(c.g1s, L.g2, c.g, M, Dg, C);
+    c.kk = ar.get<bf16_t>(MC); c.kknorm = ar.get<float>(int64_t(M) * H); c.k2 = ar.get<bf16_t>(MC);
+    c.negkk = ar.get<bf16_t>(MC); c.bvec = ar.get<bf16_t>(MC);
+    kk_prepare_forward(M, H, c.k, c.a, L.k_k->master, L.k_a->master, c.kk, c.kknorm, c.k2, c.negkk, c.bvec, s());
+    c.wkv = ar.get<bf16_t>(MC);
+    c.ckpt = ar.get<float>(int64_t(wkv7_state_floats(B, T, H)));
+    c.sa = ar.get<float>(int64_t(wkv7_sa_floats(B, T, H)));
+    wkv7_forward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, c.wkv, c.ckpt, c.sa, s(), st.wkv_s0, st.wkv_stride);
+    if (end) wkv7_final_state(B, T, H, c.ckpt, end->wkv_last, s());
+    c.gn = ar.get<bf16_t>(MC); c.lnx_mean = ar.get<float>(int64_t(M) * H); c.lnx_rstd = ar.get<float>(int64_t(M) * H);
+    norm_forward(M, C, N, cfg_.ln_x_eps(), c.wkv, L.lnx_w->master, L.lnx_b->master, c.gn, c.lnx_mean, c.lnx_rstd, s());
+    c.o3 = ar.get<bf16_t>(MC); c.og = ar.get<bf16_t>(MC);
+    bonus_gate_forward(M, H, c.gn, c.r, c.k2, c.v, L.r_k->master, c.g, c.o3, c.og, s());
+    c.x_mid = ar.get<bf16_t>(MC);
+    linear_forward(*ctx_, L.out, run, c.og, c.x_mid, M, c.out_k, ar);
+    add_forward(MC, c.att_in, c.x_mid, c.x_mid, s());  // x_mid = att_in + att
+    // channel mix
+    c.h2 = ar.get<bf16_t>(MC); c.ln2_mean = ar.get<float>(M); c.ln2_rstd = ar.get<float>(M);
+    norm_forward(M, C, C, 1e-5f, c.x_mid, L.ln2_w->master, L.ln2_b->master, c.h2, c.ln2_mean, c.ln2_rstd, s());
+    if (end) last_rows_f32(B, T, C, c.h2, end->ffn_last, s());
+    c.fk_in = ar.get<bf16_t>(MC);
+    shift_lerp_forward(B, T, C, 1, c.h2, L.ffn_x_k->master, c.fk_in, s(), st.ffn_prev);
+    c.fk = ar.get<bf16_t>(2 * int64_t(M) * F);  // fk then fk_act, one buffer: the backward reuses it whole
+    c.fk_act = c.fk + int64_t(M) * F;
+    linear_forward(*ctx_, L.ffn_key, run, c.fk_in, c.fk, M, c.fkey_k, ar);
+    act_forward(Act::ReluSquare, int64_t(M) * F, F, c.fk, nullptr, c.fk_act, s());
+    if (!x_out) {  // a recomputation for the backward: the output itself is not needed, only
+      // what the value projection's backward reads (its LoRA x A^T)
+      linear_forward_kept(*ctx_, L.ffn_val, run, c.fk_act, M, c.fval_k, ar);
+      return;
+    }
+    linear_forward(*ctx_, L.ffn_val, run, c.fk_act, x_out, M, c.fval_k, ar);
+    add_forward(MC, c.x_mid, x_out, x_out, s());  // x_out = x_mid + ffn
+  }
+
+  // The block's backward from d(x_out) in dx; returns d(x_in) (one of the scratch buffers).
+  bf16_t* layer_backward(int l, const Shape& sh, const LayerActs& c, bf16_t* dx, BackwardScratch& sc, Arena& ar) {
+    const int B = sh.B, T = sh.T, M = sh.M, C = sh.C, H = sh.H, N = sh.N, F = sh.F;
+    const int Dw = sh.Dw, Da = sh.Da, Dv = sh.Dv, Dg = sh.Dg;
+    const int64_t MC = sh.MC;
+    const Layer& L = layers_[l];
+    const LayerStart& st = starts_[l];
+    const AdapterRun run = adapter_run();
+    bf16_t *tmp = sc.tmp, *dpre = sc.dpre;
+    const int64_t MF = int64_t(M) * F;
+    bf16_t *dF1 = sc.dF, *dF2 = sc.dF + MF;
+    // ---- channel mix: x = x_mid + ffn(ln2(x_mid)) ----
+    linear_backward(*ctx_, L.ffn_val, run, c.fk_act, dx, dF1, false, M, c.fval_k, ar);
+    act_backward(Act::ReluSquare, MF, F, c.fk, nullptr, dF1, dF2, nullptr, s());
+    linear_backward(*ctx_, L.ffn_key, run, c.fk_in, dF2, dpre, false, M, c.fkey_k, ar);
+    shift_lerp_backward(B, T, C, 1, c.h2, L.ffn_x_k->master, dpre, tmp, G(L.ffn_x_k), s(), st.ffn_prev);
+    norm_backward(M, C, C, c.x_mid, L.ln2_w->master, c.ln2_mean, c.ln2_rstd, tmp, dpre, G(L.ln2_w), G(L.ln2_b), s());
+    add_forward(MC, dx, dpre, dx, s());
+    // ---- time mix: x_mid = att_in + att(ln1(att_in)) ----
+    // Its gradients live in the channel mix's now-dead buffers (BackwardScratch).
+    Carver cv;
+    cv.add(sc.dF, 2 * MF);
+    cv.add(c.fk, 2 * MF);
+    if (sc.extra) cv.add(sc.extra, sc.extra_n);
+    TimeMixGrads g = carve_time_mix_grads(cv, MC);
+    linear_backward(*ctx_, L.out, run, c.og, dx, g.dog, false, M, c.out_k, ar);
+    gate_backward(MC, g.dog, c.g, c.o3, g.do3, g.dg, s());
+    norm_backward(M, C, N, c.wkv, L.lnx_w->master, c.lnx_mean, c.lnx_rstd, g.do3, g.dwkv, G(L.lnx_w), G(L.lnx_b), s());
+    wkv7_backward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, g.dwkv, c.ckpt, c.sa, g.dr, g.dw, g.dk2, g.dv,
+                  g.dnegkk, g.dbvec, s(), st.wkv_ds0);
+    bonus_backward(M, H, g.do3, c.r, c.k2, c.v, L.r_k->master, g.dr, g.dk2, g.dv, G(L.r_k), s());
+    kk_prepare_backward(M, H, c.k, c.a, L.k_k->master, L.k_a->master, c.kk, c.kknorm, g.dk2, g.dnegkk, g.dbvec,
+                        g.dk, g.da, G(L.k_k), G(L.k_a), s());
+    bf16_t* dmix = g.dmix;
+    bf16_t *dxr = dmix, *dxw = dmix + MC, *dxk = dmix + 2 * MC, *dxv = dmix + 3 * MC, *dxa = dmix + 4 * MC,
+           *dxg = dmix + 5 * MC;
+    const bf16_t *xr = c.mix, *xw = c.mix + MC, *xk = c.mix + 2 * MC, *xv = c.mix + 3 * MC,
+                 *xa = c.mix + 4 * MC, *xg = c.mix + 5 * MC;
+    // g = sigmoid(xg g1) g2
+    mm_bwd(c.g1s, L.g2, g.dg, sc.dlow1, false, M, Dg, C);
+    act_backward(Act::Sigmoid, int64_t(M) * Dg, Dg, c.g1o, nullptr, sc.dlow1, sc.dlow2, nullptr, s());
+    mm_bwd(xg, L.g1, sc.dlow2, dxg, false, M, C, Dg);
+    // a = sigmoid(a0 + (xa a1) a2)
+    act_backward(Act::Sigmoid, MC, C, c.apre, L.a0->master, g.da, dpre, G(L.a0), s());
+    mm_bwd(c.a1o, L.a2, dpre, sc.dlow1, false, M, Da, C);
+    mm_bwd(xa, L.a1, sc.dlow1, dxa, false, M, C, Da);
+    // v (value residual on layers > 0)
+    if (l == 0) {
+      add_f32_into_bf16(MC, g.dv, sc.dv_first, s());
+      linear_backward(*ctx_, L.val, run, xv, g.dv, dxv, false, M, c.val_k, ar);
+    } else {
+      value_residual_backward(MC, g.dv, c.v_raw, v_first_, c.vg, g.dv_raw, sc.dv_first, g.dvg, s());
+      act_backward(Act::Sigmoid, MC, C, c.vpre, L.v0->master, g.dvg, dpre, G(L.v0), s());
+      mm_bwd(c.vlin, L.v2, dpre, sc.dlow1, false, M, Dv, C);
+      mm_bwd(xv, L.v1, sc.dlow1, dxv, false, M, C, Dv);
+      linear_backward(*ctx_, L.val, run, xv, g.dv_raw, dxv, true, M, c.val_k, ar);
+    }
+    linear_backward(*ctx_, L.key, run, xk, g.dk, dxk, false, M, c.key_k, ar);
+    // w = decay(w0 + tanh(xw w1) w2)
+    act_backward(Act::DecayClamp, MC, C, c.wpre, L.w0->master, g.dw, dpre, G(L.w0), s());
+    mm_bwd(c.w1t, L.w2, dpre, sc.dlow1, false, M, Dw, C);
+    act_backward(Act::Tanh, int64_t(M) * Dw, Dw, c.w1o, nullptr, sc.dlow1, sc.dlow2, nullptr, s());
+    mm_bwd(xw, L.w1, sc.dlow2, dxw, false, M, C, Dw);
+    linear_backward(*ctx_, L.rec, run, xr, g.dr, dxr, false, M, c.rec_k, ar);
+    shift_lerp_backward(B, T, C, 6, c.h1, L.mu, dmix, tmp, L.dmu, s(), st.att_prev);
+    norm_backward(M, C, C, c.att_in, L.ln1_w->master, c.ln1_mean, c.ln1_rstd, tmp, dpre, G(L.ln1_w), G(L.ln1_b), s());
+    add_forward(MC, dx, dpre, dx, s());
+    if (l == 0) {
+      norm_backward(M, C, C, c.x_in, L.ln0_w->master, c.ln0_mean, c.ln0_rstd, dx, dpre, G(L.ln0_w), G(L.ln0_b), s());
+      std::swap(dx, sc.dpre);
+    }
+    return dx;
+  }
+
+  void put_async(float* dst, const std::vector<float>& src) {
+    check_cuda(cudaMemcpyAsync(dst, src.data(), src.size() * 4, cudaMemcpyHostToDevice, s()), "upload");
   }
 
   ModelConfig cfg_;
@@ -760,11 +916,15 @@ class CudaBackend final : public Backend {
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
   DParam *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
+  // Per step (valid between begin_step and the end of the step).
   std::vector<LayerActs> acts_;
+  std::vector<const bf16_t*> inputs_;  // inputs_[l]: layer l's input; inputs_[L]: the last output
+  std::vector<LayerStart> starts_;
+  std::vector<LayerEnd> ends_;
+  bf16_t* v_first_ = nullptr;  // layer 0's v, read by every later layer
   int32_t* tokens_ = nullptr;
-  bf16_t *x_final_ = nullptr, *hout_ = nullptr;
-  float *lno_mean_ = nullptr, *lno_rstd_ = nullptr;
   int64_t step_ = 0;
+  uint64_t micro_batches_ = 0;  // within the current optimizer step (dropout masks)
 };
 
 }  // namespace

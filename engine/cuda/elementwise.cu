@@ -15,13 +15,19 @@ unsigned blocks_for(int64_t n, int threads) {
   return (unsigned)std::min<int64_t>((n + threads - 1) / threads, 1 << 20);
 }
 
+// x[t-1] at t = 0: zero, or the previous chunk's last row (infctx).
+__device__ __forceinline__ float shifted_first(const float* prev, int64_t i, int T, int C) {
+  return prev ? prev[(i / ((int64_t)T * C)) * C + i % C] : 0.f;
+}
+
 __global__ void shift_lerp_fwd_kernel(int64_t n, int T, int C, int K, const bf16_t* __restrict__ x,
-                                      const float* __restrict__ mu, bf16_t* __restrict__ out) {
+                                      const float* __restrict__ mu, bf16_t* __restrict__ out,
+                                      const float* __restrict__ prev) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     const int c = (int)(i % C);
     const int t = (int)((i / C) % T);
     const float xv = ld(x, i);
-    const float xx = (t > 0 ? ld(x, i - C) : 0.f) - xv;
+    const float xx = (t > 0 ? ld(x, i - C) : shifted_first(prev, i, T, C)) - xv;
     for (int k = 0; k < K; k++) st(out, k * n + i, xv + xx * mu[k * C + c]);
   }
 }
@@ -43,7 +49,8 @@ __global__ void shift_lerp_bwd_kernel(int64_t n, int T, int C, int K, const floa
 
 // dmu[k][c] += sum over (b,t) of dout_k * (x[t-1] - x[t]).
 __global__ void shift_lerp_dmu_kernel(int rows, int T, int C, int K, const bf16_t* __restrict__ x,
-                                      const bf16_t* __restrict__ dout, float* __restrict__ dmu) {
+                                      const bf16_t* __restrict__ dout, float* __restrict__ dmu,
+                                      const float* __restrict__ prev) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const int64_t n = (int64_t)rows * C;
@@ -52,7 +59,7 @@ __global__ void shift_lerp_dmu_kernel(int rows, int T, int C, int K, const bf16_
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int r = r0; r < r1; r++) {
     const int64_t i = (int64_t)r * C + c;
-    const float xx = ((r % T) > 0 ? ld(x, i - C) : 0.f) - ld(x, i);
+    const float xx = ((r % T) > 0 ? ld(x, i - C) : shifted_first(prev, i, T, C)) - ld(x, i);
 #pragma unroll
     for (int k = 0; k < 8; k++)
       if (k < K) acc[k] += ld(dout, k * n + i) * xx;
@@ -124,14 +131,15 @@ __global__ void b2f_kernel(int64_t n, const bf16_t* x, float* y) {
 }  // namespace
 
 void shift_lerp_forward(int B, int T, int C, int K, const bf16_t* x, const float* mu, bf16_t* out,
-                        cudaStream_t stream) {
+                        cudaStream_t stream, const float* prev) {
   const int64_t n = (int64_t)B * T * C;
-  shift_lerp_fwd_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, T, C, K, x, mu, out);
+  shift_lerp_fwd_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, T, C, K, x, mu, out, prev);
   check_cuda(cudaGetLastError(), "shift_lerp_forward");
 }
 
 void shift_lerp_backward(int B, int T, int C, int K, const bf16_t* x, const float* mu,
-                         const bf16_t* dout, bf16_t* dx, float* dmu, cudaStream_t stream) {
+                         const bf16_t* dout, bf16_t* dx, float* dmu, cudaStream_t stream,
+                         const float* prev) {
   const int64_t n = (int64_t)B * T * C;
   shift_lerp_bwd_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, T, C, K, mu, dout, dx);
   check_cuda(cudaGetLastError(), "shift_lerp_backward");
@@ -140,7 +148,7 @@ void shift_lerp_backward(int B, int T, int C, int K, const bf16_t* x, const floa
     for (int k0 = 0; k0 < K; k0 += 8) {
       dim3 grid((C + 255) / 256, std::min(rows, 128));
       shift_lerp_dmu_kernel<<<grid, 256, 0, stream>>>(rows, T, C, std::min(8, K - k0), x,
-                                                      dout + k0 * n, dmu + k0 * C);
+                                                      dout + k0 * n, dmu + k0 * C, prev);
     }
     check_cuda(cudaGetLastError(), "shift_lerp_dmu");
   }

@@ -22,13 +22,21 @@ constexpr int kWkvHeadSize = 64;
 constexpr int kWkvCheckpoint = 16;
 size_t wkv7_state_floats(int B, int T, int H);  // fp32 checkpoint buffer size
 size_t wkv7_sa_floats(int B, int T, int H);     // fp32 sa buffer size
+// s0: the initial state (fp32, row-major [i][j] per head as the CPU's ops::wkv7_fwd), null =
+// zeros; s0_batch_stride 0 = one [H,N,N] state for every sequence (state tuning), H*N*N = one
+// per sequence ([B,H,N,N], infctx's carried state).
 void wkv7_forward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
                   const bf16_t* v, const bf16_t* a, const bf16_t* b, bf16_t* y,
-                  float* state_ckpt, float* sa, cudaStream_t stream);
+                  float* state_ckpt, float* sa, cudaStream_t stream, const float* s0 = nullptr,
+                  int64_t s0_batch_stride = 0);
+// ds0 (may be null): += the gradient of a shared initial state [H,N,N], summed over the batch.
 void wkv7_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
                    const bf16_t* v, const bf16_t* a, const bf16_t* b, const bf16_t* dy,
                    const float* state_ckpt, const float* sa, bf16_t* dr, bf16_t* dw_raw,
-                   bf16_t* dk, bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream);
+                   bf16_t* dk, bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream,
+                   float* ds0 = nullptr);
+// The state after the last step, [B,H,N,N] fp32 row-major, read from the forward's checkpoints.
+void wkv7_final_state(int B, int T, int H, const float* state_ckpt, float* state, cudaStream_t stream);
 
 // ---- Row normalisation: layer norm (group = C) and group norm (group = head size) -----------
 // x: [rows, C] viewed as rows*C/group groups of `group` values; weight/bias: [C] fp32.
@@ -42,11 +50,14 @@ void norm_backward(int rows, int C, int group, const bf16_t* x, const float* wei
 
 // ---- Token shift + lerps: out_k = x + (x[t-1] - x) * mu_k, for K mixes (x[-1] = 0) ----------
 // x: [B, T, C]; mu: [K, C] fp32; out: K tensors [B, T, C] written to out + k*B*T*C.
+// prev (infctx, may be null): [B, C] fp32, the previous chunk's last x, used as x[-1]; it is a
+// constant (no gradient flows into it) but enters dmu.
 void shift_lerp_forward(int B, int T, int C, int K, const bf16_t* x, const float* mu,
-                        bf16_t* out, cudaStream_t stream);
+                        bf16_t* out, cudaStream_t stream, const float* prev = nullptr);
 // dout: K tensors like out. dx is written (not accumulated); dmu accumulated (+=), may be null.
 void shift_lerp_backward(int B, int T, int C, int K, const bf16_t* x, const float* mu,
-                         const bf16_t* dout, bf16_t* dx, float* dmu, cudaStream_t stream);
+                         const bf16_t* dout, bf16_t* dx, float* dmu, cudaStream_t stream,
+                         const float* prev = nullptr);
 
 // ---- Element-wise activations of the low-rank paths and the channel mix ---------------------
 enum class Act : int {

@@ -5,6 +5,7 @@
 #include "cuda/bf16_util.cuh"
 #include "cuda/cuda_context.h"
 #include "cuda/model_kernels.h"
+#include "core/dropout_mask.h"
 
 namespace rwkv::cuda {
 namespace {
@@ -173,6 +174,38 @@ __global__ void scale_bf16_kernel(int64_t n, const bf16_t* x, float f, bf16_t* y
   GRID_STRIDE(i, n) st(y, i, ld(x, i) * f);
 }
 
+// One thread per (row, bucket): the strided sum over the row's i % r == j entries.
+__global__ void miss_fold_kernel(int M, int in, int r, const bf16_t* x, bf16_t* xs) {
+  GRID_STRIDE(e, (int64_t)M * r) {
+    const int64_t m = e / r;
+    const int j = int(e % r);
+    float acc = 0.f;
+    for (int i = j; i < in; i += r) acc += ld(x, m * in + i);
+    st(xs, e, acc);
+  }
+}
+__global__ void miss_unfold_kernel(int M, int in, int r, const bf16_t* dxs, bf16_t* dx) {
+  GRID_STRIDE(e, (int64_t)M * in) {
+    const int64_t m = e / in;
+    const int i = int(e % in);
+    st(dx, e, ld(dx, e) + ld(dxs, m * r + i % r));
+  }
+}
+__global__ void dropout_fwd_kernel(int64_t n, uint64_t stream, float keep, const bf16_t* x, bf16_t* xd) {
+  const float inv = 1.f / keep;
+  GRID_STRIDE(i, n) st(xd, i, dropout_keeps(stream, uint64_t(i), keep) ? ld(x, i) * inv : 0.f);
+}
+__global__ void dropout_bwd_kernel(int64_t n, uint64_t stream, float keep, const bf16_t* dxd, bf16_t* dx) {
+  const float inv = 1.f / keep;
+  GRID_STRIDE(i, n) if (dropout_keeps(stream, uint64_t(i), keep)) st(dx, i, ld(dx, i) + ld(dxd, i) * inv);
+}
+__global__ void last_rows_kernel(int B, int T, int C, const bf16_t* x, float* out) {
+  GRID_STRIDE(e, (int64_t)B * C) {
+    const int64_t b = e / C, c = e % C;
+    out[e] = ld(x, (b * T + T - 1) * C + c);
+  }
+}
+
 }  // namespace
 
 void embedding_forward(int M, int C, const int32_t* tok, const bf16_t* emb, bf16_t* x, cudaStream_t s) {
@@ -253,6 +286,33 @@ void scale_bf16(int64_t n, const bf16_t* x, float alpha, bf16_t* y, cudaStream_t
   if (n == 0) return;
   scale_bf16_kernel<<<grid_for(n), 256, 0, s>>>(n, x, alpha, y);
   check_cuda(cudaGetLastError(), "scale_bf16");
+}
+
+void miss_fold(int M, int in, int r, const bf16_t* x, bf16_t* xs, cudaStream_t s) {
+  if (M == 0) return;
+  miss_fold_kernel<<<grid_for(int64_t(M) * r), 256, 0, s>>>(M, in, r, x, xs);
+  check_cuda(cudaGetLastError(), "miss_fold");
+}
+void miss_unfold_add(int M, int in, int r, const bf16_t* dxs, bf16_t* dx, cudaStream_t s) {
+  if (M == 0) return;
+  miss_unfold_kernel<<<grid_for(int64_t(M) * in), 256, 0, s>>>(M, in, r, dxs, dx);
+  check_cuda(cudaGetLastError(), "miss_unfold_add");
+}
+void dropout_forward(int64_t n, uint64_t mask_stream, float keep, const bf16_t* x, bf16_t* xd,
+                     cudaStream_t s) {
+  if (n == 0) return;
+  dropout_fwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, keep, x, xd);
+  check_cuda(cudaGetLastError(), "dropout_forward");
+}
+void dropout_backward_add(int64_t n, uint64_t mask_stream, float keep, const bf16_t* dxd,
+                          bf16_t* dx, cudaStream_t s) {
+  if (n == 0) return;
+  dropout_bwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, keep, dxd, dx);
+  check_cuda(cudaGetLastError(), "dropout_backward_add");
+}
+void last_rows_f32(int B, int T, int C, const bf16_t* x, float* out, cudaStream_t s) {
+  last_rows_kernel<<<grid_for(int64_t(B) * C), 256, 0, s>>>(B, T, C, x, out);
+  check_cuda(cudaGetLastError(), "last_rows_f32");
 }
 
 }  // namespace rwkv::cuda

@@ -53,6 +53,22 @@ void row_argmax(int rows, int V, const bf16_t* logits, int32_t* arg, float* mx, 
 void l2wrap_apply(int rows, int V, bf16_t* dlogits, const int32_t* arg, const float* mx,
                   float factor, cudaStream_t s);
 
+// ---- Adapters ---------------------------------------------------------------------------------
+// MiSS (RWKV-PEFT's disha/bone/miss, the CPU backend's Linear::miss): the input folded into r
+// buckets, xs[m, j] = sum over i with i % r == j of x[m, i]; then y += xs · disha[r, out].
+void miss_fold(int M, int in, int r, const bf16_t* x, bf16_t* xs, cudaStream_t s);
+// Its backward through the fold: dx[m, i] += dxs[m, i % r].
+void miss_unfold_add(int M, int in, int r, const bf16_t* dxs, bf16_t* dx, cudaStream_t s);
+// LoRA dropout with core/dropout_mask.h's counter-based mask of `mask_stream`:
+// xd[i] = keeps(i) ? x[i] / keep : 0 (written) ...
+void dropout_forward(int64_t n, uint64_t mask_stream, float keep, const bf16_t* x, bf16_t* xd,
+                     cudaStream_t s);
+// ... and its backward, dx[i] += keeps(i) ? dxd[i] / keep : 0 (accumulated).
+void dropout_backward_add(int64_t n, uint64_t mask_stream, float keep, const bf16_t* dxd,
+                          bf16_t* dx, cudaStream_t s);
+// infctx: out[b, :] = x[b, T-1, :] in fp32, the token-shift input carried to the next chunk.
+void last_rows_f32(int B, int T, int C, const bf16_t* x, float* out, cudaStream_t s);
+
 // fp32 bookkeeping for gradients.
 void sum_squares(int64_t n, const float* x, double* out, cudaStream_t s);  // out += sum x^2
 void scale_f32(int64_t n, float* x, float factor, cudaStream_t s);

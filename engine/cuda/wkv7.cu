@@ -18,11 +18,15 @@ constexpr int CK = kWkvCheckpoint;
 __global__ void __launch_bounds__(N) wkv7_forward_kernel(int T, int H, const bf16_t* __restrict__ r_,
     const bf16_t* __restrict__ w_, const bf16_t* __restrict__ k_, const bf16_t* __restrict__ v_,
     const bf16_t* __restrict__ a_, const bf16_t* __restrict__ b_, bf16_t* __restrict__ y_,
-    float* __restrict__ ckpt_, float* __restrict__ sa_) {
+    float* __restrict__ ckpt_, float* __restrict__ sa_, const float* __restrict__ s0_,
+    int64_t s0_batch_stride) {
   const int bb = blockIdx.y, hh = blockIdx.x, i = threadIdx.x;
   float S[N];
+  // Row i of the initial state: zeros, the trained state (state tuning, one for the batch) or
+  // the state carried from the previous chunk (infctx, one per sequence).
+  const float* init = s0_ ? s0_ + bb * s0_batch_stride + ((int64_t)hh * N + i) * N : nullptr;
 #pragma unroll
-  for (int j = 0; j < N; j++) S[j] = 0.f;
+  for (int j = 0; j < N; j++) S[j] = init ? init[j] : 0.f;
   __shared__ float r[N], w[N], k[N], a[N], b[N];
   const int64_t chunks = T / CK;
   const int64_t step = (int64_t)H * N;  // distance between consecutive time steps
@@ -75,7 +79,7 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
     const bf16_t* __restrict__ a_, const bf16_t* __restrict__ b_, const bf16_t* __restrict__ dy_,
     const float* __restrict__ ckpt_, const float* __restrict__ sa_, bf16_t* __restrict__ dr_,
     bf16_t* __restrict__ dw_, bf16_t* __restrict__ dk_, bf16_t* __restrict__ dv_,
-    bf16_t* __restrict__ da_, bf16_t* __restrict__ db_) {
+    bf16_t* __restrict__ da_, bf16_t* __restrict__ db_, float* __restrict__ ds0_) {
   const int bb = blockIdx.y, hh = blockIdx.x, j = threadIdx.x;
   // Sc[i] = S[i][j] (column j of the state); dR[x] = dS[j][x] (row j); dC[i] = dS[i][j] (col j).
   float Sc[N], dR[N], dC[N];
@@ -186,6 +190,24 @@ __global__ void __launch_bounds__(N) wkv7_backward_kernel(int T, int H, const bf
     }
     st(da_, ind, da);
   }
+  // What is left is the gradient of the state before step 0: row j of it is dR. State tuning
+  // trains one state for the whole batch, so the sequences' gradients are summed.
+  if (ds0_) {
+    float* dst = ds0_ + ((int64_t)hh * N + j) * N;
+#pragma unroll
+    for (int x = 0; x < N; x++) atomicAdd(dst + x, dR[x]);
+  }
+}
+
+// The state after the last step, [B, H, N, N] row-major, from the last checkpoint (stored
+// column-major): the state infctx carries into the next chunk.
+__global__ void wkv7_final_state_kernel(int chunks, const float* __restrict__ ckpt_, float* __restrict__ out) {
+  const int64_t bh = blockIdx.x;  // b * H + h
+  const float* src = ckpt_ + (bh * chunks + chunks - 1) * N * N;
+  for (int e = threadIdx.x; e < N * N; e += blockDim.x) {
+    const int row = e / N, col = e % N;
+    out[bh * N * N + e] = src[col * N + row];
+  }
 }
 
 void check_shape(int T) {
@@ -201,20 +223,26 @@ size_t wkv7_sa_floats(int B, int T, int H) { return (size_t)B * T * H * N; }
 
 void wkv7_forward(int B, int T, int H, const bf16_t* r, const bf16_t* w, const bf16_t* k,
                   const bf16_t* v, const bf16_t* a, const bf16_t* b, bf16_t* y, float* ckpt,
-                  float* sa, cudaStream_t stream) {
+                  float* sa, cudaStream_t stream, const float* s0, int64_t s0_batch_stride) {
   check_shape(T);
-  wkv7_forward_kernel<<<dim3(H, B), N, 0, stream>>>(T, H, r, w, k, v, a, b, y, ckpt, sa);
+  wkv7_forward_kernel<<<dim3(H, B), N, 0, stream>>>(T, H, r, w, k, v, a, b, y, ckpt, sa, s0, s0_batch_stride);
   check_cuda(cudaGetLastError(), "wkv7_forward");
 }
 
 void wkv7_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w, const bf16_t* k,
                    const bf16_t* v, const bf16_t* a, const bf16_t* b, const bf16_t* dy,
                    const float* ckpt, const float* sa, bf16_t* dr, bf16_t* dw, bf16_t* dk,
-                   bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream) {
+                   bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream, float* ds0) {
   check_shape(T);
   wkv7_backward_kernel<<<dim3(H, B), N, 0, stream>>>(T, H, r, w, k, v, a, b, dy, ckpt, sa, dr, dw,
-                                                      dk, dv, da, db);
+                                                      dk, dv, da, db, ds0);
   check_cuda(cudaGetLastError(), "wkv7_backward");
+}
+
+void wkv7_final_state(int B, int T, int H, const float* ckpt, float* state, cudaStream_t stream) {
+  check_shape(T);
+  wkv7_final_state_kernel<<<B * H, 256, 0, stream>>>(T / CK, ckpt, state);
+  check_cuda(cudaGetLastError(), "wkv7_final_state");
 }
 
 }  // namespace rwkv::cuda

@@ -189,8 +189,9 @@ void plan_and_gpus_answer_in_facts_shapes() {
 }
 
 // checkRun: the trainer's own rules, from flags alone. What train.py accepts but this engine does
-// not (quantisation), what the GPU backend lacks (MiSS, LoRA dropout, infctx) with the CPU as the
-// way out, and a full run on the GPU with grad_cp 1 accepted with a warning.
+// not (quantisation), what the GPU backend cannot do (head size other than 64, a ctx_len or
+// chunk_ctx that is not a multiple of 16) with the CPU as the way out, and every PEFT method,
+// LoRA dropout, infctx and grad_cp 1 accepted on the GPU without a warning.
 void check_run_uses_the_trainers_rules() {
   const std::vector<std::string> base = {"--n_layer", "12", "--n_embd", "768", "--vocab_size", "65536", "--data_file", "d",
                                          "--data_type", "binidx", "--ctx_len", "512", "--accelerator", "gpu", "--grad_cp", "1"};
@@ -202,12 +203,17 @@ void check_run_uses_the_trainers_rules() {
   auto code = [](const Json& j) { return j.find("code") ? j.find("code")->as_string() : std::string(); };
   const Json full = check({});
   CHECK(full.find("ok")->as_bool());
-  CHECK(full.find("warnings")->items().size() == 1 && code(full.find("warnings")->items()[0]) == "W_GRAD_CP_GPU");
-  CHECK(code(check({"--peft", "miss", "--peft_config", "{\"r\":64}"})) == "E_CUDA_UNSUPPORTED");
-  const Json dropout = check({"--peft", "lora", "--lora_config", "{\"lora_r\":32,\"lora_alpha\":32,\"lora_dropout\":0.01}"});
-  CHECK(code(dropout) == "E_CUDA_UNSUPPORTED");
-  CHECK(dropout.find("message")->as_string().find("lora_dropout 0.01)") != std::string::npos);
-  CHECK(code(check({"--train_type", "infctx", "--chunk_ctx", "256"})) == "E_CUDA_UNSUPPORTED");
+  CHECK(full.find("warnings")->items().empty());
+  CHECK(check({"--peft", "miss", "--peft_config", "{\"r\":64}"}).find("ok")->as_bool());
+  CHECK(check({"--peft", "disha", "--disha_config", "{\"mode\":\"bone\",\"r\":64}"}).find("ok")->as_bool());
+  CHECK(check({"--peft", "state"}).find("ok")->as_bool());
+  CHECK(check({"--peft", "lora", "--lora_config", "{\"lora_r\":32,\"lora_alpha\":32,\"lora_dropout\":0.01}"}).find("ok")->as_bool());
+  CHECK(check({"--train_type", "infctx", "--chunk_ctx", "256"}).find("ok")->as_bool());
+  const Json odd_chunk = check({"--train_type", "infctx", "--chunk_ctx", "250"});
+  CHECK(code(odd_chunk) == "E_CUDA_UNSUPPORTED");
+  CHECK(odd_chunk.find("message")->as_string().find("chunk_ctx 250") != std::string::npos);
+  CHECK(code(check({"--ctx_len", "500"})) == "E_CUDA_UNSUPPORTED");
+  CHECK(code(check({"--head_size", "32"})) == "E_CUDA_UNSUPPORTED" || code(check({"--head_size_a", "32"})) == "E_CUDA_UNSUPPORTED");
   CHECK(check({"--peft", "pissa", "--pissa_config", "{\"pissa_r\":32,\"svd_niter\":4}"}).find("ok")->as_bool());
   CHECK(code(check({"--quant", "nf4"})) == "E_FLAG_UNSUPPORTED");
   CHECK(check({"--peft", "miss", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());

@@ -16,10 +16,6 @@ namespace rwkv {
 // Empty when --accelerator is cpu or the GPU backend can run these options.
 std::optional<EngineError> cuda_refusal(const TrainOptions& o);
 
-// --grad_cp 1 is a memory saving with the same results; the GPU backend keeps every activation
-// instead (a warning says so), so the tutorials' scripts, which all set it, still run there.
-bool gpu_ignores_grad_cp(const TrainOptions& o);
-
 // (code, message) warnings for what the GPU backend runs differently with the same results (the
 // trainer's start and the addon's checkRun both report these). Empty on the CPU.
 std::vector<std::pair<std::string, std::string>> gpu_warnings(const TrainOptions& o);

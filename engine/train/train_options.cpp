@@ -101,6 +101,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   o.accelerator = f.get_string("accelerator");
   o.devices = int(f.get_int("devices"));
   o.grad_cp = f.get_int("grad_cp") != 0;
+  o.head_chunk = int(f.get_int("head_chunk"));
   o.infctx = f.get_string("train_type") == "infctx";
   o.chunk_ctx = int(f.get_int("chunk_ctx"));
   o.ignored_flags = f.ignored;

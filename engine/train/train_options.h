@@ -52,6 +52,7 @@ struct TrainOptions {
   std::string accelerator = "gpu";   // cpu | gpu/cuda
   int devices = 1;
   bool grad_cp = false;
+  int head_chunk = 0;                // --head_chunk: GPU logits rows at a time (0 = 1024)
   bool infctx = false;               // --train_type infctx: train ctx_len in chunks of chunk_ctx
   int chunk_ctx = 512;
   int threads = 0;

@@ -173,7 +173,8 @@ class Trainer {
     for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
     bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
-    bo.grad_checkpoint = o_.grad_cp && !gpu_ignores_grad_cp(o_);
+    bo.grad_checkpoint = o_.grad_cp;
+    bo.head_chunk = o_.head_chunk;
     bo.threads = o_.threads;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
@@ -442,6 +443,25 @@ class Trainer {
   double last_loss_ = NAN;  // the last optimizer step's loss (the end event's final_loss)
 };
 
+// Out of GPU memory mid-run: the allocator's figures (what was asked, in use, free), the plan
+// for this run beside them, and the next step that fits this run's settings. Nothing is written
+// after it: the last checkpoint stays as it was.
+EngineError explain_gpu_oom(const EngineError& e, const TrainOptions& o) {
+  std::string message = e.what();
+  try {
+    const MemoryPlan plan = plan_memory(plan_input_from_flags(o.resolved), PlanStack::Engine);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " The plan for this run was %.1f GiB.", double(plan.total_bytes) / (1u << 30));
+    message += buf;
+  } catch (const EngineError&) {
+  }
+  std::string hint = "Lower --micro_bsz (now " + std::to_string(o.micro_bsz) + ")";
+  if (!o.grad_cp) hint += ", set --grad_cp 1 (recomputes each layer, keeps one layer's activations)";
+  hint += ", or use a shorter --ctx_len (now " + std::to_string(o.ctx_len) + ")";
+  if (o.ctx_len > 1024 && !o.infctx) hint += " or --train_type infctx --chunk_ctx 1024";
+  return EngineError("E_CUDA_OOM", message, hint + ".");
+}
+
 }  // namespace
 
 int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHooks& hooks) {
@@ -449,7 +469,12 @@ int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHook
     Trainer t(opt, protocol, hooks);
     return t.run();
   } catch (const EngineError& e) {
-    protocol.error(e.code, e.what(), e.hint);
+    if (e.code == "E_CUDA_OOM") {
+      const EngineError oom = explain_gpu_oom(e, opt);
+      protocol.error(oom.code, oom.what(), oom.hint);
+    } else {
+      protocol.error(e.code, e.what(), e.hint);
+    }
     protocol.end("failed");
     return 2;
   } catch (const std::bad_alloc&) {

@@ -93,7 +93,16 @@ def all_rows():
             bar = None if kind == "oom" or TINY else BARS[kind][size]
             rows.append({"name": name, "kind": kind, "size": size, "bar_gib": bar})
     late = [r for r in rows if r["kind"] == "pissa" and r["size"] in ("1.5b", "2.9b")]
-    return [r for r in rows if r not in late] + late
+    # The bench's configurations (test/bench/engine.bench.mjs) with the peer's flags
+    # (../shared/peer/run1.sh): the bar is 0.6x RWKV-PEFT's grad_cp 1 peak measured on an H100
+    # (peer_mib, test/bench/results/engine_bench_h100_*_stdout.txt).
+    bench = []
+    for size, peft, ctx, bsz, peer_mib in [("0.1b", "lora", 1024, 8, 5869), ("1.5b", "lora", 1024, 8, 10185),
+                                           ("1.5b", "lora", 4096, 1, 7255), ("0.1b", "full", 4096, 8, 23747)]:
+        bench.append({"name": "bench-%s-%s-%dx%d" % (peft, size, ctx, bsz), "kind": "bench", "size": size,
+                      "bar_gib": None if TINY else 0.6 * peer_mib / 1024, "peft": peft,
+                      "ctx": 32 if TINY else ctx, "bsz": bsz, "peer_mib": peer_mib})
+    return [r for r in rows if r not in late] + late + bench
 
 
 def select_rows(rows):
@@ -101,7 +110,11 @@ def select_rows(rows):
     if not want:
         return rows
     import fnmatch
-    picked = [r for r in rows if any(fnmatch.fnmatch(r["name"], w) for w in want)]
+    # in the order of the patterns (a short device call runs what matters most first), each
+    # pattern's rows in run order
+    picked = []
+    for w in want:
+        picked += [r for r in rows if fnmatch.fnmatch(r["name"], w) and r not in picked]
     unknown = [w for w in want if not any(fnmatch.fnmatch(r["name"], w) for r in rows)]
     if unknown:
         print("cli_rows: no row matches %s; rows: %s" % (unknown, " ".join(r["name"] for r in rows)))
@@ -128,6 +141,18 @@ def row_flags(row, model, data, proj, mp, lora_dropout="0.05"):
             "--epoch_save", "10", "--head_size", "64", "--accelerator", ACCEL, "--devices", "1",
             "--precision", "bf16", "--strategy", "deepspeed_stage_2", "--grad_cp", "1",
             "--enable_progress_bar", "True", "--ds_bucket_mb", "200"] + steps
+    if kind == "bench":
+        lr = "2e-5" if row["peft"] == "lora" else "6e-4"
+        flags = common + [
+            "--data_type", "binidx", "--dataload", "pad", "--vocab_size", str(VOCAB), "--n_layer", str(L),
+            "--n_embd", str(D), "--ctx_len", str(row["ctx"]), "--micro_bsz", str(row["bsz"]), "--epoch_begin", "0",
+            "--epoch_save", "0", "--lr_init", lr, "--lr_final", lr, "--warmup_steps", "0", "--beta1", "0.9",
+            "--beta2", "0.99", "--adam_eps", "1e-8", "--accelerator", ACCEL, "--devices", "1", "--precision", "bf16",
+            "--strategy", "auto", "--grad_cp", "1", "--my_testing", "x070", "--op", "cuda"] + steps
+        if row["peft"] == "lora":
+            flags += ["--peft", "lora", "--lora_config",
+                      '{"lora_load":"","lora_r":64,"lora_alpha":128,"lora_dropout":0.0}', "--merge", "0"]
+        return flags
     if kind == "pissa":
         # scripts/run_pissa.sh of the PiSSA tutorial, at the memory table's ctxlen 1024 /
         # micro_bsz 1 and r 64 (its script says 32); my_testing x060 -> x070.
@@ -173,7 +198,9 @@ def estimate_s(row):
     if kind == "oom":
         return load + 3.0
     ctx = CTX_PT if kind == "pretrain" else CTX_FT
-    flops = (6 if kind == "pretrain" else 4) * total * ctx
+    if kind == "bench":
+        ctx = row["ctx"] * row["bsz"]
+    flops = (6 if kind == "pretrain" or row.get("peft") == "full" else 4) * total * ctx
     steps = STEPS * max(0.05, flops / 100e12)
     save = 1.0
     if kind == "pretrain":                         # rwkv-0.pth (bf16) + resume (fp32 weights + Adam)

@@ -12,14 +12,20 @@ using V = std::vector<double>;
 
 // WKV7 forward and backward by plain back-propagation through time, storing every state.
 // Layout [B, T, H, N]; state S[i][j] with i the value index, j the key index.
+// s0 (optional, [H,N,N]): the initial state shared by the batch; then ds0 gets its gradient
+// summed over the batch and s_final ([B,H,N,N]) the state after the last step.
 inline void wkv7(int B, int T, int H, int N, const V& r, const V& w, const V& k, const V& v,
-                 const V& a, const V& b, const V& dy, V& y, V& dr, V& dw, V& dk, V& dv, V& da, V& db) {
+                 const V& a, const V& b, const V& dy, V& y, V& dr, V& dw, V& dk, V& dv, V& da, V& db,
+                 const V* s0 = nullptr, V* ds0 = nullptr, V* s_final = nullptr) {
   const size_t n = (size_t)B * T * H * N;
   y.assign(n, 0); dr.assign(n, 0); dw.assign(n, 0); dk.assign(n, 0); dv.assign(n, 0); da.assign(n, 0); db.assign(n, 0);
+  if (ds0) ds0->assign((size_t)H * N * N, 0);
+  if (s_final) s_final->assign((size_t)B * H * N * N, 0);
   for (int bb = 0; bb < B; bb++)
     for (int hh = 0; hh < H; hh++) {
       auto at = [&](int t, int i) { return (((size_t)bb * T + t) * H + hh) * N + i; };
       std::vector<V> S(T + 1, V(N * N, 0.0));  // S[t+1] = state after step t
+      if (s0) std::copy(s0->begin() + (size_t)hh * N * N, s0->begin() + (size_t)(hh + 1) * N * N, S[0].begin());
       std::vector<V> SA(T, V(N, 0.0));
       for (int t = 0; t < T; t++) {
         const V& P = S[t];
@@ -64,7 +70,22 @@ inline void wkv7(int B, int T, int H, int N, const V& r, const V& w, const V& k,
           for (int j = 0; j < N; j++)
             dS[i * N + j] = dS[i * N + j] * std::exp(-std::exp(w[at(t, j)])) + dsa[i] * a[at(t, j)];
       }
+      if (ds0)
+        for (int e = 0; e < N * N; e++) (*ds0)[(size_t)hh * N * N + e] += dS[e];
+      if (s_final)
+        std::copy(S[T].begin(), S[T].end(), s_final->begin() + ((size_t)bb * H + hh) * N * N);
     }
+}
+
+// MiSS's fold of x [M, in] into r buckets (i % r) and the backward's spread of dxs [M, r].
+inline void miss_fold(int M, int in, int r, const V& x, V& xs) {
+  xs.assign((size_t)M * r, 0);
+  for (int m = 0; m < M; m++)
+    for (int i = 0; i < in; i++) xs[(size_t)m * r + i % r] += x[(size_t)m * in + i];
+}
+inline void miss_unfold_add(int M, int in, int r, const V& dxs, V& dx) {
+  for (int m = 0; m < M; m++)
+    for (int i = 0; i < in; i++) dx[(size_t)m * in + i] += dxs[(size_t)m * r + i % r];
 }
 
 // Norm over groups of `group` values; weight/bias indexed by position within the row of C.
@@ -99,15 +120,16 @@ inline void norm(int rows, int C, int group, double eps, const V& x, const V& wt
 }
 
 // out_k[b,t,c] = x + (x[t-1] - x) * mu[k][c]; backward by the chain rule written per element.
+// prev (optional, [B,C]): x[-1] of each sequence (infctx's carried value; no gradient).
 inline void shift_lerp(int B, int T, int C, int K, const V& x, const V& mu, const V& dout, V& out,
-                       V& dx, V& dmu) {
+                       V& dx, V& dmu, const V* carried = nullptr) {
   const size_t n = (size_t)B * T * C;
   out.assign(K * n, 0); dx.assign(n, 0); dmu.assign((size_t)K * C, 0);
   for (int bb = 0; bb < B; bb++)
     for (int t = 0; t < T; t++)
       for (int c = 0; c < C; c++) {
         const size_t i = ((size_t)bb * T + t) * C + c;
-        const double prev = t > 0 ? x[i - C] : 0.0;
+        const double prev = t > 0 ? x[i - C] : carried ? (*carried)[(size_t)bb * C + c] : 0.0;
         for (int k = 0; k < K; k++) {
           const double m = mu[k * C + c], g = dout[k * n + i];
           out[k * n + i] = x[i] + (prev - x[i]) * m;

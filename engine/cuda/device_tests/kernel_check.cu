@@ -17,6 +17,8 @@
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_context.h"
 #include "cuda/kernels.h"
+#include "cuda/model_kernels.h"
+#include "core/dropout_mask.h"
 #include "cpu_twins.h"
 
 using namespace rwkv::cuda;
@@ -141,6 +143,122 @@ void test_wkv7(Context& ctx, int B, int T, int H, const char* tag) {
   compare(p + "da", down_bf16(&DA, n), da, tol);
   compare(p + "db", down_bf16(&DB, n), db, tol);
   for (Dev* d : {R, W, K, Vv, A, Bb, DY}) delete d;
+}
+
+// The initial state (state tuning / infctx) and its gradient, and the final state infctx carries.
+void test_wkv7_state(Context& ctx, int B, int T, int H) {
+  const int N = kWkvHeadSize;
+  const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
+  V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
+  V w = rand_bf16(n, -4.0, -0.5);
+  V a(n), b(n);
+  {
+    V kk = rand_bf16(n, -1, 1), lr = rand_f32(n, 0, 1);
+    for (size_t h0 = 0; h0 < n; h0 += N) {
+      double s = 0;
+      for (int i = 0; i < N; i++) s += kk[h0 + i] * kk[h0 + i];
+      s = std::sqrt(s);
+      for (int i = 0; i < N; i++) {
+        a[h0 + i] = from_bf16(to_bf16((float)(-kk[h0 + i] / s)));
+        b[h0 + i] = from_bf16(to_bf16((float)(kk[h0 + i] / s * lr[h0 + i])));
+      }
+    }
+  }
+  V s0 = rand_f32(hnn, -0.5, 0.5);
+  V y, dr, dw, dk, dv, da, db, ds0, sfin;
+  twin::wkv7(B, T, H, N, r, w, k, v, a, b, dy, y, dr, dw, dk, dv, da, db, &s0, &ds0, &sfin);
+  Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *A = up_bf16(a),
+      *Bb = up_bf16(b), *DY = up_bf16(dy), *S0 = up_f32(s0);
+  Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DA(n * 2), DB(n * 2), DS0(hnn * 4), SF(B * hnn * 4);
+  Dev ck(wkv7_state_floats(B, T, H) * 4), sa(wkv7_sa_floats(B, T, H) * 4);
+  wkv7_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(), ctx.stream(), S0->f(), 0);
+  wkv7_final_state(B, T, H, ck.f(), SF.f(), ctx.stream());
+  wkv7_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
+                DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), DS0.f());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7 state sync");
+  compare("wkv7_s0.y", down_bf16(&Y, n), y, 1e-2);
+  compare("wkv7_s0.dk", down_bf16(&DK, n), dk, 1e-2);
+  compare("wkv7_s0.dw", down_bf16(&DW, n), dw, 1e-2);
+  compare("wkv7_s0.ds0 (summed over batch)", down_f32(&DS0, hnn), ds0, 1e-2);
+  compare("wkv7_s0.final_state", down_f32(&SF, B * hnn), sfin, 1e-3);
+  // the same initial state given per sequence (infctx's stride) gives the same outputs
+  V s0b(B * hnn);
+  for (int bb = 0; bb < B; bb++) std::copy(s0.begin(), s0.end(), s0b.begin() + bb * hnn);
+  Dev* S0B = up_f32(s0b);
+  wkv7_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(), ctx.stream(),
+               S0B->f(), (int64_t)hnn);
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7 state sync");
+  compare("wkv7_s0.y (per-sequence state)", down_bf16(&Y, n), y, 1e-2);
+  for (Dev* d : {R, W, K, Vv, A, Bb, DY, S0, S0B}) delete d;
+}
+
+void test_shift_lerp_carried(Context& ctx) {
+  const int B = 2, T = 8, C = 96, K = 6;
+  const size_t n = (size_t)B * T * C;
+  V x = rand_bf16(n, -2, 2), mu = rand_f32((size_t)K * C, 0, 1), dout = rand_bf16(K * n, -1, 1);
+  V prev = rand_f32((size_t)B * C, -2, 2);
+  V out, dx, dmu;
+  twin::shift_lerp(B, T, C, K, x, mu, dout, out, dx, dmu, &prev);
+  Dev *X = up_bf16(x), *MU = up_f32(mu), *DO = up_bf16(dout), *P = up_f32(prev);
+  Dev O(K * n * 2), DX(n * 2), DMU((size_t)K * C * 4);
+  shift_lerp_forward(B, T, C, K, X->h(), MU->f(), O.h(), ctx.stream(), P->f());
+  shift_lerp_backward(B, T, C, K, X->h(), MU->f(), DO->h(), DX.h(), DMU.f(), ctx.stream(), P->f());
+  V last(B * C);
+  Dev LAST(B * C * 4);
+  last_rows_f32(B, T, C, X->h(), LAST.f(), ctx.stream());
+  for (int bb = 0; bb < B; bb++)
+    for (int c = 0; c < C; c++) last[bb * C + c] = x[((size_t)bb * T + T - 1) * C + c];
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "shift carried sync");
+  compare("shift_lerp_carried.out", down_bf16(&O, K * n), out, 8e-3);
+  compare("shift_lerp_carried.dx", down_bf16(&DX, n), dx, 8e-3);
+  compare("shift_lerp_carried.dmu", down_f32(&DMU, (size_t)K * C), dmu, 1e-4);
+  compare("last_rows_f32", down_f32(&LAST, B * C), last, 0);
+  for (Dev* d : {X, MU, DO, P}) delete d;
+}
+
+void test_miss_fold(Context& ctx) {
+  const int M = 37, in = 192, r = 64;
+  V x = rand_bf16((size_t)M * in, -1, 1), dxs = rand_bf16((size_t)M * r, -1, 1), dx0 = rand_bf16((size_t)M * in, -1, 1);
+  V xs, dx = dx0;
+  twin::miss_fold(M, in, r, x, xs);
+  twin::miss_unfold_add(M, in, r, dxs, dx);
+  Dev *X = up_bf16(x), *DXS = up_bf16(dxs), *DX = up_bf16(dx0);
+  Dev XS((size_t)M * r * 2);
+  miss_fold(M, in, r, X->h(), XS.h(), ctx.stream());
+  miss_unfold_add(M, in, r, DXS->h(), DX->h(), ctx.stream());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "miss sync");
+  compare("miss_fold", down_bf16(&XS, (size_t)M * r), xs, 8e-3);
+  compare("miss_unfold_add", down_bf16(DX, (size_t)M * in), dx, 8e-3);
+  for (Dev* d : {X, DXS, DX}) delete d;
+}
+
+// The kernel drops what core/dropout_mask.h says (the CPU backend's loop reads the same
+// function), scales the rest by 1/keep, and its backward routes gradients through the same mask.
+void test_dropout(Context& ctx) {
+  const int64_t n = 100003;
+  const float keep = 0.9f;
+  const uint64_t stream = rwkv::dropout_stream(99, 3, 1, 17);
+  V x = rand_bf16(n, -1, 1), dxd = rand_bf16(n, -1, 1), dx0 = rand_bf16(n, -1, 1);
+  V xd(n), dx = dx0;
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const bool k = rwkv::dropout_keeps(stream, uint64_t(i), keep);
+    kept += k;
+    xd[i] = k ? x[i] / keep : 0.0;
+    if (k) dx[i] += dxd[i] / keep;
+  }
+  Dev *X = up_bf16(x), *DXD = up_bf16(dxd), *DX = up_bf16(dx0);
+  Dev XD(n * 2);
+  dropout_forward(n, stream, keep, X->h(), XD.h(), ctx.stream());
+  dropout_backward_add(n, stream, keep, DXD->h(), DX->h(), ctx.stream());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "dropout sync");
+  compare("dropout_forward", down_bf16(&XD, n), xd, 8e-3);
+  compare("dropout_backward_add", down_bf16(DX, n), dx, 8e-3);
+  const double frac = double(kept) / n;
+  const bool ok = std::fabs(frac - keep) < 0.005;
+  g_failures += !ok;
+  std::printf("CHECK %-34s kept=%.4f want=%.2f %s\n", "dropout keep rate", frac, keep, ok ? "PASS" : "FAIL");
+  for (Dev* d : {X, DXD, DX}) delete d;
 }
 
 void time_wkv7(Context& ctx, int B, int T, int H) {
@@ -287,8 +405,15 @@ void test_acts(Context& ctx) {
     cudaStreamSynchronize(ctx.stream());
     std::string p = std::string("act.") + names[kind] + ".";
     compare(p + "y", down_bf16(&Y, n), y, 8e-3);
-    compare(p + "dx", down_bf16(&DX, n), dx, 8e-3);
-    compare(p + "dbias", down_f32(&DB, C), dbias, 1e-4);
+    const V gdx = down_bf16(&DX, n);
+    compare(p + "dx", gdx, dx, 8e-3);
+    // The bias gradient sums the bf16 dx the kernel wrote; an element whose fp32 dx lands on the
+    // other side of a bf16 rounding boundary than the double twin's moves the sum by a whole bf16
+    // step, so the reduction is checked against the kernel's own dx (and dx against the twin).
+    V dbias_of_gpu_dx(C, 0.0);
+    for (size_t i = 0; i < n; i++) dbias_of_gpu_dx[i % C] += gdx[i];
+    compare(p + "dbias", down_f32(&DB, C), dbias_of_gpu_dx, 1e-4);
+    compare(p + "dbias vs twin (bf16 steps)", down_f32(&DB, C), dbias, 2e-3);
     for (Dev* d : {X, DY, Bs}) delete d;
   }
   V a = rand_bf16(n, -1, 1), b = rand_bf16(n, -1, 1), s(n);
@@ -372,7 +497,7 @@ void test_allocator() {
   try {
     alloc.allocate((size_t)1 << 50);
   } catch (const rwkv::EngineError& e) {
-    oom_code = e.code == "E_GPU_OOM";
+    oom_code = e.code == "E_CUDA_OOM";
   }
   const bool ok = reused && sizes_ok && none_in_use && oom_code;
   if (!ok) g_failures++;
@@ -394,6 +519,10 @@ int main(int argc, char** argv) {
     test_norm(ctx, 64, 768, 768, "layer_norm");
     test_norm(ctx, 64, 512, 64, "group_norm");
     test_shift_lerp(ctx);
+    test_wkv7_state(ctx, 2, 32, 2);
+    test_shift_lerp_carried(ctx);
+    test_miss_fold(ctx);
+    test_dropout(ctx);
     test_acts(ctx);
     test_cross_entropy(ctx);
     test_adamw(ctx);

@@ -7,7 +7,7 @@
 #
 # Usage, from anywhere in the repo: engine/cuda/device_tests/run_cli_rows.sh OUTDIR
 # Environment:
-#   ROWS=lora-0.1b,state-*   rows to run (shell patterns; default all 20, in run order:
+#   ROWS=lora-0.1b,state-*   rows to run, in the order of the patterns (shell patterns; default all 24, in run order:
 #                            lora/state/miss/pissa/pretrain per size, oom-1.5b, then pissa-1.5b/2.9b)
 #   ACCEL=cpu                train on the CPU (implies SIZES_TINY=1): a test of this script
 #   SIZES_TINY=1             tiny models (L2-4, D64-192, ctx 32/64) instead of 0.1B..2.9B
