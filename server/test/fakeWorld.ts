@@ -29,9 +29,9 @@ export function fakeEngineRules(argv: string[]): RunCheck {
   const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
   const quant = flag('quant');
   if (quant && quant !== 'none') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant "${quant}" is not supported by this engine`, hint: 'quantised base weights are not implemented; use --quant none' };
-  const peft = flag('peft');
-  if ((flag('accelerator') ?? 'gpu') !== 'cpu' && (peft === 'miss' || peft === 'state'))
-    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `--peft ${peft} is not yet implemented on the GPU`, hint: 'the GPU backend trains full fine-tuning, LoRA and PiSSA so far: use --accelerator cpu for this method (slow; small models)' };
+  const headSize = Number(flag('head_size_a') ?? flag('head_size') ?? 64);
+  if ((flag('accelerator') ?? 'gpu') !== 'cpu' && headSize !== 64)
+    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `head size ${headSize} (the GPU WKV7 kernel is built for 64) is not yet implemented on the GPU`, hint: 'use --accelerator cpu for this model' };
   return { ok: true, warnings: [] };
 }
 export const fakeEngine: { answer: (argv: string[]) => RunCheck } = { answer: fakeEngineRules };

@@ -1,5 +1,5 @@
 // RWKV026: what Run Training's engine cannot do with a run that train.py itself accepts (a
-// quantised base, a data type it does not read, MiSS or LoRA dropout on the GPU, ...). The
+// quantised base, a data type it does not read, a ctx_len the GPU's WKV7 kernel cannot split, ...). The
 // answer is the engine's own (Facts.checkRun: its flag and option rules and the GPU backend's
 // limits), so the editor and the trainer cannot disagree.
 import { ok } from '../facts/snapshot';
@@ -16,7 +16,7 @@ export const check: Check = {
   docs: {
     what: 'Says when the bundled engine (Run Training) cannot train a run that train.py itself accepts: a setting it does not implement, or one its GPU backend does not do yet (the CPU backend may).',
     why: 'train.py would run it, so nothing else flags it; pressing Run Training would stop at once with the same message.',
-    example: "--peft miss --peft_config '{\"r\":64}' --accelerator gpu   # MiSS runs on the engine's CPU backend only, so far",
+    example: "--ctx_len 500 --accelerator gpu   # the GPU's WKV7 kernel needs a multiple of 16; the CPU backend runs it",
     fix: 'Follow the hint (often --accelerator cpu for small models, or a setting the engine supports), or run the script with Python as usual.',
   },
   checkRun({ run, facts, runIndex }) {
