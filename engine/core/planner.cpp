@@ -10,6 +10,7 @@
 
 #include "core/errors.h"
 #include "core/flags.h"
+#include "core/model_config.h"
 
 namespace rwkv {
 namespace {
@@ -87,11 +88,21 @@ constexpr double kRefWorkspaceGiB = 0.4;
 // accounting gives, at every size and quantization, so the difference is a fixed cost.
 constexpr double kRefX060ExtraContextGiB = 0.5;
 
-// Our engine: the CUDA context alone (no PyTorch kernels), a cuBLASLt workspace and the
-// caching allocator's rounding; fused kernels keep ~3/4 of what eager PyTorch keeps.
-constexpr double kEngineContextGiB = 0.35;
-constexpr double kEngineWorkspaceGiB = 0.125;
-constexpr double kEngineLayerBytesPerChannel = 60.0;
+// Our engine (CUDA backend). Fitted to the 20 rows measured through the real CLI on an H100
+// (engine/cuda/device_tests/results/cli_rows_h100.json: nvidia-smi peaks of LoRA / MiSS /
+// state / PiSSA / full runs at 0.1B-2.9B, 1024-32768 tokens a step, grad_cp 1): with the
+// tensors counted as the allocator holds them (engine_x070_tensor_bytes), what nvidia-smi sees
+// beyond them is a constant plus the kept layer inputs plus one layer's activation table. The
+// fit's worst row is 2.1% off.
+// The CUDA context, the 32 MiB cuBLASLt workspace, kernel images and the allocator's slack:
+constexpr double kEngineContextMiB = 470.0;
+constexpr double kEngineWorkspaceMiB = 128.0;
+// One layer's activation table (cuda_model.cu LayerActs: ~45 bf16 C-wide tensors, the FFN's
+// two 4C ones, WKV7's checkpoints and sa) plus the backward's scratch, per token and channel.
+constexpr double kEngineLayerBytesPerChannel = 131.0;
+// Without --grad_cp every layer keeps its table; one measurement (1.5B, 1024 x 8, before the
+// allocator kept exact blocks) gives 110 bytes per layer, token and channel.
+constexpr double kEngineKeptLayerBytesPerChannel = 110.0;
 constexpr int64_t kEngineCeChunkTokens = 1024;  // logits are materialised this many tokens at a time
 
 uint64_t gib(double g) { return static_cast<uint64_t>(g * kGiB); }
@@ -106,6 +117,71 @@ double quant_bytes_per_param(const PlanInput& in, double unquantized) {
   if (in.quant == "int8") return 1.0 + 4.0 / static_cast<double>(in.n_embd);
   if (in.quant == "nf4" || in.quant == "fp4") return 0.5 + 4.0 / 64.0;
   return unquantized;
+}
+
+// The engine's caching allocator rounds a buffer to 512 bytes below 1 MiB and to 2 MiB above
+// (cuda/caching_allocator.cu); a 2.9B model's 12.5 MiB matrices take 14 MiB each.
+double engine_block(double bytes) {
+  const double mib = 1024.0 * 1024.0;
+  if (bytes < mib) return std::ceil(bytes / 512.0) * 512.0;
+  return std::ceil(bytes / (2 * mib)) * (2 * mib);
+}
+
+struct EngineTensorBytes {
+  double weights = 0, master = 0, gradients = 0, optimizer = 0;
+};
+
+// What the CUDA backend allocates for an x070 model, tensor by tensor, as cuda_model.cu's
+// upload() does: GEMM operands (linears, embedding, head, low-rank matrices, adapters) in bf16,
+// plus an fp32 master when trained; every other tensor fp32; fp32 gradient and AdamW moments
+// for each trained tensor; the six token-shift mixes of a layer packed in one [6, C] block with
+// its gradient block. Trained base tensors are the ones whose name holds a train_parts entry
+// (x070 has no "time" names, so that part trains nothing there).
+EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
+  ModelConfig cfg = model_config_for_size(int(in.n_layer), int(in.n_embd), int(in.vocab_size), int(in.head_size));
+  if (in.dim_ffn > 0) cfg.dim_ffn = int(in.dim_ffn);
+  const bool full = in.peft == "none" && in.train_type != "state";
+  auto ends = [](const std::string& s, const char* suf) {
+    const size_t n = std::char_traits<char>::length(suf);
+    return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
+  };
+  EngineTensorBytes b;
+  auto tensor = [&](int64_t n, bool gemm, bool trained, bool packed) {
+    const double nd = static_cast<double>(n);
+    if (gemm) b.weights += engine_block(2 * nd);
+    if (!packed && (trained || !gemm)) (gemm ? b.master : b.weights) += engine_block(4 * nd);
+    if (trained) {
+      if (!packed) b.gradients += engine_block(4 * nd);
+      b.optimizer += 2 * engine_block(4 * nd);
+    }
+  };
+  static const char* kLowRank[] = {".att.w1", ".att.w2", ".att.a1", ".att.a2", ".att.v1", ".att.v2", ".att.g1", ".att.g2"};
+  static const char* kMixes[] = {".att.x_r", ".att.x_w", ".att.x_k", ".att.x_v", ".att.x_a", ".att.x_g"};
+  for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    bool gemm = ends(name, ".weight") && name.find("ln") == std::string::npos;
+    for (const char* suf : kLowRank) gemm = gemm || ends(name, suf);
+    bool packed = false;
+    for (const char* suf : kMixes) packed = packed || ends(name, suf);
+    bool trained = full;
+    for (const auto& part : in.train_parts)
+      if (!part.empty() && name.find(part) != std::string::npos) trained = true;
+    tensor(n, gemm, trained, packed);
+  }
+  const double C = static_cast<double>(cfg.n_embd), L = static_cast<double>(cfg.n_layer);
+  b.weights += L * engine_block(4 * 6 * C);    // the packed mixes
+  b.gradients += L * engine_block(4 * 6 * C);  // and their gradient block (always there)
+  const int64_t r = in.peft_r, Ci = cfg.n_embd, F = cfg.dim_ffn;
+  const std::pair<int64_t, int64_t> linears[] = {{Ci, Ci}, {Ci, Ci}, {Ci, Ci}, {Ci, Ci}, {Ci, F}, {F, Ci}};  // (in, out)
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    if (in.peft == "lora" || in.peft == "pissa")
+      for (const auto& [i, o] : linears) tensor(r * i, true, true, false), tensor(o * r, true, true, false);
+    if (in.peft == "miss" || in.peft == "disha")
+      for (const auto& [i, o] : linears) tensor(r * o, true, true, false);
+    if (in.peft == "state") tensor(int64_t(cfg.n_head()) * cfg.head_size * cfg.head_size, false, true, false);
+  }
+  return b;
 }
 
 }  // namespace
@@ -183,25 +259,33 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     if (in.offload_optimizer) master_bytes = 0.0, optimizer_bytes = 0.0;
   }
 
-  const double layer_coef = reference ? kRefLayerBytesPerChannel : kEngineLayerBytesPerChannel;
   double activations, recompute = 0;
-  if (in.grad_cp) {
-    activations = tokens * L * C * kCheckpointBytesPerChannel;
-    recompute = tokens * C * layer_coef;
+  if (reference) {
+    if (in.grad_cp) {
+      activations = tokens * L * C * kCheckpointBytesPerChannel;
+      recompute = tokens * C * kRefLayerBytesPerChannel;
+    } else {
+      activations = tokens * L * C * kRefLayerBytesPerChannel;
+    }
+  } else if (in.grad_cp) {
+    // each layer's bf16 input (and the last output), then one layer's table at a time
+    activations = tokens * (L + 1) * C * 2.0;
+    recompute = tokens * C * kEngineLayerBytesPerChannel;
   } else {
-    activations = tokens * L * C * layer_coef;
+    activations = tokens * L * C * kEngineKeptLayerBytesPerChannel;
+    recompute = tokens * C * (kEngineLayerBytesPerChannel - kEngineKeptLayerBytesPerChannel);
   }
   double logits;
   if (reference) {
     logits = tokens * V * kRefLogitBytesPerVocab;
   } else {
     const double chunk = std::min<double>(tokens, kEngineCeChunkTokens);
-    // engine/cuda/cross_entropy.cu: bf16 logits of one chunk of rows, the gradient written in
-    // place (no fp32 copy); per token only the loss statistics stay.
-    logits = chunk * V * 2.0 + tokens * 8.0;
+    // cuda_model.cu head(): bf16 logits of one chunk of rows, the gradient written in place
+    // (no fp32 copy); the per-token buffers are in the layer coefficient.
+    logits = chunk * V * 2.0;
   }
 
-  double workspace = gib(reference ? kRefWorkspaceGiB : kEngineWorkspaceGiB);
+  double workspace = reference ? gib(kRefWorkspaceGiB) : kEngineWorkspaceMiB * 1024.0 * 1024.0;
   if (reference && in.quant != "none" && !full) {
     // bitsandbytes dequantizes each block matrix to bf16 for its matmul, and autograd keeps
     // that copy for the backward: one layer's worth under grad_cp, every layer's without.
@@ -209,13 +293,19 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     activations += layer_matrices * wbytes * (in.grad_cp ? 1.0 : L);
   }
 
+  double weights_b = weights, master_b = trainable * master_bytes, grads_b = trainable * grad_bytes,
+         optimizer_b = trainable * optimizer_bytes;
+  if (!reference && in.model_version == "x070" && in.quant == "none") {
+    const EngineTensorBytes t = engine_x070_tensor_bytes(in);  // as the CUDA backend allocates
+    weights_b = t.weights, master_b = t.master, grads_b = t.gradients, optimizer_b = t.optimizer;
+  }
   plan.categories = {
-      {pc::kCudaContext, gib(reference ? kRefContextGiB + (in.model_version == "x070" ? 0.0 : kRefX060ExtraContextGiB)
-                                       : kEngineContextGiB)},
-      {pc::kWeights, static_cast<uint64_t>(weights)},
-      {pc::kMasterWeights, static_cast<uint64_t>(trainable * master_bytes)},
-      {pc::kGradients, static_cast<uint64_t>(trainable * grad_bytes)},
-      {pc::kOptimizer, static_cast<uint64_t>(trainable * optimizer_bytes)},
+      {pc::kCudaContext, reference ? gib(kRefContextGiB + (in.model_version == "x070" ? 0.0 : kRefX060ExtraContextGiB))
+                                   : static_cast<uint64_t>(kEngineContextMiB * 1024.0 * 1024.0)},
+      {pc::kWeights, static_cast<uint64_t>(weights_b)},
+      {pc::kMasterWeights, static_cast<uint64_t>(master_b)},
+      {pc::kGradients, static_cast<uint64_t>(grads_b)},
+      {pc::kOptimizer, static_cast<uint64_t>(optimizer_b)},
       {pc::kActivations, static_cast<uint64_t>(activations)},
       {pc::kRecompute, static_cast<uint64_t>(recompute)},
       {pc::kLogits, static_cast<uint64_t>(logits)},
