@@ -3,6 +3,7 @@
 // (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
 import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
+import { hasOption } from '../flags/argparse';
 import { parseFlagArgs } from './flagArgs';
 import type { ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
@@ -148,8 +149,11 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   let s = k + 1;
   while (s < argv.length && !TRAIN_PY.test(at(s))) s++;
   if (s >= argv.length) return undefined;
-  const { args, strays } = parseFlagArgs(argv.slice(s + 1));
+  const words = argv.slice(s + 1);
+  let { args, strays, needsTrainerPass } = parseFlagArgs(words);
   const { trainer, reason } = detectTrainer(args);
+  // abbreviations and option-like words depend on the trainer's own options
+  if (needsTrainerPass || args.some((a) => !hasOption(a.name, trainer))) ({ args, strays } = parseFlagArgs(words, trainer));
   const env: Record<string, string> = {};
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
   for (const v of prefix) if (!v.dynamic) env[v.name] = v.text;
@@ -164,6 +168,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
     trainerReason: reason,
     args,
     strays,
+    words,
     env,
     ...(cd !== undefined ? { cd } : {}),
   };

@@ -10,7 +10,8 @@ export function detectTrainer(args: FlagArg[], declared?: string): { trainer: Tr
   if (declared === 'peft' || declared === 'peft-legacy' || declared === 'lm-v7') return { trainer: declared, reason: `declared as ${declared}` };
   const has = (n: string): boolean => args.some((a) => a.name === n);
   const lm = LM_ONLY.find(has);
-  if (lm && !has('peft')) return { trainer: 'lm-v7', reason: `--${lm} is an RWKV-LM pretraining flag` };
+  // (a PEFT flag wins over an RWKV-LM one: `--head_size` is then RWKV-PEFT's ambiguous prefix)
+  if (lm && !has('peft') && !NEW_ONLY.some(has) && !LEGACY_ONLY.some(has) && !has('lora_config') && !has('pissa_config')) return { trainer: 'lm-v7', reason: `--${lm} is an RWKV-LM pretraining flag` };
   const newer = NEW_ONLY.find(has);
   if (newer) return { trainer: 'peft', reason: `--${newer} is a flag of the newest RWKV-PEFT` };
   const legacy = LEGACY_ONLY.find(has);
