@@ -84,6 +84,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     if (run) config.runs.push(run);
   }
   save(commands.length);
+  if (text.includes('\r')) crlf(text, config);
   for (const v of scope.values()) {
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
@@ -154,6 +155,19 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   const { trainer, reason } = detectTrainer(args);
   // abbreviations and option-like words depend on the trainer's own options
   if (needsTrainerPass || args.some((a) => !hasOption(a.name, trainer))) ({ args, strays } = parseFlagArgs(words, trainer));
+  // words known only at run time that may hold flags ("$@", an unset $EXTRA, $(...)): not strays
+  let openArgs: Value[] | undefined;
+  let forwardsArgs = false;
+  if (strays.length) {
+    const known: Value[] = [];
+    for (const w of strays) {
+      if (w.dynamic && w.map.at(0) === -1) {
+        (openArgs ??= []).push(w);
+        if (/^\$\{?[@*]\}?$/.test(w.text)) forwardsArgs = true;
+      } else known.push(w);
+    }
+    strays = known;
+  }
   const env: Record<string, string> = {};
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
   for (const v of prefix) if (!v.dynamic) env[v.name] = v.text;
@@ -169,6 +183,8 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
     args,
     strays,
     words,
+    ...(openArgs ? { openArgs } : {}),
+    ...(forwardsArgs ? { forwardsArgs } : {}),
     env,
     ...(cd !== undefined ? { cd } : {}),
   };
@@ -201,4 +217,26 @@ function isAssignment(w: Word): boolean {
   if (i === 0) return false;
   if (t.charCodeAt(i) === 43) i++; // +=
   return t.charCodeAt(i) === 61;
+}
+
+/**
+ * Windows line endings: bash takes the CR as part of each line, so `\` + CR escapes the CR
+ * instead of continuing the command (the next lines run as commands of their own:
+ * `--devices: command not found`) and the last word of every line ends in a CR. The runs read
+ * here are the file's apparent meaning, not bash's, so Run Training refuses until it is LF.
+ */
+function crlf(text: string, config: TrainConfig): void {
+  const broken = /\\\r\n/.exec(text);
+  const at = broken ? broken.index : text.search(/\r\n|\r(?!\n)/);
+  if (at < 0) return;
+  const lines = new LineIndex(text);
+  const line = lines.line(at) + 1;
+  const message = broken
+    ? `This file has Windows (CRLF) line endings: bash reads the CR as part of the line, so the \\ at the end of line ${line} does not continue the command and the lines after it run as separate commands (bash: "command not found"). Convert the file to LF.`
+    : `This file has Windows (CRLF) line endings: bash reads the CR as part of line ${line}, so its last word ends in a CR character (train.py would get "value\\r"). Convert the file to LF.`;
+  config.problems.push({
+    span: { start: broken ? at : at, end: broken ? at + 2 : at + 1 }, message, severity: 'error',
+    fix: { title: 'Convert line endings to LF', edits: [{ span: { start: 0, end: text.length }, newText: text.replace(/\r\n/g, '\n') }] },
+  });
+  if (config.runs.length) config.bashDiffers = `it has Windows (CRLF) line endings, so bash would run ${broken ? `the lines after line ${line} as separate commands` : 'every line with a trailing CR character'}; convert it to LF first`;
 }

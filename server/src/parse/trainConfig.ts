@@ -72,6 +72,10 @@ export interface TrainRun {
   words?: Value[];
   /** The call forwards the script's own arguments (`"$@"`): more flags may come at run time. */
   forwardsArgs?: boolean;
+  /** The call is in one of several exclusive branches (if/elif/else, case arms): which one, e.g. "case $MODEL in v6)". */
+  branch?: string;
+  /** Words after train.py known only at run time that may hold flags (`"$@"`, an unset `$EXTRA`, `$(...)`). */
+  openArgs?: Value[];
   /** Words after train.py that are not flags (argparse: "unrecognized arguments"). */
   strays: Value[];
   /** Variables exported before the call plus env prefixes (CUDA_VISIBLE_DEVICES=0 python ...). */
@@ -80,7 +84,11 @@ export interface TrainRun {
   cd?: string;
 }
 
-export interface ParseProblem { span: Span; message: string; severity: 'error' | 'warning' | 'info' }
+export interface ParseProblem {
+  span: Span; message: string; severity: 'error' | 'warning' | 'info';
+  /** A quick fix (e.g. convert CRLF line endings to LF). */
+  fix?: { title: string; edits: { span: Span; newText: string }[] };
+}
 
 export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; value: string; exported: boolean; dynamic: boolean }
 
@@ -93,6 +101,8 @@ export interface TrainConfig {
   peftMethod?: string;
   variables: VariableDef[];
   problems: ParseProblem[];
+  /** Why bash would run something else than the runs read here (CRLF line endings): Run Training refuses. */
+  bashDiffers?: string;
 }
 
 export function emptyConfig(kind: TrainConfig['kind']): TrainConfig {
