@@ -29,7 +29,8 @@ export interface ResolvedRun {
 export function resolveRuns(a: Analysis | undefined): { runs: ResolvedRun[] } {
   if (!a) return { runs: [] };
   return {
-    runs: a.config.runs.map((run) => ({
+    // (a case arm the known subject does not match never runs: not offered)
+    runs: a.config.runs.filter((run) => !run.unreachable).map((run) => ({
       line: run.line,
       trainer: run.trainer,
       argv: launchArgv(run),

@@ -74,6 +74,8 @@ export interface TrainRun {
   forwardsArgs?: boolean;
   /** The call is in one of several exclusive branches (if/elif/else, case arms): which one, e.g. "case $MODEL in v6)". */
   branch?: string;
+  /** In a case arm that the known subject does not match: bash never runs it (checked, but not offered to Run Training). */
+  unreachable?: boolean;
   /** Words after train.py known only at run time that may hold flags (`"$@"`, an unset `$EXTRA`, `$(...)`). */
   openArgs?: Value[];
   /** Words after train.py that are not flags (argparse: "unrecognized arguments"). */
