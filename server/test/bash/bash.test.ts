@@ -1,5 +1,5 @@
-// Differential test against real bash: each script of corpus/ (the tutorials' scripts and the
-// shapes users write: case arms, if/else, "$@" wrappers, $(date), exports and env prefixes,
+// Differential test against real bash: each script of corpus/ and of fixtures/tutorials/ (the
+// tutorials' scripts; the shapes users write: case arms, if/else, "$@" wrappers, $(date), exports and env prefixes,
 // here-documents and here-strings, launchers), and mutations of each (CRLF line endings, a
 // continuation backslash dropped), runs under bash with stub python/python3/torchrun/deepspeed on
 // PATH that record their argv and environment; the server's runs of the same text must be the
@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { parseShellScript } from '../../src/parse/shellScript';
 import type { TrainRun } from '../../src/parse/trainConfig';
 
-const CORPUS = join(__dirname, 'corpus');
+const CORPUS = [join(__dirname, 'corpus'), join(__dirname, '..', 'fixtures', 'tutorials'), join(__dirname, '..', 'fixtures', 'tutorials', 'broken')];
 const STUB = `#!/bin/sh
 # one file per call (a background run must not interleave with the next), named in start order
 f="$RWKV_STUB_LOG/$(date +%s%N)-$$"
@@ -72,8 +72,10 @@ test('bash and the server agree on every script of the corpus and its mutations'
     for (const l of ['python', 'python3', 'torchrun', 'deepspeed']) { writeFileSync(join(dir, 'bin', l), STUB); chmodSync(join(dir, 'bin', l), 0o755); }
     const disagreements: string[] = [];
     let scripts = 0, runs = 0, words = 0, refused = 0, unknownWords = 0, alternatives = 0;
-    for (const file of readdirSync(CORPUS).filter((f) => f.endsWith('.sh')).sort()) {
-      for (const [name, text] of mutations(file, readFileSync(join(CORPUS, file), 'utf8'))) {
+    const files = CORPUS.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sh')).sort().map((f) => join(d, f)));
+    for (const path of files) {
+      const file = path.split('/').slice(-1)[0]!;
+      for (const [name, text] of mutations(file, readFileSync(path, 'utf8'))) {
         scripts++;
         const calls = bashRuns(dir, 'script.sh', text).filter((c) => afterTrainPy(c));
         const config = parseShellScript(text);
