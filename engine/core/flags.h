@@ -20,6 +20,8 @@ struct FlagSpec {
   std::string nargs;                // "", "*" or "+" (argparse list flags: the value is an array)
   std::string deprecated;           // the flag to use instead, when deprecated
   Json trainer_defaults;            // {trainer: default} where one trainer's default differs
+  std::vector<std::string> trainers;  // the train.py versions that accept it: peft, peft-legacy, lm-v7
+  std::vector<std::string> accepted;  // values plus every trainer's trainerValues (the engine takes the union)
 };
 
 const std::vector<FlagSpec>& flag_table();     // parsed once from the embedded JSON
@@ -38,7 +40,22 @@ struct ParsedFlags {
 // The candidate closest to `given` by edit distance, or "" when none is plausibly meant.
 std::string closest_name(const std::string& given, const std::vector<std::string>& candidates);
 
-// Accepts `--flag value` and `--flag=value`. Throws EngineError(E_FLAG_UNKNOWN / E_FLAG_VALUE)
+// Which train.py a command line is written for ("peft", "peft-legacy" or "lm-v7"), from the flag
+// names it gives and its --peft value, by the table's `trainerDetection` (the server's rule).
+std::string detect_trainer(const std::vector<std::string>& names, const std::string& peft_value);
+
+// What `--written` names in that trainer's argparse ("" = any trainer's options): the full name
+// (exact or a unique prefix), or an empty name with the candidates of an ambiguous prefix.
+struct OptionMatch {
+  std::string name;
+  std::vector<std::string> candidates;
+  bool argparse_only = false;  // --help or a Lightning Trainer argument: not in the table
+};
+OptionMatch resolve_option(const std::string& written, const std::string& trainer);
+
+// Accepts `--flag value`, `--flag=value` and, as train.py's argparse does, any unique prefix of a
+// flag of the trainer the command line is written for (`--micro 2`); an ambiguous prefix is
+// E_FLAG_UNKNOWN with argparse's message and the candidates. Throws EngineError(E_FLAG_UNKNOWN / E_FLAG_VALUE)
 // with a hint ("did you mean --n_layer?").
 ParsedFlags parse_flags(const std::vector<std::string>& args);
 

@@ -1,5 +1,8 @@
 // Flag parsing against the real embedded table (server/src/flags/flags.json): both value
 // forms, types, enums, bounds, list and switch flags, ignored flags, did-you-mean.
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "core/errors.h"
@@ -73,6 +76,66 @@ int main() {
     CHECK(s.get_int(f.name) == 1 && parse_flags({}).get_int(f.name) == 0);
     break;
   }
+  // argparse's prefixes, per trainer (the table's trainerDetection picks it, as the server does)
+  ParsedFlags abbrev = parse_flags({"--micro", "2", "--epoch_step=800"});
+  CHECK(abbrev.get_int("micro_bsz") == 2 && abbrev.get_int("epoch_steps") == 800);
+  CHECK((abbrev.given == std::vector<std::string>{"micro_bsz", "epoch_steps"}));
+  CHECK(hint_of({"--peft_config", "{}", "--head_size", "64"}).find("E_FLAG_UNKNOWN | ambiguous option: --head_size could match --head_size_a, --head_size_divisor") == 0);
+  CHECK(parse_flags({"--train_stage", "1", "--head_size", "64"}).get_int("head_size") == 64);
+  CHECK(hint_of({"--train_stage", "1", "--max", "3"}).find("could match --max_epochs, --max_steps, --max_time") != std::string::npos);
+  CHECK(hint_of({"--train_stage", "1", "--max_steps", "3"}).find("Lightning Trainer argument") != std::string::npos);
+  CHECK(hint_of({"--he"}).find("ambiguous option: --he could match --help, --head_qk") != std::string::npos);
+  CHECK(detect_trainer({"peft_config", "head_size"}, "") == "peft" && detect_trainer({"head_size"}, "") == "lm-v7");
+  CHECK(detect_trainer({"peft"}, "disha") == "peft-legacy");
+  // -1e-5 is an option to argparse, -1 and -.5 are values
+  CHECK(hint_of({"--lr_init", "-1e-5"}).find("--lr_init needs a value") != std::string::npos);
+  CHECK(hint_of({"--lr_init=-1e-5"}).find("must be at least 0") != std::string::npos);  // a value, out of bounds
+  CHECK(parse_flags({"--warmup_steps", "-1"}).get_int("warmup_steps") == -1);
+  // a value one trainer accepts (the older RWKV-PEFT's --quant fp8) passes the parser
+  CHECK(parse_flags({"--quant", "fp8"}).get_string("quant") == "fp8");
+  CHECK(parse_flags({"--strategy", "ddp_find_unused_parameters_true"}).get_string("strategy") == "ddp_find_unused_parameters_true");
+
+  // The argparse differential cases (server/test/argparse/outcomes.json, python3's outcomes):
+  // what argparse refuses the engine refuses; what it accepts the engine reads with the same
+  // flags, or refuses only for a value (E_FLAG_VALUE: the engine is stricter about nan, 2_000).
+  {
+    std::ifstream in("../../server/test/argparse/outcomes.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK(!text.str().empty());
+    const Json outcomes = text.str().empty() ? Json() : Json::parse(text.str());
+    int compared = 0, stricter = 0;
+    if (const Json* cases = outcomes.find("cases")) {
+      for (const Json& c : cases->items()) {
+        std::vector<std::string> argv;
+        for (const Json& w : c.find("argv")->items()) argv.push_back(w.as_string());
+        const Json& o = *c.find("outcome");
+        const bool ok = o.find("ok")->as_bool();
+        const std::string error = ok ? "" : o.find("error")->as_string();
+        if (error.rfind("exit 0", 0) == 0) continue;  // --help
+        std::string code, what;
+        ParsedFlags p;
+        try { p = parse_flags(argv); } catch (const EngineError& e) { code = e.code; what = e.what(); }
+        ++compared;
+        std::string where;
+        for (const std::string& w : argv) where += " " + w;
+        if (ok) {
+          if (code == "E_FLAG_VALUE") { ++stricter; continue; }
+          if (!code.empty()) { rwkv_test::fail(__FILE__, __LINE__, "argparse accepts" + where + ", the engine says " + what); continue; }
+          std::set<std::string> given(p.given.begin(), p.given.end()), expected;
+          for (const auto& kv : o.find("given")->members()) expected.insert(kv.first);
+          if (given != expected) rwkv_test::fail(__FILE__, __LINE__, "different flags for" + where);
+        } else if (code.empty()) {
+          rwkv_test::fail(__FILE__, __LINE__, "argparse refuses" + where + " (" + error + "), the engine accepts it");
+        } else if (error.rfind("ambiguous option", 0) == 0 && what != error) {
+          rwkv_test::fail(__FILE__, __LINE__, "argparse says " + error + ", the engine " + what);
+        }
+      }
+    }
+    CHECK(compared > 1000);
+    std::fprintf(stderr, "flags_test: %d argparse cases compared, %d refused only for a value\n", compared, stricter);
+  }
+
   CHECK(closest_name("gpu", {"gpus", "inspect", "make-data"}) == "gpus");
   CHECK(closest_name("xyz", {"gpus", "inspect"}).empty());
   CHECK_THROWS_CODE(p.get_int("not_a_flag"), "E_FLAG_UNKNOWN");

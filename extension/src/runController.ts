@@ -82,9 +82,20 @@ export class RunController implements vscode.Disposable {
     if (typeof line === 'number') {
       chosen = runs.reduce((best, r) => (Math.abs(r.line - line) < Math.abs(best.line - line) ? r : best), runs[0]);
     } else if (runs.length > 1) {
-      const pick = await vscode.window.showQuickPick(runs.map((r) => ({ label: vscode.l10n.t('Line {0}', r.line + 1), description: r.argv.join(' ').slice(0, 120), run: r })), { placeHolder: vscode.l10n.t('Which train.py call?') });
+      const pick = await vscode.window.showQuickPick(runs.map((r) => ({ label: vscode.l10n.t('Line {0}', r.line + 1), description: (r.branch ? `${r.branch} · ` : '') + r.argv.join(' ').slice(0, 120), run: r })), { placeHolder: vscode.l10n.t('Which train.py call?') });
       if (!pick) return undefined;
       chosen = pick.run;
+    }
+    if (chosen.refused) {
+      void vscode.window.showErrorMessage(vscode.l10n.t('Cannot run {0}: {1}.', basename(target.fsPath), chosen.refused));
+      return undefined;
+    }
+    let extra: string[] = [];
+    if (chosen.forwardsArgs) {
+      // `python train.py ... "$@"`: the script's own arguments; none is a valid answer
+      const answer = await vscode.window.showInputBox({ prompt: vscode.l10n.t('{0} passes its own arguments ("$@") to train.py. Arguments to run it with (empty: none):', basename(target.fsPath)), placeHolder: '--micro_bsz 4' });
+      if (answer === undefined) return undefined;
+      extra = answer.split(/\s+/).filter((w) => w !== '');
     }
     if (chosen.unresolved.length) {
       const go = vscode.l10n.t('Run Anyway');
@@ -93,7 +104,7 @@ export class RunController implements vscode.Disposable {
         { modal: true }, go);
       if (pick !== go) return undefined;
     }
-    let argv = chosen.argv;
+    let argv = [...chosen.argv, ...extra];
     const device = defaultDevice();
     if (device === 'cpu') argv = withFlag(argv, '--accelerator', 'cpu');
     return this.launch({ title: `${basename(target.fsPath)}:${chosen.line + 1}`, scriptPath: target.fsPath, line: chosen.line, trainer: chosen.trainer, argv, cwd: chosen.cwd, env: chosen.env });

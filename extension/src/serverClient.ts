@@ -14,6 +14,12 @@ export interface ResolvedRun {
   env: Record<string, string>;
   /** Values the server could not expand ($(...), unset variables). */
   unresolved: string[];
+  /** The call forwards the script's arguments ("$@"). */
+  forwardsArgs?: boolean;
+  /** Why the server's reading differs from what bash would run (CRLF): never launch such a run. */
+  refused?: string;
+  /** Which exclusive branch (if/else, case arm) the call is in. */
+  branch?: string;
 }
 
 export const RESOLVE_RUNS = 'rwkv/resolveRuns';
@@ -63,7 +69,7 @@ export class ServerClient implements vscode.Disposable {
     const answer = await this.client.sendRequest<{ runs?: unknown }>(RESOLVE_RUNS, { uri: uri.toString() });
     const runs = Array.isArray(answer?.runs) ? answer.runs : [];
     return runs.filter((r): r is ResolvedRun => !!r && typeof r === 'object' && Array.isArray((r as ResolvedRun).argv) && typeof (r as ResolvedRun).cwd === 'string')
-      .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String), unresolved: Array.isArray(r.unresolved) ? r.unresolved.map(String) : [] }));
+      .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String), unresolved: Array.isArray(r.unresolved) ? r.unresolved.map(String) : [], forwardsArgs: r.forwardsArgs === true, ...(typeof r.refused === 'string' ? { refused: r.refused } : {}), ...(typeof r.branch === 'string' ? { branch: r.branch } : {}) }));
   }
 
   async dispose(): Promise<void> {

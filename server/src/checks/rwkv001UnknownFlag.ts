@@ -1,6 +1,8 @@
 // RWKV001: a flag no train.py knows, with "did you mean".
 import { closest } from '../core/didYouMean';
+import { ambiguousMessage } from '../flags/argparse';
 import { FLAGS, flagSpec } from '../flags/flagTable';
+import { TRAINER_NAMES } from './util';
 import type { Check, Finding } from './types';
 
 /** Flags that existed in some RWKV-PEFT version and were renamed: what to write instead. */
@@ -23,6 +25,37 @@ export const check: Check = {
   checkRun({ run }) {
     const out: Finding[] = [];
     for (const arg of run.args) {
+      const typed = arg.written ?? arg.name;
+      const nameAt = { start: arg.nameSpan.end - typed.length, end: arg.nameSpan.end };
+      const literalName = arg.nameSpan.end - arg.nameSpan.start === typed.length + 2;
+      if (arg.ambiguous) {
+        // argparse's own error, before anything else runs
+        const elsewhere = flagSpec(arg.name);
+        const other = elsewhere ? ` (--${arg.name} is a flag of ${elsewhere.trainers.map((t) => TRAINER_NAMES[t]).join(' and ')}, not of ${TRAINER_NAMES[run.trainer]}: ${run.trainerReason})` : '';
+        out.push({
+          code: 'RWKV001', severity: 'error', span: arg.nameSpan,
+          message: `--${arg.name} is ambiguous for ${TRAINER_NAMES[run.trainer]}'s train.py (argparse: ${ambiguousMessage(`--${arg.name}`, arg.ambiguous)})${other}.`,
+          ...(literalName ? { fixes: arg.ambiguous.filter((c) => c !== 'help').map((c) => ({ title: `Write --${c}`, edits: [{ span: nameAt, newText: c }] })) } : {}),
+        });
+        continue;
+      }
+      if (arg.written !== undefined) {
+        out.push({
+          code: 'RWKV001', severity: 'info', span: arg.nameSpan,
+          message: `--${arg.written} is argparse's abbreviation of --${arg.name} (train.py accepts any unique prefix); writing it in full keeps it valid if a later train.py adds a flag with the same start.`,
+          ...(literalName ? { fixes: [{ title: `Write --${arg.name}`, preferred: true, edits: [{ span: nameAt, newText: arg.name }] }] } : {}),
+        });
+        if (flagSpec(arg.name)) continue;
+      }
+      if (arg.argparseOnly) {
+        out.push({
+          code: 'RWKV001', severity: 'warning', span: arg.nameSpan,
+          message: arg.name === 'help'
+            ? '--help makes train.py print its options and exit without training.'
+            : `--${arg.name} is a Lightning Trainer argument that this train.py accepts (Trainer.add_argparse_args), but RWKV Studio does not check it and the native engine does not take it.`,
+        });
+        continue;
+      }
       if (flagSpec(arg.name)) continue;
       const renamed = RENAMED[arg.name];
       if (renamed) {

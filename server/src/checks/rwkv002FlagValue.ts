@@ -1,12 +1,14 @@
 // RWKV002: a value of the wrong type, outside the allowed set or bounds, or missing.
 import { closest } from '../core/didYouMean';
-import { flagSpec, type FlagSpec } from '../flags/flagTable';
+import { flagSpec, valuesFor, type FlagSpec } from '../flags/flagTable';
 import type { FlagArg, Value } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { onValue, replaceValue } from './util';
 
-const INT = /^[+-]?\d+$/;
-const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$/i;
+// what Python's int()/float() accept (digits may be grouped with _, fullwidth digits are digits; surrounding blanks are stripped)
+const INT = /^[+-]?[0-9０-９]+(_[0-9０-９]+)*$/;
+const D = '[0-9０-９]+(?:_[0-9０-９]+)*';
+const FLOAT = new RegExp(`^[+-]?(${D}\\.?(?:${D})?|\\.${D})([eE][+-]?${D})?$|^[+-]?(inf|infinity|nan)$`, 'i');
 
 export const check: Check = {
   code: 'RWKV002',
@@ -23,15 +25,22 @@ export const check: Check = {
       const spec = flagSpec(arg.name);
       if (!spec || !spec.trainers.includes(run.trainer)) continue;
       if (spec.type === 'switch') {
-        if (arg.inline) out.push(onValue('RWKV002', 'error', arg, `--${arg.name} is a switch and takes no value; write just --${arg.name}.`));
+        if (arg.inline) out.push(onValue('RWKV002', 'error', arg, `--${arg.name} is a switch and takes no value; write just --${arg.name} (argparse: ignored explicit argument).`));
+        continue;
+      }
+      if (!arg.value && arg.refused) {
+        const r = arg.refused;
+        out.push({ code: 'RWKV002', severity: 'error', span: r.span, message: `argparse reads "${r.text}" as an option, not as the value of --${arg.name} (only plain negative numbers such as -1 or -0.5 are values); write --${arg.name}=${r.text} (argparse: expected one argument).`,
+          ...(!r.dynamic && r.via.length === 0 && r.useSpan.start > arg.nameSpan.end ? { fixes: [{ title: `Write --${arg.name}=${r.text}`, preferred: true, edits: [{ span: { start: arg.nameSpan.end, end: r.useSpan.start }, newText: '=' }] }] } : {}) });
         continue;
       }
       if (!arg.value) {
-        out.push({ code: 'RWKV002', severity: 'error', message: `--${arg.name} needs ${spec.nargs === '*' ? 'values' : 'a value'} (argparse: expected ${spec.nargs ? 'at least one argument' : 'one argument'}).`, span: arg.nameSpan });
+        if (spec.nargs === '*') continue; // argparse: an empty list
+        out.push({ code: 'RWKV002', severity: 'error', message: `--${arg.name} needs ${spec.nargs ? 'values' : 'a value'} (argparse: expected ${spec.nargs ? 'at least one argument' : 'one argument'}).`, span: arg.nameSpan });
         continue;
       }
       for (const v of arg.values ?? [arg.value]) {
-        const f = valueProblem(spec, arg, v);
+        const f = valueProblem(spec, arg, v, valuesFor(spec, run.trainer));
         if (f) out.push(f);
       }
     }
@@ -39,29 +48,33 @@ export const check: Check = {
   },
 };
 
-function valueProblem(spec: FlagSpec, arg: FlagArg, v: Value): Finding | undefined {
+function valueProblem(spec: FlagSpec, arg: FlagArg, v: Value, values: string[] | undefined): Finding | undefined {
   if (v.dynamic || spec.type === 'json') return undefined;
   const one = { ...arg, value: v };
   const t = v.text;
   if (spec.type === 'int' || spec.type === 'bool01') {
     if (!INT.test(t.trim())) {
-      const asFloat = FLOAT.test(t.trim()) ? Number(t) : NaN;
+      const asFloat = FLOAT.test(t.trim()) ? pyNumber(t) : NaN;
       const fix = Number.isInteger(asFloat) ? [{ title: `Write ${asFloat}`, preferred: true, edits: replaceValue(v, String(asFloat)) }] : [];
       return onValue('RWKV002', 'error', one, `--${arg.name} takes an integer; "${t}" is not one (argparse: invalid int value).`, fix.length && fix[0]!.edits.length ? { fixes: fix } : {});
     }
-    const n = Number(t);
+    const n = pyNumber(t);
     if (spec.type === 'bool01' && n !== 0 && n !== 1) return onValue('RWKV002', 'warning', one, `--${arg.name} is a 0/1 switch; ${t} is treated as on.`);
     return bounds(spec, one, n);
   }
   if (spec.type === 'float') {
     if (!FLOAT.test(t.trim())) return onValue('RWKV002', 'error', one, `--${arg.name} takes a number; "${t}" is not one (argparse: invalid float value).`);
-    return bounds(spec, one, Number(t));
+    return bounds(spec, one, pyNumber(t));
   }
-  if (spec.values && !spec.values.includes(t)) {
-    const guess = closest(t, spec.values);
+  if (spec.nargs && (t === '[]' || t === '')) {
+    // `--train_parts []`: train.py gets the word "[]" (or ""), which names no part: nothing of these is trained
+    return arg.values!.length === 1 ? onValue('RWKV002', 'info', one, `--${arg.name} ${t === '' ? '""' : '[]'} gives train.py a list holding the word "${t}", which matches none of ${values?.join(', ') ?? 'the values'}: the same as --${arg.name} with no value (nothing of these is trained).`) : undefined;
+  }
+  if (values && !values.includes(t)) {
+    const guess = closest(t, values);
     const edits = guess ? replaceValue(v, guess) : [];
     return onValue('RWKV002', spec.engine === 'ignored' ? 'warning' : 'error', one,
-      `"${t}" is not a value of --${arg.name}; expected one of: ${spec.values.join(', ')}.${guess ? ` Did you mean ${guess}?` : ''}`,
+      `"${t}" is not a value of --${arg.name}; expected one of: ${values.join(', ')}.${guess ? ` Did you mean ${guess}?` : ''}`,
       edits.length ? { fixes: [{ title: `Change to ${guess}`, preferred: true, edits }] } : {});
   }
   return undefined;
@@ -72,3 +85,6 @@ function bounds(spec: FlagSpec, arg: FlagArg, n: number): Finding | undefined {
   if (spec.max !== undefined && n > spec.max) return onValue('RWKV002', 'error', arg, `--${arg.name} must be at most ${spec.max}; got ${arg.value!.text}.`);
   return undefined;
 }
+
+/** The number Python's int()/float() make of a text (digit groups with _ allowed). */
+function pyNumber(t: string): number { return Number(t.trim().replace(/_/g, '').replace(/[０-９]/g, (d) => String(d.charCodeAt(0) - 0xff10))); }

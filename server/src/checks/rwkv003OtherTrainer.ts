@@ -1,10 +1,10 @@
 // RWKV003: a real flag, but of another train.py than the one this run is written for.
 import { flagSpec } from '../flags/flagTable';
-import type { Trainer } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { LEGACY_JSON_FLAGS } from './rwkv015MixedForms';
+import { TRAINER_NAMES } from './util';
 
-const NAMES: Record<Trainer, string> = { peft: 'the newest RWKV-PEFT', 'peft-legacy': 'the older RWKV-PEFT', 'lm-v7': 'RWKV-LM v7 pretraining' };
+const NAMES = TRAINER_NAMES;
 
 export const check: Check = {
   code: 'RWKV003',
@@ -18,6 +18,7 @@ export const check: Check = {
   checkRun({ run }) {
     const out: Finding[] = [];
     for (const arg of run.args) {
+      if (arg.ambiguous) continue; // RWKV001: argparse's ambiguity error says it
       const spec = flagSpec(arg.name);
       if (!spec || spec.trainers.includes(run.trainer)) continue;
       if (LEGACY_JSON_FLAGS.includes(arg.name) && run.args.some((a) => a.name === 'peft_config')) continue; // RWKV015 explains it

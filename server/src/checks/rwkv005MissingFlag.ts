@@ -48,10 +48,12 @@ export const check: Check = {
   checkRun({ run, facts, runIndex }) {
     const list = needs(run);
     if (!list.length) return [];
+    // `python train.py ... "$@"`: the flags may come when the script is run
+    const open = run.openArgs?.length ? [...new Set(run.openArgs.map((w) => (/^\$\{?[@*]\}?$/.test(w.text) ? `"${w.text}"` : w.text)))].join(', ') : undefined;
     const f: Finding = {
       code: 'RWKV005',
-      severity: 'error',
-      message: `Missing ${list.map((n) => `--${n.flag} (${n.why})`).join('; ')}.`,
+      severity: open ? 'info' : 'error',
+      message: `Missing ${list.map((n) => `--${n.flag} (${n.why})`).join('; ')}${open ? `, unless ${open} gives ${list.length > 1 ? 'them' : 'it'} when the script runs` : ''}.`,
       span: runHead(run),
     };
     // values we can vouch for: the checkpoint's (or its file name's) shape and version, World vocab

@@ -27,7 +27,9 @@ export const check: Check = {
       else if (kind === 'dir') out.push(onValue('RWKV011', 'error', loadArg, `load_model: ${abs} is a folder; give the .pth file.`));
     }
     const dataArg = findArg(run, 'data_file');
-    if (dataArg) {
+    // --data_type sft loads data_file with Hugging Face datasets.load_dataset: `owner/name` is a dataset id there
+    const hubId = argText(run, 'data_type') === 'sft' && /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(argText(run, 'data_file') ?? '') && !/\.(jsonl?|parquet|csv|txt|arrow)$/i.test(argText(run, 'data_file') ?? '');
+    if (dataArg && !hubId) {
       const missing = dataPaths(run, rf.cwd).filter((p) => rf.paths.get(p) === 'missing');
       if (missing.length) out.push(onValue('RWKV011', 'warning', dataArg, `data_file: ${missing.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist (resolved from ${rf.cwd}).`));
     }

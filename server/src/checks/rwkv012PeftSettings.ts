@@ -108,7 +108,7 @@ function typeProblem(k: PeftKey, v: unknown): string | undefined {
       if (!Array.isArray(v) && typeof v !== 'string') return `must be a list of module names`;
       return undefined;
     case 'string': case 'path':
-      if (k.values && !k.values.includes(String(v))) return `must be one of ${k.values.join(', ')}`;
+      if (k.values && !k.values.includes(String(v)) && !(k.valuePattern && new RegExp(k.valuePattern).test(String(v)))) return `must be one of ${k.values.join(', ')}${k.valuePattern === '^pissa_niter_[0-9]+$' ? ', or pissa_niter_N (PiSSA with N subspace iterations)' : ''}`;
       if (!k.values && typeof v !== 'string') return `must be a string`;
       return undefined;
   }

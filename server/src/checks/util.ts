@@ -1,7 +1,7 @@
 // Small helpers shared by the checks: where to report a value, related "used here" locations,
 // and edits that replace a value where the user typed it (also inside a variable's assignment).
 import { spanOf, type Span } from '../core/span';
-import type { FlagArg, TrainRun, Value } from '../parse/trainConfig';
+import type { FlagArg, Trainer, TrainRun, Value } from '../parse/trainConfig';
 import type { Edit, Finding, Related, Severity } from './types';
 
 /** "used here" entries for values that came through variables. */
@@ -49,3 +49,6 @@ export function fmt(n: number): string {
 }
 
 export function isGiven(v: Value | undefined): v is Value { return !!v && !v.dynamic; }
+
+/** The trainers as messages name them. */
+export const TRAINER_NAMES: Record<Trainer, string> = { peft: 'the newest RWKV-PEFT', 'peft-legacy': 'the older RWKV-PEFT', 'lm-v7': 'RWKV-LM v7 pretraining' };

@@ -10,6 +10,8 @@ export interface FlagSpec {
   default: unknown;
   trainerDefaults?: Partial<Record<Trainer, unknown>>;
   values?: string[];
+  /** Allowed values where one trainer's differ from `values` (the older RWKV-PEFT's --quant 4bit/fp8). */
+  trainerValues?: Partial<Record<Trainer, string[]>>;
   min?: number;
   max?: number;
   nargs?: '*' | '+';
@@ -23,6 +25,11 @@ export const FLAGS: readonly FlagSpec[] = (table as unknown as { flags: FlagSpec
 const byName = new Map<string, FlagSpec>(FLAGS.map((f) => [f.name, f]));
 
 export function flagSpec(name: string): FlagSpec | undefined { return byName.get(name); }
+
+/** The values a trainer's train.py accepts for an enum flag (undefined: any). */
+export function valuesFor(spec: FlagSpec, trainer: Trainer): string[] | undefined {
+  return spec.trainerValues?.[trainer] ?? spec.values;
+}
 
 export function flagDefault(spec: FlagSpec, trainer: Trainer): unknown {
   const d = spec.trainerDefaults?.[trainer];

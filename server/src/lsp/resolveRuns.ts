@@ -16,18 +16,34 @@ export interface ResolvedRun {
   env: Record<string, string>;
   /** Values the server could not expand ($(...), unset variables): the run may not be what the file says. */
   unresolved: string[];
+  /** The words after train.py exactly as bash passes them (abbreviations as written, no defaults added). */
+  words: string[];
+  /** The call forwards the script's arguments (`"$@"`): Run Training may ask for them (none is a valid answer). */
+  forwardsArgs: boolean;
+  /** Set when the server's reading is not what bash would run (CRLF line endings): do not launch; says why. */
+  refused?: string;
+  /** Set when the call is one of several exclusive branches (if/elif/else, case arms): which one. */
+  branch?: string;
 }
 
 export function resolveRuns(a: Analysis | undefined): { runs: ResolvedRun[] } {
   if (!a) return { runs: [] };
   return {
-    runs: a.config.runs.map((run) => ({
+    // (a case arm the known subject does not match never runs: not offered)
+    runs: a.config.runs.filter((run) => !run.unreachable).map((run) => ({
       line: run.line,
       trainer: run.trainer,
       argv: launchArgv(run),
       cwd: run.cd ? resolvePath(a.cwd, run.cd) : a.cwd,
       env: run.env,
-      unresolved: [...new Set(run.args.flatMap((x) => (x.values ?? (x.value ? [x.value] : [])).flatMap((v) => (v.dynamic ? [v.unresolved.length ? v.unresolved.map((u) => `$${u}`).join(' ') : v.text] : []))))],
+      unresolved: [...new Set([
+        ...run.args.flatMap((x) => (x.values ?? (x.value ? [x.value] : [])).flatMap((v) => (v.dynamic ? [v.unresolved.length ? v.unresolved.map((u) => `$${u}`).join(' ') : v.text] : []))),
+        ...(run.openArgs ?? []).filter((w) => !/^\$\{?[@*]\}?$/.test(w.text)).map((w) => (w.unresolved.length ? w.unresolved.map((u) => `$${u}`).join(' ') : w.text)),
+      ])],
+      words: (run.words ?? []).map((w) => w.text),
+      forwardsArgs: run.forwardsArgs ?? false,
+      ...(a.config.bashDiffers ? { refused: a.config.bashDiffers } : {}),
+      ...(run.branch ? { branch: run.branch } : {}),
     })),
   };
 }

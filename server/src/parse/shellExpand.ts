@@ -98,21 +98,19 @@ function expandAnyWord(word: Word, scope: Scope, split: boolean, skipChars: numb
       acc.started = true;
       continue;
     }
-    // unquoted: IFS splitting on blanks and newlines, a run of non-blanks at a time
+    // unquoted: IFS splitting on blanks and newlines, a run of non-blanks at a time; blanks of
+    // an unknown part (the source of `$(date +%m%d)` kept in a variable) are not the value's own
+    const unknown = v?.dynamic === true && map.hasUnknown();
+    const isBlank = (at: number): boolean => { const ch = text.charCodeAt(at); return (ch === 32 || ch === 9 || ch === 10) && !(unknown && map.at(at) === -1); };
     let k = 0;
     while (k < text.length) {
-      const ch = text.charCodeAt(k);
-      if (ch === 32 || ch === 9 || ch === 10) {
+      if (isBlank(k)) {
         if (acc.started) { const via = acc.via; finish(); acc.via = [...via]; }
         k++;
         continue;
       }
       let e = k + 1;
-      while (e < text.length) {
-        const c = text.charCodeAt(e);
-        if (c === 32 || c === 9 || c === 10) break;
-        e++;
-      }
+      while (e < text.length && !isBlank(e)) e++;
       acc.text += k === 0 && e === text.length ? text : text.slice(k, e);
       acc.map.appendMap(map, k, e);
       acc.started = true;

@@ -11,7 +11,12 @@ export interface DynPart { kind: 'dyn'; span: Span; quoted: boolean; source: str
 export type WordPart = LitPart | VarPart | DynPart;
 
 export interface Word { parts: WordPart[]; span: Span }
-export interface Command { words: Word[]; span: Span }
+/**
+ * `end`: the control operator that ended the command when it was not a newline (`;`, `;;`, `&&`,
+ * `|`, `)`, ...), which case arms need. A `;;` with no command before it on its line is an
+ * empty command (no words) carrying just that `end`.
+ */
+export interface Command { words: Word[]; span: Span; end?: string }
 export interface LexProblem { span: Span; message: string }
 export interface LexResult {
   commands: Command[];
@@ -75,9 +80,13 @@ export function lexShellFrom(text: string, start: LexStart): LexResult {
     else words.push({ parts, span: { start: wordStart, end } });
     parts = null;
   };
-  const endCommand = (): void => {
+  const endCommand = (end?: string, at = 0): void => {
     if (words.length > 0) {
-      commands.push({ words, span: { start: words[0]!.span.start, end: words[words.length - 1]!.span.end } });
+      const command: Command = { words, span: { start: words[0]!.span.start, end: words[words.length - 1]!.span.end } };
+      if (end) command.end = end;
+      commands.push(command);
+    } else if (end !== undefined && (end.startsWith(';;') || end === ';&')) {
+      commands.push({ words: [], span: { start: at, end: at + end.length }, end });
     }
     words = [];
   };
@@ -182,9 +191,11 @@ export function lexShellFrom(text: string, start: LexStart): LexResult {
     }
     if (c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
       if (c === '&' && text[i + 1] === '>') { endWord(i); i += text[i + 2] === '>' ? 3 : 2; skipNextWord = true; continue; }
-      endWord(i); endCommand();
+      endWord(i);
+      const opStart = i;
       i++;
       while (i < n && (text[i] === ';' || text[i] === '&' || text[i] === '|')) i++;
+      endCommand(text.slice(opStart, i), opStart);
       continue;
     }
     if (c === '<' || c === '>') {

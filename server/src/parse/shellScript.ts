@@ -3,12 +3,13 @@
 // (also python3, torchrun, deepspeed, accelerate launch, nohup/env prefixes) into a TrainRun.
 import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
+import { hasOption } from '../flags/argparse';
 import { parseFlagArgs } from './flagArgs';
 import type { ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
-import { emptyConfig, type TrainConfig, type Value } from './trainConfig';
+import { emptyConfig, type TrainConfig, type TrainRun, type Value } from './trainConfig';
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
 const KEYWORDS = new Set(['then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{', '}', 'time', 'nohup', 'exec', 'sudo', 'command']);
@@ -37,14 +38,61 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   const keep = resumed !== undefined && resumed.index === snapshotAt;
   if (keep) resumed.commands = commands; // same prefix objects: valid for this parse too
   else if (cache) cache.walk = undefined;
+  // if/elif/else/fi and case/esac being walked (the cache only saves the walk outside them)
+  const frames: Frame[] = [];
+  let armEnds = false;
   const save = (index: number): void => {
-    if (cache && !keep && index === snapshotAt) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice() };
+    if (cache && !keep && index === snapshotAt && frames.length === 0) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice() };
+  };
+  /** Ends the branch being walked: its variables and cd are kept for the merge at fi/esac. */
+  const endBranch = (f: Frame): void => {
+    if (f.counts) f.ends.push({ scope, cd });
+    scope = copyScope(f.entry);
+    cd = f.entryCd;
+  };
+  const close = (f: Frame): void => {
+    if (f.kind === 'if' || !f.expectPattern) endBranch(f);
+    if (!f.hasDefault) f.ends.push({ scope: f.entry, cd: f.entryCd });
+    frames.pop();
+    ({ scope, cd } = mergeBranches(f.ends));
   };
 
   for (let c = start; c < commands.length; c++) {
     save(c);
     const command = commands[c]!;
     let words = command.words;
+    const top = frames[frames.length - 1];
+    if (armEnds && top?.kind === 'case') { endBranch(top); top.expectPattern = true; }
+    armEnds = command.end !== undefined && (command.end.startsWith(';;') || command.end === ';&');
+    if (top?.kind === 'case' && top.expectPattern) {
+      if (words.length && literal(words[0]!) === 'esac') { close(top); continue; }
+      // a pattern (`v6|v7)`: the lexer split it at | and ended it at ))
+      for (const w of words) top.patterns.push(w);
+      if (command.end !== ')') continue;
+      startArm(top);
+      top.expectPattern = false;
+      continue;
+    }
+    const head0 = words.length ? literal(words[0]!) : undefined;
+    if (head0 === 'if') {
+      frames.push({ kind: 'if', start: command.span.start, line: lines.line(command.span.start), entry: copyScope(scope), entryCd: cd, ends: [], branch: 1, hasDefault: false, counts: true, patterns: [], expectPattern: false, matched: false, label: '' });
+      frames[frames.length - 1]!.label = ifLabel(frames[frames.length - 1]!);
+    } else if ((head0 === 'elif' || head0 === 'else') && top?.kind === 'if') {
+      endBranch(top);
+      top.branch++;
+      if (head0 === 'else') top.hasDefault = true;
+      top.label = head0 === 'else' ? `else of the if at line ${top.line + 1}` : ifLabel(top);
+    } else if (head0 === 'fi' && top?.kind === 'if') {
+      close(top);
+      continue;
+    } else if (head0 === 'case') {
+      const subject = words[1] ? expandWord(words[1], scope, false)[0] : undefined;
+      frames.push({ kind: 'case', start: command.span.start, line: lines.line(command.span.start), entry: copyScope(scope), entryCd: cd, ends: [], branch: 0, hasDefault: false, counts: true, patterns: [], expectPattern: true, matched: false, label: '', subject: subject && !subject.dynamic ? subject.text : undefined, subjectSource: words[1] ? text.slice(words[1].span.start, words[1].span.end) : '' });
+      continue;
+    } else if (head0 === 'esac' && top?.kind === 'case') {
+      close(top);
+      continue;
+    }
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
     let k = 0;
@@ -80,9 +128,23 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     const argv: Value[] = [];
     for (const w of rest) expandWord(w, scope, true, 0, argv);
     const run = trainRun(argv, command, lines, scope, prefix, cd);
-    if (run) config.runs.push(run);
+    if (run) {
+      const inner = frames[frames.length - 1];
+      if (inner) {
+        run.branch = inner.label;
+        if (frames.some((f) => !f.counts)) run.unreachable = true;
+      }
+      config.runs.push(run);
+    }
+  }
+  // an if or case left open at the end of the file: bash reports a syntax error
+  while (frames.length) {
+    const f = frames[frames.length - 1]!;
+    config.problems.push({ span: { start: f.start, end: f.start + (f.kind === 'if' ? 2 : 4) }, message: `This ${f.kind} has no ${f.kind === 'if' ? 'fi' : 'esac'}: bash stops with a syntax error before running anything.`, severity: 'error' });
+    close(f);
   }
   save(commands.length);
+  if (text.includes('\r')) crlf(text, config);
   for (const v of scope.values()) {
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
@@ -130,7 +192,7 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
   };
 }
 
-function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, prefix: ShellVariable[], cd: string | undefined) {
+function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, prefix: ShellVariable[], cd: string | undefined): TrainRun | undefined {
   let k = 0;
   const at = (i: number): string => argv[i]?.text ?? '';
   // env A=1 python ...
@@ -148,8 +210,24 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   let s = k + 1;
   while (s < argv.length && !TRAIN_PY.test(at(s))) s++;
   if (s >= argv.length) return undefined;
-  const { args, strays } = parseFlagArgs(argv.slice(s + 1));
+  const words = argv.slice(s + 1);
+  let { args, strays, needsTrainerPass } = parseFlagArgs(words);
   const { trainer, reason } = detectTrainer(args);
+  // abbreviations and option-like words depend on the trainer's own options
+  if (needsTrainerPass || args.some((a) => !hasOption(a.name, trainer))) ({ args, strays } = parseFlagArgs(words, trainer));
+  // words known only at run time that may hold flags ("$@", an unset $EXTRA, $(...)): not strays
+  let openArgs: Value[] | undefined;
+  let forwardsArgs = false;
+  if (strays.length) {
+    const known: Value[] = [];
+    for (const w of strays) {
+      if (w.dynamic && w.map.at(0) === -1) {
+        (openArgs ??= []).push(w);
+        if (/^\$\{?[@*]\}?$/.test(w.text)) forwardsArgs = true;
+      } else known.push(w);
+    }
+    strays = known;
+  }
   const env: Record<string, string> = {};
   for (const v of scope.values()) if (v.exported && !v.dynamic) env[v.name] = v.text;
   for (const v of prefix) if (!v.dynamic) env[v.name] = v.text;
@@ -164,6 +242,9 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
     trainerReason: reason,
     args,
     strays,
+    words,
+    ...(openArgs ? { openArgs } : {}),
+    ...(forwardsArgs ? { forwardsArgs } : {}),
     env,
     ...(cd !== undefined ? { cd } : {}),
   };
@@ -196,4 +277,116 @@ function isAssignment(w: Word): boolean {
   if (i === 0) return false;
   if (t.charCodeAt(i) === 43) i++; // +=
   return t.charCodeAt(i) === 61;
+}
+
+/**
+ * Windows line endings: bash takes the CR as part of each line, so `\` + CR escapes the CR
+ * instead of continuing the command (the next lines run as commands of their own:
+ * `--devices: command not found`) and the last word of every line ends in a CR. The runs read
+ * here are the file's apparent meaning, not bash's, so Run Training refuses until it is LF.
+ */
+function crlf(text: string, config: TrainConfig): void {
+  const broken = /\\\r\n/.exec(text);
+  const at = broken ? broken.index : text.search(/\r\n|\r(?!\n)/);
+  if (at < 0) return;
+  const lines = new LineIndex(text);
+  const line = lines.line(at) + 1;
+  const message = broken
+    ? `This file has Windows (CRLF) line endings: bash reads the CR as part of the line, so the \\ at the end of line ${line} does not continue the command and the lines after it run as separate commands (bash: "command not found"). Convert the file to LF.`
+    : `This file has Windows (CRLF) line endings: bash reads the CR as part of line ${line}, so its last word ends in a CR character (train.py would get "value\\r"). Convert the file to LF.`;
+  config.problems.push({
+    span: { start: broken ? at : at, end: broken ? at + 2 : at + 1 }, message, severity: 'error',
+    fix: { title: 'Convert line endings to LF', edits: [{ span: { start: 0, end: text.length }, newText: text.replace(/\r\n/g, '\n') }] },
+  });
+  if (config.runs.length) config.bashDiffers = `it has Windows (CRLF) line endings, so bash would run ${broken ? `the lines after line ${line} as separate commands` : 'every line with a trailing CR character'}; convert it to LF first`;
+}
+
+/** An if/elif/else or case being walked. Each branch starts from `entry`; fi/esac merges their ends. */
+interface Frame {
+  kind: 'if' | 'case';
+  start: number;
+  line: number;
+  entry: Scope;
+  entryCd: string | undefined;
+  ends: { scope: Scope; cd: string | undefined }[];
+  /** 1-based branch of an if; arms so far of a case. */
+  branch: number;
+  /** An else, or a case arm that always matches (`*)`, or the one a known subject matches): no fall-through. */
+  hasDefault: boolean;
+  /** Whether the branch being walked can run (false: an arm a known case subject does not match). */
+  counts: boolean;
+  patterns: Word[];
+  expectPattern: boolean;
+  /** A case arm already matched the known subject (later arms never run). */
+  matched: boolean;
+  label: string;
+  subject?: string;
+  subjectSource?: string;
+}
+
+function ifLabel(f: Frame): string {
+  return `branch ${f.branch} of the if at line ${f.line + 1}`;
+}
+
+/** Starts a case arm from the entry state: whether it can run, and its label. */
+function startArm(f: Frame): void {
+  f.branch++;
+  const texts = f.patterns.map((w) => literal(w));
+  f.patterns = [];
+  const shown = texts.map((t) => t ?? '?').join('|');
+  f.label = `case ${f.subjectSource} at line ${f.line + 1}: ${shown})`;
+  if (f.subject !== undefined && texts.every((t) => t !== undefined)) {
+    // the subject is known: bash takes the first arm whose pattern matches it, and only that one
+    const hit = !f.matched && texts.some((t) => globMatch(t!, f.subject!));
+    f.counts = hit;
+    if (hit) { f.matched = true; f.hasDefault = true; }
+  } else {
+    f.counts = !f.matched;
+    if (texts.some((t) => t === '*')) f.hasDefault = true;
+  }
+}
+
+/** bash pattern matching for case arms: * ? and [...] (quoted characters arrive literal). */
+function globMatch(pattern: string, subject: string): boolean {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else if (ch === '[') {
+      const close = pattern.indexOf(']', i + 2);
+      if (close < 0) { re += '\\['; continue; }
+      let body = pattern.slice(i + 1, close);
+      if (body.startsWith('!')) body = '^' + body.slice(1);
+      re += `[${body.replace(/\\/g, '\\\\')}]`;
+      i = close;
+    } else re += ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  try { return new RegExp(`^${re}$`, 's').test(subject); } catch { return false; }
+}
+
+/**
+ * The state after an if/case from the states its branches end with (the entry's when no branch
+ * may run): a variable all of them agree on keeps its value; one they set differently is known
+ * only at run time (`V6_TRAIN="--my_testing x060"` in one arm, `""` in another).
+ */
+function mergeBranches(ends: { scope: Scope; cd: string | undefined }[]): { scope: Scope; cd: string | undefined } {
+  if (ends.length === 1) return { scope: ends[0]!.scope, cd: ends[0]!.cd };
+  const names = new Set<string>();
+  for (const e of ends) e.scope.forEach((_v, n) => names.add(n));
+  const scope: Scope = new Map();
+  for (const name of names) {
+    const vs = ends.map((e) => e.scope.get(name));
+    const first = vs.find((v) => v !== undefined)!;
+    const same = vs.every((v) => v === first || (v !== undefined && v.text === first.text && v.dynamic === first.dynamic && v.exported === first.exported));
+    if (same) { scope.set(name, first); continue; }
+    const last = [...vs].reverse().find((v) => v !== undefined)!;
+    const shown = '$' + name;
+    scope.set(name, {
+      ...last, text: shown, map: OffsetMap.unknown(shown.length), dynamic: true, via: [], unresolved: [],
+      exported: vs.some((v) => v?.exported === true),
+    });
+  }
+  const cd = ends.every((e) => e.cd === ends[0]!.cd) ? ends[0]!.cd : undefined;
+  return { scope, cd };
 }

@@ -32,6 +32,14 @@ export interface FlagArg {
   values?: Value[];
   /** Written as `--name=value`. */
   inline: boolean;
+  /** The prefix as written when argparse expands an abbreviation (`--micro` for micro_bsz); `name` is the full name. */
+  written?: string;
+  /** An ambiguous prefix (argparse's error): the options it could mean; `name` is as written. */
+  ambiguous?: string[];
+  /** An option train.py's argparse accepts that the flag table does not describe (--help, Lightning Trainer arguments). */
+  argparseOnly?: boolean;
+  /** The word after the flag that argparse refused as its value because it reads it as an option (`--lr_init -1e-5`). */
+  refused?: Value;
 }
 
 /** A JSON object with positions: inline peft_config text, a .json file, or a YAML mapping. */
@@ -60,6 +68,16 @@ export interface TrainRun {
   /** Why that trainer was chosen (shown in hover). */
   trainerReason: string;
   args: FlagArg[];
+  /** Every word after train.py, expanded, as bash passes them (the differential tests compare these with bash). */
+  words?: Value[];
+  /** The call forwards the script's own arguments (`"$@"`): more flags may come at run time. */
+  forwardsArgs?: boolean;
+  /** The call is in one of several exclusive branches (if/elif/else, case arms): which one, e.g. "case $MODEL in v6)". */
+  branch?: string;
+  /** In a case arm that the known subject does not match: bash never runs it (checked, but not offered to Run Training). */
+  unreachable?: boolean;
+  /** Words after train.py known only at run time that may hold flags (`"$@"`, an unset `$EXTRA`, `$(...)`). */
+  openArgs?: Value[];
   /** Words after train.py that are not flags (argparse: "unrecognized arguments"). */
   strays: Value[];
   /** Variables exported before the call plus env prefixes (CUDA_VISIBLE_DEVICES=0 python ...). */
@@ -68,7 +86,11 @@ export interface TrainRun {
   cd?: string;
 }
 
-export interface ParseProblem { span: Span; message: string; severity: 'error' | 'warning' | 'info' }
+export interface ParseProblem {
+  span: Span; message: string; severity: 'error' | 'warning' | 'info';
+  /** A quick fix (e.g. convert CRLF line endings to LF). */
+  fix?: { title: string; edits: { span: Span; newText: string }[] };
+}
 
 export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; value: string; exported: boolean; dynamic: boolean }
 
@@ -81,6 +103,8 @@ export interface TrainConfig {
   peftMethod?: string;
   variables: VariableDef[];
   problems: ParseProblem[];
+  /** Why bash would run something else than the runs read here (CRLF line endings): Run Training refuses. */
+  bashDiffers?: string;
 }
 
 export function emptyConfig(kind: TrainConfig['kind']): TrainConfig {

@@ -9,6 +9,8 @@ export interface PeftKey {
   type: KeyType;
   default?: unknown;
   values?: string[];
+  /** Values of a form rather than a list (peft's "pissa_niter_[iterations]"), as a regular expression. */
+  valuePattern?: string;
   min?: number;
   max?: number;
   doc: { en: string; zh: string };
@@ -26,7 +28,7 @@ export const PEFT_CONFIG_KEYS: Record<string, PeftKey[]> = {
     targetModules,
     { key: 'bias', type: 'string', default: 'none', values: ['none', 'all', 'lora_only'], doc: { en: 'Which biases to train.', zh: '训练哪些偏置。' } },
     { key: 'use_rslora', type: 'bool', default: false, doc: { en: 'Rank-stabilised scaling lora_alpha / sqrt(r).', zh: '使用秩稳定缩放 lora_alpha / sqrt(r)。' } },
-    { key: 'init_lora_weights', type: 'string', default: 'true', values: ['true', 'false', 'gaussian', 'pissa', 'olora', 'loftq'], doc: { en: 'Adapter initialisation ("pissa" gives PiSSA through LoRA).', zh: '适配器初始化方式("pissa" 即通过 LoRA 实现 PiSSA)。' } },
+    { key: 'init_lora_weights', type: 'string', default: 'true', values: ['true', 'false', 'gaussian', 'pissa', 'olora', 'loftq'], valuePattern: '^pissa_niter_[0-9]+$', doc: { en: 'Adapter initialisation ("pissa" gives PiSSA through LoRA).', zh: '适配器初始化方式("pissa" 即通过 LoRA 实现 PiSSA)。' } },
     { key: 'use_dora', type: 'bool', default: false, doc: { en: 'Weight-decomposed LoRA (DoRA).', zh: '使用权重分解的 LoRA(DoRA)。' } },
     { key: 'modules_to_save', type: 'list', doc: { en: 'Extra modules trained and saved in full.', zh: '额外全量训练并保存的模块。' } },
   ],
