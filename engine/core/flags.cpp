@@ -49,6 +49,9 @@ std::vector<FlagSpec> parse_table() {
     if (const Json* n = f.find("nargs"); n && n->kind() == Json::Kind::String) s.nargs = n->as_string();
     if (const Json* d = f.find("deprecated"); d && d->kind() == Json::Kind::String) s.deprecated = d->as_string();
     if (const Json* t = f.find("trainerDefaults")) s.trainer_defaults = *t;
+    if (const Json* t = f.find("trainers"); t && t->kind() == Json::Kind::Array)
+      for (const Json& x : t->items())
+        if (x.kind() == Json::Kind::String) s.trainers.push_back(x.as_string());
     out.push_back(std::move(s));
   }
   return out;

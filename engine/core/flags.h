@@ -20,6 +20,7 @@ struct FlagSpec {
   std::string nargs;                // "", "*" or "+" (argparse list flags: the value is an array)
   std::string deprecated;           // the flag to use instead, when deprecated
   Json trainer_defaults;            // {trainer: default} where one trainer's default differs
+  std::vector<std::string> trainers; // which train.py accepts it: peft, peft-legacy, lm-v7
 };
 
 const std::vector<FlagSpec>& flag_table();     // parsed once from the embedded JSON
