@@ -453,7 +453,13 @@ class Trainer {
           pos_ = boundary;  // drop a partly accumulated step
           backend_->zero_grads();
           save_resume();
-          if (resume_file_) emit_checkpoint(resume_path(o_.proj_dir), "resume");
+          if (resume_file_) {
+            emit_checkpoint(resume_path(o_.proj_dir), "resume");
+          } else if (o_.continue_newest) {
+            // what the same command continues from (RWKV-LM stage 3): the newest rwkv-N.pth
+            const std::vector<int64_t> found = epoch_checkpoints(o_.proj_dir);
+            if (!found.empty()) emit_checkpoint(epoch_checkpoint_path(o_.proj_dir, found.back()), "resume");
+          }
           return finish("stopped", bar, t_start);
         }
         for (int b = 0; b < B; ++b)

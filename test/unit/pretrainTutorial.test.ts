@@ -168,6 +168,8 @@ test('the pretraining tutorial: make_data, prepare, run, SIGTERM, SIGKILL, conti
   assert.equal(start1.rwkv_lm.epoch_steps, epochSteps);
   assert.equal(start1.rwkv_lm.adam_eps, Math.fround(1e-18));  // the float the optimizer uses
   assert.equal(one(run1, 'end')?.status, 'stopped');
+  // what Resume (the same command) continues from, for the extension's "Resume" offer
+  assert.equal(of(run1, 'checkpoint').filter((c) => c.kind === 'resume').at(-1)?.path, `${PROJ}/rwkv-0.pth`);
   assert.deepEqual(files(), ['metrics.jsonl', 'rwkv-0.pth', 'rwkv-init.pth']);
   checkLr(run1);
 
