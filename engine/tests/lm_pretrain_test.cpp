@@ -6,12 +6,15 @@
 // writing only rwkv-init.pth, the parameter groups (2x lr on att.w0, decay on >=2-D .weight).
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/flags.h"
@@ -170,6 +173,47 @@ int main() {
     CHECK((p.decay == std::vector<uint8_t>{1, 0, 0, 0, 0, 0, 1, 1}));
     rwkv_lm_param_groups(ps, 0.0f, p);
     CHECK((p.decay == std::vector<uint8_t>(8, 0)) && p.lr_scale[3] == 2);
+  }
+
+  // The CPU optimizer honours the groups: one AdamW step from the same weights and gradients,
+  // with RWKV-LM's groups against the backend's default (lr x1, decay on every >=2-D tensor).
+  {
+    const ModelConfig cfg = model_config_for_size(1, 64, 24, 64);
+    StateDict w = init_x070_weights(cfg, 1);
+    std::mt19937 gen(11);  // the init has zero matrices (att.output, att.w1): no gradient reaches w0
+    std::normal_distribution<float> noise(0.0f, 0.05f);
+    for (auto& [n, t] : w) {
+      std::vector<float> v = t.to_f32();
+      for (float& x : v) x += noise(gen);
+      t = HostTensor::from_f32(v, t.shape);
+    }
+    std::vector<int32_t> in(2 * 8), tgt(2 * 8);
+    for (size_t i = 0; i < in.size(); ++i) { in[i] = int32_t(1 + i % 23); tgt[i] = int32_t(1 + (i + 1) % 23); }
+    const Batch batch{2, 8, in.data(), tgt.data(), nullptr};
+    auto step = [&](bool groups) {
+      auto be = make_cpu_backend(cfg, PeftConfig{}, w, BackendOptions{});
+      be->forward_backward(batch, 1.0f);
+      AdamWParams hp;
+      hp.lr = 1e-3f;
+      hp.weight_decay = 0.1f;
+      if (groups) rwkv_lm_param_groups(be->trainable_params(), hp.weight_decay, hp);
+      be->optimizer_step(hp);
+      return be->export_weights(ExportKind::Full);
+    };
+    const StateDict plain = step(false), lm = step(true);
+    auto delta = [&](const StateDict& after, const std::string& name) {
+      std::vector<float> a, b;
+      for (const auto& [n, t] : w) if (n == name) a = t.to_f32();
+      for (const auto& [n, t] : after) if (n == name) b = t.to_f32();
+      double s = 0;
+      for (size_t i = 0; i < a.size() && i < b.size(); ++i) s += std::fabs(double(b[i]) - a[i]);
+      return s;
+    };
+    CHECK(delta(plain, "blocks.0.att.w0") > 0);
+    CHECK_CLOSE(delta(lm, "blocks.0.att.w0"), 2 * delta(plain, "blocks.0.att.w0"), 1e-3);  // lr x2
+    CHECK_CLOSE(delta(lm, "blocks.0.att.receptance.weight"), delta(plain, "blocks.0.att.receptance.weight"), 1e-6);
+    // att.w1 is 2-D but not a .weight: the default decays it, RWKV-LM does not
+    CHECK(std::fabs(delta(lm, "blocks.0.att.w1") - delta(plain, "blocks.0.att.w1")) > 1e-7);
   }
 
   // The warmup counts this launch's steps (Lightning's global_step), the cosine RWKV's real_step.
