@@ -29,7 +29,8 @@ int run_train(const std::vector<std::string>& args) {
   const ParsedFlags flags = parse_flags(args);
   const TrainOptions opt = train_options_from_flags(flags);
   make_project_dir(opt.proj_dir);
-  RunProtocol protocol(opt.proj_dir + "/metrics.jsonl");
+  // RWKV-LM's prepare (--train_stage 1) leaves only rwkv-init.pth in proj_dir.
+  RunProtocol protocol(opt.train_stage == 1 ? std::string() : opt.proj_dir + "/metrics.jsonl");
   struct sigaction sa = {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -38,7 +39,11 @@ int run_train(const std::vector<std::string>& args) {
   TrainHooks hooks;
   hooks.stop_signal = &g_stop;
   const int code = run_training(opt, protocol, hooks);
-  if (g_stop.load()) std::fprintf(stderr, "rwkv-train: stopped by signal %d; state saved for resume\n", g_stop.load());
+  if (g_stop.load())
+    std::fprintf(stderr, opt.continue_newest
+                             ? "rwkv-train: stopped by signal %d; the same command continues from the newest rwkv-N.pth\n"
+                             : "rwkv-train: stopped by signal %d; state saved for resume\n",
+                 g_stop.load());
   return code;
 }
 

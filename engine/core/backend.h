@@ -9,7 +9,8 @@
 //   the row maximum at its argmax, as RWKV-PEFT adds it). Gradients are ACCUMULATED, scaled by
 //   `loss_scale` (the trainer passes 1/accumulation so a step equals the large batch).
 // - optimizer_step: AdamW with bias correction (torch/FusedAdam semantics); weight decay only on
-//   trainable tensors of 2 or more dimensions (RWKV's lr_decay group); then grads are zeroed.
+//   trainable tensors of 2 or more dimensions (RWKV's lr_decay group) unless AdamWParams names
+//   the groups per tensor (lr_scale, decay); then grads are zeroed.
 // - Names are RWKV-PEFT's state-dict names ("blocks.0.att.receptance.weight",
 //   "blocks.0.att.receptance.lora_A", "blocks.0.att.time_state").
 #pragma once
@@ -56,7 +57,8 @@ struct Batch {
   // every sequence starts from zeros.
   CarriedState* carry = nullptr;
   // Rows L2Wrap averages its 1e-4 over; 0 = B*T. RWKV-PEFT's infctx step divides by the chunk
-  // length alone.
+  // length alone; RWKV-LM's trainer scales L2Wrap by the loss's gradient (1/accumulation), which
+  // the trainer expresses as B*T*accumulate_grad_batches rows.
   int64_t l2wrap_rows = 0;
 };
 
@@ -69,7 +71,13 @@ struct AdamWParams {
   float lr = 1e-4f;
   float beta1 = 0.9f, beta2 = 0.99f;
   float eps = 1e-8f;
-  float weight_decay = 0.0f;  // applied to >=2-D trainable tensors only
+  float weight_decay = 0.0f;  // applied to the tensors in the decay group only (see below)
+  // The trainer's parameter groups, one entry per trainable tensor in trainable_params() order;
+  // empty = the backend's defaults (lr x1 everywhere, decay where ParamInfo::decays).
+  // RWKV-LM's train_temp: lr x2 on att.w0, and decay only on >=2-D tensors named ".weight".
+  // A tensor's step uses lr * lr_scale[i] and weight_decay when decay[i] != 0 (else 0).
+  std::vector<float> lr_scale;
+  std::vector<uint8_t> decay;
 };
 
 struct ParamInfo {

@@ -146,10 +146,14 @@ class CpuBackend final : public Backend {
   }
   void optimizer_step(const AdamWParams& hp) override {
     ++step_;
+    size_t i = 0;  // index into hp.lr_scale / hp.decay: trainable_params() order
     for (auto& p : params_) {
       if (!p->trainable) continue;
-      ops::adamw_step(p->w.data(), p->g.data(), p->m.data(), p->v.data(), p->numel(), hp.lr,
-                      hp.beta1, hp.beta2, hp.eps, decays(*p) ? hp.weight_decay : 0.0f, step_);
+      const float lr = i < hp.lr_scale.size() ? hp.lr * hp.lr_scale[i] : hp.lr;
+      const bool decay = i < hp.decay.size() ? hp.decay[i] != 0 : decays(*p);
+      ++i;
+      ops::adamw_step(p->w.data(), p->g.data(), p->m.data(), p->v.data(), p->numel(), lr,
+                      hp.beta1, hp.beta2, hp.eps, decay ? hp.weight_decay : 0.0f, step_);
     }
     zero_grads();
     micro_batches_ = 0;

@@ -33,6 +33,16 @@ class MagicPrimeSource final : public DataSource {
       throw EngineError("E_FLAG_VALUE", "--magic_prime " + std::to_string(prime_) + " is not a prime p with p % 3 == 2",
                         "use the value `rwkv-train make-data` (or make_data.py) printed: " +
                             std::to_string(magic_prime_for(tokens, ctx_))); 
+    // RWKV-LM's dataset.py: magic_prime / (tokens // ctx_len) in (0.9, 1], so one pass of the
+    // sampler covers (nearly) all of the data.
+    const uint64_t slots = tokens / uint64_t(ctx_);
+    if (o.lm_v7 && !(slots > 0 && double(prime_) / double(slots) > 0.9 && prime_ <= slots))
+      throw EngineError("E_LM_MAGIC_PRIME",
+                        "--magic_prime " + std::to_string(prime_) + " is not within 0.9-1.0 of tokens / ctx_len = " +
+                            std::to_string(tokens) + " / " + std::to_string(ctx_) + " = " + std::to_string(slots) +
+                            " (RWKV-LM's dataset asserts it)",
+                        "use " + std::to_string(magic_prime_for(tokens, ctx_)) +
+                            ", what make_data.py prints for this data and ctx_len");
     if (prime_ * uint64_t(ctx_) + 1 > tokens)  // the last slot starts at (p-1)*ctx_len, reads ctx_len+1
       throw EngineError("E_FLAG_VALUE", "--magic_prime " + std::to_string(prime_) + " reads past the end of the data (" +
                         std::to_string(tokens) + " tokens, ctx_len " + std::to_string(ctx_) + ")",

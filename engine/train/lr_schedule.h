@@ -16,7 +16,10 @@ struct LrSchedule {
   int64_t my_exit_tokens = 0;
   int64_t tokens_per_step = 0;
 
-  double lr_at(int64_t step) const;
+  // `launch_step`: optimizer steps taken since this launch began (Lightning's global_step),
+  // which the warmup factor of both trainers counts; -1 = `step`. RWKV-LM's stage 3 restarts
+  // it at 0 when it continues from rwkv-N.pth, so each launch warms up again.
+  double lr_at(int64_t step, int64_t launch_step = -1) const;
   // RWKV-LM: training ends when the token progress reaches 1.
   bool exit_reached(int64_t step) const;
 };

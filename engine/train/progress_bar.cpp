@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -19,7 +20,7 @@ void ProgressBar::update(int64_t step, double loss, double lr, double tokens_per
   last_print_ = now;
   printed_ = true;
   const int width = 30;
-  const double frac = total_ > 0 ? double(step) / double(total_) : 0.0;
+  const double frac = total_ > 0 ? std::min(1.0, double(step) / double(total_)) : 0.0;
   const int fill = int(frac * width + 0.5);
   const std::string bar = std::string(size_t(fill), '#') + std::string(size_t(width - fill), '.');
   const double elapsed = std::chrono::duration<double>(now - start_).count();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "core/binidx.h"
 #include "core/errors.h"
+#include "core/flags.h"
 #include "train/data_source.h"
 #include "train/peft_options.h"
 
@@ -64,6 +66,72 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
     o.sft_split_rows = std::stoll(n);
   }
 }
+// Which train.py the flags were written for, as far as the engine must know: RWKV-LM's
+// train_temp when a flag only it accepts was given and none it lacks (flags.json `trainers`).
+bool targets_rwkv_lm(const ParsedFlags& f) {
+  bool lm_only = false;
+  for (const auto& name : f.given) {
+    const FlagSpec* spec = find_flag(name);
+    if (!spec || spec->trainers.empty()) continue;
+    const bool lm = std::find(spec->trainers.begin(), spec->trainers.end(), "lm-v7") != spec->trainers.end();
+    if (!lm) return false;
+    if (spec->trainers.size() == 1) lm_only = true;
+  }
+  return lm_only;
+}
+
+// The micro_bsz values nearest to `want` that make real_bsz divide 40320.
+std::string nearest_micro_bsz(int want, int64_t per_micro) {
+  int below = 0, above = 0;
+  for (int m = want; m >= 1 && !below; --m) if (40320 % (per_micro * m) == 0) below = m;
+  for (int m = want; m <= 40320 && !above; ++m) if (40320 % (per_micro * m) == 0) above = m;
+  std::string s;
+  if (below) s += std::to_string(below);
+  if (above && above != below) s += (s.empty() ? "" : " or ") + std::to_string(above);
+  return s;
+}
+
+// RWKV-LM train_temp's train.py + dataset.py rules that need no data (the data's own check,
+// magic_prime against tokens / ctx_len, is in data_source.cpp).
+void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
+  const int64_t real_bsz = o.real_bsz();
+  if (40320 % real_bsz != 0)
+    throw EngineError("E_LM_EPOCH_STEPS",
+                      "RWKV-LM's mini-epoch is 40320 samples, so real_bsz = micro_bsz x devices x num_nodes = " +
+                          std::to_string(o.micro_bsz) + " x " + std::to_string(o.devices) + " x " +
+                          std::to_string(o.num_nodes) + " = " + std::to_string(real_bsz) +
+                          " must divide 40320 (train.py asserts epoch_steps * real_bsz == 40320)",
+                      "use --micro_bsz " + nearest_micro_bsz(o.micro_bsz, int64_t(o.devices) * o.num_nodes) +
+                          " (40320 = 2^7 x 3^2 x 5 x 7)");
+  if (f.has("epoch_steps") && f.get_int("epoch_steps") != 40320 / real_bsz)
+    o.warnings.push_back({"W_LM_FORCED", "--epoch_steps " + std::to_string(f.get_int("epoch_steps")) +
+                                            " is replaced by 40320 / real_bsz = " + std::to_string(40320 / real_bsz) +
+                                            ", as RWKV-LM's train.py does"});
+  o.epoch_steps = 40320 / real_bsz;
+  o.epoch_count = o.magic_prime / 40320;  // only decides which mini-epoch is saved last; the run ends at my_exit_tokens
+  const uint64_t p = uint64_t(std::max<int64_t>(o.magic_prime, 0));
+  if (!is_prime(p) || p % 3 != 2)
+    throw EngineError("E_LM_MAGIC_PRIME",
+                      "--magic_prime " + std::to_string(o.magic_prime) +
+                          (is_prime(p) ? " is prime but not 2 mod 3" : " is not a prime") +
+                          ": RWKV-LM's dataset asserts a prime p with p % 3 == 2",
+                      "use the value make_data.py (or `rwkv-train make-data`) printed for this data and ctx_len");
+  if (!f.has("adam_eps")) o.adam_eps = 1e-18f;  // RWKV-LM's default
+  if (o.data_type != "binidx")
+    throw EngineError("E_FLAG_UNSUPPORTED", "--data_type " + o.data_type + ": RWKV-LM's train.py trains binidx only",
+                      "make binidx with make_data.py or `rwkv-train make-data`, or use RWKV-PEFT's flags for jsonl");
+  if (o.train_stage == 1 && !o.load_model.empty())
+    throw EngineError("E_FLAG_UNSUPPORTED",
+                      "--train_stage 1 with --load_model (RWKV-LM's weight combination into a new shape) is not "
+                      "supported by this engine",
+                      "to continue pretraining an existing model, copy it to proj_dir/rwkv-init.pth and run stage 3");
+  if (o.train_stage >= 2 && !o.load_model.empty() && o.load_model != "0")
+    o.warnings.push_back({"W_LOAD_MODEL_IGNORED", "--train_stage " + std::to_string(o.train_stage) +
+                                                      " continues from the newest rwkv-*.pth in " + o.proj_dir +
+                                                      " (as RWKV-LM does); --load_model " + o.load_model +
+                                                      " is not read"});
+}
+
 }  // namespace
 
 TrainOptions train_options_from_flags(const ParsedFlags& f) {
@@ -106,6 +174,10 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   o.chunk_ctx = int(f.get_int("chunk_ctx"));
   o.ignored_flags = f.ignored;
   o.given_flags = f.given;
+  o.num_nodes = int(f.get_int("num_nodes"));
+  o.train_stage = int(f.get_int("train_stage"));
+  o.lm_v7 = targets_rwkv_lm(f);
+  o.continue_newest = o.train_stage >= 2;
 
   auto bad = [](const std::string& flag, const std::string& why, const std::string& hint) {
     throw EngineError("E_FLAG_VALUE", "--" + flag + ": " + why, hint);
@@ -117,6 +189,8 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   if (o.accumulate_grad_batches <= 0) bad("accumulate_grad_batches", "must be positive", "");
   if (o.epoch_steps <= 0) bad("epoch_steps", "must be positive", "");
   if (o.epoch_count <= 0) bad("epoch_count", "must be positive", "");
+  if (o.num_nodes <= 0) bad("num_nodes", "must be positive", "");
+  if (o.lm_v7) apply_rwkv_lm_rules(f, o);
   if (o.epoch_steps % o.accumulate_grad_batches != 0)
     bad("epoch_steps", "must be a multiple of --accumulate_grad_batches", "an epoch ends on an optimizer step");
   if (o.lr_init <= 0 || o.lr_final < 0) bad("lr_init", "learning rates must be positive", "");
@@ -125,6 +199,9 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   if (o.devices != 1)
     throw EngineError("E_FLAG_UNSUPPORTED", "--devices " + std::to_string(o.devices) + ": this build trains on one device",
                       "use --devices 1");
+  if (o.num_nodes != 1)
+    throw EngineError("E_FLAG_UNSUPPORTED", "--num_nodes " + std::to_string(o.num_nodes) + ": this build trains on one machine",
+                      "use --num_nodes 1");
   const std::string my_testing = f.get_string("my_testing");
   if (f.has("my_testing") && my_testing != "x070")
     throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",

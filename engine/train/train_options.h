@@ -56,6 +56,19 @@ struct TrainOptions {
   bool infctx = false;               // --train_type infctx: train ctx_len in chunks of chunk_ctx
   int chunk_ctx = 512;
   int threads = 0;
+  // RWKV-LM's train_temp/train.py is the target (`lm_v7`): a flag only it has was given
+  // (--train_stage, --head_size, --kernel, --grad_clip, --head_chunk, --enable_progress_bar, as
+  // the language server's detectTrainer reads a script) and none it lacks. Then its rules hold:
+  // a mini-epoch is 40320 samples (epoch_steps = 40320 / real_bsz, checked to divide exactly),
+  // epoch_count = magic_prime / 40320 (the run ends at my_exit_tokens, not at epoch_count),
+  // magic_prime is checked against the data, adam_eps defaults to 1e-18, att.w0 trains at 2x lr,
+  // weight decay only on >=2-D ".weight" tensors, and L2Wrap follows the loss's scale.
+  bool lm_v7 = false;
+  int train_stage = 0;          // 1: write proj_dir/rwkv-init.pth and stop; >=2: continue (below)
+  bool continue_newest = false; // train_stage >= 2: the model and epoch_begin come from proj_dir's
+                                // newest rwkv-N.pth (rwkv-init.pth when none), found by the trainer
+  int num_nodes = 1;
+  int64_t real_bsz() const { return int64_t(num_nodes) * devices * micro_bsz; }
   std::vector<std::string> ignored_flags;
   std::vector<std::string> given_flags;  // what the user passed (sizes are checked against the checkpoint)
   Json resolved = Json::object();    // the config echoed in the `start` event

@@ -22,6 +22,7 @@
 #include "train/gpu_support.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
+#include "train/lm_pretrain.h"
 #include "train/lr_schedule.h"
 #include "train/progress_bar.h"
 
@@ -108,18 +109,28 @@ struct Position {
 
 class Trainer {
  public:
-  Trainer(const TrainOptions& o, RunProtocol& p, const TrainHooks& h) : o_(o), proto_(p), hooks_(h) {}
+  Trainer(const TrainOptions& o, RunProtocol& p, const TrainHooks& h)
+      : o_(o), proto_(p), hooks_(h), resume_file_(h.allow_resume && !o.continue_newest) {}
 
   int run() {
     make_project_dir(o_.proj_dir);
     for (const auto& f : o_.ignored_flags)
-      proto_.warning("W_FLAG_IGNORED", "--" + f + " only matters to Lightning/DeepSpeed; ignored");
+      proto_.warning("W_FLAG_IGNORED", "--" + f + " " + ignored_reason(f) + "; ignored");
     for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
+    if (o_.lm_v7 && o_.my_exit_tokens == 0)
+      proto_.warning("W_LM_NO_EXIT", "--my_exit_tokens 0: RWKV-LM's pretraining runs until it is stopped");
+    const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
+    if (o_.train_stage == 1) return prepare(samples_per_epoch);
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
     for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
     open_backend();
-    const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
     data_ = open_data_source(o_, samples_per_epoch);
+    if (o_.lm_v7) {
+      rwkv_lm_param_groups(backend_->trainable_params(), o_.weight_decay, groups_);
+      if (backend_->device_name().rfind("cuda", 0) == 0)
+        proto_.warning("W_LM_GROUPS_GPU", "RWKV-LM's 2x lr on att.w0 and its weight-decay group (>=2-D .weight "
+                                          "tensors) are not yet applied by the CUDA backend");
+    }
     sched_.kind = o_.lr_schedule;
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
@@ -127,15 +138,77 @@ class Trainer {
     sched_.total_steps = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
     sched_.my_exit_tokens = o_.my_exit_tokens;
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
-    if (hooks_.allow_resume && path_exists(resume_path(o_.proj_dir))) load_resume();
+    // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
+    if (o_.lm_v7) sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.real_bsz();
+    if (o_.lm_v7 && o_.my_exit_tokens > 0) {
+      const int64_t tps = sched_.tokens_per_step;
+      sched_.total_steps = std::max<int64_t>(0, (o_.my_exit_tokens + tps - 1) / tps - o_.epoch_begin * o_.epoch_steps);
+    }
+    if (resume_file_ && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
     return loop();
   }
 
  private:
+  // What the ignored-flag warning says about a flag (flags.json's docs say the same at length).
+  static std::string ignored_reason(const std::string& flag) {
+    if (flag == "op" || flag == "kernel" || flag == "fused_kernel" || flag == "fla")
+      return "chooses a PyTorch kernel; this engine always runs its own WKV7 (CPU or CUDA)";
+    return "only matters to Lightning/DeepSpeed";
+  }
+
+  // RWKV-LM's --train_stage 1 (demo-training-prepare.sh): the data is checked as its dataset
+  // does, the initial weights are written to proj_dir/rwkv-init.pth, and the run stops
+  // ("Done. Now go for stage 2.") leaving nothing else behind.
+  int prepare(int64_t samples_per_epoch) {
+    const auto t_start = std::chrono::steady_clock::now();
+    data_ = open_data_source(o_, samples_per_epoch);
+    cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+    const std::string init_path = epoch_checkpoint_path(o_.proj_dir, -1);
+    save_pth(init_path, init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed)));
+    emit_checkpoint(init_path, "init");
+    std::fprintf(stderr, "rwkv-train: wrote %s. Done. Now go for stage 2.\n", init_path.c_str());
+    Json f = Json::object();
+    f.set("steps", int64_t(0));
+    f.set("elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
+    f.set("message", "Done. Now go for stage 2.");
+    proto_.end("completed", f);
+    return 0;
+  }
+
+  // RWKV-LM's --train_stage 2/3: the newest rwkv-N.pth in proj_dir (rwkv-init.pth when there is
+  // none), the one before it when the newest cannot be read; epoch_begin = N + 1 and, when
+  // continuing from a trained rwkv-N.pth, warmup_steps 10 unless given.
+  StateDict load_newest() {
+    const std::vector<int64_t> found = epoch_checkpoints(o_.proj_dir);
+    if (found.empty())
+      throw EngineError("E_LOAD_MODEL", o_.proj_dir + " has no rwkv-init.pth or rwkv-N.pth to continue from",
+                        "run the prepare script first (--train_stage 1 writes rwkv-init.pth), or copy the model "
+                        "to continue from to " + epoch_checkpoint_path(o_.proj_dir, -1));
+    int64_t n = found.back();
+    StateDict weights;
+    try {
+      weights = load_pth(epoch_checkpoint_path(o_.proj_dir, n));
+    } catch (const EngineError& e) {
+      if (found.size() < 2 || e.code.rfind("E_PTH", 0) != 0) throw;
+      const int64_t prev = found[found.size() - 2];
+      proto_.warning("W_CHECKPOINT_CORRUPT", epoch_checkpoint_path(o_.proj_dir, n) + " cannot be read (" + e.what() +
+                                                 "); continuing from " + epoch_checkpoint_path(o_.proj_dir, prev) +
+                                                 ", as RWKV-LM does");
+      n = prev;
+      weights = load_pth(epoch_checkpoint_path(o_.proj_dir, n));
+    }
+    loaded_from_ = epoch_checkpoint_path(o_.proj_dir, n);
+    o_.epoch_begin = n + 1;
+    if (n >= 0 && o_.warmup_steps < 0) o_.warmup_steps = 10;
+    return weights;
+  }
+
   void open_backend() {
     StateDict weights;
-    if (o_.load_model.empty()) {
+    if (o_.continue_newest) {
+      weights = load_newest();
+    } else if (o_.load_model.empty()) {
       cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
       const std::string init_path = o_.proj_dir + "/rwkv-init.pth";
       if (path_exists(init_path)) {
@@ -148,8 +221,14 @@ class Trainer {
     } else {
       if (!path_exists(o_.load_model))
         throw EngineError("E_LOAD_MODEL", "--load_model " + o_.load_model + " does not exist",
-                          "give the path of an RWKV-7 .pth checkpoint");
+                          o_.load_model == "0" ? "--load_model 0 (continue from the newest rwkv-N.pth in proj_dir) "
+                                                 "is RWKV-LM's, with --train_stage 2 or 3"
+                                               : "give the path of an RWKV-7 .pth checkpoint");
       weights = load_pth(o_.load_model);
+      loaded_from_ = o_.load_model;
+    }
+    if (o_.continue_newest || !o_.load_model.empty()) {
+      const std::string& from = loaded_from_;
       cfg_ = model_config_from_weights(weights, o_.head_size);
       auto given = [&](const char* n) {
         for (const auto& g : o_.given_flags) if (g == n) return true;
@@ -157,7 +236,7 @@ class Trainer {
       };
       auto mismatch = [&](const char* flag, int64_t want, int64_t got) {
         throw EngineError("E_MODEL_SHAPE",
-                          std::string("--") + flag + " " + std::to_string(want) + " disagrees with " + o_.load_model +
+                          std::string("--") + flag + " " + std::to_string(want) + " disagrees with " + from +
                               " (" + std::to_string(got) + ")",
                           std::string("set --") + flag + " " + std::to_string(got) + " or load the intended checkpoint");
       };
@@ -168,7 +247,7 @@ class Trainer {
     cfg_.head_size_divisor = o_.head_size_divisor;
     // what the adapters start from (PiSSA, gaussian, lora_load / pissa_load): train/adapter_start.h
     const AdapterStart start =
-        prepare_adapter_start(o_, cfg_, weights, hooks_.allow_resume && path_exists(resume_path(o_.proj_dir)));
+        prepare_adapter_start(o_, cfg_, weights, resume_file_ && path_exists(resume_path(o_.proj_dir)));
     for (const auto& [code, message] : start.warnings) proto_.warning(code, message);
     for (const auto& path : start.written) emit_checkpoint(path, "pissa_init");
     BackendOptions bo;
@@ -217,6 +296,9 @@ class Trainer {
   }
 
   void save_resume() {
+    // RWKV-LM's stage 3 continues from rwkv-N.pth, and its train.py stops on any other
+    // rwkv-*.pth name in proj_dir: no resume file there.
+    if (!resume_file_) return;
     StateDict out;
     for (auto& [n, t] : backend_->export_weights(ExportKind::AdapterOnly)) out.push_back({"param." + n, std::move(t)});
     for (auto& [n, t] : backend_->export_optimizer_state()) out.push_back({"optim." + n, std::move(t)});
@@ -309,6 +391,18 @@ class Trainer {
     f.set("data", data);
     f.set("total_steps", sched_.total_steps);
     f.set("resumed_from_step", resumed_ ? pos_.global_step : int64_t(0));
+    if (!loaded_from_.empty()) f.set("loaded_from", loaded_from_);
+    f.set("epoch_begin", o_.epoch_begin);
+    if (o_.lm_v7) {
+      Json lm = Json::object();  // the values RWKV-LM's train.py derives (its banner)
+      lm.set("train_stage", int64_t(o_.train_stage));
+      lm.set("real_bsz", o_.real_bsz());
+      lm.set("epoch_steps", o_.epoch_steps);
+      lm.set("epoch_count", o_.epoch_count);
+      lm.set("warmup_steps", o_.warmup_steps);
+      lm.set("adam_eps", double(o_.adam_eps));
+      f.set("rwkv_lm", lm);
+    }
     proto_.emit("start", f);
   }
 
@@ -322,6 +416,8 @@ class Trainer {
     if (o_.infctx)
       return infctx_forward_backward(*backend_, cfg_, B, T, o_.chunk_ctx, in.data(), tgt.data(), mask.data(), accumulation);
     Batch batch{B, T, in.data(), tgt.data(), mask.data()};
+    // RWKV-LM's L2Wrap kernel scales by the loss's gradient (1/accumulation); RWKV-PEFT's does not
+    if (o_.lm_v7) batch.l2wrap_rows = int64_t(B) * T * o_.accumulate_grad_batches;
     return backend_->forward_backward(batch, accumulation).loss;
   }
 
@@ -330,14 +426,17 @@ class Trainer {
     std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
     std::vector<float> mask(size_t(B) * T);
     const int64_t steps_per_epoch = o_.epoch_steps / o_.accumulate_grad_batches;
-    const int64_t total_steps = steps_per_epoch * o_.epoch_count;
+    const int64_t tokens_per_step = int64_t(T) * B * o_.accumulate_grad_batches;  // trained per optimizer step
+    const int64_t total_steps = o_.lm_v7 ? sched_.total_steps : steps_per_epoch * o_.epoch_count;
     ProgressBar bar(hooks_.progress_bar, total_steps);
     const auto t_start = std::chrono::steady_clock::now();
     auto t_last = t_start;
     double step_loss = 0;
     int64_t step_tokens = 0;
     Position boundary = pos_;  // the last finished optimizer step
-    for (; pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
+    // RWKV-LM trains on (Lightning's max_epochs -1) until my_exit_tokens; its epoch_count only
+    // names the mini-epoch that is saved last.
+    for (; o_.lm_v7 || pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
       double epoch_loss = 0;
       int64_t epoch_steps_done = 0;
       for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
@@ -353,7 +452,13 @@ class Trainer {
           pos_ = boundary;  // drop a partly accumulated step
           backend_->zero_grads();
           save_resume();
-          emit_checkpoint(resume_path(o_.proj_dir), "resume");
+          if (resume_file_) {
+            emit_checkpoint(resume_path(o_.proj_dir), "resume");
+          } else if (o_.continue_newest) {
+            // what the same command continues from (RWKV-LM stage 3): the newest rwkv-N.pth
+            const std::vector<int64_t> found = epoch_checkpoints(o_.proj_dir);
+            if (!found.empty()) emit_checkpoint(epoch_checkpoint_path(o_.proj_dir, found.back()), "resume");
+          }
           return finish("stopped", bar, t_start);
         }
         for (int b = 0; b < B; ++b)
@@ -368,8 +473,8 @@ class Trainer {
                                                " at step " + std::to_string(pos_.global_step + 1),
                             "lower --lr_init, or check the checkpoint and data");
         if (o_.grad_clip > 0 && gnorm > o_.grad_clip) backend_->scale_grads(float(o_.grad_clip / gnorm));
-        const double lr_now = sched_.lr_at(real_step);
-        AdamWParams hp;
+        const double lr_now = sched_.lr_at(real_step, pos_.global_step);
+        AdamWParams hp = groups_;
         hp.lr = float(lr_now);
         hp.beta1 = o_.beta1;
         hp.beta2 = o_.beta2;
@@ -379,6 +484,10 @@ class Trainer {
         ++pos_.global_step;
         boundary = pos_;
         ++boundary.micro;  // the next micro-batch to read after this step
+        // RWKV-LM also writes rwkv-final.pth once real_step reaches magic_prime / real_bsz - 1
+        if (o_.lm_v7 && o_.magic_prime > 0 &&
+            pos_.global_step + o_.epoch_begin * o_.epoch_steps == o_.magic_prime / o_.real_bsz() - 1)
+          save_checkpoint("rwkv-final.pth");
         const auto now = std::chrono::steady_clock::now();
         const double dt = std::chrono::duration<double>(now - t_last).count();
         t_last = now;
@@ -388,7 +497,8 @@ class Trainer {
         f.set("epoch", o_.epoch_begin + pos_.epoch);
         f.set("loss", step_loss);
         f.set("lr", lr_now);
-        f.set("tokens", pos_.global_step * sched_.tokens_per_step);  // cumulative, resume included
+        f.set("tokens", pos_.global_step * tokens_per_step);  // cumulative, resume included
+        f.set("real_step", real_step + 1);  // RWKV's count: epoch_begin * epoch_steps + this launch's steps
         f.set("tokens_per_s", dt > 0 ? double(step_tokens) / dt : 0.0);
         f.set("grad_norm", gnorm);
         // The backend's memory: the GPU's for CUDA, this process's tensors for the CPU backend.
@@ -431,7 +541,7 @@ class Trainer {
     return 0;
   }
 
-  const TrainOptions& o_;
+  TrainOptions o_;  // a copy: stage 3 sets epoch_begin and warmup_steps from proj_dir
   RunProtocol& proto_;
   TrainHooks hooks_;
   ModelConfig cfg_;
@@ -440,6 +550,9 @@ class Trainer {
   LrSchedule sched_;
   Position pos_;
   bool resumed_ = false;
+  bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)
+  std::string loaded_from_;     // the checkpoint the weights came from ("" = new init)
+  AdamWParams groups_;          // per-tensor lr scale / decay (RWKV-LM), else empty
   double last_loss_ = NAN;  // the last optimizer step's loss (the end event's final_loss)
 };
 

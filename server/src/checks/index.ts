@@ -29,8 +29,9 @@ import { check as c023 } from './rwkv023DuplicateFlag';
 import { check as c024 } from './rwkv024UnresolvedVariable';
 import { check as c025 } from './rwkv025UnreadableFile';
 import { check as c026 } from './rwkv026EngineSupport';
+import { check as c027 } from './rwkv027MiniEpoch';
 
-export const CHECKS: readonly Check[] = [c000, c001, c002, c003, c004, c005, c006, c007, c008, c009, c010, c011, c012, c013, c014, c015, c016, c017, c018, c019, c020, c021, c022, c023, c024, c025, c026];
+export const CHECKS: readonly Check[] = [c000, c001, c002, c003, c004, c005, c006, c007, c008, c009, c010, c011, c012, c013, c014, c015, c016, c017, c018, c019, c020, c021, c022, c023, c024, c025, c026, c027];
 
 /** Runs every check; a check that throws is reported as a finding instead of hiding the others. */
 export function runChecks(config: TrainConfig, facts: FactsSnapshot, only?: ReadonlySet<string>): Finding[] {

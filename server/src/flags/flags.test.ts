@@ -29,8 +29,8 @@ test('every entry follows the schema in README.md', () => {
 });
 
 test('the engine uses the flags that shape the run and ignores Lightning/DeepSpeed-only ones', () => {
-  for (const n of ['accelerator', 'devices', 'precision', 'grad_cp', 'n_layer', 'n_embd', 'ctx_len', 'micro_bsz', 'lr_init', 'peft', 'peft_config', 'load_model', 'data_file']) assert.equal(flagSpec(n)?.engine, 'used', n);
-  for (const n of ['strategy', 'wandb', 'num_nodes', 'ds_bucket_mb', 'enable_progress_bar', 'op']) assert.equal(flagSpec(n)?.engine, 'ignored', n);
+  for (const n of ['accelerator', 'devices', 'precision', 'grad_cp', 'n_layer', 'n_embd', 'ctx_len', 'micro_bsz', 'lr_init', 'peft', 'peft_config', 'load_model', 'data_file', 'num_nodes', 'train_stage', 'magic_prime']) assert.equal(flagSpec(n)?.engine, 'used', n);
+  for (const n of ['strategy', 'wandb', 'ds_bucket_mb', 'enable_progress_bar', 'op']) assert.equal(flagSpec(n)?.engine, 'ignored', n);
   assert.equal(flagSpec('adam_eps')?.trainerDefaults?.['lm-v7'], 1e-18);
   assert.equal(flagSpec('my_testing')?.trainerDefaults?.['lm-v7'], 'x070');
 });
