@@ -142,7 +142,11 @@ int main() {
          "--vocab_size", "24", "--accelerator", "cpu"}));
     CHECK(!o.lm_v7 && o.epoch_steps == 7 && o.adam_eps == 1e-8f);
     // an RWKV-LM flag with one only RWKV-PEFT has is not RWKV-LM's run (its argparse would stop)
-    CHECK(!train_options_from_flags(parse_flags(with(flags, "lora_config", "{}"))).lm_v7);
+    // RWKV-PEFT's argparse has --head_size_a (and --head_size_divisor): there --head_size is ambiguous
+    std::vector<std::string> peft_flags = flags;
+    for (auto& a : peft_flags)
+      if (a == "--head_size") a = "--head_size_a";
+    CHECK(!train_options_from_flags(parse_flags(with(peft_flags, "lora_config", "{}"))).lm_v7);
   }
 
   // The checkpoints stage 3 chooses from: rwkv-<N>.pth and rwkv-init.pth (-1), nothing else.

@@ -67,7 +67,7 @@ inline std::string pattern_data(const std::string& dir) { return rwkv_test::writ
 inline std::vector<std::string> tiny_flags(const std::string& base, const std::string& data, const std::string& proj,
                                            std::vector<std::string> extra) {
   std::vector<std::string> a = {"--load_model", base, "--proj_dir", proj, "--data_file", data, "--data_type", "binidx",
-                                "--vocab_size", "24", "--head_size", "16",
+                                "--vocab_size", "24", "--head_size_a", "16",
                                 "--ctx_len", "16", "--micro_bsz", "2", "--epoch_steps", "4", "--epoch_count", "2",
                                 "--epoch_save", "1", "--lr_init", "2e-3", "--lr_final", "2e-3", "--warmup_steps", "0",
                                 "--accelerator", "cpu", "--random_seed", "3", "--my_testing", "x070"};
