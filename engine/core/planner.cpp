@@ -120,7 +120,9 @@ double quant_bytes_per_param(const PlanInput& in, double unquantized) {
 }
 
 // The engine's caching allocator rounds a buffer to 512 bytes below 1 MiB and to 2 MiB above
-// (cuda/caching_allocator.cu); a 2.9B model's 12.5 MiB matrices take 14 MiB each.
+// (cuda/caching_allocator.cu); a 2.9B model's 12.5 MiB matrices take 14 MiB each. (Exact
+// blocks for long-lived buffers, RWKV_CUDA_EXACT_BLOCKS=1, are off until run on a GPU; the
+// plan follows the default.)
 double engine_block(double bytes) {
   const double mib = 1024.0 * 1024.0;
   if (bytes < mib) return std::ceil(bytes / 512.0) * 512.0;
