@@ -10,8 +10,10 @@
 //   BENCH_STEPS     optimizer steps per peer run (default 15; tokens/s is the median after 5)
 //   BENCH_LABEL     suffix of the saved result files
 //   BENCH_OUT       extra folder to copy the results into (the device tool's $OUT)
+//   BENCH_SKIP_BUILD=1  our side uses the dist/bin/rwkv-train already built (else run_cli_rows.sh
+//                   builds it with CMake for sm_90)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +25,8 @@ const CONFIGS = [
   { id: '1.5b-lora-1024x8', L: 24, D: 2048, ctx: 1024, bsz: 8, peft: 'lora' },
   { id: '1.5b-lora-4096x1', L: 24, D: 2048, ctx: 4096, bsz: 1, peft: 'lora' },
   { id: '0.1b-full-4096x8', L: 12, D: 768, ctx: 4096, bsz: 8, peft: 'none' },
+  { id: '2.9b-lora-1024x8', L: 32, D: 2560, ctx: 1024, bsz: 8, peft: 'lora' },
+  { id: '1.5b-full-4096x4', L: 24, D: 2048, ctx: 4096, bsz: 4, peft: 'none' },
 ];
 const VOCAB = 65536;
 
@@ -64,24 +68,28 @@ if (existsSync(join(peerDir, 'RWKV-PEFT'))) {
   if (!Object.keys(peerWkv).length) console.log(`peer WKV7 timing failed:\n${pw.out.slice(-2000)}`);
 }
 
-// ---- Our engine, whole training steps ---------------------------------------------------------
-// engine/cuda/device_tests/run_model_check.sh builds the CUDA backend with nvcc (STEPS 0: build
-// only); its --bench mode trains one configuration on the GPU backend (random checkpoint and
-// tokens, AdamW every step, grad_cp 0 — the only mode on the GPU so far) and prints tokens/s
-// (median after 3 steps), the allocator's peak and the device's used memory (nvidia-smi's view,
-// which is what the peer's column is).
+// ---- Our engine, whole training steps, through the real CLI ----------------------------------
+// engine/cuda/device_tests/run_cli_rows.sh builds dist/bin/rwkv-train with the project's CMake
+// (sm_90 unless CUDA_ARCH says otherwise; BENCH_SKIP_BUILD=1 uses the one already built), makes
+// a random checkpoint with `rwkv-train init` and random binidx data on disk, and trains each
+// bench row with the peer's flags (shared/peer/run1.sh: LoRA r64 alpha 128, grad_cp 1, AdamW
+// every step) while sampling nvidia-smi: tokens/s is the median of the step events after the
+// first 2, the peak is nvidia-smi's, as the peer's column.
 const ours = {};
-// BENCH_MC_PREBUILT=1: /tmp/mc/model_check was just built by run_model_check.sh in this session.
-const build = process.env.BENCH_MC_PREBUILT === '1' && existsSync('/tmp/mc/model_check') ? { code: 0 }
-  : sh('engine/cuda/device_tests/run_model_check.sh /tmp/rwkv-bench-mc 0');
+const cliDir = '/tmp/rwkv-bench-cli';
+const cliRow = (c) => `bench-${c.peft === 'none' ? 'full' : c.peft}-${c.id.split('-')[0]}-${c.ctx}x${c.bsz}`;
+const cli = sh(`ROWS=${configs.map(cliRow).join(',')} STEPS=${Math.max(8, steps)} ` +
+  `SKIP_BUILD=${process.env.BENCH_SKIP_BUILD === '1' ? 1 : 0} engine/cuda/device_tests/run_cli_rows.sh ${cliDir}`);
+let cliRows = [];
+try { cliRows = JSON.parse(readFileSync(join(cliDir, 'cli_rows.json'), 'utf8')).rows ?? []; } catch { /* reported below */ }
 for (const c of configs) {
-  if (build.code !== 0) { ours[c.id] = { tokensPerS: null, peakMiB: null, note: 'CUDA backend build failed' }; continue; }
-  const r = sh(`/tmp/mc/model_check --bench ${c.L} ${c.D} ${c.ctx} ${c.bsz} ${c.peft} ${Math.max(8, steps)}`);
-  const m = r.out.match(/BENCH \S+ tokens_per_s=(\d+) peak_MiB=(\d+) .* device_used_MiB=(\d+)/);
-  ours[c.id] = m ? { tokensPerS: Number(m[1]), peakMiB: Number(m[3]), allocatorPeakMiB: Number(m[2]), note: null }
-    : { tokensPerS: null, peakMiB: null, note: (r.out.match(/ERROR .*/) ?? ['our run failed'])[0] };
-  console.log(`ours ${c.id}: ${m ? `${m[1]} tokens/s, device ${m[3]} MiB (allocator peak ${m[2]} MiB)` : r.out.slice(-1500)}`);
+  const r = cliRows.find((x) => x.name === cliRow(c));
+  ours[c.id] = r && r.status?.startsWith('ok') && r.tokens_per_s
+    ? { tokensPerS: Math.round(r.tokens_per_s), peakMiB: r.peak_mib, note: null }
+    : { tokensPerS: null, peakMiB: null, note: r ? `our run: ${r.status}` : 'our CLI run did not report (see run_cli_rows.sh output)' };
+  console.log(`ours ${c.id}: ${ours[c.id].tokensPerS ?? 'failed'} tokens/s, peak ${ours[c.id].peakMiB ?? '?'} MiB`);
 }
+if (!cliRows.length) console.log(cli.out.slice(-3000));
 
 // ---- The peer, whole training steps -----------------------------------------------------------
 function paramsOf(c) {  // matmul parameters per token: 4 D^2 att + 8 D^2 ffn per layer, plus the head
@@ -156,7 +164,7 @@ for (const r of rows) {
   lines.push(`| ${r.config} | ${fmt(r.ours_tokens_per_s)} | ${fmt(r.ours_peak_MiB)} | ${fmt(r.peer_eager_gcp1_tokens_per_s)} | ${fmt(r.peer_eager_gcp1_peak_MiB)} | ${fmt(r.peer_compiled_gcp0_tokens_per_s)} | ${fmt(r.peer_compiled_gcp0_peak_MiB)} | ${fmt(r.speed_ratio_vs_peer_best, 2)} | ${fmt(r.memory_ratio_vs_peer_gcp1, 2)} | ${r.ours_mfu === null ? 'n/a' : (100 * r.ours_mfu).toFixed(1) + '%'} | ${r.peer_best_mfu === null ? 'n/a' : (100 * r.peer_best_mfu).toFixed(1) + '%'} |`);
 }
 for (const r of rows) if (r.ours_note) lines.push('', `ours ${r.config}: ${r.ours_note}.`);
-lines.push('', "ours: grad_cp 0 (the GPU backend keeps every activation); peak = device memory used (nvidia-smi's view, as the peer's).");
+lines.push('', "ours: the real CLI (dist/bin/rwkv-train) with the peer's flags, grad_cp 1, the head in 1024-row chunks; peak = nvidia-smi's memory.used, as the peer's.");
 const shapes = Object.keys(ourWkv);
 if (shapes.length) {
   lines.push('', '## WKV7 kernel, ours vs RWKV-PEFT\'s CUDA op (same GPU, same shapes B x T x H, head 64)', '');

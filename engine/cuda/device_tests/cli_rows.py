@@ -98,9 +98,10 @@ def all_rows():
     # (peer_mib, test/bench/results/engine_bench_h100_*_stdout.txt).
     bench = []
     for size, peft, ctx, bsz, peer_mib in [("0.1b", "lora", 1024, 8, 5869), ("1.5b", "lora", 1024, 8, 10185),
-                                           ("1.5b", "lora", 4096, 1, 7255), ("0.1b", "full", 4096, 8, 23747)]:
+                                           ("1.5b", "lora", 4096, 1, 7255), ("0.1b", "full", 4096, 8, 23747),
+                                           ("2.9b", "lora", 1024, 8, None), ("1.5b", "full", 4096, 4, None)]:
         bench.append({"name": "bench-%s-%s-%dx%d" % (peft, size, ctx, bsz), "kind": "bench", "size": size,
-                      "bar_gib": None if TINY else 0.6 * peer_mib / 1024, "peft": peft,
+                      "bar_gib": None if TINY or peer_mib is None else 0.6 * peer_mib / 1024, "peft": peft,
                       "ctx": 32 if TINY else ctx, "bsz": bsz, "peer_mib": peer_mib})
     return [r for r in rows if r not in late] + late + bench
 
