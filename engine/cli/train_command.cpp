@@ -4,12 +4,14 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "core/errors.h"
 #include "core/flags.h"
+#include "core/proj_lock.h"
 #include "core/protocol.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
@@ -29,7 +31,11 @@ int run_train(const std::vector<std::string>& args) {
   const ParsedFlags flags = parse_flags(args);
   const TrainOptions opt = train_options_from_flags(flags);
   make_project_dir(opt.proj_dir);
-  // RWKV-LM's prepare (--train_stage 1) leaves only rwkv-init.pth in proj_dir.
+  // One run per proj_dir, locked before metrics.jsonl is opened: a second run must not touch it.
+  // RWKV-LM's prepare (--train_stage 1) writes one file atomically and leaves only rwkv-init.pth
+  // in proj_dir, so it takes no lock.
+  std::optional<ProjectLock> lock;
+  if (opt.train_stage != 1) lock.emplace(opt.proj_dir);
   RunProtocol protocol(opt.train_stage == 1 ? std::string() : opt.proj_dir + "/metrics.jsonl");
   struct sigaction sa = {};
   sa.sa_handler = on_stop_signal;
