@@ -239,9 +239,23 @@ class Parser {
   }
 };
 
+// Bytes that are not UTF-8 (a binary file name, a garbage argument echoed in an error) are
+// written as U+FFFD, so every event line stays valid UTF-8 JSON for the reader.
 void dump_string(const std::string& s, std::string& out) {
   out += '"';
-  for (unsigned char c : s) {
+  const unsigned char* bytes = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = bytes[i];
+    if (c >= 0x80) {
+      const size_t len = utf8_sequence_length(bytes + i, s.size() - i);
+      if (len == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s, i, len);
+        i += len - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -256,7 +270,7 @@ void dump_string(const std::string& s, std::string& out) {
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          out += static_cast<char>(c);  // UTF-8 passes through unchanged
+          out += static_cast<char>(c);
         }
     }
   }

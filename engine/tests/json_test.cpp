@@ -28,6 +28,14 @@ int main() {
   CHECK(Json::parse(Json(1.0 / 3.0).dump()).as_number() == 1.0 / 3.0);
   CHECK(Json(6e-4).dump() == "0.0006");
   CHECK(Json(std::string("\x01")).dump() == "\"\\u0001\"");
+  // Bytes that are not UTF-8 are written as U+FFFD, so every event line is valid UTF-8 JSON;
+  // well-formed sequences (2, 3 and 4 bytes) pass through.
+  CHECK(Json(std::string("a\x98\x8c b")).dump() == "\"a\\ufffd\\ufffd b\"");
+  CHECK(Json(std::string("\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80")).dump() == "\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"");
+  CHECK(Json(std::string("\xc0\xaf")).dump() == "\"\\ufffd\\ufffd\"");         // overlong '/'
+  CHECK(Json(std::string("\xed\xa0\x80")).dump() == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  CHECK(Json(std::string("\xe4\xb8")).dump() == "\"\\ufffd\\ufffd\"");         // truncated
+  CHECK(Json::parse(Json(std::string("x\xff")).dump()).as_string() == "x\xef\xbf\xbd");
 
   // set replaces in place, push appends.
   Json o = Json::object();
