@@ -83,6 +83,10 @@ int dispatch(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   // A closed stdout (the editor went away) must surface as a write error, not kill the run.
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file size limit (ulimit -f) a write must fail with EFBIG, which the checkpoint writer
+  // reports as E_IO_DISK_FULL with the previous checkpoint intact, instead of SIGXFSZ killing
+  // the run with a half-written temporary file and no error event.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return rwkv::cli::dispatch(args);

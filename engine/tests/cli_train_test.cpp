@@ -3,6 +3,7 @@
 // non-zero exit; `merge` of a --merge 0 adapter reproduces the --merge 1 checkpoint.
 // The binary: $RWKV_TRAIN_BIN, else ../../dist/bin/rwkv-train (CTest runs in engine/tests).
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,7 +31,8 @@ static std::string engine_bin() {
 struct CliResult { int code = -1; std::vector<Json> events; };
 
 // Runs rwkv-train with `args`; sends SIGTERM once `term_after_steps` step events were read.
-static CliResult run_cli(const std::vector<std::string>& args, int term_after_steps = 0) {
+// fsize_limit > 0: the run's RLIMIT_FSIZE (a disk that fills up mid-checkpoint).
+static CliResult run_cli(const std::vector<std::string>& args, int term_after_steps = 0, rlim_t fsize_limit = 0) {
   int fds[2];
   if (pipe(fds) != 0) return {};
   const pid_t pid = fork();
@@ -45,6 +47,10 @@ static CliResult run_cli(const std::vector<std::string>& args, int term_after_st
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     setenv("OMP_NUM_THREADS", "1", 1);
+    if (fsize_limit > 0) {
+      const struct rlimit lim = {fsize_limit, fsize_limit};
+      setrlimit(RLIMIT_FSIZE, &lim);
+    }
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
@@ -192,6 +198,24 @@ int main() {
 #ifndef RWKV_HAVE_CUDA
   expect_error(with(good, "--accelerator", "gpu"), "E_NO_CUDA");
 #endif
+  {  // 4. the disk fills up while a checkpoint is written: an error event with a hint, the
+     // checkpoint before it intact, no temporary file left, no signal death (SIGXFSZ)
+    struct stat base;
+    CHECK(::stat((dir + "/base.pth").c_str(), &base) == 0);
+    const std::vector<std::string> full = {
+        "--load_model", dir + "/base.pth", "--proj_dir", dir + "/full_disk", "--data_file", dir + "/data",
+        "--data_type", "binidx", "--vocab_size", "24", "--n_layer", "2", "--n_embd", "64", "--ctx_len", "16",
+        "--micro_bsz", "2", "--epoch_steps", "4", "--epoch_count", "2", "--epoch_save", "1", "--lr_init", "1e-3",
+        "--lr_final", "1e-3", "--accelerator", "cpu", "--random_seed", "3"};
+    // room for the fp32 model checkpoint (rwkv-0.pth), not for the resume file (weights + Adam)
+    const CliResult r = run_cli(full, 0, rlim_t(base.st_size) * 3 / 2);
+    CHECK(r.code != 0 && r.code < 128);
+    CHECK(last_of(r, "error", "code") == "E_IO_DISK_FULL");
+    CHECK(!last_of(r, "error", "hint").empty());
+    CHECK(last_of(r, "end", "status") == "failed");
+    CHECK(load_pth(dir + "/full_disk/rwkv-0.pth").size() > 0);
+    CHECK(std::system(("ls " + dir + "/full_disk | grep -q tmp-").c_str()) != 0);
+  }
   if (!rwkv_test::failures()) std::system(("rm -rf " + dir).c_str());
   return rwkv_test::summary("cli_train_test");
 }
