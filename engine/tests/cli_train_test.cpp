@@ -139,6 +139,25 @@ int main() {
   const auto a = losses_of(dir + "/whole/metrics.jsonl"), b = losses_of(dir + "/resumed/metrics.jsonl");
   CHECK(a.size() == 10);
   CHECK(a == b);
+  auto has_warning = [](const CliResult& r, const std::string& code) {
+    for (const auto& e : r.events)
+      if (e.find("event")->as_string() == "warning" && e.find("code") && e.find("code")->as_string() == code) return true;
+    return false;
+  };
+  CHECK(!has_warning(resumed, "W_RESUME_DATA_CHANGED") && !has_warning(resumed, "W_RESUME_BASE_CHANGED"));
+  {  // 1b. the dataset changes under a stopped run: the resume says so
+    std::vector<std::vector<uint32_t>> more = docs;
+    more.push_back({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18});
+    write_binidx(dir + "/data_changed", docs);
+    auto args = train_args(dir + "/changed", "1");
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == "--data_file") args[i + 1] = dir + "/data_changed";
+    CHECK(run_cli(args, 3).code == 0);
+    write_binidx(dir + "/data_changed", more);
+    const CliResult again = run_cli(args);
+    CHECK(again.code == 0 && last_of(again, "end", "status") == "completed");
+    CHECK(has_warning(again, "W_RESUME_DATA_CHANGED"));
+  }
   // 2. merge: the --merge 0 adapter folded into the base equals the --merge 1 checkpoint (bf16)
   const CliResult adapter_run = run_cli(train_args(dir + "/adapter", "0"));
   CHECK(adapter_run.code == 0);

@@ -32,6 +32,12 @@ std::string resume_path(const std::string& proj_dir) { return proj_dir + "/rwkv-
 
 namespace {
 
+// Size of a file in bytes, -1 when it cannot be read (a deleted base model).
+int64_t file_bytes(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : -1;
+}
+
 // The `device` object of the start event: {backend, name, total_memory_bytes}. The CUDA
 // backend names itself "cuda:N <GPU name>"; its capacity comes from NVML (core/gpus.h, no CUDA
 // needed), matched by name since NVML and CUDA may number GPUs differently. The CPU backend's
@@ -287,6 +293,21 @@ class Trainer {
       throw EngineError("E_RESUME_MISMATCH",
                         "proj_dir holds a run with different micro_bsz/ctx_len/accumulate_grad_batches",
                         "resume with the same flags, or use a new --proj_dir");
+    // What the run was trained on (resume files from before these keys skip the checks): a
+    // dataset or base model changed under a stopped run resumes, but not as the uninterrupted
+    // run would have gone on, so the user hears of it.
+    auto changed = [&](const char* key, int64_t now) { return meta.count(key) && meta[key] != now; };
+    if (changed("data_tokens", int64_t(data_->num_tokens())) || changed("data_documents", int64_t(data_->num_documents())))
+      proto_.warning("W_RESUME_DATA_CHANGED",
+                     "the dataset changed since this run was stopped (" + std::to_string(meta["data_documents"]) +
+                         " documents / " + std::to_string(meta["data_tokens"]) + " tokens then, " +
+                         std::to_string(data_->num_documents()) + " / " + std::to_string(data_->num_tokens()) +
+                         " now): training goes on, but it no longer repeats the uninterrupted run's samples");
+    if (changed("base_params", backend_->total_param_count()) ||
+        (!loaded_from_.empty() && changed("base_bytes", file_bytes(loaded_from_))))
+      proto_.warning("W_RESUME_BASE_CHANGED",
+                     "--load_model is not the file this run started from (its size changed): the saved adapter "
+                     "and optimizer state continue on a different base model");
     backend_->import_trainable(params);
     backend_->import_optimizer_state(optim);
     pos_.global_step = meta["global_step"];
@@ -308,6 +329,10 @@ class Trainer {
     out.push_back({"meta.micro_bsz", i64_scalar(o_.micro_bsz)});
     out.push_back({"meta.ctx_len", i64_scalar(o_.ctx_len)});
     out.push_back({"meta.accumulate_grad_batches", i64_scalar(o_.accumulate_grad_batches)});
+    out.push_back({"meta.data_tokens", i64_scalar(int64_t(data_->num_tokens()))});
+    out.push_back({"meta.data_documents", i64_scalar(int64_t(data_->num_documents()))});
+    out.push_back({"meta.base_params", i64_scalar(backend_->total_param_count())});
+    if (!loaded_from_.empty()) out.push_back({"meta.base_bytes", i64_scalar(file_bytes(loaded_from_))});
     save_pth(resume_path(o_.proj_dir), out);
   }
 
