@@ -177,6 +177,41 @@ const Json* detection(const char* key) {
 
 }  // namespace
 
+const std::vector<PeftName>& peft_names() {
+  static const std::vector<PeftName> names = [] {
+    std::vector<PeftName> out;
+    const Json* pm = table_json().find("peftMethods");
+    const Json* list = pm ? pm->find("names") : nullptr;
+    if (!list || list->kind() != Json::Kind::Array)
+      throw EngineError("E_FLAG_TABLE", "the embedded flag table has no peftMethods.names", "rebuild the engine from a clean checkout");
+    for (const Json& e : list->items()) {
+      PeftName n;
+      auto str = [&](const char* key) {
+        const Json* v = e.find(key);
+        return v && v->kind() == Json::Kind::String ? v->as_string() : std::string();
+      };
+      n.name = str("name");
+      n.method = str("method");
+      n.config_flag = str("configFlag");
+      n.peft_config = str("peftConfig");
+      n.trainers = strings_of(e.find("trainers"));
+      const Json* sup = e.find("supported");
+      n.supported = !sup || sup->kind() != Json::Kind::Bool || sup->as_bool();
+      if (n.name.empty() || n.method.empty())
+        throw EngineError("E_FLAG_TABLE", "a peftMethods entry has no name or method", "rebuild the engine from a clean checkout");
+      out.push_back(n);
+    }
+    return out;
+  }();
+  return names;
+}
+
+const PeftName* find_peft_name(const std::string& name) {
+  for (const PeftName& n : peft_names())
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
 std::string detect_trainer(const std::vector<std::string>& names, const std::string& peft_value) {
   const std::vector<std::string> lm = strings_of(detection("lmOnly")), legacy = strings_of(detection("legacyOnly")),
                                  newer = strings_of(detection("newOnly")), legacy_peft = strings_of(detection("legacyPeft")),
