@@ -99,7 +99,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     for (const auto& v : f.accepted) hint += " " + v;
   }
   if (!f.doc_en.empty()) hint += ". " + f.doc_en;
-  throw EngineError("E_FLAG_VALUE", "--" + f.name + ": invalid value \"" + value + "\" (" + why + ")", hint);
+  throw EngineError("E_FLAG_VALUE", "--" + f.name + ": invalid value \"" + value + "\" (" + why + ")", hint, f.name);
 }
 
 bool parse_int(const std::string& s, int64_t& out) {
@@ -133,7 +133,7 @@ Json convert(const FlagSpec& f, const std::string& value) {
       result = Json::parse(value);
     } catch (const EngineError& e) {
       throw EngineError("E_FLAG_VALUE", "--" + f.name + ": " + e.what(),
-                        "give JSON in single quotes, e.g. --" + f.name + " '{\"r\":32,\"lora_alpha\":64}'");
+                        "give JSON in single quotes, e.g. --" + f.name + " '{\"r\":32,\"lora_alpha\":64}'", f.name);
     }
   } else {  // string, path
     result = Json(value);
@@ -287,14 +287,14 @@ int64_t ParsedFlags::get_int(const std::string& name) const {
   const Json& v = value_of(*this, name);
   if (v.kind() == Json::Kind::Bool) return v.as_bool() ? 1 : 0;  // switch flags
   if (v.kind() != Json::Kind::Number)
-    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " N");
+    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " N", name);
   return static_cast<int64_t>(std::llround(v.as_number()));
 }
 
 double ParsedFlags::get_float(const std::string& name) const {
   const Json& v = value_of(*this, name);
   if (v.kind() != Json::Kind::Number)
-    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " X");
+    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " X", name);
   return v.as_number();
 }
 
@@ -373,7 +373,8 @@ ParsedFlags parse_flags(const std::vector<std::string>& args) {
           throw EngineError("E_FLAG_VALUE", "--" + name + " needs a value",
                             i + 1 < args.size() && args[i + 1][1] != '-'
                                 ? "argparse reads \"" + args[i + 1] + "\" as an option, not a value: write --" + name + "=" + args[i + 1]
-                                : "write --" + name + " VALUE" + (f->doc_en.empty() ? "" : ". " + f->doc_en));
+                                : "write --" + name + " VALUE" + (f->doc_en.empty() ? "" : ". " + f->doc_en),
+                            name);
         text = args[++i];
       }
       value = convert(*f, text);

@@ -171,7 +171,7 @@ void parse_new_miss(const Json& cfg, TrainOptions& o) {
 
 void parse_legacy(const std::string& method, const std::string& flag_name, const Json& cfg, TrainOptions& o) {
   if (cfg.kind() != Json::Kind::Object)
-    throw EngineError("E_PEFT_CONFIG", "--" + flag_name + " must be a JSON object", "");
+    throw EngineError("E_PEFT_CONFIG", "--" + flag_name + " must be a JSON object", "", flag_name);
   if (method == "lora") {
     check_known(cfg, {"lora_load", "lora_r", "lora_alpha", "lora_dropout"}, "--lora_config");
     o.peft.r = integer(cfg, "lora_r", 8);
@@ -199,9 +199,9 @@ void parse_legacy(const std::string& method, const std::string& flag_name, const
   }
 }
 
-}  // namespace
-
-void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
+// `about` is kept at the flag whose value is being read, so an error names it (EngineError::flag).
+void resolve(const ParsedFlags& f, TrainOptions& o, std::string& about) {
+  about = f.get_string("train_type") == "state" ? "train_type" : "peft";
   std::string peft = f.get_string("peft");
   if (f.get_string("train_type") == "state") peft = "state";
   o.peft_name = peft;
@@ -222,8 +222,9 @@ void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
                      !f.has(legacy_flag));
   if (o.peft_new_form && new_cfg.kind() != Json::Kind::Object)
     throw EngineError("E_PEFT_CONFIG", "--peft_config must be a JSON object",
-                      "e.g. --peft_config '{\"r\":64,\"lora_alpha\":128,\"lora_dropout\":0.01}'");
+                      "e.g. --peft_config '{\"r\":64,\"lora_alpha\":128,\"lora_dropout\":0.01}'", "peft_config");
   const std::string& method = name->method;
+  about = o.peft_new_form || legacy_flag.empty() ? "peft_config" : legacy_flag;
   if (method == "none") {
     o.peft.method = PeftMethod::Full;
   } else if (method == "state") {
@@ -246,6 +247,7 @@ void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
                       o.peft_new_form ? new_cfg : f.values.at(legacy_flag), o);
     if (!hf_miss) o.peft_new_form = false;
   } else {
+    about = "peft";
     unsupported("--peft " + peft, "the flag table names method \"" + method + "\", which this engine does not train");
   }
   if (o.peft.method == PeftMethod::Lora || o.peft.method == PeftMethod::Pissa || o.peft.method == PeftMethod::Miss) {
@@ -274,6 +276,18 @@ void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
     for (const auto& p : tp.items()) o.peft.train_parts.push_back(p.as_string());
   else if (tp.kind() == Json::Kind::String && !tp.as_string().empty())
     o.peft.train_parts.push_back(tp.as_string());
+}
+
+}  // namespace
+
+void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
+  std::string about;
+  try {
+    resolve(f, o, about);
+  } catch (EngineError& e) {
+    if (e.flag.empty()) e.flag = about;
+    throw;
+  }
 }
 
 }  // namespace rwkv
