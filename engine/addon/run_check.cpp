@@ -31,6 +31,7 @@ Json check_run(const std::vector<std::string>& argv) {
     out.set("code", e.code);
     out.set("message", std::string(e.what()));
     out.set("hint", e.hint);
+    if (!e.flag.empty()) out.set("flag", e.flag);  // the flag it is about, without "--"
   }
   return out;
 }

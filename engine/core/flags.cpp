@@ -99,7 +99,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     for (const auto& v : f.accepted) hint += " " + v;
   }
   if (!f.doc_en.empty()) hint += ". " + f.doc_en;
-  throw EngineError("E_FLAG_VALUE", "--" + f.name + ": invalid value \"" + value + "\" (" + why + ")", hint);
+  throw EngineError("E_FLAG_VALUE", "--" + f.name + ": invalid value \"" + value + "\" (" + why + ")", hint, f.name);
 }
 
 bool parse_int(const std::string& s, int64_t& out) {
@@ -133,7 +133,7 @@ Json convert(const FlagSpec& f, const std::string& value) {
       result = Json::parse(value);
     } catch (const EngineError& e) {
       throw EngineError("E_FLAG_VALUE", "--" + f.name + ": " + e.what(),
-                        "give JSON in single quotes, e.g. --" + f.name + " '{\"r\":32,\"lora_alpha\":64}'");
+                        "give JSON in single quotes, e.g. --" + f.name + " '{\"r\":32,\"lora_alpha\":64}'", f.name);
     }
   } else {  // string, path
     result = Json(value);
@@ -176,6 +176,41 @@ const Json* detection(const char* key) {
 }
 
 }  // namespace
+
+const std::vector<PeftName>& peft_names() {
+  static const std::vector<PeftName> names = [] {
+    std::vector<PeftName> out;
+    const Json* pm = table_json().find("peftMethods");
+    const Json* list = pm ? pm->find("names") : nullptr;
+    if (!list || list->kind() != Json::Kind::Array)
+      throw EngineError("E_FLAG_TABLE", "the embedded flag table has no peftMethods.names", "rebuild the engine from a clean checkout");
+    for (const Json& e : list->items()) {
+      PeftName n;
+      auto str = [&](const char* key) {
+        const Json* v = e.find(key);
+        return v && v->kind() == Json::Kind::String ? v->as_string() : std::string();
+      };
+      n.name = str("name");
+      n.method = str("method");
+      n.config_flag = str("configFlag");
+      n.peft_config = str("peftConfig");
+      n.trainers = strings_of(e.find("trainers"));
+      const Json* sup = e.find("supported");
+      n.supported = !sup || sup->kind() != Json::Kind::Bool || sup->as_bool();
+      if (n.name.empty() || n.method.empty())
+        throw EngineError("E_FLAG_TABLE", "a peftMethods entry has no name or method", "rebuild the engine from a clean checkout");
+      out.push_back(n);
+    }
+    return out;
+  }();
+  return names;
+}
+
+const PeftName* find_peft_name(const std::string& name) {
+  for (const PeftName& n : peft_names())
+    if (n.name == name) return &n;
+  return nullptr;
+}
 
 std::string detect_trainer(const std::vector<std::string>& names, const std::string& peft_value) {
   const std::vector<std::string> lm = strings_of(detection("lmOnly")), legacy = strings_of(detection("legacyOnly")),
@@ -252,14 +287,14 @@ int64_t ParsedFlags::get_int(const std::string& name) const {
   const Json& v = value_of(*this, name);
   if (v.kind() == Json::Kind::Bool) return v.as_bool() ? 1 : 0;  // switch flags
   if (v.kind() != Json::Kind::Number)
-    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " N");
+    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " N", name);
   return static_cast<int64_t>(std::llround(v.as_number()));
 }
 
 double ParsedFlags::get_float(const std::string& name) const {
   const Json& v = value_of(*this, name);
   if (v.kind() != Json::Kind::Number)
-    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " X");
+    throw EngineError("E_FLAG_VALUE", "--" + name + " has no numeric value", "pass --" + name + " X", name);
   return v.as_number();
 }
 
@@ -338,7 +373,8 @@ ParsedFlags parse_flags(const std::vector<std::string>& args) {
           throw EngineError("E_FLAG_VALUE", "--" + name + " needs a value",
                             i + 1 < args.size() && args[i + 1][1] != '-'
                                 ? "argparse reads \"" + args[i + 1] + "\" as an option, not a value: write --" + name + "=" + args[i + 1]
-                                : "write --" + name + " VALUE" + (f->doc_en.empty() ? "" : ". " + f->doc_en));
+                                : "write --" + name + " VALUE" + (f->doc_en.empty() ? "" : ". " + f->doc_en),
+                            name);
         text = args[++i];
       }
       value = convert(*f, text);

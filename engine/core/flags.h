@@ -53,6 +53,16 @@ struct OptionMatch {
 };
 OptionMatch resolve_option(const std::string& written, const std::string& trainer);
 
+// One --peft name of the table's `peftMethods` (flags.json): what it trains, which trainers
+// spell it, the older JSON flag carrying its settings ("" = none) and the --peft_config key set.
+struct PeftName {
+  std::string name, method, config_flag, peft_config;
+  std::vector<std::string> trainers;
+  bool supported = true;
+};
+const std::vector<PeftName>& peft_names();
+const PeftName* find_peft_name(const std::string& name);  // nullptr for a name not in the table
+
 // Accepts `--flag value`, `--flag=value` and, as train.py's argparse does, any unique prefix of a
 // flag of the trainer the command line is written for (`--micro 2`); an ambiguous prefix is
 // E_FLAG_UNKNOWN with argparse's message and the candidates. Throws EngineError(E_FLAG_UNKNOWN / E_FLAG_VALUE)

@@ -424,26 +424,27 @@ PlanInput plan_input_from_flags(const std::map<std::string, Json>& flags) {
   // one takes --lora_config/--pissa_config/--miss_config/--disha_config and also trains
   // --train_parts (default time and ln). The language server passes every flag with its default
   // filled in, so the form is told by whether peft_config holds anything, not by presence.
-  in.peft = string_flag(flags, "peft", "none");
-  if (in.peft == "bone") in.peft = "miss";
+  // The name's method and older settings flag come from the one table (flags.json peftMethods):
+  // bone and disha plan as miss with --disha_config, miss with --miss_config.
+  const std::string peft_name = in.train_type == "state" ? "state" : string_flag(flags, "peft", "none");
+  const PeftName* name = find_peft_name(peft_name);
+  if (!name) {
+    std::string list;
+    for (const PeftName& n : peft_names()) list += (list.empty() ? "" : ", ") + n.name;
+    bad_flag("peft", "unknown method \"" + peft_name + "\"", "use one of " + list);
+  }
+  in.peft = name->method;
   if (in.peft == "adalora" || in.peft == "prefix") in.peft = "lora";  // sized like LoRA
-  if (in.train_type == "state") in.peft = "state";
-  if (in.peft != "none" && in.peft != "lora" && in.peft != "pissa" && in.peft != "miss" && in.peft != "disha" &&
-      in.peft != "state")
-    bad_flag("peft", "unknown method \"" + in.peft + "\"", "use lora, pissa, miss, disha or state");
   const Json peft_config = object_flag(flags, "peft_config");
   const bool newer_form = !peft_config.members().empty();
-  if (in.peft == "lora" || in.peft == "pissa" || in.peft == "miss" || in.peft == "disha") {
+  if (in.peft == "lora" || in.peft == "pissa" || in.peft == "miss") {
     if (newer_form) {
       in.peft_r = rank_from(peft_config, "r");
       if (!in.peft_r) in.peft_r = in.peft == "miss" ? 64 : 8;  // MissConfig / LoraConfig defaults
     } else {
-      const char* config = in.peft == "lora"    ? "lora_config"
-                           : in.peft == "pissa" ? "pissa_config"
-                           : in.peft == "miss"  ? "miss_config"
-                                                : "disha_config";
-      const char* key = in.peft == "lora" ? "lora_r" : in.peft == "pissa" ? "pissa_r" : "r";
-      in.peft_r = rank_from(object_flag(flags, config), key);
+      const std::string& config = name->config_flag;
+      const char* key = config == "lora_config" ? "lora_r" : config == "pissa_config" ? "pissa_r" : "r";
+      in.peft_r = config.empty() ? 0 : rank_from(object_flag(flags, config), key);
       if (!in.peft_r) in.peft_r = in.peft == "lora" || in.peft == "pissa" ? 8 : 64;  // older defaults
       in.train_parts = {"time", "ln"};
       if (const Json* parts = find_flag_value(flags, "train_parts")) {

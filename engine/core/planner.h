@@ -35,7 +35,7 @@ struct PlanInput {
   int64_t dim_ffn = 0;                 // 0: the version's default (4C for x070, 3.5C rounded otherwise)
   int64_t ctx_len = 1024;
   int64_t micro_bsz = 1;
-  std::string peft = "none";           // none (full), lora, pissa, miss (bone), disha, state
+  std::string peft = "none";           // the method (flags.json peftMethods): none (full), lora, pissa, miss (also --peft bone/disha), state
   int64_t peft_r = 0;                  // rank: lora r / pissa_r / miss r
   // Base-model parts trained beside the adapter. Older RWKV-PEFT (--lora_config forms) trains
   // "time" and "ln" by default; the newer one (--peft_config through Hugging Face peft) trains

@@ -1,7 +1,8 @@
 // PyTorch checkpoints (.pth): a zip archive holding `archive/data.pkl` (a pickle of a dict of
 // tensors whose storages are persistent ids) and `archive/data/N` (raw storage bytes). We read
 // and write the subset torch.save produces for state dicts. Shapes come from the pickle alone,
-// so a multi-GB file is inspected without reading tensor data.
+// so a multi-GB file is inspected without reading tensor data. The archive is core/zip_archive,
+// the pickle machine core/pickle; this layer knows torch's storages, tensors and views.
 #pragma once
 #include <map>
 #include <string>

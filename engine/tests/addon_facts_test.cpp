@@ -218,6 +218,17 @@ void check_run_uses_the_trainers_rules() {
   CHECK(code(check({"--quant", "nf4"})) == "E_FLAG_UNSUPPORTED");
   CHECK(check({"--peft", "miss", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());
   CHECK(code(check({"--lr_schedule", "linear"})) == "E_FLAG_VALUE");
+  // each refusal names the flag it is about (the editor puts its note there); the message is prose
+  auto flag = [](const Json& j) { return j.find("flag") ? j.find("flag")->as_string() : std::string(); };
+  CHECK(flag(odd_chunk) == "chunk_ctx");
+  CHECK(flag(check({"--ctx_len", "500"})) == "ctx_len");
+  CHECK(flag(check({"--head_size_a", "32"})) == "head_size_a");
+  CHECK(flag(check({"--quant", "nf4"})) == "quant");
+  CHECK(flag(check({"--lr_schedule", "linear"})) == "lr_schedule");
+  CHECK(flag(check({"--peft", "adalora", "--peft_config", "{}"})) == "peft");
+  CHECK(flag(check({"--peft", "lora", "--peft_config", "{\"use_dora\":true}"})) == "peft_config");
+  CHECK(flag(check({"--peft", "disha", "--disha_config", "{\"mode\":\"bat\",\"r\":64}"})) == "disha_config");
+  CHECK(!check({}).find("flag"));
 }
 
 }  // namespace

@@ -16,11 +16,22 @@ static std::string hint_of(const std::vector<std::string>& args) {
   return "no error";
 }
 
+static std::string flag_of(const std::vector<std::string>& args) {
+  try { parse_flags(args); } catch (const EngineError& e) { return e.flag; }
+  return "no error";
+}
+
 int main() {
   CHECK(flag_table().size() > 50);
   const FlagSpec* n_layer = find_flag("n_layer");
   CHECK(n_layer && n_layer->type == "int" && n_layer->engine_uses);
   CHECK(find_flag("no_such_flag") == nullptr);
+  // a bad value names its flag (EngineError::flag), also when written as an abbreviation
+  CHECK(flag_of({"--n_layer", "x"}) == "n_layer");
+  CHECK(flag_of({"--peft_config", "{"}) == "peft_config");
+  CHECK(flag_of({"--n_lay", "x"}) == "n_layer");
+  CHECK(flag_of({"--n_layer"}) == "n_layer");
+  CHECK(flag_of({"--no_such_flag", "1"}).empty());
 
   ParsedFlags p = parse_flags({"--n_layer", "12", "--n_embd=768", "--lr_init", "6e-4", "--my_testing", "x070",
                                "--peft_config", R"({"r":32,"lora_alpha":64})", "--data_file", "data/minipile",

@@ -152,11 +152,19 @@ void flags_are_read_as_scripts_write_them() {
   f["peft_config"] = Json("\\{\"r\":32\\}");
   in = rwkv::plan_input_from_flags(f);
   CHECK(in.peft == "miss" && in.peft_r == 32);
-  // "bone" is MiSS's older name; with an empty peft_config the older miss_config form applies.
+  // "bone" is MiSS's older name (JL-er/RWKV-PEFT): with an empty peft_config its settings are
+  // --disha_config's; the newest trainer's "miss" reads --miss_config (flags.json peftMethods).
   f["peft_config"] = Json("{}");
   f["peft"] = Json("bone");
+  f["disha_config"] = Json("{\"mode\":\"bone\",\"load\":\"\",\"r\":16}");
+  f["miss_config"] = Json("{\"mode\":\"mode\",\"load\":\"\",\"r\":32}");
   in = rwkv::plan_input_from_flags(f);
-  CHECK(in.peft == "miss" && in.peft_r == 64 && in.train_parts.size() == 2);
+  CHECK(in.peft == "miss" && in.peft_r == 16 && in.train_parts.size() == 2);
+  f["peft"] = Json("miss");
+  in = rwkv::plan_input_from_flags(f);
+  CHECK(in.peft == "miss" && in.peft_r == 32);
+  f.erase("disha_config");
+  f.erase("miss_config");
   // The older PiSSA form, with train_parts as the server passes arrays (space-joined).
   f["peft"] = Json("pissa");
   f["pissa_config"] = Json("{\"pissa_load\":\"\",\"pissa_init\":\"\",\"pissa_r\":16,\"svd_niter\":4}");

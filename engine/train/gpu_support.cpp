@@ -5,8 +5,8 @@
 namespace rwkv {
 
 namespace {
-EngineError unsupported(const std::string& what, const std::string& hint) {
-  return EngineError("E_CUDA_UNSUPPORTED", what + " is not yet implemented on the GPU", hint);
+EngineError unsupported(const std::string& what, const std::string& hint, const std::string& flag) {
+  return EngineError("E_CUDA_UNSUPPORTED", what + " is not yet implemented on the GPU", hint, flag);
 }
 }  // namespace
 
@@ -17,13 +17,13 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.accelerator == "cpu") return std::nullopt;
   if (o.head_size != 64)
     return unsupported("head size " + std::to_string(o.head_size) + " (the GPU WKV7 kernel is built for 64)",
-                       "use --accelerator cpu for this model");
+                       "use --accelerator cpu for this model", o.head_size_flag);
   if (o.ctx_len % 16 != 0)
     return unsupported("ctx_len " + std::to_string(o.ctx_len) + " (the GPU WKV7 kernel needs a multiple of 16)",
-                       "choose a ctx_len that is a multiple of 16, or use --accelerator cpu");
+                       "choose a ctx_len that is a multiple of 16, or use --accelerator cpu", "ctx_len");
   if (o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % 16 != 0)
     return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs a multiple of 16)",
-                       "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu");
+                       "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu", "chunk_ctx");
   return std::nullopt;
 }
 

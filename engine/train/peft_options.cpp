@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/flags.h"
 
 namespace rwkv {
 namespace {
@@ -170,7 +171,7 @@ void parse_new_miss(const Json& cfg, TrainOptions& o) {
 
 void parse_legacy(const std::string& method, const std::string& flag_name, const Json& cfg, TrainOptions& o) {
   if (cfg.kind() != Json::Kind::Object)
-    throw EngineError("E_PEFT_CONFIG", "--" + flag_name + " must be a JSON object", "");
+    throw EngineError("E_PEFT_CONFIG", "--" + flag_name + " must be a JSON object", "", flag_name);
   if (method == "lora") {
     check_known(cfg, {"lora_load", "lora_r", "lora_alpha", "lora_dropout"}, "--lora_config");
     o.peft.r = integer(cfg, "lora_r", 8);
@@ -198,42 +199,56 @@ void parse_legacy(const std::string& method, const std::string& flag_name, const
   }
 }
 
-}  // namespace
-
-void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
+// `about` is kept at the flag whose value is being read, so an error names it (EngineError::flag).
+void resolve(const ParsedFlags& f, TrainOptions& o, std::string& about) {
+  about = f.get_string("train_type") == "state" ? "train_type" : "peft";
   std::string peft = f.get_string("peft");
   if (f.get_string("train_type") == "state") peft = "state";
   o.peft_name = peft;
+  // the name's method and older settings flag come from the one table (flags.json peftMethods)
+  const PeftName* name = find_peft_name(peft);
+  if (!name || !name->supported) {
+    std::string list;
+    for (const PeftName& n : peft_names())
+      if (n.supported) list += (list.empty() ? "" : ", ") + n.name;
+    unsupported("--peft " + peft, "supported: " + list);
+  }
+  const std::string& legacy_flag = name->config_flag;
   const Json& new_cfg = f.values.at("peft_config");
-  const char* legacy_flag = peft == "lora" ? "lora_config" : peft == "pissa" ? "pissa_config"
-                            : peft == "disha" || peft == "bone" ? "disha_config" : "miss_config";
   // The newest form: --peft_config given with something in it, or given while no older
   // config is (an empty '{}' then means peft's defaults).
   o.peft_new_form = f.has("peft_config") &&
-                    (!(new_cfg.kind() == Json::Kind::Object && new_cfg.members().empty()) || !f.has(legacy_flag));
+                    (!(new_cfg.kind() == Json::Kind::Object && new_cfg.members().empty()) || legacy_flag.empty() ||
+                     !f.has(legacy_flag));
   if (o.peft_new_form && new_cfg.kind() != Json::Kind::Object)
     throw EngineError("E_PEFT_CONFIG", "--peft_config must be a JSON object",
-                      "e.g. --peft_config '{\"r\":64,\"lora_alpha\":128,\"lora_dropout\":0.01}'");
-  if (peft == "none") {
+                      "e.g. --peft_config '{\"r\":64,\"lora_alpha\":128,\"lora_dropout\":0.01}'", "peft_config");
+  const std::string& method = name->method;
+  about = o.peft_new_form || legacy_flag.empty() ? "peft_config" : legacy_flag;
+  if (method == "none") {
     o.peft.method = PeftMethod::Full;
-  } else if (peft == "state") {
+  } else if (method == "state") {
     o.peft.method = PeftMethod::State;
-  } else if (peft == "lora") {
+  } else if (method == "lora") {
     o.peft.method = PeftMethod::Lora;
     if (o.peft_new_form) parse_new_lora(new_cfg, o);
-    else parse_legacy("lora", "lora_config", f.values.at("lora_config"), o);
-  } else if (peft == "pissa") {
+    else parse_legacy("lora", legacy_flag, f.values.at(legacy_flag), o);
+  } else if (method == "pissa") {
     o.peft.method = PeftMethod::Pissa;
-    parse_legacy("pissa", o.peft_new_form ? "peft_config" : "pissa_config",
-                 o.peft_new_form ? new_cfg : f.values.at("pissa_config"), o);
+    parse_legacy("pissa", o.peft_new_form ? "peft_config" : legacy_flag,
+                 o.peft_new_form ? new_cfg : f.values.at(legacy_flag), o);
     o.peft_new_form = false;  // the newest RWKV-PEFT has no pissa method: the older behaviour applies
-  } else if (peft == "miss" || peft == "bone" || peft == "disha") {
+  } else if (method == "miss") {
+    // miss (the newest RWKV-PEFT, MissConfig) or its older names bone/disha (DiSHA's keys)
     o.peft.method = PeftMethod::Miss;
-    if (o.peft_new_form && peft == "miss") parse_new_miss(new_cfg, o);
-    else parse_legacy(peft, legacy_flag, o.peft_new_form ? new_cfg : f.values.at(legacy_flag), o);
-    if (peft != "miss") o.peft_new_form = false;
+    const bool hf_miss = name->peft_config == "miss";
+    if (o.peft_new_form && hf_miss) parse_new_miss(new_cfg, o);
+    else parse_legacy("miss", o.peft_new_form ? "peft_config" : legacy_flag,
+                      o.peft_new_form ? new_cfg : f.values.at(legacy_flag), o);
+    if (!hf_miss) o.peft_new_form = false;
   } else {
-    unsupported("--peft " + peft, "supported: none, lora, pissa, miss (bone/disha), state");
+    about = "peft";
+    unsupported("--peft " + peft, "the flag table names method \"" + method + "\", which this engine does not train");
   }
   if (o.peft.method == PeftMethod::Lora || o.peft.method == PeftMethod::Pissa || o.peft.method == PeftMethod::Miss) {
     if (o.peft.r <= 0) throw EngineError("E_PEFT_CONFIG", "r must be > 0", "e.g. {\"r\":64}");
@@ -261,6 +276,18 @@ void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
     for (const auto& p : tp.items()) o.peft.train_parts.push_back(p.as_string());
   else if (tp.kind() == Json::Kind::String && !tp.as_string().empty())
     o.peft.train_parts.push_back(tp.as_string());
+}
+
+}  // namespace
+
+void resolve_peft_options(const ParsedFlags& f, TrainOptions& o) {
+  std::string about;
+  try {
+    resolve(f, o, about);
+  } catch (EngineError& e) {
+    if (e.flag.empty()) e.flag = about;
+    throw;
+  }
 }
 
 }  // namespace rwkv

@@ -16,7 +16,7 @@ namespace {
 void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
   if (o.data_type != "binidx" && o.data_type != "jsonl" && o.data_type != "sft")
     throw EngineError("E_FLAG_UNSUPPORTED", "--data_type " + o.data_type + " is not supported by this engine",
-                      "use binidx (make it with `rwkv-train make-data`), jsonl or sft");
+                      "use binidx (make it with `rwkv-train make-data`), jsonl or sft", "data_type");
   o.dataload = f.get_string("dataload");
   o.dataload_given = f.has("dataload");
   o.loss_mask = f.get_string("loss_mask");
@@ -25,24 +25,24 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
   if (binidx && o.dataload == "only")
     throw EngineError("E_FLAG_UNSUPPORTED", "--dataload only is not supported by this engine",
                       "RWKV-PEFT itself cannot run it (5b8aac9 stops on an undefined min_len, the newest tree "
-                      "has no only()); use --dataload pad, which counts the same tokens");
+                      "has no only()); use --dataload pad, which counts the same tokens", "dataload");
   if (binidx && o.dataload == "get" && o.magic_prime <= 0)
     throw EngineError("E_FLAG_UNSUPPORTED", "--dataload get without --magic_prime is not supported by this engine",
                       "RWKV-PEFT has no get branch for binidx; for RWKV-LM's pretraining sampler pass --magic_prime "
-                      "(printed by `rwkv-train make-data`), or use --dataload pad for one document per sample");
+                      "(printed by `rwkv-train make-data`), or use --dataload pad for one document per sample", "dataload");
   if (o.dataload != "pad" && o.dataload != "get" && o.dataload != "only")
-    throw EngineError("E_FLAG_VALUE", "--dataload " + o.dataload + ": unknown value", "pad, get or only");
+    throw EngineError("E_FLAG_VALUE", "--dataload " + o.dataload + ": unknown value", "pad, get or only", "dataload");
   if (o.loss_mask == "se")
     throw EngineError("E_FLAG_UNSUPPORTED", "--loss_mask se is not supported by this engine",
                       "no RWKV-PEFT version trains with it (its generate_mask is commented out; earlier trees "
                       "failed calling it or fed its mask in as targets); use --loss_mask qa for answer-only loss "
-                      "on User:/Assistant: text");
+                      "on User:/Assistant: text", "loss_mask");
   if (o.loss_mask != "none" && o.loss_mask != "pad" && o.loss_mask != "qa")
-    throw EngineError("E_FLAG_VALUE", "--loss_mask " + o.loss_mask + ": unknown value", "none, pad or qa");
+    throw EngineError("E_FLAG_VALUE", "--loss_mask " + o.loss_mask + ": unknown value", "none, pad or qa", "loss_mask");
   if (uses_stream_sampler(o) && o.loss_mask == "qa")
     throw EngineError("E_FLAG_UNSUPPORTED",
                       "--loss_mask qa with the magic_prime sampler (--dataload get) is not supported by this engine",
-                      "qa masks per document: use --dataload pad (one document per sample)");
+                      "qa masks per document: use --dataload pad (one document per sample)", "loss_mask");
   // sft: RWKV-PEFT passes --sft_field to SFTdataset (prompt field, response field) and loads
   // --sft_split with Hugging Face datasets; here data_file is a local .jsonl.
   const Json& fields = f.values.at("sft_field");
@@ -52,7 +52,7 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
     o.sft_fields.push_back(fields.as_string());
   if (o.data_type == "sft" && !o.sft_fields.empty() && o.sft_fields.size() != 2)
     throw EngineError("E_FLAG_VALUE", "--sft_field needs two field names (prompt, response), got " +
-                      std::to_string(o.sft_fields.size()), "e.g. --sft_field query response");
+                      std::to_string(o.sft_fields.size()), "e.g. --sft_field query response", "sft_field");
   const std::string split = f.get_string("sft_split");
   if (o.data_type == "sft" && split != "train") {
     const std::string head = "train[:", tail = "]";
@@ -62,7 +62,7 @@ void apply_data_flags(const ParsedFlags& f, TrainOptions& o) {
                               : "";
     if (n.empty() || n.size() > 15 || n.find_first_not_of("0123456789") != std::string::npos)
       throw EngineError("E_FLAG_UNSUPPORTED", "--sft_split " + split + " is not supported by this engine",
-                        "a local .jsonl has one split: use train, or train[:N] for its first N rows");
+                        "a local .jsonl has one split: use train, or train[:N] for its first N rows", "sft_split");
     o.sft_split_rows = std::stoll(n);
   }
 }
@@ -102,7 +102,8 @@ void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
                           std::to_string(o.num_nodes) + " = " + std::to_string(real_bsz) +
                           " must divide 40320 (train.py asserts epoch_steps * real_bsz == 40320)",
                       "use --micro_bsz " + nearest_micro_bsz(o.micro_bsz, int64_t(o.devices) * o.num_nodes) +
-                          " (40320 = 2^7 x 3^2 x 5 x 7)");
+                          " (40320 = 2^7 x 3^2 x 5 x 7)",
+                      "micro_bsz");
   if (f.has("epoch_steps") && f.get_int("epoch_steps") != 40320 / real_bsz)
     o.warnings.push_back({"W_LM_FORCED", "--epoch_steps " + std::to_string(f.get_int("epoch_steps")) +
                                             " is replaced by 40320 / real_bsz = " + std::to_string(40320 / real_bsz) +
@@ -115,16 +116,16 @@ void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
                       "--magic_prime " + std::to_string(o.magic_prime) +
                           (is_prime(p) ? " is prime but not 2 mod 3" : " is not a prime") +
                           ": RWKV-LM's dataset asserts a prime p with p % 3 == 2",
-                      "use the value make_data.py (or `rwkv-train make-data`) printed for this data and ctx_len");
+                      "use the value make_data.py (or `rwkv-train make-data`) printed for this data and ctx_len", "magic_prime");
   if (!f.has("adam_eps")) o.adam_eps = 1e-18f;  // RWKV-LM's default
   if (o.data_type != "binidx")
     throw EngineError("E_FLAG_UNSUPPORTED", "--data_type " + o.data_type + ": RWKV-LM's train.py trains binidx only",
-                      "make binidx with make_data.py or `rwkv-train make-data`, or use RWKV-PEFT's flags for jsonl");
+                      "make binidx with make_data.py or `rwkv-train make-data`, or use RWKV-PEFT's flags for jsonl", "data_type");
   if (o.train_stage == 1 && !o.load_model.empty())
     throw EngineError("E_FLAG_UNSUPPORTED",
                       "--train_stage 1 with --load_model (RWKV-LM's weight combination into a new shape) is not "
                       "supported by this engine",
-                      "to continue pretraining an existing model, copy it to proj_dir/rwkv-init.pth and run stage 3");
+                      "to continue pretraining an existing model, copy it to proj_dir/rwkv-init.pth and run stage 3", "train_stage");
   if (o.train_stage >= 2 && !o.load_model.empty() && o.load_model != "0")
     o.warnings.push_back({"W_LOAD_MODEL_IGNORED", "--train_stage " + std::to_string(o.train_stage) +
                                                       " continues from the newest rwkv-*.pth in " + o.proj_dir +
@@ -145,6 +146,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   o.n_layer = int(f.get_int("n_layer"));
   o.n_embd = int(f.get_int("n_embd"));
   o.head_size = int(f.has("head_size") ? f.get_int("head_size") : f.get_int("head_size_a"));
+  o.head_size_flag = f.has("head_size") ? "head_size" : "head_size_a";
   o.head_size_divisor = float(f.get_int("head_size_divisor"));
   o.epoch_steps = f.get_int("epoch_steps");
   o.epoch_count = f.get_int("epoch_count");
@@ -180,7 +182,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   o.continue_newest = o.train_stage >= 2;
 
   auto bad = [](const std::string& flag, const std::string& why, const std::string& hint) {
-    throw EngineError("E_FLAG_VALUE", "--" + flag + ": " + why, hint);
+    throw EngineError("E_FLAG_VALUE", "--" + flag + ": " + why, hint, flag);
   };
   if (o.data_file.empty()) bad("data_file", "no dataset given", "pass --data_file PREFIX (binidx without .bin/.idx) or a .jsonl file");
   if (o.vocab_size <= 0) bad("vocab_size", "must be positive", "65536 for the RWKV World vocabulary");
@@ -198,27 +200,27 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
     bad("lr_schedule", "unknown schedule '" + o.lr_schedule + "'", "cos, cos_decay or wsd");
   if (o.devices != 1)
     throw EngineError("E_FLAG_UNSUPPORTED", "--devices " + std::to_string(o.devices) + ": this build trains on one device",
-                      "use --devices 1");
+                      "use --devices 1", "devices");
   if (o.num_nodes != 1)
     throw EngineError("E_FLAG_UNSUPPORTED", "--num_nodes " + std::to_string(o.num_nodes) + ": this build trains on one machine",
-                      "use --num_nodes 1");
+                      "use --num_nodes 1", "num_nodes");
   const std::string my_testing = f.get_string("my_testing");
   if (f.has("my_testing") && my_testing != "x070")
     throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",
-                      "use --my_testing x070");
+                      "use --my_testing x070", "my_testing");
 
   // Flags whose meaning this engine does not implement: a non-default value is an error
   // (training would silently differ from what the user asked for), never a quiet no-op.
   auto unsupported_if = [&](const char* flag, bool differs, const std::string& hint) {
     if (f.has(flag) && differs)
       throw EngineError("E_FLAG_UNSUPPORTED", std::string("--") + flag + " " + f.values.at(flag).dump() +
-                                                  " is not supported by this engine", hint);
+                                                  " is not supported by this engine", hint, flag);
   };
   if (o.infctx) {
     if (o.chunk_ctx <= 0) bad("chunk_ctx", "must be positive", "tokens per infctx chunk, e.g. 512");
     if (o.data_type == "sft")
       throw EngineError("E_FLAG_UNSUPPORTED", "--train_type infctx with --data_type sft",
-                        "RWKV-PEFT's infctx step trains (input, target) batches: use binidx or jsonl data");
+                        "RWKV-PEFT's infctx step trains (input, target) batches: use binidx or jsonl data", "train_type");
   }
   unsupported_if("quant", f.get_string("quant") != "none", "quantised base weights are not implemented; use --quant none");
   unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
@@ -229,7 +231,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   resolve_peft_options(f, o);
   if (o.infctx && o.peft.method == PeftMethod::State)
     throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
-                      "RWKV-PEFT runs them as separate modes: choose one");
+                      "RWKV-PEFT runs them as separate modes: choose one", "train_type");
   // The older RWKV-PEFT has no --merge: its checkpoints always hold the adapter alone.
   if (!o.peft_new_form && !f.has("merge") && o.peft.method != PeftMethod::Full && o.peft.method != PeftMethod::State)
     o.merge = false;

@@ -8,7 +8,7 @@ import { createAddonFacts } from '../src/facts/addonFacts';
 import type { Facts } from '../src/facts/facts';
 import { gatherFacts } from '../src/facts/gather';
 import { kindOf, parseDocument } from '../src/parse/parseDocument';
-import { fakeFiles, world } from './fakeWorld';
+import { fakeEngineRules, fakeFiles, world } from './fakeWorld';
 
 let facts: Facts | undefined, why = '';
 try { facts = createAddonFacts(); } catch (e) { why = (e as Error).message.split('\n')[0]!; }
@@ -32,4 +32,19 @@ test('RWKV026 through the real addon: what the GPU engine cannot split, unimplem
   assert.deepEqual(await engineNotes(`${RUN} --peft lora --lora_config '{"lora_load":"","lora_r":32,"lora_alpha":32,"lora_dropout":0.01}' --accelerator gpu\n`), [], 'LoRA dropout runs on the GPU');
   assert.deepEqual(await engineNotes(`${RUN} --train_type infctx --chunk_ctx 256 --accelerator gpu\n`), [], 'infctx runs on the GPU');
   assert.deepEqual(await engineNotes(`${RUN} --peft pissa --pissa_config '{"pissa_r":32,"svd_niter":4}' --accelerator gpu --grad_cp 1\n`), [], 'PiSSA runs on the GPU');
+});
+
+test('the real addon names the flag each refusal is about, as the fake engine does', async (t) => {
+  if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
+  const base = ['--n_layer', '24', '--n_embd', '2048', '--vocab_size', '65536', '--data_file', 'd', '--data_type', 'binidx', '--accelerator', 'gpu'];
+  const flagOf = async (extra: string[]): Promise<string | undefined> => { const r = await facts!.checkRun([...base, ...extra]); return r.ok ? undefined : r.flag; };
+  assert.equal(await flagOf(['--ctx_len', '500']), 'ctx_len');
+  assert.equal(await flagOf(['--head_size_a', '32']), 'head_size_a');
+  assert.equal(await flagOf(['--train_type', 'infctx', '--ctx_len', '512', '--chunk_ctx', '250']), 'chunk_ctx');
+  assert.equal(await flagOf(['--quant', 'nf4']), 'quant');
+  for (const argv of [['--ctx_len', '500'], ['--head_size_a', '32'], ['--quant', 'nf4']]) {
+    const fake = fakeEngineRules([...base, ...argv]);
+    const real = await facts.checkRun([...base, ...argv]);
+    if (!fake.ok && !real.ok && fake.code === real.code) assert.equal(fake.flag, real.flag, argv.join(' '));
+  }
 });

@@ -28,10 +28,11 @@ export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json')
 export function fakeEngineRules(argv: string[]): RunCheck {
   const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
   const quant = flag('quant');
-  if (quant && quant !== 'none') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant "${quant}" is not supported by this engine`, hint: 'quantised base weights are not implemented; use --quant none' };
-  const headSize = Number(flag('head_size_a') ?? flag('head_size') ?? 64);
+  if (quant && quant !== 'none') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant "${quant}" is not supported by this engine`, hint: 'quantised base weights are not implemented; use --quant none', flag: 'quant' };
+  const headSizeFlag = flag('head_size') !== undefined ? 'head_size' : 'head_size_a';
+  const headSize = Number(flag(headSizeFlag) ?? 64);
   if ((flag('accelerator') ?? 'gpu') !== 'cpu' && headSize !== 64)
-    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `head size ${headSize} (the GPU WKV7 kernel is built for 64) is not yet implemented on the GPU`, hint: 'use --accelerator cpu for this model' };
+    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `head size ${headSize} (the GPU WKV7 kernel is built for 64) is not yet implemented on the GPU`, hint: 'use --accelerator cpu for this model', flag: headSizeFlag };
   return { ok: true, warnings: [] };
 }
 export const fakeEngine: { answer: (argv: string[]) => RunCheck } = { answer: fakeEngineRules };

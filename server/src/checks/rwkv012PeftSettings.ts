@@ -1,7 +1,7 @@
 // RWKV012: PEFT settings (--peft_config and the older --lora_config/--pissa_config/--disha_config/
 // --miss_config): valid JSON, keys the method takes, values of the right type.
 import { closest } from '../core/didYouMean';
-import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_ONLY_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
+import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_FLAG_OF, LEGACY_ONLY_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
 import type { ObjectView } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { methodOf, settingsOf, type Settings } from './peftSettings';
@@ -34,7 +34,7 @@ export const check: Check = {
       if (!ls) continue;
       out.push(...syntax(ls));
       if (!ls.object || ls.problems.length) continue;
-      const active = legacyMethod === method || (legacyMethod === 'disha' && (method === 'bone' || method === 'miss'));
+      const active = legacyMethod === method || LEGACY_FLAG_OF[method] === flag;
       out.push(...entries(ls.object, keys, `--${flag}`, active));
     }
     return out;

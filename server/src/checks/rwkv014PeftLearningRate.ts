@@ -3,6 +3,7 @@ import { effective } from '../parse/resolve';
 import { findArg } from '../parse/trainConfig';
 import type { Check, Edit, Finding } from './types';
 import { entry, methodOf, settingsOf } from './peftSettings';
+import { peftMethod } from '../peft/peftKeys';
 import { replaceValue, usedHere } from './util';
 
 const LIMIT = 1e-4;
@@ -20,7 +21,7 @@ export const check: Check = {
   checkRun({ run }) {
     const method = methodOf(run);
     const pissaViaLora = method === 'lora' && String(entry(settingsOf(run, 'peft_config'), 'init_lora_weights')?.value ?? '').startsWith('pissa');
-    if (!['miss', 'bone', 'disha', 'pissa'].includes(method) && !pissaViaLora) return [];
+    if (!['miss', 'pissa'].includes(peftMethod(method)) && !pissaViaLora) return [];
     const name = pissaViaLora || method === 'pissa' ? 'PiSSA' : 'MiSS';
     const out: Finding[] = [];
     const edits: Edit[] = [];

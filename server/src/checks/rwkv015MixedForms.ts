@@ -3,9 +3,13 @@
 import { findArg } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { methodOf } from './peftSettings';
+import { PEFT_NAMES, peftName } from '../peft/peftKeys';
 
-export const LEGACY_JSON_FLAGS = ['lora_config', 'pissa_config', 'disha_config', 'miss_config'];
-const METHOD_OF: Record<string, string[]> = { lora_config: ['lora'], pissa_config: ['pissa'], disha_config: ['disha', 'bone', 'miss'], miss_config: ['miss'] };
+export const LEGACY_JSON_FLAGS = [...new Set(PEFT_NAMES.flatMap((n) => (n.configFlag ? [n.configFlag] : [])))];
+/** The --peft names whose settings each older flag carries (flags.json peftMethods). */
+const METHOD_OF: Record<string, string[]> = Object.fromEntries(
+  LEGACY_JSON_FLAGS.map((flag) => [flag, PEFT_NAMES.filter((n) => n.configFlag === flag).map((n) => n.name)]),
+);
 
 export const check: Check = {
   code: 'RWKV015',
@@ -30,7 +34,8 @@ export const check: Check = {
       }
     }
     // the newest RWKV-PEFT builds the method from Hugging Face peft: no pissa/disha/bone there
-    if (newForm && ['pissa', 'disha', 'bone'].includes(method)) {
+    const name = peftName(method);
+    if (newForm && name && name.method !== 'none' && name.method !== 'state' && !name.trainers.includes('peft')) {
       const peftArg = findArg(run, 'peft')!;
       const advice = method === 'pissa' ? `--peft lora with "init_lora_weights":"pissa" in --peft_config, or the older --pissa_config form` : '--peft miss';
       out.push({ code: 'RWKV015', severity: 'error', message: `--peft ${method} with --peft_config: the newest RWKV-PEFT has no ${method} method; use ${advice}.`, span: peftArg.value?.span ?? peftArg.nameSpan });

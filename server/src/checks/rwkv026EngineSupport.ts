@@ -22,9 +22,8 @@ export const check: Check = {
   checkRun({ run, facts, runIndex }) {
     const answer = ok(facts.runs[runIndex]?.engine);
     if (!answer || answer.ok || !ENGINE_LIMITS.has(answer.code)) return [];
-    // The engine's messages start with the flag they are about: put the note on that flag.
-    const flag = /^--([A-Za-z_][\w]*)/.exec(answer.message)?.[1];
-    const arg = flag ? findArg(run, flag) : undefined;
+    // The engine names the flag its answer is about (EngineError::flag): put the note on it.
+    const arg = answer.flag ? findArg(run, answer.flag) : undefined;
     const where = answer.code === 'E_CUDA_UNSUPPORTED' ? "Run Training's GPU engine" : 'Run Training (the bundled engine)';
     return [{
       code: 'RWKV026',

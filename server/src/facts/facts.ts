@@ -45,7 +45,7 @@ export interface MemoryPlan {
  */
 export type RunCheck =
   | { ok: true; warnings: { code: string; message: string }[] }
-  | { ok: false; code: string; message: string; hint: string };
+  | { ok: false; code: string; message: string; hint: string; /** The flag it is about, without --, where the engine knows it. */ flag?: string };
 
 /** The resolved flags of one train.py call, by flag name (without --), as the engine takes them. */
 export type FlagValues = Record<string, string | number | boolean>;

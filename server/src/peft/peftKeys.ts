@@ -1,6 +1,10 @@
 // The keys each PEFT method's settings accept: the new form (`--peft X --peft_config '{...}'`,
 // Hugging Face peft's LoraConfig / MissConfig keyword arguments as RWKV-PEFT passes them) and the
 // older forms (`--lora_config`, `--pissa_config`, `--disha_config`, `--miss_config`). One place.
+// Which --peft name trains which method and carries its settings in which flag is flags.json's
+// `peftMethods` table, which the engine (train/peft_options.cpp, core/planner.cpp) reads too.
+import table from '../flags/flags.json';
+import type { Trainer } from '../parse/trainConfig';
 
 export type KeyType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'path';
 
@@ -93,15 +97,35 @@ export const LEGACY_CONFIG_KEYS: Record<string, { method: string; keys: PeftKey[
   },
 };
 
-/** The method names --peft accepts mapped to the settings table they use with --peft_config. */
-export function peftConfigKeys(method: string): PeftKey[] | undefined {
-  if (method === 'bone' || method === 'disha') return PEFT_CONFIG_KEYS.miss;
-  if (method === 'pissa') return PEFT_CONFIG_KEYS.lora;
-  return PEFT_CONFIG_KEYS[method];
+/** One --peft name of flags.json's `peftMethods`: the method it trains, which trainers spell it,
+ * the older JSON flag that carries its settings and the --peft_config key set. */
+export interface PeftName {
+  name: string;
+  method: string;
+  trainers: Trainer[];
+  configFlag?: string;
+  peftConfig?: string;
+  supported: boolean;
 }
 
-/** The legacy JSON flag that carries a method's settings in the older form. */
-export const LEGACY_FLAG_OF: Record<string, string> = { lora: 'lora_config', pissa: 'pissa_config', disha: 'disha_config', bone: 'disha_config', miss: 'disha_config' };
+export const PEFT_NAMES: readonly PeftName[] = (table as unknown as { peftMethods: { names: PeftName[] } }).peftMethods.names;
+const peftByName = new Map(PEFT_NAMES.map((n) => [n.name, n]));
+
+export function peftName(name: string): PeftName | undefined { return peftByName.get(name); }
+
+/** What a --peft name trains (bone and disha: miss); the name itself when the table lacks it. */
+export function peftMethod(name: string): string { return peftByName.get(name)?.method ?? name; }
+
+/** The --peft_config settings table for a --peft name (bone/disha: MiSS's, pissa: LoRA's). */
+export function peftConfigKeys(name: string): PeftKey[] | undefined {
+  const n = peftByName.get(name);
+  return PEFT_CONFIG_KEYS[n ? n.peftConfig ?? n.method : name];
+}
+
+/** The legacy JSON flag that carries a --peft name's settings in the older form. */
+export const LEGACY_FLAG_OF: Record<string, string> = Object.fromEntries(
+  PEFT_NAMES.filter((n) => n.configFlag).map((n) => [n.name, n.configFlag!]),
+);
 
 /** Names people write for peft's keys (train.py's own --help example uses "alpha" and "dropout"). */
 export const KEY_ALIASES: Record<string, string> = { rank: 'r', alpha: 'lora_alpha', dropout: 'lora_dropout', lora_r: 'r', target: 'target_modules', modules: 'target_modules' };
