@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/json.h"
 #include "core/json_schema.h"
@@ -37,7 +38,7 @@ inline std::map<std::string, int> check_protocol_file(const std::string& path, c
     rwkv::Json event;
     try {
       event = rwkv::Json::parse(text);
-    } catch (const std::exception& e) {
+    } catch (const std::exception&) {
       fail(file, line, "protocol: not JSON: " + text);
       continue;
     }
