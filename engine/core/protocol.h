@@ -1,6 +1,7 @@
-// The run protocol (DESIGN.md): one JSON object a line on stdout, each with `event` and the
-// protocol version `v`; the same lines appended to proj_dir/metrics.jsonl. Human logs and the
-// progress bar go to stderr. Events: start, step, checkpoint, epoch, warning, error, end.
+// The run protocol: one JSON object a line on stdout, each with `event` and the protocol
+// version `v`; the same lines appended to proj_dir/metrics.jsonl. Human logs and the progress
+// bar go to stderr. Events: start, step, checkpoint, epoch, warning, error, end; every field
+// of each is described in core/protocol.schema.json, which the tests hold emitted lines to.
 #pragma once
 #include <cstdio>
 #include <mutex>

@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/pth.h"
 #include "tests/check.h"
+#include "tests/protocol_check.h"
 
 using namespace rwkv;
 
@@ -64,6 +65,7 @@ static CliResult run_cli(const std::vector<std::string>& args, int term_after_st
     try { j = Json::parse(buf); } catch (...) { continue; }
     const Json* ev = j.kind() == Json::Kind::Object ? j.find("event") : nullptr;
     if (!ev) continue;  // subcommands print a plain JSON result
+    CHECK_PROTOCOL_EVENT(j);  // the CLI's stdout: core/protocol.schema.json, nothing more
     r.events.push_back(j);
     if (ev->as_string() == "step" && ++steps == term_after_steps) kill(pid, SIGTERM);
   }

@@ -22,6 +22,7 @@
 #include "core/protocol.h"
 #include "tests/check.h"
 #include "tests/counting_data.h"
+#include "tests/protocol_check.h"
 #include "train/init_weights.h"
 #include "train/lm_pretrain.h"
 #include "train/lr_schedule.h"
@@ -259,6 +260,7 @@ int main() {
     TrainHooks hooks;
     hooks.progress_bar = false;
     CHECK(run_training(o, protocol, hooks) == 0);
+    CHECK_PROTOCOL_FILE(proj + "/metrics.jsonl");  // rwkv_lm in start, the warning, the final checkpoint
     const auto ev = events(proj + "/metrics.jsonl");
     const Json* warn = nullptr;
     for (const auto& e : ev)
@@ -282,6 +284,7 @@ int main() {
     TrainHooks hooks;
     hooks.progress_bar = false;
     CHECK(run_training(o, protocol, hooks) != 0);
+    CHECK_PROTOCOL_FILE(empty + "/metrics.jsonl");  // error, then end without steps
     const Json* err = first(events(empty + "/metrics.jsonl"), "error");
     CHECK(err && err->find("code")->as_string() == "E_LOAD_MODEL");
   }

@@ -15,6 +15,7 @@
 #include "core/backend.h"
 #include "core/binidx.h"
 #include "tests/counting_data.h"
+#include "tests/protocol_check.h"
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/json.h"
@@ -96,7 +97,9 @@ inline std::string train(const std::vector<std::string>& args) {
     TrainHooks hooks;
     hooks.progress_bar = false;
     hooks.allow_resume = false;
-    if (run_training(o, proto, hooks) == 0) return "";
+    const int rc = run_training(o, proto, hooks);
+    CHECK_PROTOCOL_FILE(o.proj_dir + "/metrics.jsonl");  // pissa_init, adapter, merged, state checkpoints
+    if (rc == 0) return "";
   }
   std::ifstream in(o.proj_dir + "/metrics.jsonl");
   std::string line, code = "?";

@@ -23,6 +23,7 @@
 #include "core/pth.h"
 #include "tests/check.h"
 #include "tests/counting_data.h"
+#include "tests/protocol_check.h"
 #include "core/tokenizer.h"
 #include "train/data_source.h"
 #include "train/init_weights.h"
@@ -86,6 +87,10 @@ static void learns_pattern() {
     hooks.progress_bar = false;
     CHECK(run_training(o, proto, hooks) == 0);
   }
+  // every line the run wrote is what core/protocol.schema.json describes, and nothing more
+  auto events = CHECK_PROTOCOL_FILE(o.proj_dir + "/metrics.jsonl");
+  CHECK(events["start"] == 1 && events["step"] == 60 && events["epoch"] == 3 && events["end"] == 1);
+  CHECK(events["checkpoint"] == 4);  // rwkv-init.pth (init) and rwkv-0..2.pth (full)
   const auto losses = step_losses(o.proj_dir + "/metrics.jsonl");
   CHECK(losses.size() == 60);
   if (losses.size() == 60) {
@@ -129,6 +134,7 @@ static std::vector<double> run_resumable(const TrainOptions& o, int stop_after_s
   TrainHooks hooks;
   hooks.progress_bar = false;
   CHECK(run_training(o, proto, hooks) == 0);
+  CHECK_PROTOCOL_FILE(metrics);  // the stopped launch (a resume checkpoint) and the resumed one
   return step_losses(metrics);
 }
 
@@ -208,6 +214,7 @@ static void exits_at_my_exit_tokens() {
     CHECK(run_training(o, proto, hooks) == 0);
   }
   CHECK(step_losses(o.proj_dir + "/metrics.jsonl").size() == 10);
+  CHECK_PROTOCOL_FILE(o.proj_dir + "/metrics.jsonl");
   CHECK(exists(o.proj_dir + "/rwkv-final.pth"));
   CHECK(!exists(o.proj_dir + "/rwkv-0.pth"));  // it ended inside the first epoch
 }
@@ -279,6 +286,7 @@ static void infctx_training() {
       hooks.progress_bar = false;
       CHECK(run_training(o, proto, hooks) == 0);
     }
+    CHECK_PROTOCOL_FILE(o.proj_dir + "/metrics.jsonl");
     return step_losses(o.proj_dir + "/metrics.jsonl");
   };
   const auto normal = run("normal", false, 512), one_chunk = run("one_chunk", true, 16), chunks = run("chunks", true, 6);

@@ -137,11 +137,17 @@ class Trainer {
         proto_.warning("W_LM_GROUPS_GPU", "RWKV-LM's 2x lr on att.w0 and its weight-decay group (>=2-D .weight "
                                           "tensors) are not yet applied by the CUDA backend");
     }
+    // which trainer's schedule: RWKV-LM's flags, the newest RWKV-PEFT's --peft_config, else the older form
+    sched_.form = o_.lm_v7 ? LrForm::RwkvLm : o_.peft_new_form ? LrForm::Peft : LrForm::PeftLegacy;
     sched_.kind = o_.lr_schedule;
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
     sched_.warmup_steps = o_.warmup_steps;
-    sched_.total_steps = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
+    planned_steps_ = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
+    sched_.total_steps = planned_steps_;
+    // the newest RWKV-PEFT's cosine runs over num_training_batches * epoch_count: micro-batches,
+    // while its step (global_step) counts optimizer steps
+    if (sched_.form == LrForm::Peft) sched_.total_steps = o_.epoch_steps * o_.epoch_count;
     sched_.my_exit_tokens = o_.my_exit_tokens;
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
@@ -149,6 +155,7 @@ class Trainer {
     if (o_.lm_v7 && o_.my_exit_tokens > 0) {
       const int64_t tps = sched_.tokens_per_step;
       sched_.total_steps = std::max<int64_t>(0, (o_.my_exit_tokens + tps - 1) / tps - o_.epoch_begin * o_.epoch_steps);
+      planned_steps_ = sched_.total_steps;
     }
     if (resume_file_ && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
@@ -414,7 +421,7 @@ class Trainer {
     data.set("tokens", data_->num_tokens());
     data.set("documents", data_->num_documents());
     f.set("data", data);
-    f.set("total_steps", sched_.total_steps);
+    f.set("total_steps", planned_steps_);
     f.set("resumed_from_step", resumed_ ? pos_.global_step : int64_t(0));
     if (!loaded_from_.empty()) f.set("loaded_from", loaded_from_);
     f.set("epoch_begin", o_.epoch_begin);
@@ -573,6 +580,7 @@ class Trainer {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<DataSource> data_;
   LrSchedule sched_;
+  int64_t planned_steps_ = 0;   // optimizer steps this launch plans (the start event's total_steps)
   Position pos_;
   bool resumed_ = false;
   bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)

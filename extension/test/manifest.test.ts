@@ -39,3 +39,21 @@ test('grammars, walkthrough media and l10n folder named in the manifest exist', 
   assert.equal(manifest.main, './dist/extension.js');
   assert.ok(manifest.capabilities.untrustedWorkspaces.supported === 'limited');
 });
+
+test('F5 debugs the extension with the language server attached, and .vscode stays out of the VSIX', () => {
+  const launch = JSON.parse(readFileSync('.vscode/launch.json', 'utf8'));
+  const tasks = JSON.parse(readFileSync('.vscode/tasks.json', 'utf8'));
+  const host = launch.configurations.find((c: { type: string }) => c.type === 'extensionHost');
+  const attach = launch.configurations.find((c: { type: string; request: string }) => c.type === 'node' && c.request === 'attach');
+  assert.ok(host && attach);
+  // the port the client starts the server's inspector on in debug mode
+  const client = readFileSync('extension/src/serverClient.ts', 'utf8');
+  assert.equal(String(attach.port), /--inspect=(\d+)/.exec(client)?.[1]);
+  assert.ok(tasks.tasks.some((t: { label: string }) => t.label === host.preLaunchTask), 'the pre-launch task exists');
+  const compound = launch.compounds.find((c: { configurations: string[] }) => c.configurations.includes(host.name) && c.configurations.includes(attach.name));
+  assert.ok(compound, 'one compound launches both');
+  // .vscodeignore is a whitelist: ** first, and nothing under .vscode is let back in
+  const ignore = readFileSync('.vscodeignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  assert.equal(ignore[0], '**');
+  assert.ok(!ignore.some((l) => l.startsWith('!') && (l.includes('.vscode') || l === '!**' || l === '!*')));
+});

@@ -2,7 +2,7 @@
 // (a stray print, a progress bar on the wrong stream, a half-written last line) and may come
 // from a newer engine. "Parsing never fails": every line becomes either an event or garbage.
 import { StringDecoder } from 'node:string_decoder';
-import type { ProtocolEvent, UnknownEvent } from './protocol';
+import { NUMERIC_FIELDS, type ProtocolEvent, type UnknownEvent } from './protocol';
 
 export type ReadItem =
   | { kind: 'event'; event: ProtocolEvent | UnknownEvent; line: string }
@@ -11,9 +11,8 @@ export type ReadItem =
 /** The longest line kept; a runaway line without newline must not grow memory without bound. */
 export const MAX_LINE_CHARS = 1 << 20;
 
-const KNOWN_NUMERIC: Record<string, readonly string[]> = {
-  step: ['step', 'epoch', 'loss', 'lr', 'tokens', 'tokens_per_s', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes', 'grad_norm', 'elapsed_s'],
-};
+// The step event's numbers, as the schema (engine/core/protocol.schema.json) types them.
+const KNOWN_NUMERIC: Record<string, readonly string[]> = { step: NUMERIC_FIELDS.step };
 
 /** Parses one line. Non-JSON, non-objects, objects without a string `event`, and `step` events without a finite step are garbage. */
 export function parseProtocolLine(rawLine: string): ReadItem {
