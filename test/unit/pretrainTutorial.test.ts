@@ -115,7 +115,9 @@ function runScript(script: string, interrupt?: { when: (e: Ev, seen: Ev[]) => bo
 
 const of = (r: Run, kind: string) => r.events.filter((e) => e.event === kind);
 const one = (r: Run, kind: string) => of(r, kind)[0];
-const files = () => readdirSync(join(ws, PROJ)).sort();
+// proj_dir as RWKV-LM sees it: its train.py reads only rwkv*.pth there; the engine's run lock
+// (.rwkv-train.lock, one run per proj_dir) is left out.
+const files = () => readdirSync(join(ws, PROJ)).filter((f) => f !== '.rwkv-train.lock').sort();
 
 /** RWKV-LM train_temp's learning rate (trainer.py on_train_batch_start) at real_step, global_step. */
 function rwkvLmLr(realStep: number, globalStep: number, exitTokens: number, realBsz: number): number {
