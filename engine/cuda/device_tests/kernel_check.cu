@@ -103,26 +103,30 @@ void compare(const std::string& name, const V& gpu, const V& ref, double tol) {
               ok ? "PASS" : "FAIL");
 }
 
+// WKV7's a = -kk and b = kk * a_lr with kk a unit vector per head, as the model builds them.
+void wkv7_ab(size_t n, int N, V& a, V& b) {
+  a.assign(n, 0);
+  b.assign(n, 0);
+  V kk = rand_bf16(n, -1, 1), lr = rand_f32(n, 0, 1);
+  for (size_t h0 = 0; h0 < n; h0 += N) {
+    double s = 0;
+    for (int i = 0; i < N; i++) s += kk[h0 + i] * kk[h0 + i];
+    s = std::sqrt(s);
+    for (int i = 0; i < N; i++) {
+      a[h0 + i] = from_bf16(to_bf16((float)(-kk[h0 + i] / s)));
+      b[h0 + i] = from_bf16(to_bf16((float)(kk[h0 + i] / s * lr[h0 + i])));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 void test_wkv7(Context& ctx, int B, int T, int H, const char* tag) {
   const int N = kWkvHeadSize;
   const size_t n = (size_t)B * T * H * N;
   V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
   V w = rand_bf16(n, -4.0, -0.5);  // log-log decay, as after the model's soft clamp
-  // a = -kk, b = kk * a_lr with kk a unit vector per head, as the model builds them.
-  V a(n), b(n);
-  {
-    V kk = rand_bf16(n, -1, 1), lr = rand_f32(n, 0, 1);
-    for (size_t h0 = 0; h0 < n; h0 += N) {
-      double s = 0;
-      for (int i = 0; i < N; i++) s += kk[h0 + i] * kk[h0 + i];
-      s = std::sqrt(s);
-      for (int i = 0; i < N; i++) {
-        a[h0 + i] = from_bf16(to_bf16((float)(-kk[h0 + i] / s)));
-        b[h0 + i] = from_bf16(to_bf16((float)(kk[h0 + i] / s * lr[h0 + i])));
-      }
-    }
-  }
+  V a, b;
+  wkv7_ab(n, N, a, b);
   V y, dr, dw, dk, dv, da, db;
   twin::wkv7(B, T, H, N, r, w, k, v, a, b, dy, y, dr, dw, dk, dv, da, db);
   Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *A = up_bf16(a),
@@ -151,19 +155,8 @@ void test_wkv7_state(Context& ctx, int B, int T, int H) {
   const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
   V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
   V w = rand_bf16(n, -4.0, -0.5);
-  V a(n), b(n);
-  {
-    V kk = rand_bf16(n, -1, 1), lr = rand_f32(n, 0, 1);
-    for (size_t h0 = 0; h0 < n; h0 += N) {
-      double s = 0;
-      for (int i = 0; i < N; i++) s += kk[h0 + i] * kk[h0 + i];
-      s = std::sqrt(s);
-      for (int i = 0; i < N; i++) {
-        a[h0 + i] = from_bf16(to_bf16((float)(-kk[h0 + i] / s)));
-        b[h0 + i] = from_bf16(to_bf16((float)(kk[h0 + i] / s * lr[h0 + i])));
-      }
-    }
-  }
+  V a, b;
+  wkv7_ab(n, N, a, b);
   V s0 = rand_f32(hnn, -0.5, 0.5);
   V y, dr, dw, dk, dv, da, db, ds0, sfin;
   twin::wkv7(B, T, H, N, r, w, k, v, a, b, dy, y, dr, dw, dk, dv, da, db, &s0, &ds0, &sfin);
