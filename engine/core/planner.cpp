@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/model_config.h"
+#include "core/paths.h"
 
 namespace rwkv {
 namespace {
@@ -143,10 +144,6 @@ EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
   ModelConfig cfg = model_config_for_size(int(in.n_layer), int(in.n_embd), int(in.vocab_size), int(in.head_size));
   if (in.dim_ffn > 0) cfg.dim_ffn = int(in.dim_ffn);
   const bool full = in.peft == "none" && in.train_type != "state";
-  auto ends = [](const std::string& s, const char* suf) {
-    const size_t n = std::char_traits<char>::length(suf);
-    return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
-  };
   EngineTensorBytes b;
   auto tensor = [&](int64_t n, bool gemm, bool trained, bool packed) {
     const double nd = static_cast<double>(n);
@@ -162,10 +159,10 @@ EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
   for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
     int64_t n = 1;
     for (auto d : shape) n *= d;
-    bool gemm = ends(name, ".weight") && name.find("ln") == std::string::npos;
-    for (const char* suf : kLowRank) gemm = gemm || ends(name, suf);
+    bool gemm = ends_with(name, ".weight") && name.find("ln") == std::string::npos;
+    for (const char* suf : kLowRank) gemm = gemm || ends_with(name, suf);
     bool packed = false;
-    for (const char* suf : kMixes) packed = packed || ends(name, suf);
+    for (const char* suf : kMixes) packed = packed || ends_with(name, suf);
     bool trained = full;
     for (const auto& part : in.train_parts)
       if (!part.empty() && name.find(part) != std::string::npos) trained = true;

@@ -615,12 +615,8 @@ int run_training(const TrainOptions& opt, RunProtocol& protocol, const TrainHook
     Trainer t(opt, protocol, hooks);
     return t.run();
   } catch (const EngineError& e) {
-    if (e.code == "E_CUDA_OOM") {
-      const EngineError oom = explain_gpu_oom(e, opt);
-      protocol.error(oom.code, oom.what(), oom.hint);
-    } else {
-      protocol.error(e.code, e.what(), e.hint);
-    }
+    const EngineError reported = e.code == "E_CUDA_OOM" ? explain_gpu_oom(e, opt) : e;
+    protocol.error(reported.code, reported.what(), reported.hint);
     protocol.end("failed");
     return 2;
   } catch (const std::bad_alloc&) {

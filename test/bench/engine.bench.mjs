@@ -13,7 +13,7 @@
 //   BENCH_SKIP_BUILD=1  our side uses the dist/bin/rwkv-train already built (else run_cli_rows.sh
 //                   builds it with CMake for sm_90)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
