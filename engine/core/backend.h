@@ -29,6 +29,7 @@ struct BackendOptions {
   int threads = 0;           // CPU threads, 0 = OpenMP default
   bool grad_checkpoint = false;  // --grad_cp 1: recompute activations in backward
   int head_chunk = 0;        // GPU: rows of logits computed at a time (0 = the backend's default)
+  int64_t pass_tokens = -1;  // GPU: tokens a forward/backward pass holds (core/batch_passes.h)
   uint64_t seed = 0;         // dropout masks
 };
 

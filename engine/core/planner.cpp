@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/batch_passes.h"
 #include "core/errors.h"
+#include "core/gpu_switches.h"
 #include "core/flags.h"
 #include "core/model_config.h"
 #include "core/paths.h"
@@ -120,11 +122,12 @@ double quant_bytes_per_param(const PlanInput& in, double unquantized) {
   return unquantized;
 }
 
-// The engine's caching allocator rounds a buffer to 512 bytes below 1 MiB and to 2 MiB above
-// (cuda/caching_allocator.cu); a 2.9B model's 12.5 MiB matrices take 14 MiB each. (Exact
-// blocks for long-lived buffers, RWKV_CUDA_EXACT_BLOCKS=1, are off until run on a GPU; the
-// plan follows the default.)
+// What one long-lived CUDA tensor takes. With the slab (cuda/param_slab.h, core/gpu_switches.h)
+// its own size at 256-byte alignment; without it a block of its own from the caching allocator
+// (cuda/caching_allocator.cu: 512-byte steps below 1 MiB, 2 MiB above), whose whole 2 MiB pages
+// the driver maps (a 2.9B model's 12.5 MiB matrices take 14 MiB each).
 double engine_block(double bytes) {
+  if (cuda_param_slab_enabled()) return std::ceil(bytes / 256.0) * 256.0;
   const double mib = 1024.0 * 1024.0;
   if (bytes < mib) return std::ceil(bytes / 512.0) * 512.0;
   return std::ceil(bytes / (2 * mib)) * (2 * mib);
@@ -266,19 +269,31 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     } else {
       activations = tokens * L * C * kRefLayerBytesPerChannel;
     }
-  } else if (in.grad_cp) {
-    // each layer's bf16 input (and the last output), then one layer's table at a time
-    activations = tokens * (L + 1) * C * 2.0;
-    recompute = tokens * C * kEngineLayerBytesPerChannel;
   } else {
-    activations = tokens * L * C * kEngineKeptLayerBytesPerChannel;
-    recompute = tokens * C * (kEngineLayerBytesPerChannel - kEngineKeptLayerBytesPerChannel);
+    // The CUDA backend runs the micro-batch in passes of whole sequences (core/batch_passes.h;
+    // infctx, whose carried state is per micro-batch, in one); a pass's tokens are what is held.
+    const double pass = in.train_type == "infctx"
+                            ? tokens
+                            : static_cast<double>(sequences_per_pass(in.micro_bsz, seq, in.n_embd, in.grad_cp, in.pass_tokens)) *
+                                  static_cast<double>(seq);
+    if (in.grad_cp) {
+      // each layer's bf16 input (and the last output), then one layer's table at a time
+      activations = pass * (L + 1) * C * 2.0;
+      recompute = pass * C * kEngineLayerBytesPerChannel;
+    } else {
+      activations = pass * L * C * kEngineKeptLayerBytesPerChannel;
+      recompute = pass * C * (kEngineLayerBytesPerChannel - kEngineKeptLayerBytesPerChannel);
+    }
   }
   double logits;
   if (reference) {
     logits = tokens * V * kRefLogitBytesPerVocab;
   } else {
-    const double chunk = std::min<double>(tokens, kEngineCeChunkTokens);
+    const double chunk = std::min<double>(
+        in.train_type == "infctx" ? tokens
+                                  : static_cast<double>(sequences_per_pass(in.micro_bsz, seq, in.n_embd, in.grad_cp, in.pass_tokens)) *
+                                        static_cast<double>(seq),
+        kEngineCeChunkTokens);
     // cuda_model.cu head(): bf16 logits of one chunk of rows, the gradient written in place
     // (no fp32 copy); the per-token buffers are in the layer coefficient.
     logits = chunk * V * 2.0;

@@ -48,6 +48,7 @@ struct PlanInput {
   bool offload_optimizer = false;      // *_offload strategies keep master + Adam on the CPU
   int64_t devices = 1;                 // GPUs per node the run spreads over (data parallel)
   bool grad_cp = false;
+  int64_t pass_tokens = -1;            // engine: RWKV_PASS_TOKENS (core/batch_passes.h), -1 = default
   std::string precision = "bf16";      // bf16, fp16, tf32, fp32
   std::string quant = "none";          // none, int8, nf4, fp4 (frozen block matrices only)
   std::string train_type = "none";     // none, state, infctx

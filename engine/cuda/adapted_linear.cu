@@ -13,6 +13,10 @@ uint64_t mask_stream(const AdaptedLinear& L, const AdapterRun& run) {
   return dropout_stream(run.seed, run.optimizer_step, run.micro_batch, uint64_t(L.slot));
 }
 
+// The mask index of the pass's first element: a micro-batch split into passes drops exactly the
+// elements the unsplit one drops.
+uint64_t mask_first(const AdaptedLinear& L, const AdapterRun& run) { return uint64_t(run.first_row) * uint64_t(L.in); }
+
 // LoRA's kept x A^T (x dropped out first when dropout is on).
 void lora_down(Context& ctx, const AdaptedLinear& L, const AdapterRun& run, const bf16_t* x, int M,
                LinearKept& kept, Arena& ar) {
@@ -22,7 +26,7 @@ void lora_down(Context& ctx, const AdaptedLinear& L, const AdapterRun& run, cons
   const bf16_t* xin = x;
   if (has_dropout(L, run)) {
     bf16_t* xd = ar.get<bf16_t>(int64_t(M) * L.in);
-    dropout_forward(int64_t(M) * L.in, mask_stream(L, run), run.keep, x, xd, ctx.stream());
+    dropout_forward(int64_t(M) * L.in, mask_stream(L, run), mask_first(L, run), run.keep, x, xd, ctx.stream());
     xin = xd;
   }
   ctx.gemm(false, true, M, r, L.in, xin, L.in, L.A->w16, L.in, kept.xa, r, GemmOut::BF16);
@@ -52,11 +56,11 @@ void lora_backward(Context& ctx, const AdaptedLinear& L, const AdapterRun& run, 
     const int64_t n = int64_t(M) * L.in;
     const uint64_t stream = mask_stream(L, run);
     bf16_t* xd = ar.get<bf16_t>(n);  // the forward's dropout(x), drawn again
-    dropout_forward(n, stream, run.keep, x, xd, ctx.stream());
+    dropout_forward(n, stream, mask_first(L, run), run.keep, x, xd, ctx.stream());
     ctx.gemm(true, false, r, L.in, M, dxa, r, xd, L.in, L.A->grad, L.in, GemmOut::F32, 1.f, 1.f);
     bf16_t* dxd = xd;  // xd is no longer needed: its buffer takes d(xd)
     ctx.gemm(false, false, M, L.in, r, dxa, r, L.A->w16, L.in, dxd, L.in, GemmOut::BF16, 1.f, 0.f);
-    dropout_backward_add(n, stream, run.keep, dxd, dx, ctx.stream());
+    dropout_backward_add(n, stream, mask_first(L, run), run.keep, dxd, dx, ctx.stream());
   }
   ar.rewind(m0);
 }

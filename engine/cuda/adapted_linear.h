@@ -34,6 +34,7 @@ struct AdapterRun {
   uint64_t seed = 0;
   int64_t optimizer_step = 0;
   uint64_t micro_batch = 0;  // within the optimizer step
+  int64_t first_row = 0;     // the pass's first row within the micro-batch (its mask elements)
 };
 
 // y[M, out] = x W^T + adapter(x) (written).

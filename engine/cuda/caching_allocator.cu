@@ -4,7 +4,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "core/errors.h"
@@ -17,21 +16,8 @@ size_t CachingAllocator::round_size(size_t bytes) {
   return (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
 }
 
-bool CachingAllocator::exact_blocks_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("RWKV_CUDA_EXACT_BLOCKS");
-    return v && std::string(v) == "1";
-  }();
-  return on;
-}
-
-size_t CachingAllocator::block_size(size_t bytes, bool exact) {
-  if (exact && exact_blocks_enabled()) return (std::max<size_t>(bytes, 1) + 511) / 512 * 512;
-  return round_size(bytes);
-}
-
 void* CachingAllocator::allocate(size_t bytes, bool exact) {
-  const size_t size = block_size(bytes, exact);
+  const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   // Reuse a cached block of exactly this size, or of at most 1.25x for large ones (a block is
   // never split, so a looser rule would keep up to twice the memory a step asks for).

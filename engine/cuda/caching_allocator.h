@@ -16,9 +16,9 @@ class CachingAllocator {
  public:
   ~CachingAllocator();
   // Throws EngineError E_CUDA_OOM with the sizes involved. A cached block up to 1.25x the
-  // rounded size may serve a request; `exact` (what lives as long as the model: weights,
-  // gradients, moments) takes only a block of exactly its size, so a short-lived larger buffer
-  // left in the cache (an fp32 staging copy) is never kept alive by a bf16 weight.
+  // rounded size may serve a request; `exact` (the model's long-lived slab, param_slab.h) takes
+  // only a block of exactly its size, so a short-lived larger buffer left in the cache is never
+  // kept alive by it.
   void* allocate(size_t bytes, bool exact = false);
   void release(void* ptr);        // back to the cache (not to the driver)
   void empty_cache();             // gives every cached block back to the driver
@@ -27,12 +27,6 @@ class CachingAllocator {
   size_t reserved() const { return reserved_; }
   void reset_peak() { peak_ = in_use_; }
   static size_t round_size(size_t bytes);
-  // The block a request takes: round_size, or for `exact` (long-lived) requests, when
-  // exact_blocks_enabled(), only 512-byte rounding: a 12.5 MiB matrix then takes 12.5 MiB instead
-  // of 14, and a 2.6 MB LoRA tensor 2.6 instead of 4 (0.64 GiB of a 2.9B LoRA run). NOT yet run
-  // on a GPU, so off unless RWKV_CUDA_EXACT_BLOCKS=1 (allocator_test checks the default).
-  static size_t block_size(size_t bytes, bool exact);
-  static bool exact_blocks_enabled();
 
  private:
   std::mutex mu_;

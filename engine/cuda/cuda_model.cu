@@ -25,6 +25,8 @@
 #include <memory>
 
 #include "core/backend.h"
+#include "core/batch_passes.h"
+#include "core/gpu_switches.h"
 #include "core/errors.h"
 #include "core/optimizer_state.h"
 #include "cuda/adapted_linear.h"
@@ -35,6 +37,7 @@
 #include "cuda/device_param.h"
 #include "cuda/kernels.h"
 #include "cuda/model_kernels.h"
+#include "cuda/param_slab.h"
 
 namespace rwkv {
 namespace cuda {
@@ -171,6 +174,7 @@ class CudaBackend final : public Backend {
 
   ~CudaBackend() override {
     if (ctx_) cudaStreamSynchronize(ctx_->stream());
+    slab_.release(alloc_);
     for (void* p : owned_) alloc_.release(p);
   }
 
@@ -190,25 +194,37 @@ class CudaBackend final : public Backend {
 
   LossResult forward(const Batch& batch, float* logits_out) override {
     Arena ar(alloc_);
+    first_row_ = 0;
     const Shape sh = begin_step(batch, ar);
     const bf16_t* x = forward_layers(batch, sh, ar, /*keep_all=*/false);
-    HeadOut h = head(batch, sh, x, ar, /*backward=*/false, 0.f, logits_out);
+    const int64_t counted = counted_tokens(batch);
+    HeadOut h = head(batch, sh, x, ar, /*backward=*/false, 0.f, counted, logits_out);
     check_cuda(cudaStreamSynchronize(s()), "forward");
     end_step(batch, sh);
-    return h.loss;
+    return {counted ? h.loss_sum / double(counted) : 0.0, counted};
   }
 
+  // The micro-batch in passes of whole sequences (core/batch_passes.h): each pass's loss
+  // gradient is scaled by the whole micro-batch's token count and the parameter gradients add
+  // up, so the result is the unsplit step's. infctx's carried state is per micro-batch: no split.
   LossResult forward_backward(const Batch& batch, float loss_scale) override {
-    Arena ar(alloc_);
-    const Shape sh = begin_step(batch, ar);
-    const bool keep_all = !opt_.grad_checkpoint;
-    const bf16_t* x = forward_layers(batch, sh, ar, keep_all);
-    HeadOut h = head(batch, sh, x, ar, /*backward=*/true, loss_scale, nullptr);
-    backward_layers(batch, sh, h.dx, ar, keep_all);
-    check_cuda(cudaStreamSynchronize(s()), "forward_backward");
-    end_step(batch, sh);
+    const int per = batch.carry ? batch.B
+                                : int(sequences_per_pass(batch.B, batch.T, cfg_.n_embd, opt_.grad_checkpoint, opt_.pass_tokens));
+    const int64_t counted = counted_tokens(batch);
+    double loss_sum = 0;
+    for (int b0 = 0; b0 < batch.B; b0 += per) {
+      Batch part = batch;
+      part.B = std::min(per, batch.B - b0);
+      first_row_ = int64_t(b0) * batch.T;
+      part.inputs += first_row_;
+      part.targets += first_row_;
+      if (part.loss_mask) part.loss_mask += first_row_;
+      if (part.l2wrap_rows <= 0) part.l2wrap_rows = int64_t(batch.B) * batch.T;
+      loss_sum += forward_backward_pass(part, loss_scale, counted);
+    }
+    first_row_ = 0;
     ++micro_batches_;
-    return h.loss;
+    return {counted ? loss_sum / double(counted) : 0.0, counted};
   }
 
   double grad_norm() override {
@@ -231,18 +247,26 @@ class CudaBackend final : public Backend {
       if (p->trainable) check_cuda(cudaMemsetAsync(p->grad, 0, size_t(p->n) * 4, s()), "zero_grads");
     for (auto& L : layers_) check_cuda(cudaMemsetAsync(L.dmu, 0, size_t(6) * cfg_.n_embd * 4, s()), "zero_grads");
   }
+  // The trainer's parameter groups (AdamWParams::lr_scale / decay, trainable_params() order;
+  // RWKV-LM: 2x lr on att.w0, decay on >=2-D .weight only) when switched on (core/
+  // gpu_switches.h; not yet run on a GPU), else decays(); one multi-tensor launch per
+  // (lr scale, decay) group, as the CPU backend's per-tensor loop.
   void optimizer_step(const AdamWParams& hp) override {
     ++step_;
-    std::vector<AdamTensor> decay, plain;
+    std::map<std::pair<float, bool>, std::vector<AdamTensor>> groups;
+    size_t i = 0;
+    const bool groups_given = cuda_lr_groups_enabled();
     for (const auto& p : params_) {
       if (!p->trainable) continue;
-      AdamTensor t{p->master, p->grad, p->m, p->v, p->w16, p->n};
-      (decays(*p) ? decay : plain).push_back(t);
+      const float scale = groups_given && i < hp.lr_scale.size() ? hp.lr_scale[i] : 1.f;
+      const bool decay = groups_given && i < hp.decay.size() ? hp.decay[i] != 0 : decays(*p);
+      ++i;
+      groups[{scale, decay}].push_back(AdamTensor{p->master, p->grad, p->m, p->v, p->w16, p->n});
     }
-    AdamHyper h{hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, 1.f, int(step_)};
-    if (!decay.empty()) adamw_multi_tensor(decay.data(), int(decay.size()), h, s());
-    h.weight_decay = 0.f;
-    if (!plain.empty()) adamw_multi_tensor(plain.data(), int(plain.size()), h, s());
+    for (auto& [key, tensors] : groups) {
+      AdamHyper h{hp.lr * key.first, hp.beta1, hp.beta2, hp.eps, key.second ? hp.weight_decay : 0.f, 1.f, int(step_)};
+      adamw_multi_tensor(tensors.data(), int(tensors.size()), h, s());
+    }
     zero_grads();
     micro_batches_ = 0;
     check_cuda(cudaStreamSynchronize(s()), "optimizer_step");
@@ -319,6 +343,28 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t s() const { return ctx_->stream(); }
+
+  static int64_t counted_tokens(const Batch& batch) {
+    const int64_t M = int64_t(batch.B) * batch.T;
+    if (!batch.loss_mask) return M;
+    int64_t n = 0;
+    for (int64_t i = 0; i < M; ++i) n += batch.loss_mask[i] != 0;
+    return n;
+  }
+
+  // One pass: forward, head and backward of `batch` (a whole micro-batch or some of its
+  // sequences); the loss gradient is loss_scale / `counted` per token. Returns the loss sum.
+  double forward_backward_pass(const Batch& batch, float loss_scale, int64_t counted) {
+    Arena ar(alloc_);
+    const Shape sh = begin_step(batch, ar);
+    const bool keep_all = !opt_.grad_checkpoint;
+    const bf16_t* x = forward_layers(batch, sh, ar, keep_all);
+    HeadOut h = head(batch, sh, x, ar, /*backward=*/true, loss_scale, counted, nullptr);
+    backward_layers(sh, h.dx, ar, keep_all);
+    check_cuda(cudaStreamSynchronize(s()), "forward_backward");
+    end_step(batch, sh);
+    return h.loss_sum;
+  }
 
   DParam* add(const std::string& name, std::vector<int64_t> shape, bool adapter) {
     auto p = std::make_unique<DParam>();
@@ -436,12 +482,6 @@ class CudaBackend final : public Backend {
     }
   }
 
-  template <class T>
-  T* own(int64_t n) {
-    void* p = alloc_.allocate(size_t(n) * sizeof(T), /*exact=*/true);
-    owned_.push_back(p);
-    return static_cast<T*>(p);
-  }
   void put(float* dst, const std::vector<float>& src) {
     check_cuda(cudaMemcpyAsync(dst, src.data(), src.size() * 4, cudaMemcpyHostToDevice, s()), "upload");
     check_cuda(cudaStreamSynchronize(s()), "upload");
@@ -461,12 +501,22 @@ class CudaBackend final : public Backend {
     return h;
   }
 
-  void upload() {
+  // Where every long-lived buffer lives. `take(bytes)` hands out device memory: from the slab
+  // (ParamSlab: run once to size it, once to assign) or, while the slab is switched off
+  // (core/gpu_switches.h), a block of the allocator's each.
+  template <class Take>
+  void assign_long_lived(Take&& take) {
+    auto f32 = [&](int64_t n) { return static_cast<float*>(take(size_t(n) * 4)); };
     const int C = cfg_.n_embd;
+    for (auto& pp : params_) {
+      DParam& p = *pp;
+      p.master = p.grad = p.m = p.v = nullptr;
+      p.w16 = nullptr;
+      p.packed = false;
+    }
     for (auto& L : layers_) {
-      L.mu = own<float>(6 * C);
-      L.dmu = own<float>(6 * C);
-      check_cuda(cudaMemsetAsync(L.dmu, 0, size_t(6) * C * 4, s()), "dmu");
+      L.mu = f32(6 * C);
+      L.dmu = f32(6 * C);
       DParam* mixes[6] = {L.x_r, L.x_w, L.x_k, L.x_v, L.x_a, L.x_g};
       for (int k = 0; k < 6; ++k) {
         mixes[k]->master = L.mu + k * C;
@@ -476,17 +526,40 @@ class CudaBackend final : public Backend {
     }
     for (auto& pp : params_) {
       DParam& p = *pp;
-      if (!p.master && (p.trainable || !p.gemm)) p.master = own<float>(p.n);
-      if (p.master) {
-        put(p.master, p.host);
+      if (!p.master && (p.trainable || !p.gemm)) p.master = f32(p.n);
+      if (p.gemm) p.w16 = static_cast<bf16_t*>(take(size_t(p.n) * 2));
+      if (p.trainable) {
+        if (!p.grad) p.grad = f32(p.n);
+        p.m = f32(p.n);
+        p.v = f32(p.n);
       }
+    }
+  }
+
+  void upload() {
+    if (cuda_param_slab_enabled()) {
+      auto from_slab = [&](size_t bytes) { return static_cast<void*>(slab_.take<uint8_t>(int64_t(bytes))); };
+      assign_long_lived(from_slab);  // sizing
+      slab_.allocate(alloc_);
+      assign_long_lived(from_slab);
+    } else {
+      assign_long_lived([&](size_t bytes) {
+        void* p = alloc_.allocate(bytes, /*exact=*/true);
+        owned_.push_back(p);
+        return p;
+      });
+    }
+    const int C = cfg_.n_embd;
+    for (auto& L : layers_) check_cuda(cudaMemsetAsync(L.dmu, 0, size_t(6) * C * 4, s()), "dmu");
+    for (auto& pp : params_) {
+      DParam& p = *pp;
+      if (p.master) put(p.master, p.host);
       if (p.gemm) {
-        p.w16 = own<bf16_t>(p.n);
         if (p.master) {
           f32_to_bf16_device(p.n, p.master, p.w16, s());
         } else {
           // fp32 staging for the conversion, given back to the driver at once so that it is
-          // neither counted nor reused by the weights that follow
+          // neither counted nor kept by what follows
           float* tmp = static_cast<float*>(alloc_.allocate(size_t(p.n) * 4));
           put(tmp, p.host);
           f32_to_bf16_device(p.n, tmp, p.w16, s());
@@ -496,9 +569,6 @@ class CudaBackend final : public Backend {
         }
       }
       if (p.trainable) {
-        if (!p.grad) p.grad = own<float>(p.n);
-        p.m = own<float>(p.n);
-        p.v = own<float>(p.n);
         check_cuda(cudaMemsetAsync(p.grad, 0, size_t(p.n) * 4, s()), "grad init");
         check_cuda(cudaMemsetAsync(p.m, 0, size_t(p.n) * 4, s()), "m init");
         check_cuda(cudaMemsetAsync(p.v, 0, size_t(p.n) * 4, s()), "v init");
@@ -545,6 +615,7 @@ class CudaBackend final : public Backend {
     run.seed = opt_.seed;
     run.optimizer_step = step_;
     run.micro_batch = micro_batches_;
+    run.first_row = first_row_;
     return run;
   }
 
@@ -636,8 +707,7 @@ class CudaBackend final : public Backend {
     return inputs_[cfg_.n_layer];
   }
 
-  void backward_layers(const Batch& batch, const Shape& sh, bf16_t* dx, Arena& ar, bool keep_all) {
-    (void)batch;
+  void backward_layers(const Shape& sh, bf16_t* dx, Arena& ar, bool keep_all) {
     BackwardScratch sc = backward_scratch(sh, ar);
     for (int l = cfg_.n_layer - 1; l >= 0; --l) {
       const size_t mark = ar.mark();
@@ -675,22 +745,21 @@ class CudaBackend final : public Backend {
   }
 
   struct HeadOut {
-    LossResult loss;
+    double loss_sum = 0;   // cross-entropy summed over this batch's counted tokens
     bf16_t* dx = nullptr;  // d(loss)/d(last layer's output) when backward
   };
 
   // ln_out -> head -> cross-entropy (+ L2Wrap), head_chunk rows at a time, so that the M x V
   // logits never exist; with `backward`, each chunk's d logits flows into d hout and the head's
   // gradient before the next chunk overwrites it. logits_out (forward only): [M, V] fp32 host.
+  // `counted`: the tokens the loss is a mean over (the whole micro-batch's when this is a pass).
   HeadOut head(const Batch& batch, const Shape& sh, const bf16_t* x, Arena& ar, bool backward,
-               float loss_scale, float* logits_out) {
+               float loss_scale, int64_t counted, float* logits_out) {
     const int M = sh.M, C = sh.C, V = sh.V;
     std::vector<int32_t> tgt(M);
-    int64_t n = 0;
     for (int i = 0; i < M; ++i) {
       const bool counts = !batch.loss_mask || batch.loss_mask[i] != 0;
       tgt[i] = counts ? batch.targets[i] : -1;
-      n += counts;
     }
     int32_t* d_tgt = ar.get<int32_t>(M);
     float* d_loss = ar.get<float>(1);
@@ -707,7 +776,7 @@ class CudaBackend final : public Backend {
     int32_t* d_arg = ar.get<int32_t>(R);
     float* d_mx = ar.get<float>(R);
     float* lf = logits_out ? ar.get<float>(int64_t(R) * V) : nullptr;
-    const float grad_scale = backward && n ? float(loss_scale / double(n)) : 0.f;
+    const float grad_scale = backward && counted ? float(loss_scale / double(counted)) : 0.f;
     const float l2wrap = float(1e-4 / double(batch.l2wrap_rows > 0 ? batch.l2wrap_rows : M));
     for (int r0 = 0; r0 < M; r0 += R) {
       const int rows = std::min(R, M - r0);
@@ -734,8 +803,7 @@ class CudaBackend final : public Backend {
       norm_backward(M, C, C, x, ln_out_w_->master, lno_mean, lno_rstd, dhout, out.dx, G(ln_out_w_), G(ln_out_b_), s());
     }
     check_cuda(cudaStreamSynchronize(s()), "head");
-    out.loss.tokens = n;
-    out.loss.loss = n ? double(loss_sum) / n : 0.0;
+    out.loss_sum = loss_sum;
     return out;
   }
 
@@ -911,7 +979,8 @@ class CudaBackend final : public Backend {
   BackendOptions opt_;
   CachingAllocator alloc_;  // declared before ctx_ users; destroyed after the parameters' release
   std::unique_ptr<Context> ctx_;
-  std::vector<void*> owned_;
+  ParamSlab slab_;             // every long-lived buffer (assign_long_lived), when switched on
+  std::vector<void*> owned_;  // or a block each while the slab is off
   std::vector<std::unique_ptr<DParam>> params_;
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
@@ -925,6 +994,7 @@ class CudaBackend final : public Backend {
   int32_t* tokens_ = nullptr;
   int64_t step_ = 0;
   uint64_t micro_batches_ = 0;  // within the current optimizer step (dropout masks)
+  int64_t first_row_ = 0;       // the running pass's first row within its micro-batch
 };
 
 }  // namespace

@@ -191,13 +191,15 @@ __global__ void miss_unfold_kernel(int M, int in, int r, const bf16_t* dxs, bf16
     st(dx, e, ld(dx, e) + ld(dxs, m * r + i % r));
   }
 }
-__global__ void dropout_fwd_kernel(int64_t n, uint64_t stream, float keep, const bf16_t* x, bf16_t* xd) {
+__global__ void dropout_fwd_kernel(int64_t n, uint64_t stream, uint64_t first, float keep, const bf16_t* x,
+                                   bf16_t* xd) {
   const float inv = 1.f / keep;
-  GRID_STRIDE(i, n) st(xd, i, dropout_keeps(stream, uint64_t(i), keep) ? ld(x, i) * inv : 0.f);
+  GRID_STRIDE(i, n) st(xd, i, dropout_keeps(stream, first + uint64_t(i), keep) ? ld(x, i) * inv : 0.f);
 }
-__global__ void dropout_bwd_kernel(int64_t n, uint64_t stream, float keep, const bf16_t* dxd, bf16_t* dx) {
+__global__ void dropout_bwd_kernel(int64_t n, uint64_t stream, uint64_t first, float keep, const bf16_t* dxd,
+                                   bf16_t* dx) {
   const float inv = 1.f / keep;
-  GRID_STRIDE(i, n) if (dropout_keeps(stream, uint64_t(i), keep)) st(dx, i, ld(dx, i) + ld(dxd, i) * inv);
+  GRID_STRIDE(i, n) if (dropout_keeps(stream, first + uint64_t(i), keep)) st(dx, i, ld(dx, i) + ld(dxd, i) * inv);
 }
 __global__ void last_rows_kernel(int B, int T, int C, const bf16_t* x, float* out) {
   GRID_STRIDE(e, (int64_t)B * C) {
@@ -298,16 +300,16 @@ void miss_unfold_add(int M, int in, int r, const bf16_t* dxs, bf16_t* dx, cudaSt
   miss_unfold_kernel<<<grid_for(int64_t(M) * in), 256, 0, s>>>(M, in, r, dxs, dx);
   check_cuda(cudaGetLastError(), "miss_unfold_add");
 }
-void dropout_forward(int64_t n, uint64_t mask_stream, float keep, const bf16_t* x, bf16_t* xd,
-                     cudaStream_t s) {
+void dropout_forward(int64_t n, uint64_t mask_stream, uint64_t first, float keep, const bf16_t* x,
+                     bf16_t* xd, cudaStream_t s) {
   if (n == 0) return;
-  dropout_fwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, keep, x, xd);
+  dropout_fwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, first, keep, x, xd);
   check_cuda(cudaGetLastError(), "dropout_forward");
 }
-void dropout_backward_add(int64_t n, uint64_t mask_stream, float keep, const bf16_t* dxd,
-                          bf16_t* dx, cudaStream_t s) {
+void dropout_backward_add(int64_t n, uint64_t mask_stream, uint64_t first, float keep,
+                          const bf16_t* dxd, bf16_t* dx, cudaStream_t s) {
   if (n == 0) return;
-  dropout_bwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, keep, dxd, dx);
+  dropout_bwd_kernel<<<grid_for(n), 256, 0, s>>>(n, mask_stream, first, keep, dxd, dx);
   check_cuda(cudaGetLastError(), "dropout_backward_add");
 }
 void last_rows_f32(int B, int T, int C, const bf16_t* x, float* out, cudaStream_t s) {

@@ -60,12 +60,13 @@ void miss_fold(int M, int in, int r, const bf16_t* x, bf16_t* xs, cudaStream_t s
 // Its backward through the fold: dx[m, i] += dxs[m, i % r].
 void miss_unfold_add(int M, int in, int r, const bf16_t* dxs, bf16_t* dx, cudaStream_t s);
 // LoRA dropout with core/dropout_mask.h's counter-based mask of `mask_stream`:
-// xd[i] = keeps(i) ? x[i] / keep : 0 (written) ...
-void dropout_forward(int64_t n, uint64_t mask_stream, float keep, const bf16_t* x, bf16_t* xd,
-                     cudaStream_t s);
-// ... and its backward, dx[i] += keeps(i) ? dxd[i] / keep : 0 (accumulated).
-void dropout_backward_add(int64_t n, uint64_t mask_stream, float keep, const bf16_t* dxd,
-                          bf16_t* dx, cudaStream_t s);
+// xd[i] = keeps(first + i) ? x[i] / keep : 0 (written) ...
+void dropout_forward(int64_t n, uint64_t mask_stream, uint64_t first, float keep, const bf16_t* x,
+                     bf16_t* xd, cudaStream_t s);
+// ... and its backward, dx[i] += keeps(first + i) ? dxd[i] / keep : 0 (accumulated). `first`:
+// where x[0] sits in the whole mask (a pass of a split micro-batch, core/batch_passes.h).
+void dropout_backward_add(int64_t n, uint64_t mask_stream, uint64_t first, float keep,
+                          const bf16_t* dxd, bf16_t* dx, cudaStream_t s);
 // infctx: out[b, :] = x[b, T-1, :] in fp32, the token-shift input carried to the next chunk.
 void last_rows_f32(int B, int T, int C, const bf16_t* x, float* out, cudaStream_t s);
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "core/batch_passes.h"
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/planner.h"
@@ -297,6 +298,7 @@ struct EngineRow {
   int n_layer, n_embd, ctx_len, micro_bsz;
   const char* form;  // how the script names the method
   double measured_mib;
+  int64_t pass_tokens = 0;  // RWKV_PASS_TOKENS of the run (0: before passes, the whole micro-batch)
 };
 
 void engine_plan_within_5_percent_of_the_gpu_runs() {
@@ -321,6 +323,12 @@ void engine_plan_within_5_percent_of_the_gpu_runs() {
     {"pretrain-0.1b", 12, 768, 4096, 1, "full", 4971},
     {"pretrain-0.4b", 24, 1024, 4096, 1, "full", 9207},
     {"pissa-0.1b", 12, 768, 1024, 1, "pissa_config", 1467},
+    // cli_rows_h200_passes_call1.json (an H200): the micro-batch in passes (core/batch_passes.h)
+    {"bench-lora-1.5b-1024x8 (passes)", 24, 2048, 1024, 8, "lora_config", 5943, 4096},
+    {"bench-lora-1.5b-1024x8 (passes 2048)", 24, 2048, 1024, 8, "lora_config", 5363, 2048},
+    {"bench-lora-0.1b-1024x8 (passes)", 12, 768, 1024, 8, "lora_config", 1773, 4096},
+    {"bench-lora-0.1b-1024x8 (passes 2048)", 12, 768, 1024, 8, "lora_config", 1567, 2048},
+    {"bench-lora-1.5b-1024x8 (whole, H200)", 24, 2048, 1024, 8, "lora_config", 7477, 0},
   };
   double worst = 0;
   for (const auto& r : rows) {
@@ -337,7 +345,9 @@ void engine_plan_within_5_percent_of_the_gpu_runs() {
     if (form == "pissa_config") f["peft"] = Json("pissa"), f["pissa_config"] = Json("{\"pissa_load\":\"\",\"pissa_init\":\"\",\"pissa_r\":64,\"svd_niter\":4}");
     if (form == "miss") f["peft"] = Json("miss"), f["peft_config"] = Json("{\"r\":64}");
     if (form == "state") f["peft"] = Json("state");
-    const double plan = double(rwkv::plan_memory(rwkv::plan_input_from_flags(f), PlanStack::Engine).total_bytes) / (1 << 20);
+    rwkv::PlanInput in = rwkv::plan_input_from_flags(f);
+    in.pass_tokens = r.pass_tokens;
+    const double plan = double(rwkv::plan_memory(in, PlanStack::Engine).total_bytes) / (1 << 20);
     const double err = plan / r.measured_mib - 1.0;
     worst = std::max(worst, std::fabs(err));
     std::printf("engine %-24s measured %6.0f MiB  plan %6.0f MiB  %+5.1f%%\n", r.name, r.measured_mib, plan, 100 * err);
@@ -346,7 +356,46 @@ void engine_plan_within_5_percent_of_the_gpu_runs() {
   std::printf("engine plan vs the GPU runs: worst %.1f%%\n", 100 * worst);
 }
 
+// The GPU backend runs a micro-batch in passes of whole sequences (core/batch_passes.h): under
+// --grad_cp 1 passes of at most 2^23 token-channels by default, so a 1.5B LoRA run at 1024 x 8 holds
+// what 1024 x 4 holds at once, and the plan says so; RWKV_PASS_TOKENS=0 restores the whole
+// micro-batch, and grad_cp 0 runs whole unless a pass size is given.
+void passes_cap_what_a_step_holds() {
+  using rwkv::sequences_per_pass;
+  CHECK(sequences_per_pass(8, 1024, 2048, true, -1) == 4);   // 1.5B: two passes
+  CHECK(sequences_per_pass(8, 1024, 768, true, -1) == 8);    // 0.1B: whole
+  CHECK(sequences_per_pass(8, 1024, 2560, true, -1) == 3);   // 2.9B: 3 + 3 + 2
+  CHECK(sequences_per_pass(8, 1024, 2048, false, -1) == 8);  // grad_cp 0: whole
+  CHECK(sequences_per_pass(8, 1024, 2048, true, 0) == 8);
+  CHECK(sequences_per_pass(8, 4096, 2048, true, -1) == 1);
+  CHECK(sequences_per_pass(8, 1024, 2048, false, 2048) == 2);
+  CHECK(sequences_per_pass(3, 64, 128, true, 64) == 1);
+  CHECK(sequences_per_pass(8, 1024, 2048, true, 100) == 1);  // at least one whole sequence
+  CHECK(sequences_per_pass(1, 1024, 2048, true, -1) == 1);
+  auto plan = [](int bsz, int64_t pass_tokens, bool grad_cp) {
+    std::map<std::string, Json> f;
+    f["my_testing"] = Json("x070");
+    f["n_layer"] = Json(24);
+    f["n_embd"] = Json(2048);
+    f["ctx_len"] = Json(1024);
+    f["micro_bsz"] = Json(bsz);
+    f["grad_cp"] = Json(grad_cp ? 1 : 0);
+    f["peft"] = Json("lora");
+    f["lora_config"] = Json("{\"lora_load\":\"\",\"lora_r\":64,\"lora_alpha\":128,\"lora_dropout\":0.0}");
+    rwkv::PlanInput in = rwkv::plan_input_from_flags(f);
+    in.pass_tokens = pass_tokens;
+    return rwkv::plan_memory(in, PlanStack::Engine).total_bytes;
+  };
+  CHECK(plan(8, -1, true) == plan(4, 0, true));
+  CHECK(plan(8, 0, true) > plan(8, -1, true) + (1ull << 30));  // four more sequences in flight: > 1 GiB
+  CHECK(plan(8, -1, false) == plan(8, 0, false));
+  CHECK(plan(8, 2048, false) == plan(2, 0, false));
+  std::printf("engine plan 1.5B LoRA 1024x8 grad_cp 1: %.2f GiB in passes of 4 sequences, %.2f GiB at once\n",
+              plan(8, -1, true) / double(1 << 30), plan(8, 0, true) / double(1 << 30));
+}
+
 int main() {
+  passes_cap_what_a_step_holds();
   every_measured_row_within_15_percent();
   engine_plan_within_5_percent_of_the_gpu_runs();
   flags_are_read_as_scripts_write_them();

@@ -11,7 +11,9 @@
 #include <map>
 
 #include "core/backend.h"
+#include "core/batch_passes.h"
 #include "core/errors.h"
+#include "core/gpu_switches.h"
 #include "core/paths.h"
 #include "core/gpus.h"
 #include "core/planner.h"
@@ -31,6 +33,14 @@ namespace rwkv {
 std::string resume_path(const std::string& proj_dir) { return proj_dir + "/rwkv-resume.pth"; }
 
 namespace {
+
+// The plan of this run as the engine will run it: the flags, plus the backend's pass size
+// (RWKV_PASS_TOKENS, which no script carries).
+PlanInput engine_plan_input(const TrainOptions& o) {
+  PlanInput in = plan_input_from_flags(o.resolved);
+  in.pass_tokens = pass_tokens_from_env();
+  return in;
+}
 
 // Size of a file in bytes, -1 when it cannot be read (a deleted base model).
 int64_t file_bytes(const std::string& path) {
@@ -133,7 +143,7 @@ class Trainer {
     data_ = open_data_source(o_, samples_per_epoch);
     if (o_.lm_v7) {
       rwkv_lm_param_groups(backend_->trainable_params(), o_.weight_decay, groups_);
-      if (backend_->device_name().rfind("cuda", 0) == 0)
+      if (backend_->device_name().rfind("cuda", 0) == 0 && !cuda_lr_groups_enabled())
         proto_.warning("W_LM_GROUPS_GPU", "RWKV-LM's 2x lr on att.w0 and its weight-decay group (>=2-D .weight "
                                           "tensors) are not yet applied by the CUDA backend");
     }
@@ -267,6 +277,7 @@ class Trainer {
     bo.seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
     bo.grad_checkpoint = o_.grad_cp;
     bo.head_chunk = o_.head_chunk;
+    bo.pass_tokens = pass_tokens_from_env();
     bo.threads = o_.threads;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
@@ -409,7 +420,7 @@ class Trainer {
     // The planner's engine-stack plan: the very figure the editor shows (core/planner.h);
     // what this backend holds now is reported beside it.
     try {
-      const MemoryPlan plan = plan_memory(plan_input_from_flags(o_.resolved), PlanStack::Engine);
+      const MemoryPlan plan = plan_memory(engine_plan_input(o_), PlanStack::Engine);
       f.set("planned_memory_bytes", plan.total_bytes);
       f.set("plan", plan_categories_json(plan));
     } catch (const EngineError& e) {
@@ -595,7 +606,7 @@ class Trainer {
 EngineError explain_gpu_oom(const EngineError& e, const TrainOptions& o) {
   std::string message = e.what();
   try {
-    const MemoryPlan plan = plan_memory(plan_input_from_flags(o.resolved), PlanStack::Engine);
+    const MemoryPlan plan = plan_memory(engine_plan_input(o), PlanStack::Engine);
     char buf[96];
     std::snprintf(buf, sizeof buf, " The plan for this run was %.1f GiB.", double(plan.total_bytes) / (1u << 30));
     message += buf;

@@ -103,7 +103,21 @@ def all_rows():
         bench.append({"name": "bench-%s-%s-%dx%d" % (peft, size, ctx, bsz), "kind": "bench", "size": size,
                       "bar_gib": None if TINY or peer_mib is None else 0.6 * peer_mib / 1024, "peft": peft,
                       "ctx": 32 if TINY else ctx, "bsz": bsz, "peer_mib": peer_mib})
-    return [r for r in rows if r not in late] + late + bench
+    # The same bench configs with the pass size (core/batch_passes.h, RWKV_PASS_TOKENS) set: 0 runs
+    # the micro-batch at once (what the engine did before passes), 2048 halves the default's.
+    variants = []
+    for r in bench:
+        if r["bsz"] > 1 and r["peft"] == "lora":
+            for tokens in ("0", "2048"):
+                v = dict(r, name=r["name"] + "-pass" + tokens, env={"RWKV_PASS_TOKENS": tokens})
+                variants.append(v)
+    # The allocator's exact blocks for long-lived buffers (RWKV_CUDA_EXACT_BLOCKS) against 2 MiB
+    # rounding, on the row where rounding costs most (2.9B: 12.5 MiB matrices).
+    for r in rows:
+        if r["name"] == "lora-2.9b":
+            for flag in ("0", "1"):
+                variants.append(dict(r, name="lora-2.9b-exact" + flag, env={"RWKV_CUDA_EXACT_BLOCKS": flag}))
+    return [r for r in rows if r not in late] + late + bench + variants
 
 
 def select_rows(rows):
@@ -377,8 +391,9 @@ def run_once(row, flags, out_dir, tag, sampler):
     with open(os.path.join(out_dir, "rows", tag + ".cmd"), "w") as f:
         f.write(" ".join(json.dumps(a) if (not a or any(c in a for c in " {}\"'")) else a for a in [EXE] + flags) + "\n")
     err = open(stderr_path, "wb")
+    env = dict(os.environ, **row.get("env", {}))
     proc = subprocess.Popen(["timeout", "-k", "5", str(limit), EXE] + flags, stdout=subprocess.PIPE,
-                            stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+                            stderr=err, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     events = []  # (arrival time, event dict)
 
     def read_events():

@@ -227,23 +227,25 @@ void test_miss_fold(Context& ctx) {
 
 // The kernel drops what core/dropout_mask.h says (the CPU backend's loop reads the same
 // function), scales the rest by 1/keep, and its backward routes gradients through the same mask.
+// The elements start at `first` of the mask, as a pass of a split micro-batch does.
 void test_dropout(Context& ctx) {
   const int64_t n = 100003;
+  const uint64_t first = 7 * 100003;
   const float keep = 0.9f;
   const uint64_t stream = rwkv::dropout_stream(99, 3, 1, 17);
   V x = rand_bf16(n, -1, 1), dxd = rand_bf16(n, -1, 1), dx0 = rand_bf16(n, -1, 1);
   V xd(n), dx = dx0;
   int64_t kept = 0;
   for (int64_t i = 0; i < n; i++) {
-    const bool k = rwkv::dropout_keeps(stream, uint64_t(i), keep);
+    const bool k = rwkv::dropout_keeps(stream, first + uint64_t(i), keep);
     kept += k;
     xd[i] = k ? x[i] / keep : 0.0;
     if (k) dx[i] += dxd[i] / keep;
   }
   Dev *X = up_bf16(x), *DXD = up_bf16(dxd), *DX = up_bf16(dx0);
   Dev XD(n * 2);
-  dropout_forward(n, stream, keep, X->h(), XD.h(), ctx.stream());
-  dropout_backward_add(n, stream, keep, DXD->h(), DX->h(), ctx.stream());
+  dropout_forward(n, stream, first, keep, X->h(), XD.h(), ctx.stream());
+  dropout_backward_add(n, stream, first, keep, DXD->h(), DX->h(), ctx.stream());
   check_cuda(cudaStreamSynchronize(ctx.stream()), "dropout sync");
   compare("dropout_forward", down_bf16(&XD, n), xd, 8e-3);
   compare("dropout_backward_add", down_bf16(DX, n), dx, 8e-3);

@@ -1,0 +1,22 @@
+// Switches for CUDA-backend behaviour that is written but has not yet run on a GPU: each is off
+// unless its environment variable is "1", and a test proves the default (engine/tests/
+// allocator_test.cpp). The memory planner reads the same switch as the backend, so the plan
+// follows what the backend will do. Once a device run has verified one, its default flips here.
+#pragma once
+#include <cstdlib>
+#include <cstring>
+
+namespace rwkv {
+
+inline bool env_switch_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, "1") == 0;
+}
+
+// Every long-lived CUDA tensor in one allocation (cuda/param_slab.h) instead of a block each.
+inline bool cuda_param_slab_enabled() { return env_switch_on("RWKV_CUDA_PARAM_SLAB"); }
+// The CUDA optimizer applies the trainer's parameter groups (RWKV-LM's 2x lr on att.w0 and its
+// .weight-only decay); off, it uses the backend's default groups and the trainer warns.
+inline bool cuda_lr_groups_enabled() { return env_switch_on("RWKV_CUDA_LR_GROUPS"); }
+
+}  // namespace rwkv
