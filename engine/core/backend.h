@@ -21,6 +21,7 @@
 
 #include "core/model_config.h"
 #include "core/pth.h"
+#include "core/quant.h"
 
 namespace rwkv {
 
@@ -30,6 +31,11 @@ struct BackendOptions {
   bool grad_checkpoint = false;  // --grad_cp 1: recompute activations in backward
   int head_chunk = 0;        // GPU: rows of logits computed at a time (0 = the backend's default)
   uint64_t seed = 0;         // dropout masks
+  // --quant int8 | nf4: the six block linears of the base (core/quant.h) are stored quantised
+  // and dequantised inside each GEMM, never kept as a float copy; adapters train as without.
+  // A quantised weight is frozen: a run that would train one (full fine-tuning, a train_parts
+  // entry naming it) is refused with E_QUANT_TRAINED. Merged exports hold dequant(W) + adapter.
+  QuantType quant = QuantType::None;
 };
 
 // --train_type infctx trains a long sample chunk by chunk: each chunk starts from the state the

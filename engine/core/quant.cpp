@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/errors.h"
 #include "core/paths.h"
@@ -194,6 +195,11 @@ QuantError quant_error(const float* w, const QuantTensor& q) {
   e.rms = q.n ? std::sqrt(sq / double(q.n)) : 0;
   e.rel_rms = norm > 0 ? std::sqrt(sq / norm) : 0;
   return e;
+}
+
+bool cuda_quant_switch_on() {
+  const char* v = std::getenv("RWKV_CUDA_QUANT");
+  return v && std::string(v) == "1";
 }
 
 bool quantised_base_tensor(const std::string& name) {

@@ -86,6 +86,11 @@ struct QuantError {
 };
 QuantError quant_error(const float* w, const QuantTensor& q);
 
+// The GPU's quantised path (cuda/quant_dequant.cu, the dequantising linears of
+// cuda/adapted_linear.cu) is built but has not run on a GPU yet: it stays off, and the GPU
+// refuses --quant, unless the environment sets RWKV_CUDA_QUANT=1 (for its device check).
+bool cuda_quant_switch_on();
+
 // Whether RWKV-PEFT quantises the base tensor of this name: the six block linears' weights.
 bool quantised_base_tensor(const std::string& name);
 

@@ -268,6 +268,7 @@ class Trainer {
     bo.grad_checkpoint = o_.grad_cp;
     bo.head_chunk = o_.head_chunk;
     bo.threads = o_.threads;
+    bo.quant = o_.quant;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
