@@ -28,8 +28,10 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
     return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs a multiple of 16)",
                        "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu", "chunk_ctx");
   if (o.quant != QuantType::None && !cuda_quant_switch_on())
-    return unsupported(std::string("--quant ") + quant_type_name(o.quant) +
-                           " (the GPU's dequantising GEMM path is built but stays off until it has been verified on a GPU)",
+    return EngineError("E_CUDA_UNSUPPORTED",
+                       std::string("--quant ") + quant_type_name(o.quant) +
+                           " is not yet available on the GPU: its dequantising GEMM path is built but stays off "
+                           "until it has been verified on a GPU",
                        "train with --accelerator cpu (which quantises as RWKV-PEFT does), or use --quant none on the GPU",
                        "quant");
   return std::nullopt;
