@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/json.h"
 #include "core/pth.h"
+#include "core/quant.h"
 #include "train/adapter_merge.h"
 
 namespace rwkv::cli {
@@ -21,14 +22,16 @@ const char* kUsage =
     "                        [--type lora|pissa|miss] [--lora_init INIT.pth] [--lora_alpha A]\n"
     "                        [--dtype bf16|fp32]\n"
     "  RWKV-PEFT's merge.py names work too: --base_model, --lora_checkpoint, --output,\n"
-    "  --lora_init (also --pissa_init), --quant none, --device cpu|cuda.\n"
+    "  --lora_init (also --pissa_init), --quant none|int8|nf4, --device cpu|cuda.\n"
     "  ADAPTER: rwkv-N.pth of a --merge 0 run (either naming), a .safetensors, or the\n"
     "  proj_dir-adapter folder the newest RWKV-PEFT saves.\n"
     "  lora:  W += (lora_alpha / r) * lora_B @ lora_A; lora_alpha is what the adapter was trained\n"
     "         with (read from adapter_config.json when there is one, else default 2 * r).\n"
     "  pissa: W = W - init_B @ init_A + lora_B @ lora_A with --lora_init proj_dir/init_pissa.pth\n"
     "         (a --lora_alpha scales both products, for peft-style PiSSA).\n"
-    "  miss:  adds the shared block (also --type bone / disha).\n";
+    "  miss:  adds the shared block (also --type bone / disha).\n"
+    "  --quant int8|nf4: the base linears are quantised and dequantised first (after PiSSA's\n"
+    "         subtraction), as merge.py does for a run trained with --quant.\n";
 
 double positive_number(const std::string& flag, const std::string& v) {
   char* end = nullptr;
@@ -41,6 +44,7 @@ int run_merge(const std::vector<std::string>& args) {
   std::string base_path, adapter_path, out_path, init_path, type = "lora", dtype = "bf16";
   double alpha = -1;
   int rslora = -1;  // -1: from adapter_config.json, else false
+  QuantType quant = QuantType::None;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], v;
     if (a == "-h" || a == "--help") { std::printf("%s", kUsage); return 0; }
@@ -59,9 +63,7 @@ int run_merge(const std::vector<std::string>& args) {
       if (v != "0" && v != "1") throw EngineError("E_FLAG_VALUE", "merge: --use_rslora takes 0 or 1", kUsage);
       rslora = v == "1";
     } else if (a == "--quant") {
-      if (v != "none")
-        throw EngineError("E_FLAG_UNSUPPORTED", "merge: --quant " + v + " is not supported by this engine",
-                          "merge the bf16 weights (--quant none); training here never quantises the base");
+      quant = parse_quant_type(v);  // int8 | nf4 | none; fp4/4bit: E_FLAG_UNSUPPORTED
     } else if (a == "--device") {
       if (v != "cpu" && v != "cuda" && v.rfind("cuda:", 0) != 0)
         throw EngineError("E_FLAG_VALUE", "merge: --device must be cpu or cuda", kUsage);
@@ -88,6 +90,7 @@ int run_merge(const std::vector<std::string>& args) {
   req.init_path = init_path;
   req.lora_alpha = alpha;
   req.use_rslora = rslora;
+  req.quant = quant;
   MergeResult res = merge_adapter(load_pth(base_path), adapter_path, req);
   StateDict& merged = res.merged;
   if (dtype == "bf16")

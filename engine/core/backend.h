@@ -21,6 +21,7 @@
 
 #include "core/model_config.h"
 #include "core/pth.h"
+#include "core/quant.h"
 
 namespace rwkv {
 
@@ -31,6 +32,11 @@ struct BackendOptions {
   int head_chunk = 0;        // GPU: rows of logits computed at a time (0 = the backend's default)
   int64_t pass_tokens = -1;  // GPU: tokens a forward/backward pass holds (core/batch_passes.h)
   uint64_t seed = 0;         // dropout masks
+  // --quant int8 | nf4: the six block linears of the base (core/quant.h) are stored quantised
+  // and dequantised inside each GEMM, never kept as a float copy; adapters train as without.
+  // A quantised weight is frozen: a run that would train one (full fine-tuning, a train_parts
+  // entry naming it) is refused with E_QUANT_TRAINED. Merged exports hold dequant(W) + adapter.
+  QuantType quant = QuantType::None;
 };
 
 // --train_type infctx trains a long sample chunk by chunk: each chunk starts from the state the

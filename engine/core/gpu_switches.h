@@ -1,7 +1,8 @@
 // Switches for CUDA-backend behaviour that is written but has not yet run on a GPU: each is off
 // unless its environment variable is "1", and a test proves the default (engine/tests/
-// allocator_test.cpp). The memory planner reads the same switch as the backend, so the plan
-// follows what the backend will do. Once a device run has verified one, its default flips here.
+// allocator_test.cpp, quant_train_test.cpp). The memory planner reads the same switch as the
+// backend, so the plan follows what the backend will do. Once a device run has verified one,
+// its default flips here.
 #pragma once
 #include <cstdlib>
 #include <cstring>
@@ -18,5 +19,8 @@ inline bool cuda_param_slab_enabled() { return env_switch_on("RWKV_CUDA_PARAM_SL
 // The CUDA optimizer applies the trainer's parameter groups (RWKV-LM's 2x lr on att.w0 and its
 // .weight-only decay); off, it uses the backend's default groups and the trainer warns.
 inline bool cuda_lr_groups_enabled() { return env_switch_on("RWKV_CUDA_LR_GROUPS"); }
+// The GPU's quantised path (cuda/quant_dequant.cu, the dequantising linears of
+// cuda/adapted_linear.cu): off, the GPU refuses --quant (train/gpu_support.cpp).
+inline bool cuda_quant_switch_on() { return env_switch_on("RWKV_CUDA_QUANT"); }
 
 }  // namespace rwkv

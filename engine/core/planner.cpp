@@ -14,6 +14,7 @@
 #include "core/flags.h"
 #include "core/model_config.h"
 #include "core/paths.h"
+#include "core/quant.h"
 
 namespace rwkv {
 namespace {
@@ -114,12 +115,21 @@ double weight_bytes_per_param(const PlanInput& in) {
   return in.precision == "fp32" || in.precision == "tf32" ? 4.0 : 2.0;
 }
 
-// Bytes of one frozen block matrix element once quantized (bitsandbytes' layouts: int8 with an
-// fp32 scale per row of ~C elements; 4-bit with an fp32 absmax per 64 elements).
+// The layout a --quant value stores the frozen block matrices in (core/quant.h, bitsandbytes'
+// formats as RWKV-PEFT uses them): int8 one byte an element plus one fp32 absmax a tensor;
+// nf4 (and the Python stack's fp4 / 4bit, laid out alike) half a byte plus an fp32 absmax per 64.
+QuantType plan_quant_type(const PlanInput& in) {
+  if (in.quant == "int8") return QuantType::Int8;
+  if (in.quant == "nf4" || in.quant == "fp4" || in.quant == "4bit") return QuantType::Nf4;
+  return QuantType::None;
+}
+
+// Bytes of one frozen block matrix element once quantized, for a C x C matrix.
 double quant_bytes_per_param(const PlanInput& in, double unquantized) {
-  if (in.quant == "int8") return 1.0 + 4.0 / static_cast<double>(in.n_embd);
-  if (in.quant == "nf4" || in.quant == "fp4") return 0.5 + 4.0 / 64.0;
-  return unquantized;
+  const QuantType t = plan_quant_type(in);
+  if (t == QuantType::None) return unquantized;
+  const int64_t n = in.n_embd * in.n_embd;
+  return static_cast<double>(quant_storage_bytes(t, n)) / static_cast<double>(n);
 }
 
 // What one long-lived CUDA tensor takes. With the slab (cuda/param_slab.h, core/gpu_switches.h)
@@ -142,7 +152,9 @@ struct EngineTensorBytes {
 // plus an fp32 master when trained; every other tensor fp32; fp32 gradient and AdamW moments
 // for each trained tensor; the six token-shift mixes of a layer packed in one [6, C] block with
 // its gradient block. Trained base tensors are the ones whose name holds a train_parts entry
-// (x070 has no "time" names, so that part trains nothing there).
+// (x070 has no "time" names, so that part trains nothing there). With --quant the six block
+// linears of each layer are two buffers instead of a bf16 copy: the codes and the fp32 absmax
+// (cuda_model.cu upload).
 EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
   ModelConfig cfg = model_config_for_size(int(in.n_layer), int(in.n_embd), int(in.vocab_size), int(in.head_size));
   if (in.dim_ffn > 0) cfg.dim_ffn = int(in.dim_ffn);
@@ -169,6 +181,12 @@ EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
     bool trained = full;
     for (const auto& part : in.train_parts)
       if (!part.empty() && name.find(part) != std::string::npos) trained = true;
+    const QuantType q = plan_quant_type(in);
+    if (q != QuantType::None && !trained && quantised_base_tensor(name)) {
+      const uint64_t codes = q == QuantType::Nf4 ? uint64_t((n + 1) / 2) : uint64_t(n);
+      b.weights += engine_block(double(codes)) + engine_block(double(quant_storage_bytes(q, n) - codes));
+      continue;
+    }
     tensor(n, gemm, trained, packed);
   }
   const double C = static_cast<double>(cfg.n_embd), L = static_cast<double>(cfg.n_layer);
@@ -300,6 +318,12 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
   }
 
   double workspace = reference ? gib(kRefWorkspaceGiB) : kEngineWorkspaceMiB * 1024.0 * 1024.0;
+  if (!reference && plan_quant_type(in) != QuantType::None && !full) {
+    // the engine dequantises a frozen matrix into a bf16 scratch right before its GEMM and gives
+    // it back after: the allocator keeps one scratch block of each matrix shape (C x C, C x F)
+    const double F = static_cast<double>(ffn_dim(in));
+    workspace += engine_block(2.0 * C * C) + engine_block(2.0 * C * F);
+  }
   if (reference && in.quant != "none" && !full) {
     // bitsandbytes dequantizes each block matrix to bf16 for its matmul, and autograd keeps
     // that copy for the backward: one layer's worth under grad_cp, every layer's without.
@@ -309,7 +333,7 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
 
   double weights_b = weights, master_b = trainable * master_bytes, grads_b = trainable * grad_bytes,
          optimizer_b = trainable * optimizer_bytes;
-  if (!reference && in.model_version == "x070" && in.quant == "none") {
+  if (!reference && in.model_version == "x070") {
     const EngineTensorBytes t = engine_x070_tensor_bytes(in);  // as the CUDA backend allocates
     weights_b = t.weights, master_b = t.master, grads_b = t.gradients, optimizer_b = t.optimizer;
   }

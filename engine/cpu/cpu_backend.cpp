@@ -24,7 +24,14 @@ struct Param {
   std::vector<float> w, g, m, v;
   bool trainable = false;
   bool adapter = false;  // not part of the base model (lora_A/B, disha, time_state)
-  int64_t numel() const { return int64_t(w.size()); }
+  // --quant: the frozen weight lives here instead of in w (which is then empty)
+  std::unique_ptr<QuantTensor> q;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  std::vector<float> values() const { return q ? dequantize(*q) : w; }
 };
 
 // A linear layer (torch layout W [out, in]) with its optional adapter.
@@ -85,6 +92,7 @@ class CpuBackend final : public Backend {
     }
     setup_layers();
     setup_peft(by_name);
+    if (opt.quant != QuantType::None) quantize_base();
   }
 
   std::string device_name() const override { return "cpu"; }
@@ -169,7 +177,7 @@ class CpuBackend final : public Backend {
     }
     for (const auto& p : params_) {
       if (p->adapter && kind == ExportKind::Merged) continue;
-      std::vector<float> w = p->w;
+      std::vector<float> w = p->values();  // a quantised base: dequant(W), as RWKV-PEFT merges
       if (kind == ExportKind::Merged) merge_into(p->name, w);
       out.push_back({p->name, HostTensor::from_f32(w, p->shape)});
     }
@@ -190,6 +198,9 @@ class CpuBackend final : public Backend {
   void import_trainable(const StateDict& tensors) override {
     for (const auto& [name, t] : tensors) {
       Param* p = find(name);
+      if (p && p->q)
+        throw EngineError("E_QUANT_TRAINED", "'" + name + "' is a quantised base weight: it cannot be replaced",
+                          "load base weights with --load_model; --quant keeps the block linears frozen");
       if (!p || t.numel() != p->numel())
         throw EngineError("E_RESUME_SHAPE", "saved tensor '" + name + "' does not fit this run",
                           "resume with the same model and PEFT settings, or use a new proj_dir");
@@ -216,12 +227,12 @@ class CpuBackend final : public Backend {
   MemoryStats memory() const override {
     MemoryStats s;
     for (const auto& p : params_) {
-      s.weights_bytes += p->w.size() * 4;
+      s.weights_bytes += p->q ? p->q->bytes() : p->w.size() * 4;
       s.grads_bytes += p->g.size() * 4;
       s.optimizer_bytes += (p->m.size() + p->v.size()) * 4;
     }
-    s.activations_bytes = peak_activations_;
-    s.in_use_bytes = s.weights_bytes + s.grads_bytes + s.optimizer_bytes;
+    s.activations_bytes = peak_activations_ + deq_.size() * 4;  // + the one dequantised matrix
+    s.in_use_bytes = s.weights_bytes + s.grads_bytes + s.optimizer_bytes + deq_.size() * 4;
     s.reserved_bytes = s.in_use_bytes;
     s.peak_bytes = s.in_use_bytes + peak_activations_;
     return s;
@@ -379,9 +390,38 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // --quant: RWKV-PEFT quantises the weight of every block linear, adapted or not, after PiSSA's
+  // residual is taken (setup_peft ran); emb, head, the low-rank matrices and vectors stay fp32.
+  void quantize_base() {
+    size_t largest = 0;
+    for (auto& L : layers_)
+      for (Linear* lin : {&L.rec, &L.key, &L.val, &L.out, &L.ffn_key, &L.ffn_val}) {
+        Param* W = lin->W;
+        if (W->trainable)
+          throw EngineError("E_QUANT_TRAINED",
+                            std::string("--quant ") + quant_type_name(opt_.quant) + " keeps " + W->name +
+                                " frozen, but this run would train it",
+                            "quantised bases are for PEFT (LoRA, PiSSA, MiSS, state tuning): drop --quant for full "
+                            "fine-tuning, or remove the --train_parts entry that names this weight");
+        W->q = std::make_unique<QuantTensor>(quantize(opt_.quant, W->w.data(), W->shape));
+        W->w.clear();
+        W->w.shrink_to_fit();
+        largest = std::max(largest, size_t(W->numel()));
+      }
+    deq_.assign(largest, 0.0f);
+  }
+
+  // The weight a linear's GEMM reads: its fp32 values, or a quantised base dequantised (to the
+  // bf16 values RWKV-PEFT multiplies with) into the one scratch matrix all linears share.
+  const float* weight_of(const Linear& L) {
+    if (!L.W->q) return L.W->w.data();
+    dequantize(*L.W->q, 0, L.W->q->n, deq_.data());
+    return deq_.data();
+  }
+
   // ---- linear with adapter ----
   void lin_fwd(Linear& L, const float* x, float* y, int M, LinearCache& c, uint64_t salt) {
-    ops::linear_fwd(x, L.W->w.data(), y, M, L.in, L.out);
+    ops::linear_fwd(x, weight_of(L), y, M, L.in, L.out);
     if (L.A) {
       const int r = int(L.A->shape[0]);
       const float* xin = x;
@@ -418,7 +458,7 @@ class CpuBackend final : public Backend {
   }
 
   void lin_bwd(Linear& L, const float* x, const float* dy, float* dx, int M, LinearCache& c) {
-    ops::linear_bwd(x, L.W->w.data(), dy, dx, L.W->trainable ? L.W->g.data() : nullptr, M, L.in, L.out);
+    ops::linear_bwd(x, weight_of(L), dy, dx, L.W->trainable ? L.W->g.data() : nullptr, M, L.in, L.out);
     if (L.A) {
       const int r = int(L.A->shape[0]);
       const float s = peft_.lora_scaling();
@@ -735,6 +775,7 @@ class CpuBackend final : public Backend {
   Param *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
   std::vector<LayerCache> cache_;
   std::vector<float> x_final_, lno_mean_, lno_rstd_, hout_;
+  std::vector<float> deq_;  // --quant: the dequantised weight of the linear being computed
   int64_t step_ = 0;
   uint64_t micro_batches_ = 0;  // within the current optimizer step (dropout masks)
   uint64_t peak_activations_ = 0;

@@ -3,9 +3,20 @@
 
 #include "core/dropout_mask.h"
 #include "cuda/model_kernels.h"
+#include "cuda/quant_dequant.h"
 
 namespace rwkv::cuda {
 namespace {
+
+// The bf16 weight the base GEMM reads: W's own copy, or (--quant) W dequantised into a scratch
+// buffer pushed on the arena, which the caller pops right after that GEMM (stream order makes
+// the reuse safe), so one frozen matrix at a time exists in bf16.
+const bf16_t* base_weight(Context& ctx, const AdaptedLinear& L, Arena& ar) {
+  if (L.W->q.type == QuantType::None) return L.W->w16;
+  bf16_t* w = ar.get<bf16_t>(L.W->n);
+  dequantize_bf16(L.W->q, w, ctx.stream());
+  return w;
+}
 
 bool has_dropout(const AdaptedLinear& L, const AdapterRun& run) { return L.A && run.keep < 1.f; }
 
@@ -94,7 +105,9 @@ void miss_backward(Context& ctx, const AdaptedLinear& L, const bf16_t* x, const 
 
 void linear_forward(Context& ctx, const AdaptedLinear& L, const AdapterRun& run, const bf16_t* x,
                     bf16_t* y, int M, LinearKept& kept, Arena& ar) {
-  ctx.gemm(false, true, M, L.out, L.in, x, L.in, L.W->w16, L.in, y, L.out, GemmOut::BF16);
+  const size_t m0 = ar.mark();
+  ctx.gemm(false, true, M, L.out, L.in, x, L.in, base_weight(ctx, L, ar), L.in, y, L.out, GemmOut::BF16);
+  ar.rewind(m0);
   if (L.A) lora_forward(ctx, L, run, x, y, M, kept, ar);
   if (L.miss) miss_forward(ctx, L, x, y, M, ar);
 }
@@ -107,8 +120,10 @@ void linear_forward_kept(Context& ctx, const AdaptedLinear& L, const AdapterRun&
 void linear_backward(Context& ctx, const AdaptedLinear& L, const AdapterRun& run, const bf16_t* x,
                      const bf16_t* dy, bf16_t* dx, bool accumulate, int M, const LinearKept& kept,
                      Arena& ar) {
-  ctx.gemm(false, false, M, L.in, L.out, dy, L.out, L.W->w16, L.in, dx, L.in, GemmOut::BF16, 1.f,
+  const size_t m0 = ar.mark();
+  ctx.gemm(false, false, M, L.in, L.out, dy, L.out, base_weight(ctx, L, ar), L.in, dx, L.in, GemmOut::BF16, 1.f,
            accumulate ? 1.f : 0.f);
+  ar.rewind(m0);
   if (L.W->trainable)
     ctx.gemm(true, false, L.out, L.in, M, dy, L.out, x, L.in, L.W->grad, L.in, GemmOut::F32, 1.f, 1.f);
   if (L.A) lora_backward(ctx, L, run, x, dy, dx, M, kept, ar);

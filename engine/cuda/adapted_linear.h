@@ -3,6 +3,8 @@
 // Linear (engine/cpu/cpu_backend.cpp lin_fwd / lin_bwd):
 //   LoRA / PiSSA:  y += s * (dropout(x) A^T) B^T   (PiSSA: s = 1, no dropout; W is the residual)
 //   MiSS (disha):  y += fold_r(x) · disha,  fold_r(x)[j] = sum over i % r == j of x[i]
+// A --quant base W (DParam::q) is dequantised to bf16 into an arena scratch right before each
+// GEMM that reads it (cuda/quant_dequant.h) and popped after it.
 // LoRA dropout's masks are counter-based (core/dropout_mask.h): the backward regenerates the
 // forward's mask from the same stream instead of keeping it, and so does a recomputed forward.
 #pragma once

@@ -29,6 +29,7 @@
 #include "core/gpu_switches.h"
 #include "core/errors.h"
 #include "core/optimizer_state.h"
+#include "core/quant.h"
 #include "cuda/adapted_linear.h"
 #include "cuda/arena.h"
 #include "cuda/caching_allocator.h"
@@ -159,6 +160,10 @@ class CudaBackend final : public Backend {
                         "the GPU WKV7 kernel needs head_size 64, the model has " +
                             std::to_string(cfg.head_size),
                         "use --accelerator cpu for this model");
+    if (opt.quant != QuantType::None && !cuda_quant_switch_on())  // the trainer refuses first (gpu_support)
+      throw EngineError("E_CUDA_UNSUPPORTED",
+                        std::string("--quant ") + quant_type_name(opt.quant) + " is not yet available on the GPU",
+                        "train with --accelerator cpu, or use --quant none on the GPU");
     if (peft.method == PeftMethod::Lora && peft.lora_dropout >= 1.0f)
       throw EngineError("E_PEFT_CONFIG", "lora_dropout must be below 1", "set lora_dropout in [0, 1)");
     validate_x070_weights(cfg, weights);
@@ -327,7 +332,8 @@ class CudaBackend final : public Backend {
   MemoryStats memory() const override {
     MemoryStats st;
     for (const auto& p : params_) {
-      st.weights_bytes += (p->master && !p->packed ? p->n * 4 : 0) + (p->w16 ? p->n * 2 : 0);
+      st.weights_bytes += (p->master && !p->packed ? p->n * 4 : 0) + (p->w16 ? p->n * 2 : 0) +
+                          (p->q.type != QuantType::None ? quant_storage_bytes(p->q.type, p->n) : 0);
       if (p->trainable) {
         st.grads_bytes += p->n * 4;
         st.optimizer_bytes += p->n * 8;
@@ -494,6 +500,16 @@ class CudaBackend final : public Backend {
   }
   std::vector<float> download(const DParam& p) const {
     if (p.master) return fetch(p.master, p.n);
+    if (p.q.type != QuantType::None) {  // a quantised base: dequantised on the host, as the CPU does
+      QuantTensor q;
+      q.type = p.q.type, q.shape = p.shape, q.n = p.n, q.block = p.q.block;
+      q.codes.resize(q.type == QuantType::Nf4 ? size_t((p.n + 1) / 2) : size_t(p.n));
+      q.absmax.resize(size_t((p.n + p.q.block - 1) / p.q.block));
+      check_cuda(cudaMemcpyAsync(q.codes.data(), p.q.codes, q.codes.size(), cudaMemcpyDeviceToHost, s()), "download");
+      check_cuda(cudaMemcpyAsync(q.absmax.data(), p.q.absmax, q.absmax.size() * 4, cudaMemcpyDeviceToHost, s()), "download");
+      check_cuda(cudaStreamSynchronize(s()), "download");
+      return dequantize(q);
+    }
     float* tmp = static_cast<float*>(const_cast<CachingAllocator&>(alloc_).allocate(size_t(p.n) * 4));
     bf16_to_f32_device(p.n, p.w16, tmp, s());
     std::vector<float> h = fetch(tmp, p.n);
@@ -526,6 +542,7 @@ class CudaBackend final : public Backend {
     }
     for (auto& pp : params_) {
       DParam& p = *pp;
+      if (quantised(p)) continue;  // codes + absmax of its own (upload_quantised)
       if (!p.master && (p.trainable || !p.gemm)) p.master = f32(p.n);
       if (p.gemm) p.w16 = static_cast<bf16_t*>(take(size_t(p.n) * 2));
       if (p.trainable) {
@@ -536,6 +553,17 @@ class CudaBackend final : public Backend {
     }
   }
 
+  bool quantised(const DParam& p) const {
+    return opt_.quant != QuantType::None && !p.adapter && quantised_base_tensor(p.name);
+  }
+  // A device buffer of its own for the model's lifetime (quantised codes, the code book).
+  template <class T>
+  T* own(int64_t n) {
+    void* p = alloc_.allocate(size_t(n) * sizeof(T), /*exact=*/true);
+    owned_.push_back(p);
+    return static_cast<T*>(p);
+  }
+
   void upload() {
     if (cuda_param_slab_enabled()) {
       auto from_slab = [&](size_t bytes) { return static_cast<void*>(slab_.take<uint8_t>(int64_t(bytes))); };
@@ -543,16 +571,23 @@ class CudaBackend final : public Backend {
       slab_.allocate(alloc_);
       assign_long_lived(from_slab);
     } else {
-      assign_long_lived([&](size_t bytes) {
-        void* p = alloc_.allocate(bytes, /*exact=*/true);
-        owned_.push_back(p);
-        return p;
-      });
+      assign_long_lived([&](size_t bytes) { return static_cast<void*>(own<uint8_t>(int64_t(bytes))); });
     }
     const int C = cfg_.n_embd;
     for (auto& L : layers_) check_cuda(cudaMemsetAsync(L.dmu, 0, size_t(6) * C * 4, s()), "dmu");
+    const float* code = nullptr;  // --quant: the code book, once for every quantised linear
+    if (opt_.quant != QuantType::None) {
+      float* c = own<float>(quant_code_size(opt_.quant));
+      check_cuda(cudaMemcpyAsync(c, quant_code(opt_.quant), size_t(quant_code_size(opt_.quant)) * 4,
+                                 cudaMemcpyHostToDevice, s()), "upload");
+      code = c;
+    }
     for (auto& pp : params_) {
       DParam& p = *pp;
+      if (quantised(p)) {
+        upload_quantised(p, code);
+        continue;
+      }
       if (p.master) put(p.master, p.host);
       if (p.gemm) {
         if (p.master) {
@@ -577,6 +612,25 @@ class CudaBackend final : public Backend {
       p.host.shrink_to_fit();
     }
     check_cuda(cudaStreamSynchronize(s()), "upload");
+  }
+
+  // --quant: a frozen block linear as codes + fp32 absmax (core/quant.h, quantised on the host
+  // after PiSSA's residual is taken, as the CPU backend does), no bf16 or fp32 copy.
+  void upload_quantised(DParam& p, const float* code) {
+    if (p.trainable)
+      throw EngineError("E_QUANT_TRAINED",
+                        std::string("--quant ") + quant_type_name(opt_.quant) + " keeps " + p.name +
+                            " frozen, but this run would train it",
+                        "quantised bases are for PEFT (LoRA, PiSSA, MiSS, state tuning): drop --quant for full fine-tuning");
+    const QuantTensor q = quantize(opt_.quant, p.host.data(), p.shape);
+    uint8_t* codes = own<uint8_t>(int64_t(q.codes.size()));
+    float* absmax = own<float>(int64_t(q.absmax.size()));
+    check_cuda(cudaMemcpyAsync(codes, q.codes.data(), q.codes.size(), cudaMemcpyHostToDevice, s()), "upload");
+    check_cuda(cudaMemcpyAsync(absmax, q.absmax.data(), q.absmax.size() * 4, cudaMemcpyHostToDevice, s()), "upload");
+    check_cuda(cudaStreamSynchronize(s()), "upload");  // q's host buffers go out of scope
+    p.q = DeviceQuant{q.type, q.n, q.block, codes, absmax, code};
+    p.host.clear();
+    p.host.shrink_to_fit();
   }
 
   // Folds the adapter into a base weight on the host (export with --merge 1), as the CPU does.

@@ -1,11 +1,12 @@
-// One tensor of the model on the GPU: its fp32 master / bf16 GEMM copy, and for trained
-// tensors the fp32 gradient and AdamW moments.
+// One tensor of the model on the GPU: its fp32 master / bf16 GEMM copy (or, for a --quant frozen
+// linear, its codes and absmax), and for trained tensors the fp32 gradient and AdamW moments.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cuda/kernels.h"
+#include "cuda/quant_dequant.h"
 
 namespace rwkv::cuda {
 
@@ -21,6 +22,7 @@ struct DParam {
   float* m = nullptr;
   float* v = nullptr;
   bool packed = false;       // master/grad live in a per-layer packed block (the six mixes)
+  DeviceQuant q;             // --quant: a frozen block linear stored quantised (then no w16)
 };
 
 inline float* grad_of(const DParam* p) { return p && p->trainable ? p->grad : nullptr; }

@@ -189,7 +189,7 @@ void plan_and_gpus_answer_in_facts_shapes() {
 }
 
 // checkRun: the trainer's own rules, from flags alone. What train.py accepts but this engine does
-// not (quantisation), what the GPU backend cannot do (head size other than 64, a ctx_len or
+// not (quantisation with full fine-tuning, fp4), what the GPU backend cannot do (head size other than 64, a ctx_len or
 // chunk_ctx that is not a multiple of 16) with the CPU as the way out, and every PEFT method,
 // LoRA dropout, infctx and grad_cp 1 accepted on the GPU without a warning.
 void check_run_uses_the_trainers_rules() {
@@ -215,7 +215,14 @@ void check_run_uses_the_trainers_rules() {
   CHECK(code(check({"--ctx_len", "500"})) == "E_CUDA_UNSUPPORTED");
   CHECK(code(check({"--head_size", "32"})) == "E_CUDA_UNSUPPORTED" || code(check({"--head_size_a", "32"})) == "E_CUDA_UNSUPPORTED");
   CHECK(check({"--peft", "pissa", "--pissa_config", "{\"pissa_r\":32,\"svd_niter\":4}"}).find("ok")->as_bool());
+  // --quant: full fine-tuning would train the quantised base; a PEFT run quantises on the CPU,
+  // and the GPU refuses it while its path is off (RWKV_CUDA_QUANT unset)
   CHECK(code(check({"--quant", "nf4"})) == "E_FLAG_UNSUPPORTED");
+  CHECK(code(check({"--quant", "fp4", "--peft", "state"})) == "E_FLAG_UNSUPPORTED");
+  const Json gpu_quant = check({"--quant", "nf4", "--peft", "lora", "--peft_config", "{\"r\":64}"});
+  CHECK(code(gpu_quant) == "E_CUDA_UNSUPPORTED");
+  CHECK(gpu_quant.find("message")->as_string().find("--quant nf4") != std::string::npos);
+  CHECK(check({"--quant", "int8", "--peft", "lora", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());
   CHECK(check({"--peft", "miss", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());
   CHECK(code(check({"--lr_schedule", "linear"})) == "E_FLAG_VALUE");
   // each refusal names the flag it is about (the editor puts its note there); the message is prose
@@ -224,6 +231,7 @@ void check_run_uses_the_trainers_rules() {
   CHECK(flag(check({"--ctx_len", "500"})) == "ctx_len");
   CHECK(flag(check({"--head_size_a", "32"})) == "head_size_a");
   CHECK(flag(check({"--quant", "nf4"})) == "quant");
+  CHECK(flag(gpu_quant) == "quant");
   CHECK(flag(check({"--lr_schedule", "linear"})) == "lr_schedule");
   CHECK(flag(check({"--peft", "adalora", "--peft_config", "{}"})) == "peft");
   CHECK(flag(check({"--peft", "lora", "--peft_config", "{\"use_dora\":true}"})) == "peft_config");

@@ -68,7 +68,22 @@ int main() {
   CHECK(r.code != 0 && error_code(r) == "E_FLAG_VALUE");
   r = run(common + "--type pissa --lora_init " + dir + "/missing.pth");
   CHECK(r.code != 0 && error_code(r) == "E_PISSA_INIT");
+  // merge.py --quant nf4: the residual base quantised and dequantised, then the adapter added;
+  // the same file as the library's merge, and not the plain merge
   r = run(common + "--type pissa --lora_init " + dir + "/p/init_pissa.pth --quant nf4");
+  CHECK(r.code == 0 && r.out.find("\"quant\":\"nf4\"") != std::string::npos);
+  req.quant = QuantType::Nf4;
+  const StateDict lib4 = merge_adapter(base, dir + "/p/rwkv-0.pth", req).merged;
+  const StateDict cli4 = load_pth(dir + "/x.pth");
+  CHECK(cli4.size() == lib4.size());
+  double off_plain = 0;
+  for (size_t i = 0; i < std::min(cli4.size(), lib4.size()); ++i) {
+    const HostTensor rounded = HostTensor::from_f32(lib4[i].second.to_f32(), lib4[i].second.shape, DType::BF16);
+    if (rounded.bytes != cli4[i].second.bytes) rwkv_test::fail(__FILE__, __LINE__, "nf4 merged " + cli4[i].first + " differs");
+    off_plain = std::fmax(off_plain, max_abs_diff(cli4[i].second.to_f32(), cli[i].second.to_f32()));
+  }
+  CHECK(off_plain > 1e-3);
+  r = run(common + "--type pissa --lora_init " + dir + "/p/init_pissa.pth --quant fp4");
   CHECK(r.code != 0 && error_code(r) == "E_FLAG_UNSUPPORTED");
   r = run(common + "--type miss");
   CHECK(r.code != 0 && error_code(r) == "E_ADAPTER");

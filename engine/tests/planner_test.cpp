@@ -394,6 +394,42 @@ void passes_cap_what_a_step_holds() {
               plan(8, -1, true) / double(1 << 30), plan(8, 0, true) / double(1 << 30));
 }
 
+// --quant on our engine's stack, worked out by hand for 1.5B LoRA (24 layers, C 2048, F 8192;
+// the allocator's blocks: 512 B under 1 MiB, 2 MiB above). Per layer, four C x C and two C x F
+// frozen linears. bf16: 8 MiB and 32 MiB each. nf4: codes 2 MiB + absmax 256 KiB, and codes 8 MiB
+// + absmax 1 MiB (a 2 MiB block). int8: codes 4 MiB + one 4-byte absmax (512 B), and 16 MiB + 512 B.
+// The dequantising GEMMs add one bf16 scratch of each shape (8 + 32 MiB) to the workspace.
+void engine_plan_knows_quant() {
+  const double MiB = 1024.0 * 1024.0;
+  const auto plan_for = [](const char* quant) {
+    auto f = lora_15b();
+    f["quant"] = Json(quant);
+    return rwkv::plan_memory(rwkv::plan_input_from_flags(f), PlanStack::Engine);
+  };
+  const auto bf16 = plan_for("none"), nf4 = plan_for("nf4"), int8 = plan_for("int8");
+  const double nf4_saved = 24 * (4 * (8 - 2.25) + 2 * (32 - 10)) * MiB;
+  const double int8_saved = 24 * (4 * (8 * MiB - 4 * MiB - 512) + 2 * (32 * MiB - 16 * MiB - 512));
+  CHECK(double(bf16.category("weights") - nf4.category("weights")) == nf4_saved);
+  CHECK(double(bf16.category("weights") - int8.category("weights")) == int8_saved);
+  CHECK(double(nf4.category("workspace") - bf16.category("workspace")) == 40 * MiB);
+  CHECK(double(int8.category("workspace") - bf16.category("workspace")) == 40 * MiB);
+  // what a frozen base does not touch: adapters, their gradients and moments, activations
+  for (const char* same : {"master_weights", "gradients", "optimizer", "activations", "recompute", "logits"})
+    CHECK(nf4.category(same) == bf16.category(same) && int8.category(same) == bf16.category(same));
+  CHECK(nf4.total_bytes < int8.total_bytes && int8.total_bytes < bf16.total_bytes);
+  std::printf("engine plan, 1.5B LoRA r64 ctx 1024 bsz 1: bf16 %.2f GiB, int8 %.2f GiB, nf4 %.2f GiB\n",
+              bf16.total_bytes / (1024.0 * MiB), int8.total_bytes / (1024.0 * MiB), nf4.total_bytes / (1024.0 * MiB));
+  // the reference stack's int8: bitsandbytes' one absmax a tensor, ~1 byte an element
+  auto f = lora_15b();
+  f["quant"] = Json("int8");
+  const PlanInput in8 = rwkv::plan_input_from_flags(f);
+  f["quant"] = Json("none");
+  const PlanInput in16 = rwkv::plan_input_from_flags(f);
+  const auto r8 = rwkv::plan_memory(in8, PlanStack::Reference), r16 = rwkv::plan_memory(in16, PlanStack::Reference);
+  const double blocks = double(rwkv::count_params(in8).block_matrices);
+  CHECK(std::fabs(double(r16.category("weights") - r8.category("weights")) - blocks) < blocks * 1e-5);
+}
+
 int main() {
   passes_cap_what_a_step_holds();
   every_measured_row_within_15_percent();
@@ -401,6 +437,7 @@ int main() {
   flags_are_read_as_scripts_write_them();
   parameter_counts_match_the_official_sizes();
   the_plan_moves_the_right_way();
+  engine_plan_knows_quant();
   std::fflush(stdout);  // the table (stdout) before the summary (stderr)
   return rwkv_test::summary("planner_test");
 }

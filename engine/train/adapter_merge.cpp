@@ -76,7 +76,9 @@ MergeResult merge_adapter(const StateDict& base_in, const std::string& adapter_p
   } else {
     peft.lora_alpha = float(alpha > 0 ? alpha : 2.0 * peft.r);
   }
-  auto backend = make_cpu_backend(cfg, peft, base, BackendOptions{});
+  BackendOptions bo;
+  bo.quant = req.quant;  // the backend holds dequant(quant(W)) and adds the adapter to it
+  auto backend = make_cpu_backend(cfg, peft, base, bo);
   backend->import_trainable(adapter.tensors);
   MergeResult res;
   res.merged = backend->export_weights(ExportKind::Merged);
@@ -84,6 +86,7 @@ MergeResult merge_adapter(const StateDict& base_in, const std::string& adapter_p
   j = Json::object();
   j.set("type", type);
   j.set("r", peft.r);
+  j.set("quant", quant_type_name(req.quant));
   if (type != "miss") j.set("scaling", double(peft.lora_scaling()));
   if (type == "lora") j.set("lora_alpha", double(peft.lora_alpha));
   j.set("adapter_names", adapter.hf_names ? "peft" : "rwkv-peft");

@@ -4,11 +4,14 @@
 //          --pissa_config runs, the LoRA scaling for peft-style PiSSA)
 //   miss:  W[o, i] += block[i % r, o]
 // Base tensors in the adapter file (train_parts such as ln_*) replace the base's.
+// With quant (merge.py --quant int8|nf4), the block linears' base (after PiSSA's subtraction) is
+// quantised and dequantised first, as merge.py does and as a --quant run trained against.
 #pragma once
 #include <string>
 
 #include "core/json.h"
 #include "core/pth.h"
+#include "core/quant.h"
 
 namespace rwkv {
 
@@ -17,6 +20,7 @@ struct MergeRequest {
   std::string init_path;       // init_pissa.pth (pissa)
   double lora_alpha = -1;      // <= 0: adapter_config.json's, else 2 * r (lora) / no scaling (pissa)
   int use_rslora = -1;         // -1: adapter_config.json's, else false
+  QuantType quant = QuantType::None;  // merge.py --quant: the base as the quantised run saw it
 };
 
 struct MergeResult {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/quant.h"
+
 namespace rwkv {
 
 namespace {
@@ -12,7 +14,8 @@ EngineError unsupported(const std::string& what, const std::string& hint, const 
 
 // Every PEFT method (full, LoRA with dropout, PiSSA, MiSS/disha/bone, state tuning), --grad_cp
 // and infctx run on the GPU (verified against the CPU backend on an H100:
-// engine/cuda/device_tests/results/). What is left are the WKV7 kernel's shape limits.
+// engine/cuda/device_tests/results/). What is left are the WKV7 kernel's shape limits, and
+// --quant, whose GPU path is behind RWKV_CUDA_QUANT=1 until it has run on a GPU (core/gpu_switches.h).
 std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.accelerator == "cpu") return std::nullopt;
   if (o.head_size != 64)
@@ -24,6 +27,13 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % 16 != 0)
     return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs a multiple of 16)",
                        "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu", "chunk_ctx");
+  if (o.quant != QuantType::None && !cuda_quant_switch_on())
+    return EngineError("E_CUDA_UNSUPPORTED",
+                       std::string("--quant ") + quant_type_name(o.quant) +
+                           " is not yet available on the GPU: its dequantising GEMM path is built but stays off "
+                           "until it has been verified on a GPU",
+                       "train with --accelerator cpu (which quantises as RWKV-PEFT does), or use --quant none on the GPU",
+                       "quant");
   return std::nullopt;
 }
 

@@ -5,6 +5,7 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/flags.h"
+#include "core/quant.h"
 #include "train/data_source.h"
 #include "train/peft_options.h"
 
@@ -133,6 +134,22 @@ void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
                                                       " is not read"});
 }
 
+// --quant (core/quant.h): int8 and nf4 as RWKV-PEFT quantises them, with the base's block
+// linears frozen. Full fine-tuning trains those weights: refused here, before anything loads,
+// so the editor shows it too (train_parts' values, emb/head/time/ln, name no block linear; the
+// backend refuses a trained quantised weight as a second line). fp4 / 4bit / fp8 are not
+// implemented.
+void resolve_quant(const ParsedFlags& f, TrainOptions& o) {
+  o.quant = parse_quant_type(f.get_string("quant"));
+  if (o.quant == QuantType::None) return;
+  const std::string q = quant_type_name(o.quant);
+  if (o.peft.method == PeftMethod::Full)
+    throw EngineError("E_FLAG_UNSUPPORTED", "--quant " + q + " with full fine-tuning",
+                      "a quantised base is frozen: train an adapter (--peft lora, pissa, miss or state tuning), "
+                      "or use --quant none",
+                      "quant");
+}
+
 }  // namespace
 
 TrainOptions train_options_from_flags(const ParsedFlags& f) {
@@ -222,7 +239,6 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
       throw EngineError("E_FLAG_UNSUPPORTED", "--train_type infctx with --data_type sft",
                         "RWKV-PEFT's infctx step trains (input, target) batches: use binidx or jsonl data", "train_type");
   }
-  unsupported_if("quant", f.get_string("quant") != "none", "quantised base weights are not implemented; use --quant none");
   unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
   unsupported_if("weight_decay_final", f.get_float("weight_decay_final") > 0, "a decaying weight decay is not implemented");
   unsupported_if("my_pile_stage", f.get_int("my_pile_stage") > 1, "only stage-1 style training from a checkpoint or init is implemented");
@@ -236,6 +252,7 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   if (!o.peft_new_form && !f.has("merge") && o.peft.method != PeftMethod::Full && o.peft.method != PeftMethod::State)
     o.merge = false;
   o.peft.seed = uint64_t(o.seed < 0 ? 0 : o.seed);
+  resolve_quant(f, o);
   for (const auto& name : f.given) o.resolved.set(name, f.values.at(name));
   return o;
 }

@@ -38,6 +38,8 @@ struct TrainOptions {
   bool data_shuffle = true;
   int64_t seed = -1;                 // --random_seed; -1 = fixed default 0 (reproducible)
   bool merge = true;                 // --merge 1: save merged weights
+  // --quant int8 | nf4: the base's block linears stored quantised (core/quant.h); PEFT only
+  QuantType quant = QuantType::None;
   PeftConfig peft;
   std::string peft_name = "none";
   bool peft_new_form = false;        // --peft_config (Hugging Face peft keys): peft's adapter names

@@ -279,6 +279,7 @@ class Trainer {
     bo.head_chunk = o_.head_chunk;
     bo.pass_tokens = pass_tokens_from_env();
     bo.threads = o_.threads;
+    bo.quant = o_.quant;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {

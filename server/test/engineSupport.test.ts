@@ -21,12 +21,15 @@ async function engineNotes(script: string): Promise<string[]> {
 
 const RUN = 'python train.py --n_layer 24 --n_embd 2048 --vocab_size 65536 --data_file d --data_type binidx --ctx_len 512';
 
-test('RWKV026 through the real addon: what the GPU engine cannot split, unimplemented settings, and every method on the GPU', async (t) => {
+test('RWKV026 through the real addon: what the GPU engine cannot split, quant (CPU only for now), and every method on the GPU', async (t) => {
   if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
   const [ctx] = await engineNotes(`${RUN.replace('--ctx_len 512', '--ctx_len 500')} --peft miss --peft_config '{"r":64}' --accelerator gpu\n`);
   assert.match(ctx!, /^info Run Training's GPU engine cannot run this as written: ctx_len 500 \(the GPU WKV7 kernel needs a multiple of 16\) is not yet implemented on the GPU\. .*--accelerator cpu/);
   const [quant] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator gpu\n`);
-  assert.match(quant!, /--quant "nf4" is not supported by this engine/);
+  assert.match(quant!, /--quant nf4 is not yet available on the GPU: .*--accelerator cpu/);
+  assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator cpu\n`), [], 'the CPU quantises');
+  const [fp4] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant fp4 --accelerator cpu\n`);
+  assert.match(fp4!, /--quant fp4 is not supported by this engine/);
   assert.deepEqual(await engineNotes(`${RUN} --peft miss --peft_config '{"r":64}' --accelerator gpu --grad_cp 1\n`), [], 'MiSS runs on the GPU');
   assert.deepEqual(await engineNotes(`${RUN} --peft state --accelerator gpu\n`), [], 'state tuning runs on the GPU');
   assert.deepEqual(await engineNotes(`${RUN} --peft lora --lora_config '{"lora_load":"","lora_r":32,"lora_alpha":32,"lora_dropout":0.01}' --accelerator gpu\n`), [], 'LoRA dropout runs on the GPU');

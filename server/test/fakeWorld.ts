@@ -20,7 +20,7 @@ export const FIXTURES = join(__dirname, 'fixtures');
 export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json'), 'utf8')) as World;
 
 /**
- * What the fake engine says about a run (checkRun): two of the real engine's rules, in its words
+ * What the fake engine says about a run (checkRun): three of the real engine's rules, in its words
  * (the real rules are engine/train/gpu_support.cpp and train_options.cpp, tested through the
  * addon in engine/tests/addon_facts_test.cpp and server/test/engineSupport.test.ts). Tests may
  * replace `answer`.
@@ -28,7 +28,9 @@ export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json')
 export function fakeEngineRules(argv: string[]): RunCheck {
   const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
   const quant = flag('quant');
-  if (quant && quant !== 'none') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant "${quant}" is not supported by this engine`, hint: 'quantised base weights are not implemented; use --quant none', flag: 'quant' };
+  if (quant && !['none', 'int8', 'nf4'].includes(quant)) return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant ${quant} is not supported by this engine`, hint: 'use --quant int8 or --quant nf4 (bitsandbytes\' formats, as RWKV-PEFT quantises), or none', flag: 'quant' };
+  if (quant && quant !== 'none' && (flag('accelerator') ?? 'gpu') !== 'cpu')
+    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `--quant ${quant} is not yet available on the GPU: its dequantising GEMM path is built but stays off until it has been verified on a GPU`, hint: 'train with --accelerator cpu (which quantises as RWKV-PEFT does), or use --quant none on the GPU', flag: 'quant' };
   const headSizeFlag = flag('head_size') !== undefined ? 'head_size' : 'head_size_a';
   const headSize = Number(flag(headSizeFlag) ?? 64);
   if ((flag('accelerator') ?? 'gpu') !== 'cpu' && headSize !== 64)

@@ -1,4 +1,5 @@
-// Device test: every CUDA kernel against its CPU twin (cpu_twins.h) on random inputs, plus the
+// Device test: every CUDA kernel against its CPU twin (cpu_twins.h; for --quant's dequantising
+// kernel, core/quant.cpp itself) on random inputs, plus the
 // cuBLASLt GEMM in each transposition, the allocator, and timings (WKV7 at training shapes,
 // the bf16 GEMM rate that MFU is measured against). Prints one line per check:
 //   CHECK <name> err=<max |gpu - cpu| / max |cpu|> tol=<tolerance> PASS|FAIL
@@ -14,10 +15,12 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/quant.h"
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_context.h"
 #include "cuda/kernels.h"
 #include "cuda/model_kernels.h"
+#include "cuda/quant_dequant.h"
 #include "core/dropout_mask.h"
 #include "cpu_twins.h"
 
@@ -499,6 +502,72 @@ void test_allocator() {
   std::printf("CHECK %-34s reused=%d peak_ok=%d freed=%d oom_code=%d %s\n", "caching_allocator", reused,
               sizes_ok, none_in_use, oom_code, ok ? "PASS" : "FAIL");
 }
+// --quant: the dequantising kernel against its CPU twin, core/quant.cpp's dequantize (what the CPU
+// backend multiplies with), on a weight-like matrix (normal values, a few outliers, an all-zero
+// nf4 block, 12610 elements so the last nf4 block is partial). The same fp32 product and the
+// same round-to-nearest-even: bit-exact, tolerance 0.
+struct DeviceQuantBuffers {
+  Dev codes, absmax, code;
+  DeviceQuant dq;
+  DeviceQuantBuffers(const rwkv::QuantTensor& q)
+      : codes(q.codes.size()), absmax(q.absmax.size() * 4), code(size_t(rwkv::quant_code_size(q.type)) * 4) {
+    cudaMemcpy(codes.p, q.codes.data(), q.codes.size(), cudaMemcpyHostToDevice);
+    cudaMemcpy(absmax.p, q.absmax.data(), q.absmax.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(code.p, rwkv::quant_code(q.type), code.bytes, cudaMemcpyHostToDevice);
+    dq = DeviceQuant{q.type, q.n, q.block, static_cast<const uint8_t*>(codes.p), absmax.f(), code.f()};
+  }
+};
+
+void test_dequant(Context& ctx) {
+  using rwkv::QuantType;
+  const int64_t rows = 97, cols = 130, n = rows * cols;
+  std::normal_distribution<float> normal(0.f, 0.02f);
+  std::vector<float> w(n);
+  for (auto& x : w) x = normal(rng);
+  for (int64_t i = 0; i < n; i += 1999) w[i] = 0.4f * (i % 2 ? 1.f : -1.f);  // outliers
+  for (int64_t i = 64 * 10; i < 64 * 11; ++i) w[i] = 0.f;                   // one all-zero nf4 block
+  for (QuantType t : {QuantType::Int8, QuantType::Nf4}) {
+    const rwkv::QuantTensor q = rwkv::quantize(t, w.data(), {rows, cols});
+    const std::vector<float> ref = rwkv::dequantize(q);
+    DeviceQuantBuffers dev(q);
+    Dev out(n * 2);
+    dequantize_bf16(dev.dq, out.h(), ctx.stream());
+    check_cuda(cudaStreamSynchronize(ctx.stream()), "dequantize");
+    compare(std::string("dequantize ") + rwkv::quant_type_name(t) + " (vs core/quant)", down_bf16(&out, n),
+            V(ref.begin(), ref.end()), 0.0);
+  }
+}
+
+// What dequantising costs before each frozen GEMM: a C x F matrix (1.5B: 2048 x 8192; 2.9B:
+// 2560 x 10240) per call, next to the bf16 GEMM of 1024 tokens it feeds.
+void time_dequant(Context& ctx, int C, int F) {
+  using rwkv::QuantType;
+  std::vector<float> w(size_t(C) * F);
+  std::normal_distribution<float> normal(0.f, 0.02f);
+  for (auto& x : w) x = normal(rng);
+  for (QuantType t : {QuantType::Int8, QuantType::Nf4}) {
+    const rwkv::QuantTensor q = rwkv::quantize(t, w.data(), {F, C});
+    DeviceQuantBuffers dev(q);
+    Dev out(w.size() * 2);
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    for (int i = 0; i < 3; ++i) dequantize_bf16(dev.dq, out.h(), ctx.stream());
+    const int reps = 20;
+    cudaEventRecord(a, ctx.stream());
+    for (int i = 0; i < reps; ++i) dequantize_bf16(dev.dq, out.h(), ctx.stream());
+    cudaEventRecord(b, ctx.stream());
+    cudaEventSynchronize(b);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, a, b);
+    const double us = 1000.0 * ms / reps, bytes = double(q.bytes()) + 2.0 * double(w.size());
+    std::printf("TIME dequantize %s %dx%d: %.1f us (%.0f GB/s)\n", rwkv::quant_type_name(t), F, C, us,
+                bytes / (us * 1e3));
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -522,7 +591,10 @@ int main(int argc, char** argv) {
     test_cross_entropy(ctx);
     test_adamw(ctx);
     test_allocator();
+    test_dequant(ctx);
     if (!quick) {
+      time_dequant(ctx, 2048, 8192);
+      time_dequant(ctx, 2560, 10240);
       time_wkv7(ctx, 8, 1024, 12);   // 0.1B, ctx 1024, bsz 8
       time_wkv7(ctx, 8, 1024, 32);   // 1.5B, ctx 1024, bsz 8
       time_wkv7(ctx, 1, 4096, 32);   // 1.5B, ctx 4096, bsz 1

@@ -1,7 +1,8 @@
 // Whole-model check of the CUDA backend against the CPU backend (the float32 oracle), run on
 // the GPU machine by run_model_check.sh, for every method the GPU trains:
 //   1. one training step of a small random model per method (full; LoRA + ln; LoRA with
-//      dropout; PiSSA; MiSS; state tuning; infctx), each with --grad_cp 0 and 1 and the head in
+//      dropout; PiSSA; MiSS; state tuning; infctx; LoRA on an int8 base, MiSS and state tuning on
+//      an nf4 base, RWKV_CUDA_QUANT=1), each with --grad_cp 0 and 1 and the head in
 //      several chunks: the loss, every trainable tensor's gradient and, after one AdamW step,
 //      every updated tensor and the merged model; grad_cp 1 against grad_cp 0 on the GPU;
 //   2. a fine-tune of STEPS steps per method on both backends from the same init and data:
@@ -25,6 +26,7 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/quant.h"
 #include "cpu/pissa.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
@@ -149,6 +151,7 @@ struct Method {
   StateDict weights;     // base weights (PiSSA: the residual W - B A)
   StateDict initial;     // trainable tensors both backends start from (PiSSA's A, B); may be empty
   int infctx_chunk = 0;  // > 0: --train_type infctx with this chunk_ctx
+  QuantType quant = QuantType::None;  // --quant: both backends store the base linears quantised
 };
 
 static std::unique_ptr<Backend> build(const Method& m, bool gpu, bool grad_cp, int head_chunk,
@@ -158,6 +161,7 @@ static std::unique_ptr<Backend> build(const Method& m, bool gpu, bool grad_cp, i
   bo.grad_checkpoint = grad_cp;
   bo.head_chunk = head_chunk;
   bo.pass_tokens = pass_tokens;
+  bo.quant = m.quant;
   std::unique_ptr<Backend> be = gpu ? make_cuda_backend(m.cfg, m.peft, m.weights, bo)
                                     : make_cpu_backend(m.cfg, m.peft, m.weights, bo);
   if (!m.initial.empty()) be->import_trainable(m.initial);
@@ -345,18 +349,33 @@ static std::vector<Method> methods(const ModelConfig& cfg, const StateDict& w) {
   inf.name = "infctx LoRA, chunk_ctx 32";
   inf.infctx_chunk = 32;
   out.push_back(inf);
+  // --quant: the same dequantised base on both backends (core/quant.cpp and its GPU twin are
+  // bit-exact), so the bf16 tolerances hold; the GPU's scratch-and-GEMM path is what is checked
+  Method lora8 = lora;
+  lora8.name = "LoRA r16 + ln, int8 base";
+  lora8.quant = QuantType::Int8;
+  out.push_back(lora8);
+  Method miss4 = miss;
+  miss4.name = "MiSS r16, nf4 base";
+  miss4.quant = QuantType::Nf4;
+  out.push_back(miss4);
+  Method state4 = state;
+  state4.name = "state tuning, nf4 base";
+  state4.quant = QuantType::Nf4;
+  out.push_back(state4);
   return out;
 }
 
-static void bench(int L, int D, int T, int B, bool lora, int steps, bool grad_cp) {
+static void bench(int L, int D, int T, int B, bool lora, int steps, bool grad_cp, QuantType quant) {
   steps = std::max(steps, 4);
   ModelConfig cfg = model_config_for_size(L, D, 65536);
-  printf("== bench %s L%d D%d ctx %d bsz %d ==\n", lora ? "LoRA r64" : "full", L, D, T, B);
+  printf("== bench %s L%d D%d ctx %d bsz %d quant %s ==\n", lora ? "LoRA r64" : "full", L, D, T, B, quant_type_name(quant));
   StateDict w = noisy_weights(cfg, 7, 0.0f);
   PeftConfig peft;
   if (lora) { peft.method = PeftMethod::Lora; peft.r = 64; peft.lora_alpha = 128; }
   BackendOptions bo;
   bo.grad_checkpoint = grad_cp;
+  bo.quant = quant;
   auto gpu = make_cuda_backend(cfg, peft, w, bo);
   w.clear();
   AdamWParams hp;
@@ -382,9 +401,10 @@ static void bench(int L, int D, int T, int B, bool lora, int steps, bool grad_cp
   // context and the cuBLASLt workspace.
   size_t free_b = 0, total_b = 0;
   cudaMemGetInfo(&free_b, &total_b);
-  printf("BENCH %s-L%d-D%d-%dx%d-gcp%d tokens_per_s=%.0f peak_MiB=%.0f reserved_MiB=%.0f weights_MiB=%.0f "
+  printf("BENCH %s%s-L%d-D%d-%dx%d-gcp%d tokens_per_s=%.0f peak_MiB=%.0f reserved_MiB=%.0f weights_MiB=%.0f "
          "device_used_MiB=%.0f\n",
-         lora ? "lora" : "full", L, D, T, B, int(grad_cp), tail[tail.size() / 2], m.peak_bytes / 1048576.0,
+         lora ? "lora" : "full", quant == QuantType::None ? "" : (std::string("-") + quant_type_name(quant)).c_str(),
+         L, D, T, B, int(grad_cp), tail[tail.size() / 2], m.peak_bytes / 1048576.0,
          m.reserved_bytes / 1048576.0, (m.weights_bytes + m.grads_bytes + m.optimizer_bytes) / 1048576.0,
          (total_b - free_b) / 1048576.0);
 }
@@ -392,11 +412,14 @@ static void bench(int L, int D, int T, int B, bool lora, int steps, bool grad_cp
 
 int main(int argc, char** argv) {
   try {
-    // --bench L D CTX BSZ lora|none STEPS [GRAD_CP]: one configuration, GPU backend only.
+    // The device check is what the GPU's --quant switch waits for (core/quant.h): on here.
+    setenv("RWKV_CUDA_QUANT", "1", 1);
+    // --bench L D CTX BSZ lora|none STEPS [GRAD_CP] [none|int8|nf4]: one configuration, GPU backend only.
     if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) {
-      if (argc < 8) { printf("usage: model_check --bench L D CTX BSZ lora|none STEPS [GRAD_CP]\n"); return 2; }
+      if (argc < 8) { printf("usage: model_check --bench L D CTX BSZ lora|none STEPS [GRAD_CP] [QUANT]\n"); return 2; }
       bench(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
-            std::strcmp(argv[6], "lora") == 0, std::atoi(argv[7]), argc > 8 && std::atoi(argv[8]) != 0);
+            std::strcmp(argv[6], "lora") == 0, std::atoi(argv[7]), argc > 8 && std::atoi(argv[8]) != 0,
+            argc > 9 ? parse_quant_type(argv[9]) : QuantType::None);
       return 0;
     }
     const int steps = argc > 1 ? std::atoi(argv[1]) : 200;
