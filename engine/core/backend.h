@@ -104,7 +104,8 @@ struct TensorSlice {
 
 // Where a backend keeps each trainable tensor, for data-parallel training (engine/dist): fp32
 // buffers of numel[i] elements, on the device for CUDA (the collectives read and write them in
-// place), in host memory on the CPU. `stream` is the CUDA stream the backend computes on.
+// place), in host memory on the CPU. `stream` is the CUDA stream the backend computes on. The
+// pointers stay valid for the backend's life (imports copy into the same buffers).
 struct TrainableView {
   std::vector<float*> param, grad, exp_avg, exp_avg_sq;
   std::vector<int64_t> numel;

@@ -64,6 +64,13 @@ struct LayerCache {
   LinearCache c_rec, c_key, c_val, c_out, c_fkey, c_fval;
 };
 
+// Replaces a tensor's values without moving its storage: trainable_view() hands out pointers
+// into these vectors, which must stay valid after a resume imports the saved state.
+void assign_in_place(std::vector<float>& dst, const std::vector<float>& src) {
+  if (dst.size() == src.size()) std::copy(src.begin(), src.end(), dst.begin());
+  else dst = src;
+}
+
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -125,6 +132,10 @@ class CpuBackend final : public Backend {
     logits.shrink_to_fit();
     run_backward(batch, dlogits);
     ++micro_batches_;
+    // The CPU backward finishes every gradient at once; they are reported head first, the order
+    // the GPU's backward finishes them in, so the bucket logic is the same.
+    if (grad_ready_)
+      for (int i = int(trainable_count()) - 1; i >= 0; --i) grad_ready_(i);
     return res;
   }
 
@@ -193,8 +204,43 @@ class CpuBackend final : public Backend {
       if (!p || t.numel() != p->numel())
         throw EngineError("E_RESUME_SHAPE", "saved tensor '" + name + "' does not fit this run",
                           "resume with the same model and PEFT settings, or use a new proj_dir");
-      p->w = t.to_f32();
+      assign_in_place(p->w, t.to_f32());
     }
+  }
+
+  TrainableView trainable_view() override {
+    TrainableView v;
+    for (auto& p : params_) {
+      if (!p->trainable) continue;
+      v.param.push_back(p->w.data());
+      v.grad.push_back(p->g.data());
+      v.exp_avg.push_back(p->m.data());
+      v.exp_avg_sq.push_back(p->v.data());
+      v.numel.push_back(p->numel());
+    }
+    return v;
+  }
+  void optimizer_step_slices(const AdamWParams& hp, const std::vector<TensorSlice>& slices) override {
+    ++step_;
+    std::vector<Param*> trained;
+    for (auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    for (const TensorSlice& s : slices) {
+      Param* p = trained.at(size_t(s.tensor));
+      const size_t i = size_t(s.tensor);
+      const float lr = i < hp.lr_scale.size() ? hp.lr * hp.lr_scale[i] : hp.lr;
+      const bool decay = i < hp.decay.size() ? hp.decay[i] != 0 : decays(*p);
+      ops::adamw_step(p->w.data() + s.begin, p->g.data() + s.begin, p->m.data() + s.begin, p->v.data() + s.begin,
+                      s.end - s.begin, lr, hp.beta1, hp.beta2, hp.eps, decay ? hp.weight_decay : 0.0f, step_);
+    }
+    zero_grads();
+    micro_batches_ = 0;
+  }
+  void set_grad_ready_hook(std::function<void(int)> hook) override { grad_ready_ = std::move(hook); }
+  size_t trainable_count() const {
+    size_t n = 0;
+    for (const auto& p : params_) n += p->trainable;
+    return n;
   }
 
   StateDict export_optimizer_state() const override {
@@ -208,7 +254,7 @@ class CpuBackend final : public Backend {
     read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
       Param* p = find(name);
       if (!p || !p->trainable || t.numel() != p->numel()) return false;
-      (second ? p->v : p->m) = t.to_f32();
+      assign_in_place(second ? p->v : p->m, t.to_f32());
       return true;
     });
   }
@@ -730,6 +776,7 @@ class CpuBackend final : public Backend {
   PeftConfig peft_;
   BackendOptions opt_;
   std::vector<std::unique_ptr<Param>> params_;
+  std::function<void(int)> grad_ready_;  // data-parallel: a trainable tensor's gradient is finished
   std::map<std::string, Param*> by_name_;
   std::vector<LayerParams> layers_;
   Param *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
