@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -204,6 +206,7 @@ class CudaBackend final : public Backend {
     const bool keep_all = !opt_.grad_checkpoint;
     const bf16_t* x = forward_layers(batch, sh, ar, keep_all);
     HeadOut h = head(batch, sh, x, ar, /*backward=*/true, loss_scale, nullptr);
+    grads_ready(kHeadGroup);
     backward_layers(batch, sh, h.dx, ar, keep_all);
     check_cuda(cudaStreamSynchronize(s()), "forward_backward");
     end_step(batch, sh);
@@ -248,6 +251,61 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(s()), "optimizer_step");
   }
   int64_t optimizer_steps() const override { return step_; }
+
+  // ---- Data-parallel training (engine/dist) ----
+  TrainableView trainable_view() override {
+    TrainableView v;
+    for (const auto& p : params_) {
+      if (!p->trainable) continue;
+      v.param.push_back(p->master);
+      v.grad.push_back(p->grad);
+      v.exp_avg.push_back(p->m);
+      v.exp_avg_sq.push_back(p->v);
+      v.numel.push_back(p->n);
+    }
+    v.stream = s();
+    v.on_device = true;
+    return v;
+  }
+  void optimizer_step_slices(const AdamWParams& hp, const std::vector<TensorSlice>& slices) override {
+    ++step_;
+    std::vector<DParam*> trained;
+    for (const auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    std::vector<AdamTensor> decay, plain;
+    for (const TensorSlice& sl : slices) {
+      DParam* p = trained.at(size_t(sl.tensor));
+      const int64_t b = sl.begin;
+      AdamTensor t{p->master + b, p->grad + b, p->m + b, p->v + b, p->w16 ? p->w16 + b : nullptr, sl.end - b};
+      (decays(*p) ? decay : plain).push_back(t);
+    }
+    AdamHyper h{hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, 1.f, int(step_)};
+    if (!decay.empty()) adamw_multi_tensor(decay.data(), int(decay.size()), h, s());
+    h.weight_decay = 0.f;
+    if (!plain.empty()) adamw_multi_tensor(plain.data(), int(plain.size()), h, s());
+    zero_grads();
+    micro_batches_ = 0;
+    check_cuda(cudaStreamSynchronize(s()), "optimizer_step_slices");
+  }
+  void params_changed() override {  // the other ranks' slices arrived in master: their bf16 copies
+    for (const auto& p : params_)
+      if (p->trainable && p->w16) f32_to_bf16_device(p->n, p->master, p->w16, s());
+    check_cuda(cudaStreamSynchronize(s()), "params_changed");
+  }
+  void set_grad_ready_hook(std::function<void(int)> hook) override {
+    grad_ready_ = std::move(hook);
+    // which trainable tensors each stage of the backward finishes: the head (and ln_out), each
+    // layer (blocks.L.*, layer 0 with ln0 and v_first's sum), the embedding
+    hook_groups_.assign(size_t(cfg_.n_layer) + 2, {});
+    int index = 0;
+    for (const auto& p : params_) {
+      if (!p->trainable) continue;
+      int group = kHeadGroup;
+      if (p->name.rfind("blocks.", 0) == 0) group = std::atoi(p->name.c_str() + 7);
+      else if (p->name.rfind("emb.", 0) == 0) group = kEmbGroup;
+      hook_groups_[size_t(group == kHeadGroup ? cfg_.n_layer : group == kEmbGroup ? cfg_.n_layer + 1 : group)].push_back(index++);
+    }
+  }
 
   StateDict export_weights(ExportKind kind) const override {
     StateDict out;
@@ -319,6 +377,12 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t s() const { return ctx_->stream(); }
+  static constexpr int kHeadGroup = -1, kEmbGroup = -2;
+  void grads_ready(int group) {
+    if (!grad_ready_) return;
+    const size_t g = size_t(group == kHeadGroup ? cfg_.n_layer : group == kEmbGroup ? cfg_.n_layer + 1 : group);
+    for (int t : hook_groups_[g]) grad_ready_(t);
+  }
 
   DParam* add(const std::string& name, std::vector<int64_t> shape, bool adapter) {
     auto p = std::make_unique<DParam>();
@@ -644,12 +708,14 @@ class CudaBackend final : public Backend {
       if (!keep_all)  // --grad_cp 1: this layer's activations again, from its kept input
         layer_forward(l, sh, inputs_[l], nullptr, acts_[l], ar, nullptr);
       dx = layer_backward(l, sh, acts_[l], dx, sc, ar);
+      grads_ready(l);  // enqueued: the communicator orders its all-reduce after these kernels
       if (!keep_all) {
         ar.rewind(mark);
         acts_[l] = LayerActs();
       }
     }
     if (emb_->trainable) embedding_backward(sh.M, sh.C, tokens_, dx, emb_->grad, s());
+    grads_ready(kEmbGroup);
   }
 
   BackwardScratch backward_scratch(const Shape& sh, Arena& ar) {
@@ -913,6 +979,8 @@ class CudaBackend final : public Backend {
   std::unique_ptr<Context> ctx_;
   std::vector<void*> owned_;
   std::vector<std::unique_ptr<DParam>> params_;
+  std::function<void(int)> grad_ready_;        // data-parallel: a trainable tensor's gradient is enqueued
+  std::vector<std::vector<int>> hook_groups_;  // per layer, then the head's, then the embedding's
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
   DParam *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
