@@ -3,6 +3,7 @@
 // boundary; it saves a resumable state and ends with status "stopped".
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "core/flags.h"
 #include "core/proj_lock.h"
 #include "core/protocol.h"
+#include "dist/multigpu_switch.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 
@@ -37,7 +39,8 @@ int run_train(const std::vector<std::string>& args) {
   sigemptyset(&stop_action.sa_mask);
   // Several ranks (behind RWKV_EXPERIMENTAL_MULTIGPU): a launcher or one rank (cli/distributed_run.h).
   // RWKV-LM's prepare step writes one file and needs no ranks.
-  if (opt.devices * opt.num_nodes > 1 && opt.train_stage != 1) {
+  const bool nccl_one = multigpu_enabled() && std::getenv("RWKV_DIST_NCCL_ONE") && std::string(std::getenv("RWKV_DIST_NCCL_ONE")) == "1";
+  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && opt.train_stage != 1) {
     sigaction(SIGINT, &stop_action, nullptr);
     sigaction(SIGTERM, &stop_action, nullptr);
     return run_distributed(args, opt, &g_stop);

@@ -2,9 +2,10 @@
 // stand-in communicator (thread_communicator.h): gradient buckets launched in the same order on
 // every rank whatever order the backward finishes them in, and summed; then whole training runs
 // through the trainer: 2 ranks x micro_bsz 2 give the losses of 1 rank x micro_bsz 4 step for
-// step (same samples, ZeRO-1 slices, L2Wrap spread over the ranks), a stop that reaches one
-// rank stops both at the same step, only rank 0 writes, and the state saved by 2 ranks resumes
-// on 1 and on 3 ranks with the losses the uninterrupted run had.
+// step (same samples, ZeRO-1 slices, L2Wrap spread over the ranks), one rank through it all is
+// the plain run bit for bit, a stop that reaches one rank stops both at the same step, only
+// rank 0 writes, and the state saved by 2 ranks resumes on 1 rank (the same global batch: the
+// uninterrupted run's losses), on 2, and on 3 (another global batch).
 #include <unistd.h>
 
 #include <signal.h>
@@ -232,6 +233,20 @@ void two_ranks_train_as_one() {
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// A world of one through the whole data-parallel path (buckets, ZeRO-1 slices, broadcasts)
+// changes nothing: the losses equal the plain run's bit for bit (what the GPU check repeats
+// through NCCL with RWKV_DIST_NCCL_ONE=1).
+void one_rank_is_bitwise_the_plain_run() {
+  const std::string dir = temp_dir("bitwise");
+  const std::string data = rwkv_test::write_counting_data(dir, 64);
+  const RankRun plain = run_alone(options(dir + "/plain", data, 4, 12));
+  const std::vector<RankRun> one = run_ranks_in_threads(options(dir + "/dp", data, 4, 12), 1);
+  CHECK(plain.code == 0 && one[0].code == 0);
+  const auto a = losses(plain), b = losses(one[0]);
+  CHECK(a.size() == 24 && a == b);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 void stop_and_resume_with_other_world_sizes() {
   const std::string dir = temp_dir("resume");
   const std::string data = rwkv_test::write_counting_data(dir, 64);
@@ -269,6 +284,23 @@ void stop_and_resume_with_other_world_sizes() {
       if (j.find("event")->as_string() == "warning" && j.find("code")->as_string() == "W_RESUME_WORLD_SIZE") warned = true;
     CHECK(warned);
   }
+  // on 3 ranks x micro_bsz 2: another global batch, the ZeRO-1 state re-sliced three ways
+  {
+    const std::string copy = dir + "/c";
+    std::system(("cp -r '" + dir + "/a' '" + copy + "'").c_str());
+    TrainOptions t = o;
+    t.proj_dir = copy + "/out";
+    const std::vector<RankRun> three = run_ranks_in_threads(t, 3);
+    CHECK(three[0].code == 0 && three[1].code == 0 && three[2].code == 0);
+    const auto got = losses(three[0]);
+    CHECK(!got.empty() && got.begin()->first == 8);
+    bool warned = false;
+    for (const Json& j : three[0].lines)
+      if (j.find("event")->as_string() == "warning" && j.find("code")->as_string() == "W_RESUME_WORLD_SIZE")
+        warned = j.find("message")->as_string().find("another global batch") != std::string::npos;
+    CHECK(warned);
+    for (const auto& [step, loss] : got) CHECK(std::isfinite(loss) && loss < 4.0);  // it goes on training
+  }
   // and on the same 2 ranks: no warning, identical continuation
   {
     const std::vector<RankRun> again = run_ranks_in_threads(o, 2);
@@ -285,6 +317,7 @@ void stop_and_resume_with_other_world_sizes() {
 int main() {
   buckets_sum_in_one_order();
   two_ranks_train_as_one();
+  one_rank_is_bitwise_the_plain_run();
   stop_and_resume_with_other_world_sizes();
   return rwkv_test::summary("data_parallel_test");
 }

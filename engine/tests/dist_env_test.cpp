@@ -89,6 +89,12 @@ int main() {
     // a single-task job on one machine with --devices 1 is a plain run
     CHECK(dist_setup(env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "1"}}), 1, 1).role == DistRole::Single);
   }
+  // one GPU through the data-parallel path, for the bit-for-bit check
+  {
+    const DistSetup one = dist_setup(env({{"RWKV_DIST_NCCL_ONE", "1"}}), 1, 1);
+    CHECK(one.role == DistRole::Rank && one.world_size == 1 && one.rank == 0);
+    CHECK(dist_setup(env({{"RWKV_DIST_NCCL_ONE", "1"}}), 2, 1).role == DistRole::NodeLauncher);
+  }
   CHECK(slurm_first_host("gpu[03-05,09],cpu1") == "gpu03");
   CHECK(slurm_first_host("node1") == "node1");
   CHECK(slurm_first_host("x[7]") == "x7");
