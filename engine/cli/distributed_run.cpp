@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "core/errors.h"
 #include "core/proj_lock.h"
@@ -67,34 +66,24 @@ int train_as_rank(const TrainOptions& opt, const DistSetup& d, const std::atomic
     const int rendezvous_ms = seconds_env("RWKV_DIST_RENDEZVOUS_TIMEOUT_S", 300);
     const int collective_ms = seconds_env("RWKV_DIST_TIMEOUT_S", 300);
     UniqueIdBytes id{};
-    std::thread server;
-    std::string serve_error;
     if (rank0) {
       id = nccl_unique_id();
       const char* fd_env = std::getenv(kListenFdEnv);  // the launcher's socket (one machine)
       const int fd = fd_env && *fd_env ? std::atoi(fd_env) : listen_on_port(d.master_port, nullptr);
-      server = std::thread([&, fd] {
-        try { serve_unique_id(fd, d.world_size, id, rendezvous_ms); } catch (const EngineError& e) { serve_error = e.what(); }
-      });
+      // every rank has the id before rank 0 joins NCCL: the ranks' ncclCommInitRank waits for
+      // rank 0's, and a rank that never came ends here, within the timeout, not in NCCL's init
+      serve_unique_id(fd, d.world_size, id, rendezvous_ms);
     } else {
       id = fetch_unique_id(d.master_addr, d.master_port, d.rank, d.world_size, rendezvous_ms);
     }
-    // ncclCommInitRank returns once every rank has joined, so rank 0 serves the id meanwhile
-    try {
-      comm = make_nccl_communicator(d.rank, d.world_size, d.local_rank, id, collective_ms);
-    } catch (...) {
-      if (server.joinable()) server.join();
-      throw;
-    }
-    if (server.joinable()) server.join();
-    if (!serve_error.empty()) throw EngineError("E_DIST_RENDEZVOUS", serve_error, "");
+    comm = make_nccl_communicator(d.rank, d.world_size, d.local_rank, id, collective_ms);
 #else
     (void)d;
     throw EngineError("E_NO_CUDA", "training on several GPUs needs the CUDA backend, and this rwkv-train was built without it",
                       "build on a machine with nvcc, or train with --devices 1");
 #endif
   } catch (const EngineError& e) {
-    protocol.error(e.code, (rank0 ? "" : "") + std::string(e.what()), e.hint);
+    protocol.error(e.code, e.what(), e.hint);
     if (rank0) protocol.end("failed");
     return 2;
   }
