@@ -1,10 +1,12 @@
 // dist/launcher with stand-in ranks (a /bin/sh script that reads the environment the launcher
 // gives it): only rank 0's protocol lines reach stdout, another rank's error arrives naming the
 // rank, a rank that dies takes the others down within the grace period (SIGTERM, then SIGKILL
-// for one that ignores it), a run that lost a rank ends `failed`, and no rank outlives the run.
+// for one that ignores it), a run that lost a rank ends `failed`, a stop asked of the launcher
+// reaches every rank and ends `stopped`, and no rank outlives the run.
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +53,10 @@ rank2_killed)
   if [ "$RANK" = 2 ]; then sleep 0.2; kill -9 $$; fi
   trap '' TERM
   while :; do sleep 0.05; done ;;
+stoppable)
+  trap 'if [ "$RANK" = 0 ]; then emit end ",\"status\":\"stopped\""; fi; exit 0' TERM
+  [ "$RANK" = 0 ] && emit start ''
+  while :; do sleep 0.05; done ;;
 rank0_done_rank1_hangs)
   if [ "$RANK" = 0 ]; then emit end ',"status":"completed"'; exit 0; fi
   trap '' TERM
@@ -65,7 +71,7 @@ struct Outcome {
   double seconds = 0;
 };
 
-Outcome launch(const std::string& mode, int ranks, int grace_ms) {
+Outcome launch(const std::string& mode, int ranks, int grace_ms, const std::atomic<int>* stop = nullptr) {
   ::setenv("MODE", mode.c_str(), 1);
   ::setenv("DIR", g_dir.c_str(), 1);
   std::FILE* out = std::tmpfile();
@@ -75,6 +81,7 @@ Outcome launch(const std::string& mode, int ranks, int grace_ms) {
   s.ranks_here = ranks;
   s.world_size = ranks;
   s.grace_ms = grace_ms;
+  s.stop_signal = stop;
   s.out = out;
   s.err = err;
   const auto t0 = std::chrono::steady_clock::now();
@@ -177,6 +184,22 @@ int main() {
     CHECK(died);
     CHECK(!o.lines.empty() && str(o.lines.back(), "event") == "end" && str(o.lines.back(), "status") == "failed");
     CHECK(o.seconds > 0.9 && o.seconds < 6);
+    CHECK(no_survivors(3));
+  }
+
+  // A stop asked of the launcher (the editor's Stop: SIGTERM) reaches every rank: they end
+  // cleanly, rank 0's `end` is `stopped`, the launcher exits 0.
+  {
+    std::atomic<int> stop{0};
+    std::thread asker([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      stop.store(SIGTERM);
+    });
+    const Outcome o = launch("stoppable", 3, 5000, &stop);
+    asker.join();
+    CHECK(o.code == 0);
+    CHECK(o.lines.size() == 2 && str(o.lines.back(), "event") == "end" && str(o.lines.back(), "status") == "stopped");
+    CHECK(o.seconds < 3);
     CHECK(no_survivors(3));
   }
 
