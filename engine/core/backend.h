@@ -107,8 +107,13 @@ struct TensorSlice {
 // place), in host memory on the CPU. `stream` is the CUDA stream the backend computes on. The
 // pointers stay valid for the backend's life (imports copy into the same buffers).
 struct TrainableView {
-  std::vector<float*> param, grad, exp_avg, exp_avg_sq;
+  std::vector<float*> param, grad, exp_avg, exp_avg_sq;  // exp_avg*: null once the state is sharded
   std::vector<int64_t> numel;
+  // ZeRO-1's storage, after Backend::shard_optimizer_state: this rank's AdamW moments only, its
+  // slices end to end in one buffer each of shard_count elements.
+  float* shard_exp_avg = nullptr;
+  float* shard_exp_avg_sq = nullptr;
+  int64_t shard_count = 0;
   void* stream = nullptr;
   bool on_device = false;
 };
@@ -154,6 +159,13 @@ class Backend {
   virtual TrainableView trainable_view();
   // AdamW (as optimizer_step, same step count and groups) on the given slices only; grads zeroed.
   virtual void optimizer_step_slices(const AdamWParams& p, const std::vector<TensorSlice>& slices);
+  // ZeRO-1's memory: from now on keep the AdamW moments of `slices` only (this rank's share, in
+  // flat order), end to end in buffers of `count` elements; their values are kept.
+  // optimizer_step_slices then takes these slices; export/import_optimizer_state refuse, and
+  // the whole state goes through import_optimizer_shard and dist/data_parallel.h's gather.
+  virtual void shard_optimizer_state(const std::vector<TensorSlice>& slices, int64_t count);
+  // Replaces the sharded moments (count elements each, host memory) and the step count.
+  virtual void import_optimizer_shard(const float* exp_avg, const float* exp_avg_sq, int64_t count, int64_t step);
   // The fp32 parameters were overwritten through trainable_view(): refresh what derives from them.
   virtual void params_changed() {}
   // Called with a trainable index once that tensor's gradient for the current micro-batch is
@@ -166,6 +178,12 @@ inline TrainableView Backend::trainable_view() {
   throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
 }
 inline void Backend::optimizer_step_slices(const AdamWParams&, const std::vector<TensorSlice>&) {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
+inline void Backend::shard_optimizer_state(const std::vector<TensorSlice>&, int64_t) {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
+inline void Backend::import_optimizer_shard(const float*, const float*, int64_t, int64_t) {
   throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
 }
 

@@ -259,9 +259,14 @@ class CudaBackend final : public Backend {
       if (!p->trainable) continue;
       v.param.push_back(p->master);
       v.grad.push_back(p->grad);
-      v.exp_avg.push_back(p->m);
-      v.exp_avg_sq.push_back(p->v);
+      v.exp_avg.push_back(sharded_ ? nullptr : p->m);
+      v.exp_avg_sq.push_back(sharded_ ? nullptr : p->v);
       v.numel.push_back(p->n);
+    }
+    if (sharded_) {
+      v.shard_exp_avg = shard_m_;
+      v.shard_exp_avg_sq = shard_v_;
+      v.shard_count = shard_count_;
     }
     v.stream = s();
     v.on_device = true;
@@ -273,11 +278,15 @@ class CudaBackend final : public Backend {
     for (const auto& p : params_)
       if (p->trainable) trained.push_back(p.get());
     std::vector<AdamTensor> decay, plain;
+    int64_t off = 0;  // sharded: where the slice's moments start in this rank's buffers
     for (const TensorSlice& sl : slices) {
       DParam* p = trained.at(size_t(sl.tensor));
       const int64_t b = sl.begin;
-      AdamTensor t{p->master + b, p->grad + b, p->m + b, p->v + b, p->w16 ? p->w16 + b : nullptr, sl.end - b};
+      float* m = sharded_ ? shard_m_ + off : p->m + b;
+      float* v = sharded_ ? shard_v_ + off : p->v + b;
+      AdamTensor t{p->master + b, p->grad + b, m, v, p->w16 ? p->w16 + b : nullptr, sl.end - b};
       (decays(*p) ? decay : plain).push_back(t);
+      off += sl.end - b;
     }
     AdamHyper h{hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, 1.f, int(step_)};
     if (!decay.empty()) adamw_multi_tensor(decay.data(), int(decay.size()), h, s());
@@ -286,6 +295,41 @@ class CudaBackend final : public Backend {
     zero_grads();
     micro_batches_ = 0;
     check_cuda(cudaStreamSynchronize(s()), "optimizer_step_slices");
+  }
+  void shard_optimizer_state(const std::vector<TensorSlice>& slices, int64_t count) override {
+    std::vector<DParam*> trained;
+    for (const auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    shard_m_ = own<float>(std::max<int64_t>(count, 1));
+    shard_v_ = own<float>(std::max<int64_t>(count, 1));
+    check_cuda(cudaMemsetAsync(shard_m_, 0, size_t(count) * 4, s()), "shard m init");
+    check_cuda(cudaMemsetAsync(shard_v_, 0, size_t(count) * 4, s()), "shard v init");
+    int64_t off = 0;
+    for (const TensorSlice& sl : slices) {
+      const DParam* p = trained.at(size_t(sl.tensor));
+      const size_t bytes = size_t(sl.end - sl.begin) * 4;
+      check_cuda(cudaMemcpyAsync(shard_m_ + off, p->m + sl.begin, bytes, cudaMemcpyDeviceToDevice, s()), "shard m");
+      check_cuda(cudaMemcpyAsync(shard_v_ + off, p->v + sl.begin, bytes, cudaMemcpyDeviceToDevice, s()), "shard v");
+      off += sl.end - sl.begin;
+    }
+    check_cuda(cudaStreamSynchronize(s()), "shard_optimizer_state");
+    for (DParam* p : trained) {  // the rest of the state is another rank's: back to the driver
+      for (float** buf : {&p->m, &p->v}) {
+        owned_.erase(std::remove(owned_.begin(), owned_.end(), static_cast<void*>(*buf)), owned_.end());
+        alloc_.release(*buf);
+        *buf = nullptr;
+      }
+    }
+    alloc_.empty_cache();
+    shard_count_ = count;
+    sharded_ = true;
+  }
+  void import_optimizer_shard(const float* m, const float* v, int64_t count, int64_t step) override {
+    if (!sharded_ || count != shard_count_) throw EngineError("E_INTERNAL", "optimizer shard of the wrong size", "");
+    check_cuda(cudaMemcpyAsync(shard_m_, m, size_t(count) * 4, cudaMemcpyHostToDevice, s()), "upload shard m");
+    check_cuda(cudaMemcpyAsync(shard_v_, v, size_t(count) * 4, cudaMemcpyHostToDevice, s()), "upload shard v");
+    check_cuda(cudaStreamSynchronize(s()), "import_optimizer_shard");
+    step_ = step;
   }
   void params_changed() override {  // the other ranks' slices arrived in master: their bf16 copies
     for (const auto& p : params_)
@@ -344,12 +388,14 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(s()), "import_trainable");
   }
   StateDict export_optimizer_state() const override {
+    if (sharded_) throw EngineError("E_INTERNAL", "the sharded AdamW state is gathered by DataParallel", "");
     std::vector<AdamMoments> moments;
     for (const auto& p : params_)
       if (p->trainable) moments.push_back({p->name, p->shape, fetch(p->m, p->n), fetch(p->v, p->n)});
     return optimizer_state_dict(moments, step_);
   }
   void import_optimizer_state(const StateDict& state) override {
+    if (sharded_) throw EngineError("E_INTERNAL", "the sharded AdamW state is imported by DataParallel", "");
     read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
       DParam* p = find(name);
       if (!p || !p->trainable || t.numel() != p->n) return false;
@@ -364,9 +410,10 @@ class CudaBackend final : public Backend {
       st.weights_bytes += (p->master && !p->packed ? p->n * 4 : 0) + (p->w16 ? p->n * 2 : 0);
       if (p->trainable) {
         st.grads_bytes += p->n * 4;
-        st.optimizer_bytes += p->n * 8;
+        if (!sharded_) st.optimizer_bytes += p->n * 8;
       }
     }
+    if (sharded_) st.optimizer_bytes += uint64_t(shard_count_) * 8;
     st.in_use_bytes = alloc_.in_use();
     st.reserved_bytes = alloc_.reserved();
     st.peak_bytes = alloc_.peak_in_use();
@@ -981,6 +1028,11 @@ class CudaBackend final : public Backend {
   std::vector<std::unique_ptr<DParam>> params_;
   std::function<void(int)> grad_ready_;        // data-parallel: a trainable tensor's gradient is enqueued
   std::vector<std::vector<int>> hook_groups_;  // per layer, then the head's, then the embedding's
+  // ZeRO-1 (shard_optimizer_state): this rank's AdamW moments only, its slices end to end
+  bool sharded_ = false;
+  float* shard_m_ = nullptr;
+  float* shard_v_ = nullptr;
+  int64_t shard_count_ = 0;
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
   DParam *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;

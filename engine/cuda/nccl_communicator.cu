@@ -6,6 +6,7 @@
 // ends with an error instead of hanging (the launcher then stops the others).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -33,6 +34,7 @@ class NcclCommunicator final : public Communicator {
   ~NcclCommunicator() override {
     if (comm_) (aborted_ ? lib_.api.comm_abort : lib_.api.comm_destroy)(comm_);
     if (host_buf_) cudaFree(host_buf_);
+    if (stage_) cudaFree(stage_);
     cudaEventDestroy(compute_done_);
     cudaEventDestroy(comm_done_);
     cudaStreamDestroy(stream_);
@@ -91,6 +93,7 @@ class NcclCommunicator final : public Communicator {
     const size_t need = size_t(count) * size_t(world_ + 1) * sizeof(double);
     if (need > host_buf_bytes_) {
       if (host_buf_) cudaFree(host_buf_);
+    if (stage_) cudaFree(stage_);
       cuda::check_cuda(cudaMalloc(&host_buf_, need), "cudaMalloc (NCCL scalars)");
       host_buf_bytes_ = need;
     }
@@ -100,6 +103,28 @@ class NcclCommunicator final : public Communicator {
     check(lib_.api.all_gather(send, recv, size_t(count), nccl::kFloat64, comm_, stream_), "ncclAllGather");
     wait_all();
     cuda::check_cuda(cudaMemcpy(out, recv, size_t(count) * world_ * sizeof(double), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  }
+
+  void all_gather_to_host(const float* send, int64_t count, float* recv) override {
+    after_compute();
+    const int64_t chunk = std::min<int64_t>(count, int64_t(4) << 20);  // 16 MiB a rank per piece
+    const size_t need = size_t(std::max<int64_t>(chunk, 1)) * size_t(world_) * sizeof(float);
+    if (need > stage_bytes_) {
+      if (stage_) cudaFree(stage_);
+      cuda::check_cuda(cudaMalloc(&stage_, need), "cudaMalloc (NCCL gather staging)");
+      stage_bytes_ = need;
+    }
+    float* stage = static_cast<float*>(stage_);
+    for (int64_t at = 0; at < count; at += chunk) {
+      const int64_t n = std::min(chunk, count - at);
+      check(lib_.api.all_gather(send + at, stage, size_t(n), nccl::kFloat32, comm_, stream_), "ncclAllGather");
+      wait_all();
+      for (int r = 0; r < world_; ++r)
+        cuda::check_cuda(cudaMemcpyAsync(recv + size_t(r) * size_t(count) + size_t(at), stage + size_t(r) * size_t(n),
+                                         size_t(n) * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                         "cudaMemcpy (NCCL gather)");
+      cuda::check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (NCCL gather)");
+    }
   }
 
   void abort() override {
@@ -131,6 +156,8 @@ class NcclCommunicator final : public Communicator {
   cudaEvent_t compute_done_ = nullptr, comm_done_ = nullptr;
   void* host_buf_ = nullptr;
   size_t host_buf_bytes_ = 0;
+  void* stage_ = nullptr;  // all_gather_to_host's pieces
+  size_t stage_bytes_ = 0;
 };
 
 }  // namespace

@@ -216,6 +216,16 @@ void two_ranks_train_as_one() {
   CHECK(step && step->find("ranks") && step->find("ranks")->items().size() == 2);
   CHECK(step && step->find("tokens")->as_number() == 4 * 16);
   for (const Json& j : ranks[0].lines) CHECK_PROTOCOL_EVENT(j);
+  // ZeRO-1's memory: each rank holds the AdamW moments of its half only, 8 bytes an element
+  {
+    const int64_t trainable = int64_t(start->find("params")->find("trainable")->as_number());
+    const int64_t shard = (trainable / 2 + 127) / 128 * 128;  // zero1_plan's equal share
+    const Json* alone_step = find_event(alone, "step");
+    const double one_used = alone_step->find("gpu_mem_used_bytes")->as_number();
+    const auto& rs = step->find("ranks")->items();
+    for (const Json& r : rs) CHECK(one_used - r.find("gpu_mem_used_bytes")->as_number() == double((trainable - shard) * 8));
+    std::fprintf(stderr, "AdamW state per rank: %lld of %lld elements\n", (long long)shard, (long long)trainable);
+  }
   // one rank alone writes no world size: the single-GPU stream is as it was
   CHECK(find_event(alone, "start") && !find_event(alone, "start")->find("world_size"));
   CHECK(find_event(alone, "step") && !find_event(alone, "step")->find("ranks"));

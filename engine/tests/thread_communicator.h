@@ -114,6 +114,12 @@ class ThreadCommunicator final : public rwkv::Communicator {
       std::copy(static_cast<const double*>(all[r]), static_cast<const double*>(all[r]) + count, out + r * size_t(count));
     g_.barrier(rank_);  // every rank's input stays alive until all have copied it
   }
+  void all_gather_to_host(const float* send, int64_t count, float* recv) override {
+    const auto all = g_.exchange(rank_, "all_gather_to_host:" + std::to_string(count), send);
+    for (size_t r = 0; r < all.size(); ++r)
+      std::copy(static_cast<const float*>(all[r]), static_cast<const float*>(all[r]) + count, recv + r * size_t(count));
+    g_.barrier(rank_);
+  }
   void abort() override { g_.abort(); }
 
   int all_reduces = 0, waits = 0, broadcasts = 0;

@@ -348,7 +348,8 @@ class Trainer {
                      "--load_model is not the file this run started from (its size changed): the saved adapter "
                      "and optimizer state continue on a different base model");
     backend_->import_trainable(params);
-    backend_->import_optimizer_state(optim);
+    if (hooks_.dp) hooks_.dp->load_optimizer_state(optim);  // this rank's slices of it
+    else backend_->import_optimizer_state(optim);
     pos_.global_step = meta["global_step"];
     pos_.epoch = meta["epoch"];
     pos_.micro = meta["micro"];
@@ -374,11 +375,14 @@ class Trainer {
     // RWKV-LM's stage 3 continues from rwkv-N.pth, and its train.py stops on any other
     // rwkv-*.pth name in proj_dir: no resume file there.
     if (!resume_file_) return;
-    if (hooks_.dp) hooks_.dp->gather_optimizer_state();  // every rank: a collective
+    // ZeRO-1: the sharded state gathered whole (every rank: a collective), so the file is the
+    // one-GPU file and any world size resumes from it
+    StateDict optim = hooks_.dp ? hooks_.dp->optimizer_state() : StateDict();
     if (!writer()) return;
+    if (!hooks_.dp) optim = backend_->export_optimizer_state();
     StateDict out;
     for (auto& [n, t] : backend_->export_weights(ExportKind::AdapterOnly)) out.push_back({"param." + n, std::move(t)});
-    for (auto& [n, t] : backend_->export_optimizer_state()) out.push_back({"optim." + n, std::move(t)});
+    for (auto& [n, t] : optim) out.push_back({"optim." + n, std::move(t)});
     out.push_back({"meta.global_step", i64_scalar(pos_.global_step)});
     out.push_back({"meta.epoch", i64_scalar(pos_.epoch)});
     out.push_back({"meta.micro", i64_scalar(pos_.micro)});
