@@ -3,16 +3,19 @@
 // boundary; it saves a resumable state and ends with status "stopped".
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/distributed_run.h"
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/proj_lock.h"
 #include "core/protocol.h"
+#include "dist/multigpu_switch.h"
 #include "train/train_options.h"
 #include "train/trainer.h"
 
@@ -31,6 +34,17 @@ int run_train(const std::vector<std::string>& args) {
   const ParsedFlags flags = parse_flags(args);
   const TrainOptions opt = train_options_from_flags(flags);
   make_project_dir(opt.proj_dir);
+  struct sigaction stop_action = {};
+  stop_action.sa_handler = on_stop_signal;
+  sigemptyset(&stop_action.sa_mask);
+  // Several ranks (behind RWKV_EXPERIMENTAL_MULTIGPU): a launcher or one rank (cli/distributed_run.h).
+  // RWKV-LM's prepare step writes one file and needs no ranks.
+  const bool nccl_one = multigpu_enabled() && std::getenv("RWKV_DIST_NCCL_ONE") && std::string(std::getenv("RWKV_DIST_NCCL_ONE")) == "1";
+  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && opt.train_stage != 1) {
+    sigaction(SIGINT, &stop_action, nullptr);
+    sigaction(SIGTERM, &stop_action, nullptr);
+    return run_distributed(args, opt, &g_stop);
+  }
   // One run per proj_dir, locked before metrics.jsonl is opened: a second run must not touch it.
   // RWKV-LM's prepare (--train_stage 1) writes one file atomically and leaves only rwkv-init.pth
   // in proj_dir, so it takes no lock.

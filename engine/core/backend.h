@@ -15,10 +15,12 @@
 //   "blocks.0.att.receptance.lora_A", "blocks.0.att.time_state").
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/model_config.h"
 #include "core/pth.h"
 #include "core/quant.h"
@@ -100,6 +102,29 @@ struct MemoryStats {
   uint64_t peak_bytes = 0;
 };
 
+// Elements [begin, end) of trainable tensor `tensor` (trainable_params() order): a rank's share
+// of the AdamW update under ZeRO-1 (dist/zero1_plan.h).
+struct TensorSlice {
+  int tensor = 0;
+  int64_t begin = 0, end = 0;
+};
+
+// Where a backend keeps each trainable tensor, for data-parallel training (engine/dist): fp32
+// buffers of numel[i] elements, on the device for CUDA (the collectives read and write them in
+// place), in host memory on the CPU. `stream` is the CUDA stream the backend computes on. The
+// pointers stay valid for the backend's life (imports copy into the same buffers).
+struct TrainableView {
+  std::vector<float*> param, grad, exp_avg, exp_avg_sq;  // exp_avg*: null once the state is sharded
+  std::vector<int64_t> numel;
+  // ZeRO-1's storage, after Backend::shard_optimizer_state: this rank's AdamW moments only, its
+  // slices end to end in one buffer each of shard_count elements.
+  float* shard_exp_avg = nullptr;
+  float* shard_exp_avg_sq = nullptr;
+  int64_t shard_count = 0;
+  void* stream = nullptr;
+  bool on_device = false;
+};
+
 enum class ExportKind {
   Merged,       // the full model with adapters folded in (--merge 1), base names only
   AdapterOnly,  // only the trainable tensors (--merge 0): lora_A/B, time_state, train_parts
@@ -135,7 +160,39 @@ class Backend {
   virtual void import_optimizer_state(const StateDict& state) = 0;
 
   virtual MemoryStats memory() const = 0;
+
+  // Data-parallel training (engine/dist/data_parallel.h). A backend that cannot take part keeps
+  // these defaults, which refuse with E_DIST_UNSUPPORTED.
+  virtual TrainableView trainable_view();
+  // AdamW (as optimizer_step, same step count and groups) on the given slices only; grads zeroed.
+  virtual void optimizer_step_slices(const AdamWParams& p, const std::vector<TensorSlice>& slices);
+  // ZeRO-1's memory: from now on keep the AdamW moments of `slices` only (this rank's share, in
+  // flat order), end to end in buffers of `count` elements; their values are kept.
+  // optimizer_step_slices then takes these slices; export/import_optimizer_state refuse, and
+  // the whole state goes through import_optimizer_shard and dist/data_parallel.h's gather.
+  virtual void shard_optimizer_state(const std::vector<TensorSlice>& slices, int64_t count);
+  // Replaces the sharded moments (count elements each, host memory) and the step count.
+  virtual void import_optimizer_shard(const float* exp_avg, const float* exp_avg_sq, int64_t count, int64_t step);
+  // The fp32 parameters were overwritten through trainable_view(): refresh what derives from them.
+  virtual void params_changed() {}
+  // Called with a trainable index once that tensor's gradient for the current micro-batch is
+  // complete, in the order the backward finishes them; a backend without it never calls it (the
+  // gradient all-reduce then starts after the backward).
+  virtual void set_grad_ready_hook(std::function<void(int tensor)> hook) { (void)hook; }
 };
+
+inline TrainableView Backend::trainable_view() {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
+inline void Backend::optimizer_step_slices(const AdamWParams&, const std::vector<TensorSlice>&) {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
+inline void Backend::shard_optimizer_state(const std::vector<TensorSlice>&, int64_t) {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
+inline void Backend::import_optimizer_shard(const float*, const float*, int64_t, int64_t) {
+  throw EngineError("E_DIST_UNSUPPORTED", device_name() + " cannot train data-parallel", "train with --devices 1");
+}
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& cfg, const PeftConfig& peft,
                                           const StateDict& weights, const BackendOptions& opt);

@@ -66,7 +66,7 @@ void JsonSchema::check_schema(const Json& s, const std::string& where) const {
     } else if (key == "properties" || key == "$defs") {
       if (value.kind() != Json::Kind::Object) throw EngineError("E_SCHEMA", at + ": must be an object", "");
       for (const auto& [name, sub] : value.members()) check_schema(sub, at + "/" + name);
-    } else if (key == "additionalProperties") {
+    } else if (key == "additionalProperties" || key == "items") {
       check_schema(value, at);
     } else if (key == "$ref") {
       resolve(s);
@@ -137,6 +137,8 @@ void JsonSchema::validate_at(const Json& schema, const Json& v, const std::strin
       else if (extra) validate_at(*extra, sub, path + "." + name, out);
     }
   }
+  if (const Json* items = s.find("items"); items && v.kind() == Json::Kind::Array)
+    for (size_t i = 0; i < v.items().size(); ++i) validate_at(*items, v.items()[i], path + "[" + std::to_string(i) + "]", out);
   if (const Json* alts = s.find("oneOf")) {
     std::vector<std::string> best;
     size_t matches = 0;

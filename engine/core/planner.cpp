@@ -337,6 +337,9 @@ MemoryPlan plan_memory(const PlanInput& in, PlanStack stack) {
     const EngineTensorBytes t = engine_x070_tensor_bytes(in);  // as the CUDA backend allocates
     weights_b = t.weights, master_b = t.master, grads_b = t.gradients, optimizer_b = t.optimizer;
   }
+  // Our engine on several GPUs (engine/dist): ZeRO-1 keeps each rank's slice of the AdamW state
+  // (the fp32 master stays whole: every rank runs the whole model).
+  if (!reference && in.devices > 1) optimizer_b /= static_cast<double>(in.devices);
   plan.categories = {
       {pc::kCudaContext, reference ? gib(kRefContextGiB + (in.model_version == "x070" ? 0.0 : kRefX060ExtraContextGiB))
                                    : static_cast<uint64_t>(kEngineContextMiB * 1024.0 * 1024.0)},

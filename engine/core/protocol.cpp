@@ -34,9 +34,14 @@ void RunProtocol::emit(const std::string& event, Json fields) {
       if (m.first != "event" && m.first != "v" && m.first != "time") line.set(m.first, m.second);
   const std::string text = line.dump() + "\n";
   std::lock_guard<std::mutex> lock(mutex_);
-  // A closed stdout (the editor went away) must not stop training; metrics.jsonl still gets it.
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  if (errors_only_ && event != "error") return;
+  if (sink_) {
+    sink_(text);
+  } else {
+    // A closed stdout (the editor went away) must not stop training; metrics.jsonl still gets it.
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
   if (metrics_) {
     std::fwrite(text.data(), 1, text.size(), metrics_);
     std::fflush(metrics_);

@@ -4,6 +4,7 @@
 // of each is described in core/protocol.schema.json, which the tests hold emitted lines to.
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -23,9 +24,16 @@ class RunProtocol {
   void warning(const std::string& code, const std::string& message);
   void error(const std::string& code, const std::string& message, const std::string& hint);
   void end(const std::string& status /* completed | stopped | failed */, Json fields = Json::object());
+  // A rank other than 0 of a data-parallel run: only its `error` lines reach stdout, where the
+  // launcher (dist/launcher.h) passes them on naming the rank; rank 0 speaks for the run.
+  void set_errors_only(bool on) { errors_only_ = on; }
+  // Tests: every line goes to `sink` instead of stdout.
+  void set_sink(std::function<void(const std::string& line)> sink) { sink_ = std::move(sink); }
  private:
   std::FILE* metrics_ = nullptr;
   std::mutex mutex_;
+  bool errors_only_ = false;
+  std::function<void(const std::string&)> sink_;
 };
 
 }  // namespace rwkv

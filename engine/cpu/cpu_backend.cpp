@@ -71,6 +71,13 @@ struct LayerCache {
   LinearCache c_rec, c_key, c_val, c_out, c_fkey, c_fval;
 };
 
+// Replaces a tensor's values without moving its storage: trainable_view() hands out pointers
+// into these vectors, which must stay valid after a resume imports the saved state.
+void assign_in_place(std::vector<float>& dst, const std::vector<float>& src) {
+  if (dst.size() == src.size()) std::copy(src.begin(), src.end(), dst.begin());
+  else dst = src;
+}
+
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -133,6 +140,10 @@ class CpuBackend final : public Backend {
     logits.shrink_to_fit();
     run_backward(batch, dlogits);
     ++micro_batches_;
+    // The CPU backward finishes every gradient at once; they are reported head first, the order
+    // the GPU's backward finishes them in, so the bucket logic is the same.
+    if (grad_ready_)
+      for (int i = int(trainable_count()) - 1; i >= 0; --i) grad_ready_(i);
     return res;
   }
 
@@ -204,11 +215,85 @@ class CpuBackend final : public Backend {
       if (!p || t.numel() != p->numel())
         throw EngineError("E_RESUME_SHAPE", "saved tensor '" + name + "' does not fit this run",
                           "resume with the same model and PEFT settings, or use a new proj_dir");
-      p->w = t.to_f32();
+      assign_in_place(p->w, t.to_f32());
     }
   }
 
+  TrainableView trainable_view() override {
+    TrainableView v;
+    const bool sharded = shard_slices_set_;
+    for (auto& p : params_) {
+      if (!p->trainable) continue;
+      v.param.push_back(p->w.data());
+      v.grad.push_back(p->g.data());
+      v.exp_avg.push_back(sharded ? nullptr : p->m.data());
+      v.exp_avg_sq.push_back(sharded ? nullptr : p->v.data());
+      v.numel.push_back(p->numel());
+    }
+    if (sharded) {
+      v.shard_exp_avg = shard_m_.data();
+      v.shard_exp_avg_sq = shard_v_.data();
+      v.shard_count = int64_t(shard_m_.size());
+    }
+    return v;
+  }
+  void optimizer_step_slices(const AdamWParams& hp, const std::vector<TensorSlice>& slices) override {
+    ++step_;
+    std::vector<Param*> trained;
+    for (auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    const bool sharded = shard_slices_set_;
+    int64_t off = 0;  // sharded: where the slice's moments start in this rank's buffers
+    for (const TensorSlice& s : slices) {
+      Param* p = trained.at(size_t(s.tensor));
+      const size_t i = size_t(s.tensor);
+      const float lr = i < hp.lr_scale.size() ? hp.lr * hp.lr_scale[i] : hp.lr;
+      const bool decay = i < hp.decay.size() ? hp.decay[i] != 0 : decays(*p);
+      float* m = sharded ? shard_m_.data() + off : p->m.data() + s.begin;
+      float* v = sharded ? shard_v_.data() + off : p->v.data() + s.begin;
+      ops::adamw_step(p->w.data() + s.begin, p->g.data() + s.begin, m, v, s.end - s.begin, lr, hp.beta1, hp.beta2,
+                      hp.eps, decay ? hp.weight_decay : 0.0f, step_);
+      off += s.end - s.begin;
+    }
+    zero_grads();
+    micro_batches_ = 0;
+  }
+  void shard_optimizer_state(const std::vector<TensorSlice>& slices, int64_t count) override {
+    std::vector<Param*> trained;
+    for (auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    shard_m_.assign(size_t(count), 0.0f);
+    shard_v_.assign(size_t(count), 0.0f);
+    int64_t off = 0;
+    for (const TensorSlice& s : slices) {
+      const Param* p = trained.at(size_t(s.tensor));
+      std::copy(p->m.begin() + s.begin, p->m.begin() + s.end, shard_m_.begin() + off);
+      std::copy(p->v.begin() + s.begin, p->v.begin() + s.end, shard_v_.begin() + off);
+      off += s.end - s.begin;
+    }
+    for (Param* p : trained) {  // the rest of the state is another rank's
+      std::vector<float>().swap(p->m);
+      std::vector<float>().swap(p->v);
+    }
+    shard_slices_set_ = true;
+  }
+  void import_optimizer_shard(const float* m, const float* v, int64_t count, int64_t step) override {
+    if (!shard_slices_set_ || count != int64_t(shard_m_.size()))
+      throw EngineError("E_INTERNAL", "optimizer shard of the wrong size", "");
+    std::copy(m, m + count, shard_m_.begin());
+    std::copy(v, v + count, shard_v_.begin());
+    step_ = step;
+  }
+  void set_grad_ready_hook(std::function<void(int)> hook) override { grad_ready_ = std::move(hook); }
+  size_t trainable_count() const {
+    size_t n = 0;
+    for (const auto& p : params_) n += p->trainable;
+    return n;
+  }
+
   StateDict export_optimizer_state() const override {
+    if (shard_slices_set_)
+      throw EngineError("E_INTERNAL", "the sharded AdamW state is gathered by DataParallel", "");
     std::vector<AdamMoments> moments;
     for (const auto& p : params_)
       if (p->trainable) moments.push_back({p->name, p->shape, p->m, p->v});
@@ -216,10 +301,12 @@ class CpuBackend final : public Backend {
   }
 
   void import_optimizer_state(const StateDict& state) override {
+    if (shard_slices_set_)
+      throw EngineError("E_INTERNAL", "the sharded AdamW state is imported by DataParallel", "");
     read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
       Param* p = find(name);
       if (!p || !p->trainable || t.numel() != p->numel()) return false;
-      (second ? p->v : p->m) = t.to_f32();
+      assign_in_place(second ? p->v : p->m, t.to_f32());
       return true;
     });
   }
@@ -231,6 +318,7 @@ class CpuBackend final : public Backend {
       s.grads_bytes += p->g.size() * 4;
       s.optimizer_bytes += (p->m.size() + p->v.size()) * 4;
     }
+    s.optimizer_bytes += (shard_m_.size() + shard_v_.size()) * 4;
     s.activations_bytes = peak_activations_ + deq_.size() * 4;  // + the one dequantised matrix
     s.in_use_bytes = s.weights_bytes + s.grads_bytes + s.optimizer_bytes + deq_.size() * 4;
     s.reserved_bytes = s.in_use_bytes;
@@ -770,6 +858,10 @@ class CpuBackend final : public Backend {
   PeftConfig peft_;
   BackendOptions opt_;
   std::vector<std::unique_ptr<Param>> params_;
+  std::function<void(int)> grad_ready_;  // data-parallel: a trainable tensor's gradient is finished
+  // ZeRO-1: this rank's AdamW moments only (shard_optimizer_state), its slices end to end
+  std::vector<float> shard_m_, shard_v_;
+  bool shard_slices_set_ = false;
   std::map<std::string, Param*> by_name_;
   std::vector<LayerParams> layers_;
   Param *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;

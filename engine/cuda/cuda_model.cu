@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -221,6 +223,7 @@ class CudaBackend final : public Backend {
       Batch part = batch;
       part.B = std::min(per, batch.B - b0);
       first_row_ = int64_t(b0) * batch.T;
+      final_pass_ = b0 + per >= batch.B;
       part.inputs += first_row_;
       part.targets += first_row_;
       if (part.loss_mask) part.loss_mask += first_row_;
@@ -228,6 +231,7 @@ class CudaBackend final : public Backend {
       loss_sum += forward_backward_pass(part, loss_scale, counted);
     }
     first_row_ = 0;
+    final_pass_ = true;
     ++micro_batches_;
     return {counted ? loss_sum / double(counted) : 0.0, counted};
   }
@@ -278,6 +282,105 @@ class CudaBackend final : public Backend {
   }
   int64_t optimizer_steps() const override { return step_; }
 
+  // ---- Data-parallel training (engine/dist) ----
+  TrainableView trainable_view() override {
+    TrainableView v;
+    for (const auto& p : params_) {
+      if (!p->trainable) continue;
+      v.param.push_back(p->master);
+      v.grad.push_back(p->grad);
+      v.exp_avg.push_back(sharded_ ? nullptr : p->m);
+      v.exp_avg_sq.push_back(sharded_ ? nullptr : p->v);
+      v.numel.push_back(p->n);
+    }
+    if (sharded_) {
+      v.shard_exp_avg = shard_m_;
+      v.shard_exp_avg_sq = shard_v_;
+      v.shard_count = shard_count_;
+    }
+    v.stream = s();
+    v.on_device = true;
+    return v;
+  }
+  void optimizer_step_slices(const AdamWParams& hp, const std::vector<TensorSlice>& slices) override {
+    ++step_;
+    std::vector<DParam*> trained;
+    for (const auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    std::vector<AdamTensor> decay, plain;
+    int64_t off = 0;  // sharded: where the slice's moments start in this rank's buffers
+    for (const TensorSlice& sl : slices) {
+      DParam* p = trained.at(size_t(sl.tensor));
+      const int64_t b = sl.begin;
+      float* m = sharded_ ? shard_m_ + off : p->m + b;
+      float* v = sharded_ ? shard_v_ + off : p->v + b;
+      AdamTensor t{p->master + b, p->grad + b, m, v, p->w16 ? p->w16 + b : nullptr, sl.end - b};
+      (decays(*p) ? decay : plain).push_back(t);
+      off += sl.end - b;
+    }
+    AdamHyper h{hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, 1.f, int(step_)};
+    if (!decay.empty()) adamw_multi_tensor(decay.data(), int(decay.size()), h, s());
+    h.weight_decay = 0.f;
+    if (!plain.empty()) adamw_multi_tensor(plain.data(), int(plain.size()), h, s());
+    zero_grads();
+    micro_batches_ = 0;
+    check_cuda(cudaStreamSynchronize(s()), "optimizer_step_slices");
+  }
+  void shard_optimizer_state(const std::vector<TensorSlice>& slices, int64_t count) override {
+    std::vector<DParam*> trained;
+    for (const auto& p : params_)
+      if (p->trainable) trained.push_back(p.get());
+    shard_m_ = own<float>(std::max<int64_t>(count, 1));
+    shard_v_ = own<float>(std::max<int64_t>(count, 1));
+    check_cuda(cudaMemsetAsync(shard_m_, 0, size_t(count) * 4, s()), "shard m init");
+    check_cuda(cudaMemsetAsync(shard_v_, 0, size_t(count) * 4, s()), "shard v init");
+    int64_t off = 0;
+    for (const TensorSlice& sl : slices) {
+      const DParam* p = trained.at(size_t(sl.tensor));
+      const size_t bytes = size_t(sl.end - sl.begin) * 4;
+      check_cuda(cudaMemcpyAsync(shard_m_ + off, p->m + sl.begin, bytes, cudaMemcpyDeviceToDevice, s()), "shard m");
+      check_cuda(cudaMemcpyAsync(shard_v_ + off, p->v + sl.begin, bytes, cudaMemcpyDeviceToDevice, s()), "shard v");
+      off += sl.end - sl.begin;
+    }
+    check_cuda(cudaStreamSynchronize(s()), "shard_optimizer_state");
+    for (DParam* p : trained) {  // the rest of the state is another rank's: back to the driver
+      for (float** buf : {&p->m, &p->v}) {
+        owned_.erase(std::remove(owned_.begin(), owned_.end(), static_cast<void*>(*buf)), owned_.end());
+        alloc_.release(*buf);
+        *buf = nullptr;
+      }
+    }
+    alloc_.empty_cache();
+    shard_count_ = count;
+    sharded_ = true;
+  }
+  void import_optimizer_shard(const float* m, const float* v, int64_t count, int64_t step) override {
+    if (!sharded_ || count != shard_count_) throw EngineError("E_INTERNAL", "optimizer shard of the wrong size", "");
+    check_cuda(cudaMemcpyAsync(shard_m_, m, size_t(count) * 4, cudaMemcpyHostToDevice, s()), "upload shard m");
+    check_cuda(cudaMemcpyAsync(shard_v_, v, size_t(count) * 4, cudaMemcpyHostToDevice, s()), "upload shard v");
+    check_cuda(cudaStreamSynchronize(s()), "import_optimizer_shard");
+    step_ = step;
+  }
+  void params_changed() override {  // the other ranks' slices arrived in master: their bf16 copies
+    for (const auto& p : params_)
+      if (p->trainable && p->w16) f32_to_bf16_device(p->n, p->master, p->w16, s());
+    check_cuda(cudaStreamSynchronize(s()), "params_changed");
+  }
+  void set_grad_ready_hook(std::function<void(int)> hook) override {
+    grad_ready_ = std::move(hook);
+    // which trainable tensors each stage of the backward finishes: the head (and ln_out), each
+    // layer (blocks.L.*, layer 0 with ln0 and v_first's sum), the embedding
+    hook_groups_.assign(size_t(cfg_.n_layer) + 2, {});
+    int index = 0;
+    for (const auto& p : params_) {
+      if (!p->trainable) continue;
+      int group = kHeadGroup;
+      if (p->name.rfind("blocks.", 0) == 0) group = std::atoi(p->name.c_str() + 7);
+      else if (p->name.rfind("emb.", 0) == 0) group = kEmbGroup;
+      hook_groups_[size_t(group == kHeadGroup ? cfg_.n_layer : group == kEmbGroup ? cfg_.n_layer + 1 : group)].push_back(index++);
+    }
+  }
+
   StateDict export_weights(ExportKind kind) const override {
     StateDict out;
     if (kind == ExportKind::AdapterOnly) {
@@ -315,12 +418,14 @@ class CudaBackend final : public Backend {
     check_cuda(cudaStreamSynchronize(s()), "import_trainable");
   }
   StateDict export_optimizer_state() const override {
+    if (sharded_) throw EngineError("E_INTERNAL", "the sharded AdamW state is gathered by DataParallel", "");
     std::vector<AdamMoments> moments;
     for (const auto& p : params_)
       if (p->trainable) moments.push_back({p->name, p->shape, fetch(p->m, p->n), fetch(p->v, p->n)});
     return optimizer_state_dict(moments, step_);
   }
   void import_optimizer_state(const StateDict& state) override {
+    if (sharded_) throw EngineError("E_INTERNAL", "the sharded AdamW state is imported by DataParallel", "");
     read_optimizer_state(state, step_, [&](const std::string& name, bool second, const HostTensor& t) {
       DParam* p = find(name);
       if (!p || !p->trainable || t.numel() != p->n) return false;
@@ -336,9 +441,10 @@ class CudaBackend final : public Backend {
                           (p->q.type != QuantType::None ? quant_storage_bytes(p->q.type, p->n) : 0);
       if (p->trainable) {
         st.grads_bytes += p->n * 4;
-        st.optimizer_bytes += p->n * 8;
+        if (!sharded_) st.optimizer_bytes += p->n * 8;
       }
     }
+    if (sharded_) st.optimizer_bytes += uint64_t(shard_count_) * 8;
     st.in_use_bytes = alloc_.in_use();
     st.reserved_bytes = alloc_.reserved();
     st.peak_bytes = alloc_.peak_in_use();
@@ -349,6 +455,14 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t s() const { return ctx_->stream(); }
+  static constexpr int kHeadGroup = -1, kEmbGroup = -2;
+  // Tells the communicator a group's gradients are complete: only in a micro-batch's last pass
+  // (core/batch_passes.h), when every pass has added its share.
+  void grads_ready(int group) {
+    if (!grad_ready_ || !final_pass_) return;
+    const size_t g = size_t(group == kHeadGroup ? cfg_.n_layer : group == kEmbGroup ? cfg_.n_layer + 1 : group);
+    for (int t : hook_groups_[g]) grad_ready_(t);
+  }
 
   static int64_t counted_tokens(const Batch& batch) {
     const int64_t M = int64_t(batch.B) * batch.T;
@@ -366,6 +480,7 @@ class CudaBackend final : public Backend {
     const bool keep_all = !opt_.grad_checkpoint;
     const bf16_t* x = forward_layers(batch, sh, ar, keep_all);
     HeadOut h = head(batch, sh, x, ar, /*backward=*/true, loss_scale, counted, nullptr);
+    grads_ready(kHeadGroup);
     backward_layers(sh, h.dx, ar, keep_all);
     check_cuda(cudaStreamSynchronize(s()), "forward_backward");
     end_step(batch, sh);
@@ -768,12 +883,14 @@ class CudaBackend final : public Backend {
       if (!keep_all)  // --grad_cp 1: this layer's activations again, from its kept input
         layer_forward(l, sh, inputs_[l], nullptr, acts_[l], ar, nullptr);
       dx = layer_backward(l, sh, acts_[l], dx, sc, ar);
+      grads_ready(l);  // enqueued: the communicator orders its all-reduce after these kernels
       if (!keep_all) {
         ar.rewind(mark);
         acts_[l] = LayerActs();
       }
     }
     if (emb_->trainable) embedding_backward(sh.M, sh.C, tokens_, dx, emb_->grad, s());
+    grads_ready(kEmbGroup);
   }
 
   BackwardScratch backward_scratch(const Shape& sh, Arena& ar) {
@@ -1036,6 +1153,13 @@ class CudaBackend final : public Backend {
   ParamSlab slab_;             // every long-lived buffer (assign_long_lived), when switched on
   std::vector<void*> owned_;  // or a block each while the slab is off
   std::vector<std::unique_ptr<DParam>> params_;
+  std::function<void(int)> grad_ready_;        // data-parallel: a trainable tensor's gradient is enqueued
+  std::vector<std::vector<int>> hook_groups_;  // per layer, then the head's, then the embedding's
+  // ZeRO-1 (shard_optimizer_state): this rank's AdamW moments only, its slices end to end
+  bool sharded_ = false;
+  float* shard_m_ = nullptr;
+  float* shard_v_ = nullptr;
+  int64_t shard_count_ = 0;
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
   DParam *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
@@ -1049,6 +1173,7 @@ class CudaBackend final : public Backend {
   int64_t step_ = 0;
   uint64_t micro_batches_ = 0;  // within the current optimizer step (dropout masks)
   int64_t first_row_ = 0;       // the running pass's first row within its micro-batch
+  bool final_pass_ = true;      // the running pass is its micro-batch's last
 };
 
 }  // namespace

@@ -267,6 +267,12 @@ void the_plan_moves_the_right_way() {
   CHECK(p4s2.category("gradients") < p4.category("gradients"));
   CHECK(poff.category("optimizer") == 0 && poff.category("master_weights") == 0);
   CHECK(four_s2.deepspeed_stage == 2 && offload.offload_optimizer);
+  // Our engine on 4 GPUs: ZeRO-1 keeps a quarter of the AdamW state per rank, the rest whole.
+  const auto e1 = rwkv::plan_memory(one, PlanStack::Engine), e4 = rwkv::plan_memory(four, PlanStack::Engine);
+  CHECK(e1.category("optimizer") > 0);
+  CHECK_CLOSE(double(e4.category("optimizer")) * 4, double(e1.category("optimizer")), 1e-9);
+  CHECK(e4.category("master_weights") == e1.category("master_weights"));
+  CHECK(e4.category("gradients") == e1.category("gradients"));
   // Our engine is leaner than the Python stack on the same run (issue 5's goal).
   CHECK(rwkv::plan_memory(base, PlanStack::Engine).total_bytes < b);
   CHECK(rwkv::plan_memory(more, PlanStack::Engine).total_bytes <

@@ -64,6 +64,15 @@ static void schema_refuses_what_it_does_not_allow() {
   CHECK(problems(ckpt) > 0);
   Json nested = Json::parse(R"({"backend":"cpu","name":"CPU","cores":2})");
   CHECK(schema.validate_def("step", nested).size() > 0);
+  // several ranks: every rank's memory, each item checked against `items`
+  Json ranks = step_line();
+  ranks.set("ranks", Json::parse(R"([{"rank":0,"gpu_mem_used_bytes":5,"gpu_mem_reserved_bytes":6},
+                                     {"rank":1,"gpu_mem_used_bytes":7,"gpu_mem_reserved_bytes":8}])"));
+  CHECK(problems(ranks) == 0);
+  ranks.set("ranks", Json::parse(R"([{"rank":0,"gpu_mem_used_bytes":5,"gpu_mem_reserved_bytes":6},{"rank":1}])"));
+  CHECK(problems(ranks) > 0);
+  ranks.set("ranks", Json::parse(R"([{"rank":0,"gpu_mem_used_bytes":5,"gpu_mem_reserved_bytes":6,"gpu":"x"}])"));
+  CHECK(problems(ranks) > 0);
   // a schema may only use what the validator checks
   CHECK_THROWS_CODE(JsonSchema(Json::parse(R"({"type":"integer","minimum":0})")), "E_SCHEMA");
   CHECK_THROWS_CODE(JsonSchema(Json::parse(R"({"$ref":"#/$defs/none"})")), "E_SCHEMA");

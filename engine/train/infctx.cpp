@@ -7,10 +7,11 @@ namespace rwkv {
 
 double infctx_forward_backward(Backend& backend, const ModelConfig& cfg, int B, int T, int chunk_ctx,
                                const int32_t* inputs, const int32_t* targets, const float* mask,
-                               float loss_scale) {
+                               float loss_scale, int world_size) {
+  // data-parallel ranks' gradients are summed: L2Wrap's unscaled term is spread over the world
   if (chunk_ctx >= T) {  // one chunk: normal training, with the chunk-length L2Wrap
     Batch batch{B, T, inputs, targets, mask};
-    batch.l2wrap_rows = T;
+    batch.l2wrap_rows = int64_t(T) * world_size;
     return backend.forward_backward(batch, loss_scale).loss;
   }
   CarriedState carry;
@@ -29,7 +30,7 @@ double infctx_forward_backward(Backend& backend, const ModelConfig& cfg, int B, 
       std::copy_n(targets + from, Tc, ctgt.begin() + to);
       if (mask) std::copy_n(mask + from, Tc, cmask.begin() + to);
     }
-    Batch chunk{B, Tc, cin.data(), ctgt.data(), cmask.data(), &carry, Tc};
+    Batch chunk{B, Tc, cin.data(), ctgt.data(), cmask.data(), &carry, int64_t(Tc) * world_size};
     const double weight = double(Tc) / T;
     loss += weight * backend.forward_backward(chunk, float(weight) * loss_scale).loss;
   }

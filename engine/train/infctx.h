@@ -13,6 +13,6 @@ namespace rwkv {
 // the weighted loss into the backend's gradients; returns that loss.
 double infctx_forward_backward(Backend& backend, const ModelConfig& cfg, int B, int T, int chunk_ctx,
                                const int32_t* inputs, const int32_t* targets, const float* mask,
-                               float loss_scale);
+                               float loss_scale, int world_size = 1);
 
 }  // namespace rwkv

@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/quant.h"
+#include "dist/multigpu_switch.h"
 #include "train/data_source.h"
 #include "train/peft_options.h"
 
@@ -215,12 +216,24 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   if (o.lr_init <= 0 || o.lr_final < 0) bad("lr_init", "learning rates must be positive", "");
   if (o.lr_schedule != "cos" && o.lr_schedule != "cos_decay" && o.lr_schedule != "wsd")
     bad("lr_schedule", "unknown schedule '" + o.lr_schedule + "'", "cos, cos_decay or wsd");
-  if (o.devices != 1)
-    throw EngineError("E_FLAG_UNSUPPORTED", "--devices " + std::to_string(o.devices) + ": this build trains on one device",
-                      "use --devices 1", "devices");
-  if (o.num_nodes != 1)
-    throw EngineError("E_FLAG_UNSUPPORTED", "--num_nodes " + std::to_string(o.num_nodes) + ": this build trains on one machine",
-                      "use --num_nodes 1", "num_nodes");
+  // Several GPUs (engine/dist) stay behind their switch until they have run on GPUs.
+  if (!multigpu_enabled()) {
+    if (o.devices != 1)
+      throw EngineError("E_FLAG_UNSUPPORTED", "--devices " + std::to_string(o.devices) + ": this build trains on one device",
+                        "use --devices 1", "devices");
+    if (o.num_nodes != 1)
+      throw EngineError("E_FLAG_UNSUPPORTED", "--num_nodes " + std::to_string(o.num_nodes) + ": this build trains on one machine",
+                        "use --num_nodes 1", "num_nodes");
+  }
+  if (o.devices <= 0) bad("devices", "must be positive", "the GPUs to train on per machine, e.g. 1");
+  // The CPU backend trains in one process: NCCL's collectives are GPU-only and the engine has no
+  // collectives of its own, so there is no CPU route for several ranks.
+  if (o.devices * o.num_nodes > 1 && o.accelerator == "cpu")
+    throw EngineError("E_DIST_CPU",
+                      "--devices " + std::to_string(o.devices) + " x --num_nodes " + std::to_string(o.num_nodes) +
+                          " with --accelerator cpu: the CPU backend trains in one process",
+                      "use --devices 1 --num_nodes 1 on the CPU (raise --micro_bsz for a larger batch), or train on GPUs",
+                      o.devices > 1 ? "devices" : "num_nodes");
   const std::string my_testing = f.get_string("my_testing");
   if (f.has("my_testing") && my_testing != "x070")
     throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",

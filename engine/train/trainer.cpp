@@ -18,6 +18,8 @@
 #include "core/gpus.h"
 #include "core/planner.h"
 #include "core/pth.h"
+#include "dist/data_parallel.h"
+#include "dist/shard_plan.h"
 #include "train/adapter_files.h"
 #include "train/adapter_start.h"
 #include "train/data_source.h"
@@ -137,10 +139,11 @@ class Trainer {
       proto_.warning("W_LM_NO_EXIT", "--my_exit_tokens 0: RWKV-LM's pretraining runs until it is stopped");
     const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
     if (o_.train_stage == 1) return prepare(samples_per_epoch);
+    plan_shards();
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
     for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
     open_backend();
-    data_ = open_data_source(o_, samples_per_epoch);
+    data_ = open_data_source(o_, shard_.epoch_samples);
     if (o_.lm_v7) {
       rwkv_lm_param_groups(backend_->trainable_params(), o_.weight_decay, groups_);
       if (backend_->device_name().rfind("cuda", 0) == 0 && !cuda_lr_groups_enabled())
@@ -153,13 +156,15 @@ class Trainer {
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
     sched_.warmup_steps = o_.warmup_steps;
-    planned_steps_ = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
+    // an epoch is shard_.micro_batches micro-batches per rank (epoch_steps on one GPU; RWKV-PEFT's
+    // DistributedSampler shares the epoch among the ranks, and its schedule divides by them too)
+    planned_steps_ = epoch_micro() * o_.epoch_count / o_.accumulate_grad_batches;
     sched_.total_steps = planned_steps_;
     // the newest RWKV-PEFT's cosine runs over num_training_batches * epoch_count: micro-batches,
     // while its step (global_step) counts optimizer steps
-    if (sched_.form == LrForm::Peft) sched_.total_steps = o_.epoch_steps * o_.epoch_count;
+    if (sched_.form == LrForm::Peft) sched_.total_steps = epoch_micro() * o_.epoch_count;
     sched_.my_exit_tokens = o_.my_exit_tokens;
-    sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
+    sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches * world();
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
     if (o_.lm_v7) sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.real_bsz();
     if (o_.lm_v7 && o_.my_exit_tokens > 0) {
@@ -173,6 +178,25 @@ class Trainer {
   }
 
  private:
+  int world() const { return hooks_.dp ? hooks_.dp->world_size() : 1; }
+  // Only one process writes files and speaks for the run: rank 0 (or the only one).
+  bool writer() const { return !hooks_.dp || hooks_.dp->rank() == 0; }
+  int64_t epoch_micro() const { return shard_.micro_batches; }
+
+  // Which samples this rank reads (dist/shard_plan.h): RWKV-LM's dataset formula for its
+  // magic_prime sampler, RWKV-PEFT's DistributedSampler for the document samplers. One rank:
+  // micro x micro_bsz + row, as always.
+  void plan_shards() {
+    const ShardRule rule = uses_stream_sampler(o_) ? ShardRule::RankInterleaved : ShardRule::DistributedSampler;
+    shard_ = shard_plan(rule, o_.epoch_steps, o_.micro_bsz, world(), hooks_.dp ? hooks_.dp->rank() : 0);
+    if (shard_.micro_batches % o_.accumulate_grad_batches != 0)
+      throw EngineError("E_FLAG_VALUE",
+                        "each of the " + std::to_string(world()) + " ranks runs " + std::to_string(shard_.micro_batches) +
+                            " micro-batches an epoch, not a multiple of --accumulate_grad_batches " +
+                            std::to_string(o_.accumulate_grad_batches),
+                        "make --epoch_steps a multiple of devices x num_nodes x accumulate_grad_batches", "epoch_steps");
+  }
+
   // What the ignored-flag warning says about a flag (flags.json's docs say the same at length).
   static std::string ignored_reason(const std::string& flag) {
     if (flag == "op" || flag == "kernel" || flag == "fused_kernel" || flag == "fla")
@@ -238,8 +262,10 @@ class Trainer {
         weights = load_pth(init_path);  // a resumed random-init run starts from the same init
       } else {
         weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
-        save_pth(init_path, weights);
-        emit_checkpoint(init_path, "init");
+        if (writer()) {  // the other ranks made the same weights from the same seed
+          save_pth(init_path, weights);
+          emit_checkpoint(init_path, "init");
+        }
       }
     } else {
       if (!path_exists(o_.load_model))
@@ -280,6 +306,7 @@ class Trainer {
     bo.pass_tokens = pass_tokens_from_env();
     bo.threads = o_.threads;
     bo.quant = o_.quant;
+    bo.device = hooks_.device;
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
@@ -292,6 +319,7 @@ class Trainer {
     }
     if (!start.initial.empty()) backend_->import_trainable(start.initial);
     if (!start.continued.empty()) backend_->import_trainable(start.continued);
+    if (hooks_.dp) hooks_.dp->attach(*backend_);
   }
 
   void load_resume() {
@@ -307,7 +335,11 @@ class Trainer {
     for (const char* key : {"global_step", "epoch", "micro", "micro_bsz", "ctx_len", "accumulate_grad_batches"})
       if (!meta.count(key))
         throw EngineError("E_RESUME_CORRUPT", path + " has no meta." + key, "delete it to start over");
-    if (meta["micro_bsz"] != o_.micro_bsz || meta["ctx_len"] != o_.ctx_len ||
+    // Another world size resumes with the same micro_bsz, or with the one that keeps the global
+    // batch (micro_bsz x world size) as it was.
+    const int64_t saved_world = meta.count("world_size") ? meta["world_size"] : 1;
+    const bool same_global_batch = meta["micro_bsz"] * saved_world == int64_t(o_.micro_bsz) * world();
+    if ((meta["micro_bsz"] != o_.micro_bsz && !same_global_batch) || meta["ctx_len"] != o_.ctx_len ||
         meta["accumulate_grad_batches"] != o_.accumulate_grad_batches)
       throw EngineError("E_RESUME_MISMATCH",
                         "proj_dir holds a run with different micro_bsz/ctx_len/accumulate_grad_batches",
@@ -328,10 +360,26 @@ class Trainer {
                      "--load_model is not the file this run started from (its size changed): the saved adapter "
                      "and optimizer state continue on a different base model");
     backend_->import_trainable(params);
-    backend_->import_optimizer_state(optim);
+    if (hooks_.dp) hooks_.dp->load_optimizer_state(optim);  // this rank's slices of it
+    else backend_->import_optimizer_state(optim);
     pos_.global_step = meta["global_step"];
     pos_.epoch = meta["epoch"];
     pos_.micro = meta["micro"];
+    // Another world size: the same samples of the epoch are done (positions below micro x
+    // micro_bsz x world size, dist/shard_plan.h), counted in the new ranks' micro-batches.
+    if (saved_world != world()) {
+      const int64_t done = pos_.micro * meta["micro_bsz"] * saved_world;
+      const int64_t per_step = int64_t(o_.micro_bsz) * world() * o_.accumulate_grad_batches;
+      pos_.micro = done / per_step * o_.accumulate_grad_batches;
+      const int64_t redo = done - pos_.micro * o_.micro_bsz * world();
+      proto_.warning("W_RESUME_WORLD_SIZE",
+                     "resumed with " + std::to_string(world()) + " ranks a run saved with " + std::to_string(saved_world) +
+                         (same_global_batch ? " (the same global batch)" : " (another global batch)") +
+                         ": the optimizer state is re-sliced; " +
+                         (redo ? std::to_string(redo) + " samples of the interrupted epoch are trained again, since " +
+                                     std::to_string(done) + " is not a whole number of the new global batches"
+                               : std::string("the epoch goes on at the same sample")));
+    }
     resumed_ = true;
   }
 
@@ -339,9 +387,14 @@ class Trainer {
     // RWKV-LM's stage 3 continues from rwkv-N.pth, and its train.py stops on any other
     // rwkv-*.pth name in proj_dir: no resume file there.
     if (!resume_file_) return;
+    // ZeRO-1: the sharded state gathered whole (every rank: a collective), so the file is the
+    // one-GPU file and any world size resumes from it
+    StateDict optim = hooks_.dp ? hooks_.dp->optimizer_state() : StateDict();
+    if (!writer()) return;
+    if (!hooks_.dp) optim = backend_->export_optimizer_state();
     StateDict out;
     for (auto& [n, t] : backend_->export_weights(ExportKind::AdapterOnly)) out.push_back({"param." + n, std::move(t)});
-    for (auto& [n, t] : backend_->export_optimizer_state()) out.push_back({"optim." + n, std::move(t)});
+    for (auto& [n, t] : optim) out.push_back({"optim." + n, std::move(t)});
     out.push_back({"meta.global_step", i64_scalar(pos_.global_step)});
     out.push_back({"meta.epoch", i64_scalar(pos_.epoch)});
     out.push_back({"meta.micro", i64_scalar(pos_.micro)});
@@ -352,10 +405,12 @@ class Trainer {
     out.push_back({"meta.data_documents", i64_scalar(int64_t(data_->num_documents()))});
     out.push_back({"meta.base_params", i64_scalar(backend_->total_param_count())});
     if (!loaded_from_.empty()) out.push_back({"meta.base_bytes", i64_scalar(file_bytes(loaded_from_))});
+    if (world() > 1) out.push_back({"meta.world_size", i64_scalar(world())});  // one GPU: the file as before
     save_pth(resume_path(o_.proj_dir), out);
   }
 
   void save_checkpoint(const std::string& name) {
+    if (!writer()) return;  // every rank holds the same weights; rank 0 writes them once
     const std::string path = o_.proj_dir + "/" + name;
     StateDict sd;
     if (o_.peft.method == PeftMethod::Full) sd = backend_->export_weights(ExportKind::Full);
@@ -379,6 +434,7 @@ class Trainer {
   }
 
   void emit_checkpoint(const std::string& path, const char* kind) {
+    if (!writer()) return;
     Json f = Json::object();
     f.set("path", path);
     f.set("bytes", file_size(path));
@@ -447,6 +503,16 @@ class Trainer {
       lm.set("adam_eps", double(o_.adam_eps));
       f.set("rwkv_lm", lm);
     }
+    if (hooks_.dp) {
+      f.set("world_size", int64_t(world()));
+      Json d = Json::object();
+      d.set("num_nodes", int64_t(hooks_.dp->num_nodes()));
+      d.set("devices", int64_t(hooks_.dp->devices()));
+      d.set("global_batch", int64_t(o_.micro_bsz) * world() * o_.accumulate_grad_batches);
+      d.set("zero_stage", int64_t(1));
+      d.set("collectives", hooks_.dp->collectives());
+      f.set("distributed", d);
+    }
     proto_.emit("start", f);
   }
 
@@ -456,12 +522,16 @@ class Trainer {
   double train_micro_batch(const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
                            const std::vector<float>& mask) {
     const int B = o_.micro_bsz, T = o_.ctx_len;
-    const float accumulation = 1.0f / float(o_.accumulate_grad_batches);
+    // the ranks' gradients are summed: each scales by 1 / world size so the sum is the mean
+    const float accumulation = 1.0f / float(o_.accumulate_grad_batches * world());
     if (o_.infctx)
-      return infctx_forward_backward(*backend_, cfg_, B, T, o_.chunk_ctx, in.data(), tgt.data(), mask.data(), accumulation);
+      return infctx_forward_backward(*backend_, cfg_, B, T, o_.chunk_ctx, in.data(), tgt.data(), mask.data(), accumulation,
+                                     world());
     Batch batch{B, T, in.data(), tgt.data(), mask.data()};
-    // RWKV-LM's L2Wrap kernel scales by the loss's gradient (1/accumulation); RWKV-PEFT's does not
-    if (o_.lm_v7) batch.l2wrap_rows = int64_t(B) * T * o_.accumulate_grad_batches;
+    // RWKV-LM's L2Wrap kernel scales by the loss's gradient (1/accumulation); RWKV-PEFT's does not.
+    // Several ranks: their gradients are summed, so each spreads L2Wrap over the world (DDP's mean).
+    if (o_.lm_v7) batch.l2wrap_rows = int64_t(B) * T * o_.accumulate_grad_batches * world();
+    else if (world() > 1) batch.l2wrap_rows = int64_t(B) * T * world();
     return backend_->forward_backward(batch, accumulation).loss;
   }
 
@@ -469,8 +539,10 @@ class Trainer {
     const int B = o_.micro_bsz, T = o_.ctx_len;
     std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
     std::vector<float> mask(size_t(B) * T);
-    const int64_t steps_per_epoch = o_.epoch_steps / o_.accumulate_grad_batches;
-    const int64_t tokens_per_step = int64_t(T) * B * o_.accumulate_grad_batches;  // trained per optimizer step
+    const int64_t steps_per_epoch = epoch_micro() / o_.accumulate_grad_batches;
+    // trained per optimizer step, over every rank
+    const int64_t tokens_per_step = int64_t(T) * B * o_.accumulate_grad_batches * world();
+    DataParallel* const dp = hooks_.dp;
     const int64_t total_steps = o_.lm_v7 ? sched_.total_steps : steps_per_epoch * o_.epoch_count;
     ProgressBar bar(hooks_.progress_bar, total_steps);
     const auto t_start = std::chrono::steady_clock::now();
@@ -483,7 +555,7 @@ class Trainer {
     for (; o_.lm_v7 || pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
       double epoch_loss = 0;
       int64_t epoch_steps_done = 0;
-      for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
+      for (; pos_.micro < epoch_micro(); ++pos_.micro) {
         // RWKV-PEFT: real_step = global_step + epoch_begin * epoch_steps (not divided by accumulation)
         const int64_t real_step = pos_.global_step + o_.epoch_begin * o_.epoch_steps;
         if (sched_.exit_reached(real_step)) {
@@ -492,7 +564,10 @@ class Trainer {
           save_resume();
           return finish("completed", bar, t_start);
         }
-        if (stop_requested()) {
+        // Several ranks stop together, at a step boundary, if a stop reached any of them.
+        const bool stop = dp ? pos_.micro % o_.accumulate_grad_batches == 0 && dp->any(stop_requested())
+                             : stop_requested();
+        if (stop) {
           pos_ = boundary;  // drop a partly accumulated step
           backend_->zero_grads();
           save_resume();
@@ -506,11 +581,17 @@ class Trainer {
           return finish("stopped", bar, t_start);
         }
         for (int b = 0; b < B; ++b)
-          data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
-                        &mask[size_t(b) * T]);
+          data_->sample(o_.epoch_begin + pos_.epoch, shard_.sample_index(pos_.micro, b), &in[size_t(b) * T],
+                        &tgt[size_t(b) * T], &mask[size_t(b) * T]);
+        const bool ends_step = (pos_.micro + 1) % o_.accumulate_grad_batches == 0;
+        if (dp && ends_step) dp->arm();  // this backward's gradients go out bucket by bucket
         step_loss += train_micro_batch(in, tgt, mask) / o_.accumulate_grad_batches;
-        step_tokens += int64_t(B) * T;
-        if ((pos_.micro + 1) % o_.accumulate_grad_batches != 0) continue;
+        step_tokens += int64_t(B) * T * world();
+        if (!ends_step) continue;
+        if (dp) {
+          dp->sync_grads();
+          step_loss = dp->mean(step_loss);  // the global batch's loss, the same on every rank
+        }
         const double gnorm = backend_->grad_norm();
         if (!std::isfinite(gnorm) || !std::isfinite(step_loss))
           throw EngineError("E_TRAIN_NAN", "the loss or gradient became " + std::string(std::isnan(gnorm) ? "NaN" : "infinite") +
@@ -524,7 +605,8 @@ class Trainer {
         hp.beta2 = o_.beta2;
         hp.eps = o_.adam_eps;
         hp.weight_decay = o_.weight_decay;
-        backend_->optimizer_step(hp);
+        if (dp) dp->optimizer_step(hp);  // ZeRO-1: this rank's slice, then every slice to every rank
+        else backend_->optimizer_step(hp);
         ++pos_.global_step;
         boundary = pos_;
         ++boundary.micro;  // the next micro-batch to read after this step
@@ -548,6 +630,18 @@ class Trainer {
         // The backend's memory: the GPU's for CUDA, this process's tensors for the CPU backend.
         f.set("gpu_mem_used_bytes", mem.in_use_bytes);
         f.set("gpu_mem_reserved_bytes", mem.reserved_bytes);
+        if (dp) {  // every rank's memory (a collective: every rank takes part)
+          const std::vector<double> all = dp->gather({double(mem.in_use_bytes), double(mem.reserved_bytes)});
+          Json ranks = Json::array();
+          for (int r = 0; r < world(); ++r) {
+            Json one = Json::object();
+            one.set("rank", int64_t(r));
+            one.set("gpu_mem_used_bytes", uint64_t(all[size_t(r) * 2]));
+            one.set("gpu_mem_reserved_bytes", uint64_t(all[size_t(r) * 2 + 1]));
+            ranks.push(one);
+          }
+          f.set("ranks", ranks);
+        }
         last_loss_ = step_loss;
         f.set("elapsed_s", std::chrono::duration<double>(now - t_start).count());
         proto_.emit("step", f);
@@ -592,6 +686,7 @@ class Trainer {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<DataSource> data_;
   LrSchedule sched_;
+  ShardPlan shard_;             // this rank's samples (one rank: all of them, in order)
   int64_t planned_steps_ = 0;   // optimizer steps this launch plans (the start event's total_steps)
   Position pos_;
   bool resumed_ = false;

@@ -16,10 +16,17 @@
 
 namespace rwkv {
 
+class DataParallel;
+
 struct TrainHooks {
   const std::atomic<int>* stop_signal = nullptr;  // non-zero: stop cleanly (SIGINT/SIGTERM)
   bool progress_bar = true;
   bool allow_resume = true;
+  // Data-parallel training (engine/dist): this process is one rank of dp->world_size(). Null:
+  // one process trains alone, the path every single-GPU run takes. Only rank 0 writes files;
+  // every rank runs the same steps and collectives.
+  DataParallel* dp = nullptr;
+  int device = 0;  // the CUDA device (a rank's LOCAL_RANK)
 };
 
 // Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.

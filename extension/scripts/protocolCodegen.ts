@@ -16,6 +16,7 @@ export interface Schema {
   properties?: Record<string, Schema>;
   required?: string[];
   additionalProperties?: boolean | Schema;
+  items?: Schema;
   oneOf?: Schema[];
   $ref?: string;
   $defs?: Record<string, Schema>;
@@ -70,7 +71,7 @@ function tsType(root: Schema, schema: Schema, indent: string): string {
       case 'string': return 'string';
       case 'boolean': return 'boolean';
       case 'null': return 'null';
-      case 'array': return 'unknown[]';
+      case 'array': return s.items ? `Array<${tsType(root, s.items, indent)}>` : 'unknown[]';
       case 'object': {
         if (!s.properties) {
           const extra = s.additionalProperties;
@@ -159,6 +160,8 @@ function docFields(root: Schema, def: Schema): string {
     const s = resolve(root, p);
     let text = `\`${k}\``;
     if (s.properties) text += ` {${docFields(root, s)}}`;
+    const item = s.items ? resolve(root, s.items) : undefined;
+    if (item?.properties) text += ` [{${docFields(root, item)}}]`;
     const notes: string[] = [];
     const values = docValue(root, s);
     if (values) notes.push(values);

@@ -135,3 +135,30 @@ test('CSV export comes from the full events of the shown runs, known ones only, 
   assert.equal(lines[1], 'a,"run, one",1,,,2,2,,,,');
   assert.equal(runsCsv([r], () => events, [], 0.5).trim(), lines[0]);
 });
+
+test('a run on several GPUs: the summary carries the world size and every rank\'s memory, the table names them; one GPU reads as before', async () => {
+  const { ranksText } = await import('../../webview/src/devices');
+  const r = emptyRecord('dp', 'engine', { title: 'lora.sh:3', argv: [], cwd: '/', env: {} }, 0);
+  r.start = { event: 'start', world_size: 2, device: { name: 'NVIDIA H100', total_memory_bytes: 80 * 1024 ** 3 } };
+  r.lastStep = {
+    event: 'step', step: 3, gpu_mem_used_bytes: 5 * 1024 ** 3,
+    ranks: [
+      { rank: 1, gpu_mem_used_bytes: 5.5 * 1024 ** 3, gpu_mem_reserved_bytes: 6 * 1024 ** 3 },
+      { rank: 0, gpu_mem_used_bytes: 5 * 1024 ** 3, gpu_mem_reserved_bytes: 6 * 1024 ** 3 },
+      { rank: 2 } as never,  // no numbers: left out
+    ],
+  };
+  const s = summaryOf(r, 1000);
+  assert.equal(s.worldSize, 2);
+  assert.deepEqual(s.rankMemory, [{ rank: 0, used: 5 * 1024 ** 3, reserved: 6 * 1024 ** 3 }, { rank: 1, used: 5.5 * 1024 ** 3, reserved: 6 * 1024 ** 3 }]);
+  assert.equal(ranksText(s), ' · 2 GPUs: rank 0 5.0 GiB, rank 1 5.5 GiB');
+  assert.equal(ranksText({ ...s, rankMemory: undefined }), ' · 2 GPUs');  // before the first step
+  // one GPU: exactly what the table showed before
+  const one = emptyRecord('one', 'engine', { title: 't', argv: [], cwd: '/', env: {} }, 0);
+  one.start = { event: 'start', device: { name: 'NVIDIA H100', total_memory_bytes: 80 * 1024 ** 3 } };
+  one.lastStep = { event: 'step', step: 1, gpu_mem_used_bytes: 1 };
+  const s1 = summaryOf(one, 1000);
+  assert.equal(s1.worldSize, undefined);
+  assert.equal(s1.rankMemory, undefined);
+  assert.equal(ranksText(s1), '');
+});

@@ -8,6 +8,7 @@ import {
 } from 'chart.js';
 import type { FromWebview, RunSummary, StepPoint, ToWebview } from './messages';
 import { LodSeries } from './lod';
+import { ranksText } from './devices';
 import { formatBytes, formatDuration, formatNumber, Smoother, stepGap, xOf, type XAxis } from './series';
 import { stringsFor } from './strings';
 import './style.css'; // esbuild emits it as dist/webview.css
@@ -249,7 +250,7 @@ function renderTable(): void {
     cell(run.totalSteps ? `${run.steps} / ${run.totalSteps}` : String(run.steps), 'num');
     cell(formatNumber(run.bestLoss), 'num');
     cell(formatDuration(run.durationS), 'num');
-    cell(run.config + (run.deviceName ? ` · ${run.deviceName}` : '') + (run.totalMemory ? ` ${formatBytes(run.totalMemory)}` : ''), 'config');
+    cell(run.config + (run.deviceName ? ` · ${run.deviceName}` : '') + (run.totalMemory ? ` ${formatBytes(run.totalMemory)}` : '') + ranksText(run), 'config');
     const actions = document.createElement('td');
     const live = run.status === 'running' || run.status === 'starting';
     const resumable = run.source === 'engine' && (run.status === 'stopped' || run.status === 'crashed' || run.status === 'failed');

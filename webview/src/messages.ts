@@ -14,6 +14,13 @@ export interface StepPoint {
   elapsed?: number;
 }
 
+/** One rank's GPU memory at a run's latest step (runs on several GPUs). */
+export interface RankMemory {
+  rank: number;
+  used: number;
+  reserved?: number;
+}
+
 export interface RunSummary {
   id: string;
   title: string;
@@ -27,6 +34,10 @@ export interface RunSummary {
   /** Device memory in bytes (the horizontal line in the memory chart). */
   totalMemory?: number;
   deviceName?: string;
+  /** Ranks (GPUs) training together; absent on one GPU. */
+  worldSize?: number;
+  /** Every rank's memory at the latest step; absent on one GPU. */
+  rankMemory?: RankMemory[];
   /** "LoRA r=32 · ctx 512 · bsz 4 · lr 1e-4": a few flags that tell runs apart. */
   config: string;
 }

@@ -1,5 +1,5 @@
 // Converts run records and protocol events into what the dashboard draws. Pure (no vscode).
-import type { RunSummary, StepPoint } from '../../../webview/src/messages';
+import type { RankMemory, RunSummary, StepPoint } from '../../../webview/src/messages';
 import { toCsv } from '../../../webview/src/series';
 import type { ProtocolEvent, StepEvent, UnknownEvent } from '../runs/protocol';
 import type { RunRecord } from '../runs/runRecord';
@@ -85,6 +85,19 @@ export function configSummary(record: RunRecord): string {
   return parts.join(' · ');
 }
 
+/** Every rank's memory from a step event's `ranks` (entries without numbers are left out). */
+export function rankMemoryOf(step: StepEvent | undefined): RankMemory[] | undefined {
+  if (!Array.isArray(step?.ranks)) return undefined;
+  const out: RankMemory[] = [];
+  for (const r of step.ranks) {
+    if (!r || typeof r.rank !== 'number' || typeof r.gpu_mem_used_bytes !== 'number') continue;
+    const m: RankMemory = { rank: r.rank, used: r.gpu_mem_used_bytes };
+    if (typeof r.gpu_mem_reserved_bytes === 'number') m.reserved = r.gpu_mem_reserved_bytes;
+    out.push(m);
+  }
+  return out.length ? out.sort((a, b) => a.rank - b.rank) : undefined;
+}
+
 export function summaryOf(record: RunRecord, now = Date.now()): RunSummary {
   const end = record.endedAt ?? (record.status === 'running' || record.status === 'stopping' || record.status === 'starting' ? now : undefined);
   const elapsed = record.lastStep?.elapsed_s;
@@ -100,6 +113,8 @@ export function summaryOf(record: RunRecord, now = Date.now()): RunSummary {
     durationS: end !== undefined && record.source === 'engine' ? (end - record.startedAt) / 1000 : elapsed,
     totalMemory: record.start?.device?.total_memory_bytes,
     deviceName: record.start?.device?.name,
+    ...(typeof record.start?.world_size === 'number' && record.start.world_size > 1 ? { worldSize: record.start.world_size } : {}),
+    ...(rankMemoryOf(record.lastStep) ? { rankMemory: rankMemoryOf(record.lastStep) } : {}),
     config: configSummary(record),
   };
 }

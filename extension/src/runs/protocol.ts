@@ -57,6 +57,14 @@ export interface StartEvent extends EventBase {
     warmup_steps?: number;
     adam_eps?: number;
   }; // for RWKV-LM's flags: the values its train.py derives, as its banner shows
+  world_size?: number; // ranks training together (devices × num_nodes); absent on one GPU
+  distributed?: {
+    num_nodes?: number; // machines
+    devices?: number; // ranks (GPUs) per machine
+    global_batch?: number; // samples per optimizer step over all ranks: micro_bsz × world_size × accumulate_grad_batches
+    zero_stage?: number; // 1: each rank keeps the AdamW state of its slice of the trained parameters
+    collectives?: string; // what carries the gradients, e.g. NCCL 2.21.3
+  }; // how the ranks train together; absent on one GPU
 }
 
 /** after each optimizer step */
@@ -73,6 +81,11 @@ export interface StepEvent extends EventBase {
   gpu_mem_used_bytes?: number; // the backend's memory in use: the GPU's, or the CPU backend's tensors
   gpu_mem_reserved_bytes?: number; // what the backend's allocator holds
   elapsed_s?: number; // seconds since this launch's first step began
+  ranks?: Array<{
+    rank?: number;
+    gpu_mem_used_bytes?: number;
+    gpu_mem_reserved_bytes?: number;
+  }>; // every rank's GPU memory after this step, by rank; absent on one GPU (the fields above are rank 0's)
 }
 
 /** after a file is written */
@@ -106,6 +119,7 @@ export interface ErrorEvent extends EventBase {
   code?: string; // E_...
   message?: string;
   hint?: string; // the next thing to try
+  rank?: number; // the rank that failed, when several train together (its message starts "rank N: ")
 }
 
 /** the last line of every run */
@@ -120,12 +134,12 @@ export interface EndEvent extends EventBase {
 
 /** Each event's top-level numeric fields; protocolReader.ts drops a value of the wrong type. */
 export const NUMERIC_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  start: ['planned_memory_bytes', 'backend_memory_bytes', 'total_steps', 'resumed_from_step', 'epoch_begin'],
+  start: ['planned_memory_bytes', 'backend_memory_bytes', 'total_steps', 'resumed_from_step', 'epoch_begin', 'world_size'],
   step: ['step', 'epoch', 'loss', 'lr', 'tokens', 'real_step', 'tokens_per_s', 'grad_norm', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes', 'elapsed_s'],
   checkpoint: ['bytes', 'step'],
   epoch: ['epoch', 'steps', 'mean_loss', 'step'],
   warning: [],
-  error: [],
+  error: ['rank'],
   end: ['steps', 'elapsed_s', 'final_loss'],
 };
 
