@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/jsonl_documents.h"
 #include "core/tokenizer.h"
+#include "train/epoch_plan.h"
 #include "train/peft_samples.h"
 #include "train/train_options.h"
 
@@ -72,12 +73,15 @@ class DocumentSource final : public DataSource {
  public:
   enum class Fill { Stream, Zeros, Sft };
 
-  // RWKV-PEFT (5b8aac9) draws an epoch's epoch_steps * micro_bsz samples as a permutation of
-  // the first that many documents (its dataset length; later documents are never read), so
-  // the pool is those documents; a smaller dataset is cycled (where RWKV-PEFT would stop).
-  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t samples_per_epoch)
-      : ctx_(o.ctx_len), shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill),
-        mode_(mode), kind_(std::move(kind)), pool_(uint64_t(std::max<int64_t>(samples_per_epoch, 1))) {}
+  // The pool is the first pool_limit documents (train/epoch_plan.h): RWKV-PEFT 5b8aac9 draws an
+  // epoch's epoch_steps * micro_bsz samples as a permutation of the first that many documents
+  // (a smaller dataset is cycled, where it would stop); the newest RWKV-PEFT makes one pass over
+  // its first epoch_steps documents, always shuffled (its DataLoader's shuffle=True whatever
+  // --data_shuffle says).
+  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t pool_limit)
+      : ctx_(o.ctx_len), shuffle_(o.data_shuffle || epoch_plan(o, -1).one_pass),
+        seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill), mode_(mode), kind_(std::move(kind)),
+        pool_(pool_limit < 0 ? UINT64_MAX : uint64_t(std::max<int64_t>(pool_limit, 1))) {}
 
   // binidx: the memory-mapped data and the sizes of its first documents (the pool at most).
   void add_binidx(std::unique_ptr<BinIdxDataset> data, const std::vector<uint64_t>& sizes) {
@@ -140,6 +144,7 @@ class DocumentSource final : public DataSource {
   }
   uint64_t num_tokens() const override { return tokens_; }
   uint64_t num_documents() const override { return docs_.size(); }
+  uint64_t pool_documents() const override { return std::min(seen_, pool_); }
   std::string kind() const override { return kind_; }
 
  private:
@@ -218,17 +223,17 @@ std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokeniz
 
 }  // namespace
 
-std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samples_per_epoch) {
+std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t pool_limit) {
   if (o.data_type == "jsonl" || o.data_type == "sft") {
     WorldTokenizer tok(default_vocab_path());
-    return o.data_type == "sft" ? open_sft(o, tok, samples_per_epoch) : open_jsonl(o, tok, samples_per_epoch);
+    return o.data_type == "sft" ? open_sft(o, tok, pool_limit) : open_jsonl(o, tok, pool_limit);
   }
-  if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
+  if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, pool_limit);
   auto data = std::make_unique<BinIdxDataset>(o.data_file);
   // Only the documents an epoch can draw (see DocumentSource) need their sizes; documents are
   // contiguous in the .bin as make_data.py and json2binidx write them, so each starts where
   // the one before ends.
-  const uint64_t pool = uint64_t(std::max<int64_t>(samples_per_epoch, 1));
+  const uint64_t pool = pool_limit < 0 ? UINT64_MAX : uint64_t(std::max<int64_t>(pool_limit, 1));
   std::vector<uint64_t> sizes(size_t(std::min<uint64_t>(data->num_documents(), pool)));
   std::vector<uint32_t> doc;
   for (uint64_t d = 0; d < sizes.size(); ++d) {
@@ -237,7 +242,7 @@ std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samp
   }
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Stream, loss_mask_mode(o),
                                               "binidx (dataload pad, loss_mask " + o.loss_mask + ")",
-                                              samples_per_epoch);
+                                              pool_limit);
   src->add_binidx(std::move(data), sizes);
   if (o.loss_mask == "qa") {
     WorldTokenizer tok(default_vocab_path());

@@ -19,6 +19,7 @@
 #include "train/adapter_files.h"
 #include "train/adapter_start.h"
 #include "train/data_source.h"
+#include "train/epoch_plan.h"
 #include "train/gpu_support.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
@@ -125,12 +126,19 @@ class Trainer {
     for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
     if (o_.lm_v7 && o_.my_exit_tokens == 0)
       proto_.warning("W_LM_NO_EXIT", "--my_exit_tokens 0: RWKV-LM's pretraining runs until it is stopped");
-    const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
-    if (o_.train_stage == 1) return prepare(samples_per_epoch);
+    const int64_t pool_limit = epoch_pool_limit(o_);
+    if (o_.train_stage == 1) return prepare(pool_limit);
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
     for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
     open_backend();
-    data_ = open_data_source(o_, samples_per_epoch);
+    data_ = open_data_source(o_, pool_limit);
+    plan_ = epoch_plan(o_, int64_t(data_->pool_documents()));
+    // RWKV-PEFT's binidx head(epoch_steps) asserts the data has that many documents; its jsonl
+    // takes what there is. Both train one pass over what the pool holds here.
+    if (plan_.one_pass && o_.data_type == "binidx" && plan_.pool < o_.epoch_steps)
+      proto_.warning("W_DATA_FEWER_DOCUMENTS", "--epoch_steps " + std::to_string(o_.epoch_steps) + " but the data has " +
+                                                   std::to_string(plan_.pool) + " documents: an epoch is one pass over them (" +
+                                                   std::to_string(plan_.micro_batches) + " micro-batches; RWKV-PEFT stops here)");
     if (o_.lm_v7) {
       rwkv_lm_param_groups(backend_->trainable_params(), o_.weight_decay, groups_);
       if (backend_->device_name().rfind("cuda", 0) == 0)
@@ -143,11 +151,11 @@ class Trainer {
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
     sched_.warmup_steps = o_.warmup_steps;
-    planned_steps_ = o_.epoch_steps * o_.epoch_count / o_.accumulate_grad_batches;
+    planned_steps_ = plan_.optimizer_steps * o_.epoch_count;
     sched_.total_steps = planned_steps_;
     // the newest RWKV-PEFT's cosine runs over num_training_batches * epoch_count: micro-batches,
     // while its step (global_step) counts optimizer steps
-    if (sched_.form == LrForm::Peft) sched_.total_steps = o_.epoch_steps * o_.epoch_count;
+    if (sched_.form == LrForm::Peft) sched_.total_steps = plan_.micro_batches * o_.epoch_count;
     sched_.my_exit_tokens = o_.my_exit_tokens;
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
@@ -173,9 +181,9 @@ class Trainer {
   // RWKV-LM's --train_stage 1 (demo-training-prepare.sh): the data is checked as its dataset
   // does, the initial weights are written to proj_dir/rwkv-init.pth, and the run stops
   // ("Done. Now go for stage 2.") leaving nothing else behind.
-  int prepare(int64_t samples_per_epoch) {
+  int prepare(int64_t pool_limit) {
     const auto t_start = std::chrono::steady_clock::now();
-    data_ = open_data_source(o_, samples_per_epoch);
+    data_ = open_data_source(o_, pool_limit);
     cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
     const std::string init_path = epoch_checkpoint_path(o_.proj_dir, -1);
     save_pth(init_path, init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed)));
@@ -319,7 +327,8 @@ class Trainer {
     backend_->import_optimizer_state(optim);
     pos_.global_step = meta["global_step"];
     pos_.epoch = meta["epoch"];
-    pos_.micro = meta["micro"];
+    // a position past the end of this epoch plan (the data shrank) resumes at the epoch's end
+    pos_.micro = std::min(meta["micro"], plan_.micro_batches);
     resumed_ = true;
   }
 
@@ -440,10 +449,11 @@ class Trainer {
 
   bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
 
-  // Forward + backward of one micro-batch ([B, ctx_len] rows); returns its loss.
-  double train_micro_batch(const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
+  // Forward + backward of one micro-batch ([B, ctx_len] rows, B = micro_bsz but in a partial
+  // last batch); returns its loss.
+  double train_micro_batch(int B, const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
                            const std::vector<float>& mask) {
-    const int B = o_.micro_bsz, T = o_.ctx_len;
+    const int T = o_.ctx_len;
     const float accumulation = 1.0f / float(o_.accumulate_grad_batches);
     if (o_.infctx)
       return infctx_forward_backward(*backend_, cfg_, B, T, o_.chunk_ctx, in.data(), tgt.data(), mask.data(), accumulation);
@@ -453,13 +463,19 @@ class Trainer {
     return backend_->forward_backward(batch, accumulation).loss;
   }
 
+  // Tokens trained in this run's count once `micro` micro-batches of epoch `epoch` are done (a
+  // pure function of the position, so a resumed run counts as the uninterrupted one).
+  int64_t tokens_trained(int64_t epoch, int64_t micro) const {
+    const int64_t epoch_rows = plan_.micro_batches > 0 ? (plan_.micro_batches - 1) * plan_.micro_bsz + plan_.last_batch_rows : 0;
+    const int64_t rows = micro < plan_.micro_batches ? micro * plan_.micro_bsz : epoch_rows;
+    return (epoch * epoch_rows + rows) * o_.ctx_len;
+  }
+
   int loop() {
     const int B = o_.micro_bsz, T = o_.ctx_len;
     std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
     std::vector<float> mask(size_t(B) * T);
-    const int64_t steps_per_epoch = o_.epoch_steps / o_.accumulate_grad_batches;
-    const int64_t tokens_per_step = int64_t(T) * B * o_.accumulate_grad_batches;  // trained per optimizer step
-    const int64_t total_steps = o_.lm_v7 ? sched_.total_steps : steps_per_epoch * o_.epoch_count;
+    const int64_t total_steps = o_.lm_v7 ? sched_.total_steps : plan_.optimizer_steps * o_.epoch_count;
     ProgressBar bar(hooks_.progress_bar, total_steps);
     const auto t_start = std::chrono::steady_clock::now();
     auto t_last = t_start;
@@ -471,7 +487,7 @@ class Trainer {
     for (; o_.lm_v7 || pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
       double epoch_loss = 0;
       int64_t epoch_steps_done = 0;
-      for (; pos_.micro < o_.epoch_steps; ++pos_.micro) {
+      for (; pos_.micro < plan_.micro_batches; ++pos_.micro) {
         // RWKV-PEFT: real_step = global_step + epoch_begin * epoch_steps (not divided by accumulation)
         const int64_t real_step = pos_.global_step + o_.epoch_begin * o_.epoch_steps;
         if (sched_.exit_reached(real_step)) {
@@ -493,12 +509,13 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
-        for (int b = 0; b < B; ++b)
+        const int rows = int(plan_.rows(pos_.micro));
+        for (int b = 0; b < rows; ++b)
           data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
                         &mask[size_t(b) * T]);
-        step_loss += train_micro_batch(in, tgt, mask) / o_.accumulate_grad_batches;
-        step_tokens += int64_t(B) * T;
-        if ((pos_.micro + 1) % o_.accumulate_grad_batches != 0) continue;
+        step_loss += train_micro_batch(rows, in, tgt, mask) / o_.accumulate_grad_batches;
+        step_tokens += int64_t(rows) * T;
+        if (!plan_.steps_after(pos_.micro)) continue;
         const double gnorm = backend_->grad_norm();
         if (!std::isfinite(gnorm) || !std::isfinite(step_loss))
           throw EngineError("E_TRAIN_NAN", "the loss or gradient became " + std::string(std::isnan(gnorm) ? "NaN" : "infinite") +
@@ -529,7 +546,7 @@ class Trainer {
         f.set("epoch", o_.epoch_begin + pos_.epoch);
         f.set("loss", step_loss);
         f.set("lr", lr_now);
-        f.set("tokens", pos_.global_step * tokens_per_step);  // cumulative, resume included
+        f.set("tokens", tokens_trained(pos_.epoch, pos_.micro + 1));  // cumulative, resume included
         f.set("real_step", real_step + 1);  // RWKV's count: epoch_begin * epoch_steps + this launch's steps
         f.set("tokens_per_s", dt > 0 ? double(step_tokens) / dt : 0.0);
         f.set("grad_norm", gnorm);
@@ -581,6 +598,7 @@ class Trainer {
   std::unique_ptr<DataSource> data_;
   LrSchedule sched_;
   int64_t planned_steps_ = 0;   // optimizer steps this launch plans (the start event's total_steps)
+  EpochPlan plan_;              // what an epoch is for this script's trainer (train/epoch_plan.h)
   Position pos_;
   bool resumed_ = false;
   bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)
