@@ -139,7 +139,9 @@ int main() {
   CHECK(last_of(resumed, "end", "status") == "completed");
   CHECK(std::atoi(last_of(resumed, "start", "resumed_from_step").c_str()) > 0);
   const auto a = losses_of(dir + "/whole/metrics.jsonl"), b = losses_of(dir + "/resumed/metrics.jsonl");
-  CHECK(a.size() == 10);
+  // the newest RWKV-PEFT's epochs (--peft_config): one pass over the first 10 documents, 5
+  // micro-batches of 2, optimizer steps after the 2nd, 4th and the last: 3 an epoch
+  CHECK(a.size() == 6);
   CHECK(a == b);
   auto has_warning = [](const CliResult& r, const std::string& code) {
     for (const auto& e : r.events)
