@@ -13,6 +13,7 @@
 #include "addon/js_values.h"
 #include "addon/json_worker.h"
 #include "addon/run_check.h"
+#include "addon/run_schedule.h"
 #include "core/paths.h"
 #include "core/tokenizer.h"
 
@@ -70,6 +71,25 @@ Napi::Value CheckRun(const Napi::CallbackInfo& info) {
   return to_js(info.Env(), facts::check_run(argv));
 }
 
+Napi::Value PlanSchedule(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw Napi::TypeError::New(info.Env(), "planSchedule(argv, documents?) needs an array of strings");
+  const Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> argv;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const Napi::Value v = arr.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "planSchedule: argv must hold strings");
+    argv.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  int64_t documents = -1;
+  if (info.Length() > 1 && info[1].IsNumber()) documents = info[1].As<Napi::Number>().Int64Value();
+  try {
+    return to_js(info.Env(), facts::plan_schedule(argv, documents));
+  } catch (const EngineError& e) {
+    throw to_js_error(info.Env(), e);
+  }
+}
+
 Napi::Value PlanMemory(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "planMemory(flags, stack?) needs flags");
   const auto flags = flags_from_js(info[0]);
@@ -88,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listGpus", Napi::Function::New(env, ListGpus, "listGpus"));
   exports.Set("planMemory", Napi::Function::New(env, PlanMemory, "planMemory"));
   exports.Set("checkRun", Napi::Function::New(env, CheckRun, "checkRun"));
+  exports.Set("planSchedule", Napi::Function::New(env, PlanSchedule, "planSchedule"));
   exports.Set("version", Napi::String::New(env, RWKV_STUDIO_VERSION));
   return exports;
 }

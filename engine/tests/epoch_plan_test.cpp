@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "addon/run_schedule.h"
 #include "core/json.h"
 #include "tests/check.h"
 #include "tests/counting_data.h"
@@ -64,6 +65,25 @@ static void plans() {
   TrainOptions lm = newest_form(12, 4, 1);
   lm.lm_v7 = true;
   CHECK(!epoch_plan(lm, 100).one_pass);
+}
+
+// The addon's planSchedule answers from the same rules, from the words after train.py.
+static void schedule_from_argv() {
+  const std::vector<std::string> base = {"--data_file", "x", "--data_type", "jsonl", "--vocab_size", "65536", "--n_layer", "2", "--n_embd", "64",
+                                         "--ctx_len", "512", "--micro_bsz", "8", "--epoch_steps", "1003",
+                                         "--epoch_count", "2", "--accumulate_grad_batches", "4", "--peft", "lora"};
+  std::vector<std::string> newest = base;
+  newest.insert(newest.end(), {"--peft_config", "{\"r\":8}"});
+  Json s = facts::plan_schedule(newest, 5000);
+  // 126 micro-batches an epoch (the last of 3 rows), 32 optimizer steps, 2 epochs
+  CHECK(s.find("totalSteps")->as_number() == 64 && s.find("tokensPerStep")->as_number() == 512 * 8 * 4);
+  CHECK(s.find("totalTokens")->as_number() == 2.0 * 1003 * 512);
+  CHECK(s.find("epoch")->find("microBatches")->as_number() == 126 && s.find("documentsKnown")->as_bool());
+  CHECK(!facts::plan_schedule(newest, -1).find("documentsKnown")->as_bool());
+  std::vector<std::string> older = base;
+  older.insert(older.end(), {"--lora_config", "{\"lora_r\":8}", "--epoch_steps", "1000"});
+  s = facts::plan_schedule(older, 5000);  // 1000 micro-batches / 4 = 250 steps an epoch
+  CHECK(s.find("totalSteps")->as_number() == 500 && !s.find("epoch")->find("onePass")->as_bool());
 }
 
 static std::string temp_dir(const std::string& name) {
@@ -167,6 +187,7 @@ static void newest_form_run() {
 
 int main() {
   plans();
+  schedule_from_argv();
   newest_form_run();
   if (!rwkv_test::failures()) std::system(("rm -rf /tmp/rwkv_epoch_plan_test_" + std::to_string(::getpid()) + "_*").c_str());
   return rwkv_test::summary("epoch_plan_test");

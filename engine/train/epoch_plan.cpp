@@ -41,4 +41,24 @@ EpochPlan epoch_plan(const TrainOptions& o, int64_t documents) {
   return p;
 }
 
+RunLength run_length(const TrainOptions& o, const EpochPlan& plan) {
+  RunLength r;
+  const int64_t ctx = o.ctx_len;
+  r.tokens_per_step = ctx * plan.micro_bsz * plan.accumulate;
+  const int64_t epoch_rows = plan.micro_batches > 0 ? (plan.micro_batches - 1) * plan.micro_bsz + plan.last_batch_rows : 0;
+  r.total_steps = plan.optimizer_steps * o.epoch_count;
+  r.total_tokens = epoch_rows * ctx * o.epoch_count;
+  if (o.lm_v7) {
+    // RWKV-LM counts real_step * ctx_len * real_bsz tokens and trains until my_exit_tokens
+    const int64_t tps = ctx * o.real_bsz();
+    if (o.my_exit_tokens > 0) {
+      r.total_steps = std::max<int64_t>(0, (o.my_exit_tokens + tps - 1) / tps - o.epoch_begin * o.epoch_steps);
+    } else {
+      r.until_stopped = true;
+    }
+    r.total_tokens = r.total_steps * r.tokens_per_step;
+  }
+  return r;
+}
+
 }  // namespace rwkv

@@ -34,6 +34,15 @@ struct EpochPlan {
   }
 };
 
+// How long a launch trains, as the trainer plans it (the start event's total_steps).
+struct RunLength {
+  int64_t total_steps = 0;       // optimizer steps
+  int64_t tokens_per_step = 0;   // tokens of a full optimizer step (ctx_len x rows x accumulation)
+  int64_t total_tokens = 0;      // tokens the planned steps train (partial last batches counted)
+  bool until_stopped = false;    // RWKV-LM with --my_exit_tokens 0: runs until it is stopped
+};
+RunLength run_length(const TrainOptions& o, const EpochPlan& plan);
+
 // The pool the data source keeps (documents read from the start of the data; -1 = all of them).
 int64_t epoch_pool_limit(const TrainOptions& o);
 

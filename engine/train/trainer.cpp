@@ -151,7 +151,7 @@ class Trainer {
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
     sched_.warmup_steps = o_.warmup_steps;
-    planned_steps_ = plan_.optimizer_steps * o_.epoch_count;
+    planned_steps_ = run_length(o_, plan_).total_steps;
     sched_.total_steps = planned_steps_;
     // the newest RWKV-PEFT's cosine runs over num_training_batches * epoch_count: micro-batches,
     // while its step (global_step) counts optimizer steps
@@ -160,11 +160,7 @@ class Trainer {
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches;
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
     if (o_.lm_v7) sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.real_bsz();
-    if (o_.lm_v7 && o_.my_exit_tokens > 0) {
-      const int64_t tps = sched_.tokens_per_step;
-      sched_.total_steps = std::max<int64_t>(0, (o_.my_exit_tokens + tps - 1) / tps - o_.epoch_begin * o_.epoch_steps);
-      planned_steps_ = sched_.total_steps;
-    }
+    if (o_.lm_v7 && o_.my_exit_tokens > 0) sched_.total_steps = planned_steps_;  // the cosine over my_exit_tokens
     if (resume_file_ && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
     return loop();
