@@ -4,6 +4,7 @@
 // of each is described in core/protocol.schema.json, which the tests hold emitted lines to.
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -23,9 +24,13 @@ class RunProtocol {
   void warning(const std::string& code, const std::string& message);
   void error(const std::string& code, const std::string& message, const std::string& hint);
   void end(const std::string& status /* completed | stopped | failed */, Json fields = Json::object());
+  // Sees every line emitted (event name, whole line), after it is written: `rwkv-train probe`
+  // reads the start and step events of the run it times.
+  void observe(std::function<void(const std::string&, const Json&)> observer) { observer_ = std::move(observer); }
  private:
   std::FILE* metrics_ = nullptr;
   std::mutex mutex_;
+  std::function<void(const std::string&, const Json&)> observer_;
 };
 
 }  // namespace rwkv

@@ -232,8 +232,10 @@ class Trainer {
         weights = load_pth(init_path);  // a resumed random-init run starts from the same init
       } else {
         weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
-        save_pth(init_path, weights);
-        emit_checkpoint(init_path, "init");
+        if (writes_files()) {
+          save_pth(init_path, weights);
+          emit_checkpoint(init_path, "init");
+        }
       }
     } else {
       if (!path_exists(o_.load_model))
@@ -331,7 +333,7 @@ class Trainer {
   void save_resume() {
     // RWKV-LM's stage 3 continues from rwkv-N.pth, and its train.py stops on any other
     // rwkv-*.pth name in proj_dir: no resume file there.
-    if (!resume_file_) return;
+    if (!resume_file_ || !writes_files()) return;
     StateDict out;
     for (auto& [n, t] : backend_->export_weights(ExportKind::AdapterOnly)) out.push_back({"param." + n, std::move(t)});
     for (auto& [n, t] : backend_->export_optimizer_state()) out.push_back({"optim." + n, std::move(t)});
@@ -349,6 +351,7 @@ class Trainer {
   }
 
   void save_checkpoint(const std::string& name) {
+    if (!writes_files()) return;
     const std::string path = o_.proj_dir + "/" + name;
     StateDict sd;
     if (o_.peft.method == PeftMethod::Full) sd = backend_->export_weights(ExportKind::Full);
@@ -442,6 +445,8 @@ class Trainer {
     }
     proto_.emit("start", f);
   }
+
+  bool writes_files() const { return hooks_.probe_steps <= 0; }
 
   bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
 
@@ -557,6 +562,7 @@ class Trainer {
         ++epoch_steps_done;
         step_loss = 0;
         step_tokens = 0;
+        if (hooks_.probe_steps > 0 && pos_.global_step >= hooks_.probe_steps) return finish("stopped", bar, t_start);
       }
       const int64_t epoch_no = o_.epoch_begin + pos_.epoch;
       Json f = Json::object();

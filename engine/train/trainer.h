@@ -20,6 +20,9 @@ struct TrainHooks {
   const std::atomic<int>* stop_signal = nullptr;  // non-zero: stop cleanly (SIGINT/SIGTERM)
   bool progress_bar = true;
   bool allow_resume = true;
+  // > 0 (`rwkv-train probe`): stop after this many optimizer steps and write no file at all
+  // (no init, checkpoint or resume file): only the timing of the steps matters.
+  int64_t probe_steps = 0;
 };
 
 // Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.

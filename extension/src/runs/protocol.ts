@@ -118,6 +118,32 @@ export interface EndEvent extends EventBase {
   message?: string; // for RWKV-LM's --train_stage 1: what to do next
 }
 
+/** rwkv-train probe only, after its end event: the throughput it measured, which the editor's time estimate is calibrated with */
+export interface ProbeEvent extends EventBase {
+  event: 'probe';
+  tokens_per_s?: number; // the median of the timed steps' tokens_per_s (the first steps, which warm up, left out)
+  samples?: unknown[]; // the timed steps' tokens_per_s (numbers)
+  steps?: number; // optimizer steps run, warm-up included
+  device?: {
+    backend?: 'cpu' | 'cuda';
+    name?: string; // the GPU's name, or CPU
+    total_memory_bytes?: number; // the GPU's memory, or the machine's RAM
+  };
+  config?: {
+    n_layer?: number;
+    n_embd?: number;
+    ctx_len?: number;
+    micro_bsz?: number;
+    accumulate_grad_batches?: number;
+    peft?: string; // none | lora | pissa | miss | state, as the start event's peft
+    grad_cp?: number;
+  };
+  params?: {
+    trainable?: number;
+    total?: number;
+  };
+}
+
 /** Each event's top-level numeric fields; protocolReader.ts drops a value of the wrong type. */
 export const NUMERIC_FIELDS: Readonly<Record<string, readonly string[]>> = {
   start: ['planned_memory_bytes', 'backend_memory_bytes', 'total_steps', 'resumed_from_step', 'epoch_begin'],
@@ -127,10 +153,11 @@ export const NUMERIC_FIELDS: Readonly<Record<string, readonly string[]>> = {
   warning: [],
   error: [],
   end: ['steps', 'elapsed_s', 'final_loss'],
+  probe: ['tokens_per_s', 'steps'],
 };
 
 /** An event this reader does not know; kept so nothing the engine says is lost. */
 export interface UnknownEvent extends EventBase { event: string }
 
 export type ProtocolEvent =
-  | StartEvent | StepEvent | CheckpointEvent | EpochEvent | WarningEvent | ErrorEvent | EndEvent;
+  | StartEvent | StepEvent | CheckpointEvent | EpochEvent | WarningEvent | ErrorEvent | EndEvent | ProbeEvent;
