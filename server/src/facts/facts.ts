@@ -37,6 +37,31 @@ export interface MemoryPlan {
   totalBytes: number;
   /** e.g. weights, gradients, optimizer, activations, workspace */
   byCategory: Record<string, number>;
+  /** which stack this plan models: 'reference' (the Python trainers) or 'engine' (rwkv-train) */
+  stack?: 'reference' | 'engine';
+  totalParams?: number;
+  trainableParams?: number;
+  /** the other stack's plan, for hovers and the lens */
+  other?: MemoryPlan;
+}
+
+/**
+ * How long a call trains, by the trainer's own epoch rules (engine/train/epoch_plan.h, through
+ * the addon's planSchedule).
+ */
+export interface RunSchedule {
+  totalSteps: number;
+  tokensPerStep: number;
+  totalTokens: number;
+  /** RWKV-LM with --my_exit_tokens 0: it trains until stopped */
+  untilStopped: boolean;
+  epochCount: number;
+  microBsz: number;
+  ctxLen: number;
+  accumulate: number;
+  epoch: { onePass: boolean; pool: number; microBatches: number; lastBatchRows: number; optimizerSteps: number };
+  /** false when the epoch depends on the data's document count and it was not known (a full pool assumed) */
+  documentsKnown: boolean;
 }
 
 /**
@@ -59,4 +84,6 @@ export interface Facts {
   planMemory(flags: FlagValues): Promise<MemoryPlan>;
   /** argv: the words after train.py as Run Training passes them (parse/resolve.ts launchArgv). */
   checkRun(argv: string[]): Promise<RunCheck>;
+  /** documents: the data's document count where known (binidx header, jsonl lines). */
+  planSchedule(argv: string[], documents?: number): Promise<RunSchedule>;
 }
