@@ -97,7 +97,8 @@ export function lensFigures(run: TrainRun, rf: RunFacts | undefined, gpus: GpuFa
     if (deviceName && shape.totalParams > 0) throughput = estimateThroughput(deviceName, shape, ctx.probes);
     if (throughput && throughput.tokensPerS > 0) {
       const seconds = schedule.totalTokens / throughput.tokensPerS;
-      title.push(`≈ ${duration(seconds)}`);
+      const d = duration(seconds);
+      title.push(d.startsWith('<') ? d : `≈ ${d}`);
       tip.push(`Time: ≈ ${duration(seconds)} for ${count(schedule.totalTokens)} tokens at ≈ ${count(throughput.tokensPerS)} tokens/s: ${basisText(throughput)}. Training steps only: loading the model and saving checkpoints come on top.` +
         (throughput.basis.kind !== 'probe' && shape.gradCp === 0 ? ' The model was measured with --grad_cp 1; grad_cp 0 skips the re-run forward and is faster.' : ''));
     } else {
