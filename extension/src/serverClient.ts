@@ -23,12 +23,15 @@ export interface ResolvedRun {
 }
 
 export const RESOLVE_RUNS = 'rwkv/resolveRuns';
+/** The lens's context (target GPU setting, kept probes): server/src/lsp/codeLens.ts. */
+export const ESTIMATE_CONTEXT = 'rwkv/estimateContext';
 
 export class ServerClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<void> | undefined;
 
-  constructor(private readonly serverModule: string | undefined, private readonly output: vscode.OutputChannel) {}
+  constructor(private readonly serverModule: string | undefined, private readonly output: vscode.OutputChannel,
+    private readonly estimate: () => unknown = () => undefined) {}
 
   get available(): boolean {
     return this.serverModule !== undefined;
@@ -53,7 +56,7 @@ export class ServerClient implements vscode.Disposable {
         { scheme: 'file', language: 'json' },
         { scheme: 'file', pattern: '**/*.sh' },
       ],
-      initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language },
+      initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language, estimate: this.estimate() },
     };
     this.client = new LanguageClient('rwkvStudio', 'RWKV Studio Language Server', serverOptions, clientOptions);
     await this.client.start().catch((error: unknown) => {
@@ -70,6 +73,11 @@ export class ServerClient implements vscode.Disposable {
     const runs = Array.isArray(answer?.runs) ? answer.runs : [];
     return runs.filter((r): r is ResolvedRun => !!r && typeof r === 'object' && Array.isArray((r as ResolvedRun).argv) && typeof (r as ResolvedRun).cwd === 'string')
       .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String), unresolved: Array.isArray(r.unresolved) ? r.unresolved.map(String) : [], forwardsArgs: r.forwardsArgs === true, ...(typeof r.refused === 'string' ? { refused: r.refused } : {}), ...(typeof r.branch === 'string' ? { branch: r.branch } : {}) }));
+  }
+
+  /** Sends the lens's context; before the server runs it goes with initialize instead. */
+  sendEstimateContext(context: unknown): void {
+    if (this.client?.isRunning()) void this.client.sendNotification(ESTIMATE_CONTEXT, context).catch(() => undefined);
   }
 
   async dispose(): Promise<void> {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { duration, lensFigures, type EstimateContext } from '../src/estimate/lensFigures';
 import type { RunFacts } from '../src/facts/snapshot';
+import type { RunSchedule } from '../src/facts/facts';
 import type { ProbeRecord } from '../src/estimate/throughputModel';
 import { parseDocument } from '../src/parse/parseDocument';
 
@@ -72,7 +73,7 @@ test('an unmeasured GPU: no time, then the model scaled by a probe there', () =>
   // the model's rate for the probed (ctx 512) run, halved, is what the probe "measured"
   const ratioProbe = { ...small, tokens_per_s: 0 };
   const probed = lensFigures(parseDocument(script.replace('--ctx_len 1024', '--ctx_len 512'), 'shell', 'file:///w/r.sh').runs[0],
-    { ...facts(10), schedule: { ok: { ...(facts(10).schedule as { ok: never }).ok, ctxLen: 512 } } }, undefined, { targetGpu: h100, probes: [] })!;
+    { ...facts(10), schedule: { ok: { ...(facts(10).schedule as { ok: RunSchedule }).ok, ctxLen: 512 } } }, undefined, { targetGpu: h100, probes: [] })!;
   const modelSmall = Number(/at ≈ ([\d,]+) tokens\/s/.exec(probed.tooltip)![1].replace(/,/g, ''));
   ratioProbe.tokens_per_s = modelSmall / 2;
   const scaled = lensFigures(run, facts(6000), undefined, { targetGpu: gpu, probes: [ratioProbe] })!;
