@@ -22,6 +22,30 @@ uint64_t magic_prime_offset(uint64_t p, uint64_t ctx_len, uint64_t ii) {
   return uint64_t((u128(factor) * i3) % p) * ctx_len;
 }
 
+static std::string where(const std::string& file, size_t line_no) { return file + ":" + std::to_string(line_no); }
+
+// A string field of an sft row; numbers and other JSON values are an error, as HF's string
+// concatenation in SFTdataset.py would fail on them.
+std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name) {
+  const Json* v = row.value.find(name);
+  if (!v || v->kind() != Json::Kind::String)
+    throw EngineError("E_DATA_JSONL", where(file, row.line_no) + ": no \"" + name + "\" string in this line",
+                      "--sft_field names the prompt field and the response field, e.g. --sft_field query response");
+  return v->as_string();
+}
+
+// The two fields --sft_field names, or (an engine convenience where RWKV-PEFT would stop with a
+// TypeError) the first common pair present in the first row.
+std::vector<std::string> sft_fields_of(const std::vector<std::string>& given, const JsonlObject& first) {
+  if (!given.empty()) return given;
+  static const char* const pairs[][2] = {{"query", "response"}, {"instruction", "output"}, {"prompt", "response"},
+                                         {"question", "answer"}};
+  for (const auto& p : pairs)
+    if (first.value.find(p[0]) && first.value.find(p[1])) return {p[0], p[1]};
+  throw EngineError("E_FLAG_VALUE", "--sft_field: not given and the data has none of the usual field pairs",
+                    "name the prompt and response fields, e.g. --sft_field query response");
+}
+
 namespace {
 
 class MagicPrimeSource final : public DataSource {
@@ -173,34 +197,10 @@ LossMask loss_mask_mode(const TrainOptions& o) {
   return LossMask::None;
 }
 
-std::string where(const std::string& file, size_t line_no) { return file + ":" + std::to_string(line_no); }
-
-// A string field of an sft row; numbers and other JSON values are an error, as HF's string
-// concatenation in SFTdataset.py would fail on them.
-std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name) {
-  const Json* v = row.value.find(name);
-  if (!v || v->kind() != Json::Kind::String)
-    throw EngineError("E_DATA_JSONL", where(file, row.line_no) + ": no \"" + name + "\" string in this line",
-                      "--sft_field names the prompt field and the response field, e.g. --sft_field query response");
-  return v->as_string();
-}
-
-// The two fields --sft_field names, or (an engine convenience where RWKV-PEFT would stop with a
-// TypeError) the first common pair present in the first row.
-std::vector<std::string> sft_fields(const TrainOptions& o, const JsonlObject& first) {
-  if (!o.sft_fields.empty()) return o.sft_fields;
-  static const char* const pairs[][2] = {{"query", "response"}, {"instruction", "output"}, {"prompt", "response"},
-                                         {"question", "answer"}};
-  for (const auto& p : pairs)
-    if (first.value.find(p[0]) && first.value.find(p[1])) return {p[0], p[1]};
-  throw EngineError("E_FLAG_VALUE", "--sft_field: not given and the data has none of the usual field pairs",
-                    "name the prompt and response fields, e.g. --sft_field query response");
-}
-
 std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
   std::vector<JsonlObject> rows = read_jsonl_objects(o.data_file);
   if (o.sft_split_rows >= 0 && size_t(o.sft_split_rows) < rows.size()) rows.resize(size_t(o.sft_split_rows));
-  const std::vector<std::string> fields = sft_fields(o, rows.front());
+  const std::vector<std::string> fields = sft_fields_of(o.sft_fields, rows.front());
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Sft, LossMask::None,
                                               "sft (" + fields[0] + " -> " + fields[1] + ")", spe);
   for (const JsonlObject& row : rows) {

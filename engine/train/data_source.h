@@ -15,6 +15,7 @@
 namespace rwkv {
 
 struct TrainOptions;
+struct JsonlObject;
 
 class DataSource {
  public:
@@ -37,6 +38,11 @@ std::unique_ptr<DataSource> open_data_source(const TrainOptions& opt, int64_t po
 
 // True when binidx data is read by RWKV-LM's magic_prime sampler rather than per document.
 bool uses_stream_sampler(const TrainOptions& opt);
+
+// sft: the prompt and response field names (--sft_field, else the first usual pair the first
+// row has) and a row's field as text; EngineError(E_FLAG_VALUE / E_DATA_JSONL) otherwise.
+std::vector<std::string> sft_fields_of(const std::vector<std::string>& given, const JsonlObject& first);
+std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name);
 
 // RWKV-LM's sample position for magic_prime sampling (exposed for tests).
 uint64_t magic_prime_offset(uint64_t magic_prime, uint64_t ctx_len, uint64_t ii);
