@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { TrainCodeLensProvider } from './codeLens';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard/dashboardPanel';
 import { showGpus } from './gpus';
+import { previewDataset } from './preview/previewPanel';
 import { ProbeCommand } from './probe/probeCommand';
 import { RunController } from './runController';
 import { RunManager } from './runs/runManager';
@@ -53,6 +54,11 @@ export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
     vscode.commands.registerCommand('rwkvStudio.attachLog', (uri?: vscode.Uri) => controller.attach(uri)),
     vscode.commands.registerCommand('rwkvStudio.showGpus', () => showGpus(enginePath(context.extensionPath), output)),
     vscode.commands.registerCommand('rwkvStudio.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('rwkvStudio.previewDataset', (arg?: unknown) => previewDataset(context, server!, arg)),
+    // a lens at the top of every .jsonl (a binary .bin/.idx has no text editor: explorer menu)
+    vscode.languages.registerCodeLensProvider({ pattern: '**/*.jsonl', scheme: 'file' }, {
+      provideCodeLenses: (doc) => [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: vscode.l10n.t('$(preview) Preview Dataset'), command: 'rwkvStudio.previewDataset', arguments: [doc.uri] })],
+    }),
     vscode.commands.registerCommand('rwkvStudio.probeThroughput', (uri?: vscode.Uri | string, line?: number) => probes!.run(uri, line)),
     vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rwkvStudio.targetGpu')) probes!.sendContext(); }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => lenses.refresh()),

@@ -69,6 +69,7 @@ export function fakeFacts(): Facts & { calls: string[] } {
       calls.push('checkRun');
       return fakeEngine.answer(argv);
     },
+    async previewDataset(path) { calls.push(`previewDataset ${path}`); throw new Error('no preview in the fake world'); },
     async planSchedule(argv) {
       calls.push('planSchedule');
       // the older RWKV-PEFT's epochs (the real rules: engine/train/epoch_plan.h, addon tests)

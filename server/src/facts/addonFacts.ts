@@ -4,7 +4,7 @@
 // clear Error and the server falls back to "facts unknown" and says so once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts, MemoryPlan, RunCheck, RunSchedule } from './facts';
+import type { CheckpointFacts, DatasetFacts, DatasetPreview, Facts, FlagValues, GpuFacts, MemoryPlan, PreviewOptions, RunCheck, RunSchedule } from './facts';
 
 /** What the addon exports (engine/addon/addon.cpp). */
 export interface RwkvStudioAddon {
@@ -18,6 +18,8 @@ export interface RwkvStudioAddon {
   checkRun?(argv: string[]): RunCheck;
   /** Synchronous (no file is read); absent in addons built before it existed. */
   planSchedule?(argv: string[], documents?: number): RunSchedule;
+  /** A Promise (runs on libuv's pool); absent in addons built before it existed. */
+  previewDataset?(path: string, options: PreviewOptions): Promise<DatasetPreview>;
 }
 
 export type PlannerStack = 'reference' | 'engine';
@@ -96,5 +98,6 @@ export function createAddonFacts(addon: RwkvStudioAddon = loadAddon(), stack: Pl
       if (!addon.planSchedule) reject(new Error('this engine addon has no planSchedule'));
       else resolve(addon.planSchedule(argv, documents));
     }),
+    previewDataset: (path, options) => (addon.previewDataset ? addon.previewDataset(path, options) : Promise.reject(new Error('this engine addon has no previewDataset'))),
   };
 }

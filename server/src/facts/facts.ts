@@ -75,6 +75,21 @@ export type RunCheck =
 /** The resolved flags of one train.py call, by flag name (without --), as the engine takes them. */
 export type FlagValues = Record<string, string | number | boolean>;
 
+/** What the dataset preview shows (engine/train/dataset_preview.h, through the addon). */
+export interface PreviewOptions {
+  dataType?: 'binidx' | 'jsonl' | 'sft';
+  ctxLen?: number;
+  lossMask?: string;
+  sftFields?: string[];
+  /** binidx read by RWKV-LM's magic_prime sampler: every token trains */
+  magicPrime?: boolean;
+  samples?: number;
+  maxTokens?: number;
+}
+
+/** The preview's answer; its shape is webview/src/preview/types.ts DatasetPreview. */
+export type DatasetPreview = Record<string, unknown>;
+
 export interface Facts {
   /** Reads only the header; rejects with an Error whose message is user-facing. */
   inspectCheckpoint(path: string): Promise<CheckpointFacts>;
@@ -86,4 +101,6 @@ export interface Facts {
   checkRun(argv: string[]): Promise<RunCheck>;
   /** documents: the data's document count where known (binidx header, jsonl lines). */
   planSchedule(argv: string[], documents?: number): Promise<RunSchedule>;
+  /** Counts, length histogram and sampled documents with tokens and loss mask. */
+  previewDataset(path: string, options: PreviewOptions): Promise<DatasetPreview>;
 }

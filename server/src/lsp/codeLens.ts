@@ -5,23 +5,38 @@
 import type { CodeLens } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { runHead } from '../checks/util';
+import { previewTarget } from '../facts/previewTarget';
+import { findArg } from '../parse/trainConfig';
 import { lensFigures, type EstimateContext } from '../estimate/lensFigures';
 import type { Analysis } from './analysis';
 import { toRange } from './convert';
 
 export const ESTIMATE_CONTEXT = 'rwkv/estimateContext';
 export const PROBE_COMMAND = 'rwkvStudio.probeThroughput';
+export const PREVIEW_COMMAND = 'rwkvStudio.previewDataset';
 
 export function codeLenses(doc: TextDocument, a: Analysis, ctx: EstimateContext): CodeLens[] {
   const out: CodeLens[] = [];
   a.config.runs.forEach((run, i) => {
     if (run.unreachable) return;
-    const figures = lensFigures(run, a.snapshot.runs[i], a.snapshot.gpus?.gpus, ctx);
-    if (!figures) return;
-    out.push({
-      range: toRange(doc, runHead(run)),
-      command: { title: figures.title, command: PROBE_COMMAND, arguments: [a.uri, run.line], tooltip: figures.tooltip },
-    });
+    const rf = a.snapshot.runs[i];
+    const figures = lensFigures(run, rf, a.snapshot.gpus?.gpus, ctx);
+    if (figures) {
+      out.push({
+        range: toRange(doc, runHead(run)),
+        command: { title: figures.title, command: PROBE_COMMAND, arguments: [a.uri, run.line], tooltip: figures.tooltip },
+      });
+    }
+    // above the data_file flag: the dataset as the model sees it, when the data is there
+    const target = rf && previewTarget(run, rf.cwd);
+    const arg = findArg(run, 'data_file');
+    const exists = target && (target.options.dataType === 'binidx' ? rf.paths.get(`${target.path}.idx`) === 'file' : rf.paths.get(target.path) === 'file');
+    if (target && arg && exists) {
+      out.push({
+        range: toRange(doc, arg.nameSpan),
+        command: { title: 'Preview dataset', command: PREVIEW_COMMAND, arguments: [target], tooltip: `Documents, tokens, a length histogram and sample documents of ${target.path} as this call trains on them (ctx_len ${target.options.ctxLen}, loss_mask ${target.options.lossMask})` },
+      });
+    }
   });
   return out;
 }

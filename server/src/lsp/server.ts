@@ -7,7 +7,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FactsCache } from '../facts/cache';
 import { unavailableFacts } from '../facts/loadFacts';
-import type { Facts } from '../facts/facts';
+import type { Facts, PreviewOptions } from '../facts/facts';
 import { kindOf } from '../parse/parseDocument';
 import type { EstimateContext } from '../estimate/lensFigures';
 import { Analyzer, type Analysis } from './analysis';
@@ -19,6 +19,9 @@ import { RESOLVE_RUNS, resolveRuns } from './resolveRuns';
 import { clearCwdCache } from './workspace';
 
 const MAX_DIAGNOSTICS = 1000;
+
+/** Client → server: { path, options } → { ok: preview } | { error, hint?, code? }. */
+export const PREVIEW_DATASET = 'rwkv/previewDataset';
 
 export interface ServerOptions { facts: Facts; factsSource: string }
 
@@ -114,6 +117,16 @@ export function startServer(connection: Connection, options: ServerOptions): voi
   connection.onNotification(ESTIMATE_CONTEXT, (params: unknown) => {
     estimate = parseEstimateContext(params);
     if (lensRefresh) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+  });
+  connection.onRequest(PREVIEW_DATASET, async (params: { path?: unknown; options?: unknown }) => {
+    if (typeof params?.path !== 'string' || !params.path) return { error: 'no dataset path given' };
+    const options = (params.options && typeof params.options === 'object' ? params.options : {}) as PreviewOptions;
+    try {
+      return { ok: await cache.view(false).facts.previewDataset(params.path, options) };
+    } catch (e) {
+      const err = e as Error & { hint?: string; code?: string };
+      return { error: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.code ? { code: err.code } : {}) };
+    }
   });
   connection.onRequest(RESOLVE_RUNS, async (params: { uri: string }) => {
     const doc = documents.get(params.uri);

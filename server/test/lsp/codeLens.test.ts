@@ -37,9 +37,20 @@ test('the lens: memory of the GPU, time, steps as each trainer runs them', async
       `python train.py ${common} --lora_config '{"lora_r":8}'`,
       '',
     ].join('\n'));
-    const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
-    assert.equal(lenses.length, 2, JSON.stringify(lenses));
+    const all = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+    const lenses = all.filter((l) => l.command?.command === 'rwkvStudio.probeThroughput');
+    assert.equal(lenses.length, 2, JSON.stringify(all));
     const [newest, older] = lenses.sort((a, b) => a.range.start.line - b.range.start.line);
+    // above each data_file: the preview, with how that call reads the data
+    const previews = all.filter((l) => l.command?.command === 'rwkvStudio.previewDataset');
+    assert.equal(previews.length, 2);
+    assert.deepEqual(previews[0].command!.arguments, [{ path: join(ws, 'data', 'd.jsonl'), options: { dataType: 'jsonl', ctxLen: 16, lossMask: 'none' } }]);
+    // and the preview itself, through the real addon
+    const shown = await client.request<{ ok?: { documents: number; samples: { roundTrip: boolean }[] }; error?: string }>('rwkv/previewDataset', previews[0].command!.arguments![0]);
+    assert.equal(shown.ok?.documents, 30, JSON.stringify(shown).slice(0, 300));
+    assert.ok(shown.ok!.samples.length === 8 && shown.ok!.samples.every((d) => d.roundTrip));
+    const missingData = await client.request<{ error?: string }>('rwkv/previewDataset', { path: join(ws, 'nope.jsonl'), options: {} });
+    assert.ok(missingData.error && /nope\.jsonl/.test(missingData.error), JSON.stringify(missingData));
     console.log(newest.command!.title, '\n', older.command!.title);
     // newest: ceil(25 / 4) = 7 micro-batches an epoch (the last of 1 row) × 3 epochs
     assert.match(newest.command!.title, /^≈ \d+\.\d of 85\.5 GB · (≈ \d.*|< 1 min) · 21 steps × 64 tokens$/);
