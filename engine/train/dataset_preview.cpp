@@ -111,11 +111,16 @@ Json shown_document(const WorldTokenizer& tok, uint64_t index, const std::vector
   if (round_trip) {
     // jsonl: text -> ids -> text; binidx: ids -> text -> ids (ids made by another tokenizer, or
     // a different cut, do not come back)
+    // id 0 is the end of text (make_data.py ends every document with it): it has no text
     bool same = true;
-    std::vector<uint32_t> valid;
-    for (uint32_t id : ids) if (id < tok.vocab_size()) valid.push_back(id);
+    std::vector<uint32_t> words;
+    bool in_range = true;
+    for (uint32_t id : ids) {
+      if (id >= tok.vocab_size()) in_range = false;
+      else if (id != 0) words.push_back(id);
+    }
     if (text) same = tok.decode(tok.encode(*text)) == *text;
-    else same = valid.size() == ids.size() && tok.encode(tok.decode(ids)) == ids;
+    else same = in_range && tok.encode(tok.decode(words)) == words;
     d.set("roundTrip", same);
   }
   if (text) d.set("text", text->size() > 4000 ? text->substr(0, 4000) : *text);
@@ -162,7 +167,9 @@ Json preview_dataset(const PreviewOptions& o, const std::string& vocab_path) {
       data.read_document(d, ids);
       if (ids.size() > 4096) ids.resize(4096);  // the round trip of a long document: its start
       if (o.magic_prime) {
-        docs.push(shown_document(tok, d, ids, nullptr, nullptr, o.max_tokens, true, nullptr));
+        // RWKV-LM's sampler reads ctx_len-token slots of the whole stream: every token is a target
+        const std::vector<uint8_t> all(ids.size(), 1);
+        docs.push(shown_document(tok, d, ids, nullptr, &all, o.max_tokens, true, nullptr));
         continue;
       }
       const SampleWindow w = binidx_pad_window(read, data.num_tokens(), data.document_start(d), data.document_size(d), ctx);

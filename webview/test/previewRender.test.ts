@@ -18,6 +18,9 @@ test('a document: its header and round trip', () => {
   assert.match(bad, /Document #7 · 900 tokens \(first 1 shown\)/);
   assert.match(bad, /class="bad"[^>]*>round trip ✗/);
   assert.match(documentHtml({ index: 0, length: 1, tokens: [], shownTokens: 1, roundTrip: true }), /round trip ✓/);
+  // trailing padding becomes one note; the next document's tokens (id ≠ 0) stay
+  const padded = documentHtml({ index: 0, length: 2, tokens: [[5, 'a', 0, 1], [6, 'b', 1, 1], [9, 'c', 0, 0], [0, '', 0, 0], [0, '', 0, 0]], shownTokens: 5 });
+  assert.match(padded, /title="id 9 · padding \/ next document">c<\/span><span class="tok foreign padding"[^>]*>\+2 padding</);
 });
 
 test('summary and histogram labels', () => {

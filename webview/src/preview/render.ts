@@ -29,8 +29,13 @@ export function documentHtml(d: PreviewDocument): string {
     : '<span class="bad" title="the tokens do not come back the same through the World tokenizer: made by another tokenizer?">round trip ✗</span>';
   const trained = d.trainedTokens === undefined ? '' : ` · ${num(d.trainedTokens)} of the window's targets train`;
   const more = d.shownTokens < d.length ? ` (first ${num(d.shownTokens)} shown)` : '';
+  // trailing padding (id 0, not the document's) is one note, not a wall of empty tokens
+  let end = d.tokens.length;
+  while (end > 0 && d.tokens[end - 1][0] === 0 && d.tokens[end - 1][3] === 0) end--;
+  const pad = d.tokens.length - end;
+  const padding = pad ? `<span class="tok foreign padding" title="id 0 · padding">+${num(pad)} padding</span>` : '';
   return `<section class="doc"><header>Document #${num(d.index)} · ${num(d.length)} tokens${more}${trained} · ${rt}</header>` +
-    `<div class="tokens">${d.tokens.map(tokenHtml).join('')}</div></section>`;
+    `<div class="tokens">${d.tokens.slice(0, end).map(tokenHtml).join('')}${padding}</div></section>`;
 }
 
 export function summaryHtml(p: DatasetPreview, elapsedMs: number): string {
