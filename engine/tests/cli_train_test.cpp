@@ -259,6 +259,15 @@ int main() {
     const CliResult bad = run_cli({"probe", "--probe_steps", "1", "--n_layer", "2"});
     CHECK(bad.code != 0 && last_of(bad, "error", "code") == "E_FLAG_VALUE");
   }
+  {  // 7. the bad-step guard's options come before the train.py flags
+    std::vector<std::string> args = {"--guard", "off", "--guard_grad_spike", "20", "--guard_max_skips", "3"};
+    const auto flags = train_args(dir + "/guarded", "0");
+    args.insert(args.end(), flags.begin(), flags.end());
+    const CliResult r = run_cli(args);
+    CHECK(r.code == 0 && last_of(r, "end", "status") == "completed");
+    const CliResult bad = run_cli({"--guard", "maybe", "--n_layer", "2"});
+    CHECK(bad.code != 0 && last_of(bad, "error", "code") == "E_FLAG_VALUE");
+  }
   if (!rwkv_test::failures()) std::system(("rm -rf " + dir).c_str());
   return rwkv_test::summary("cli_train_test");
 }

@@ -483,6 +483,8 @@ class Trainer {
     double step_loss = 0;
     int64_t step_tokens = 0;
     Position boundary = pos_;  // the last finished optimizer step
+    int64_t step_first_sample = 0;  // the sample index the running optimizer step began with
+    int64_t attempts = 0;           // optimizer steps attempted by this launch, skipped ones included
     // RWKV-LM trains on (Lightning's max_epochs -1) until my_exit_tokens; its epoch_count only
     // names the mini-epoch that is saved last.
     for (; o_.lm_v7 || pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
@@ -511,17 +513,48 @@ class Trainer {
           return finish("stopped", bar, t_start);
         }
         const int rows = int(plan_.rows(pos_.micro));
+        if (step_tokens == 0) step_first_sample = pos_.micro * B;  // this optimizer step's first sample
         for (int b = 0; b < rows; ++b)
           data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
                         &mask[size_t(b) * T]);
         step_loss += train_micro_batch(rows, in, tgt, mask) / o_.accumulate_grad_batches;
         step_tokens += int64_t(rows) * T;
         if (!plan_.steps_after(pos_.micro)) continue;
+        ++attempts;
+        if (hooks_.test_grad_scale) {
+          const float f = hooks_.test_grad_scale(attempts);
+          if (f != 1.0f) backend_->scale_grads(f);
+        }
         const double gnorm = backend_->grad_norm();
-        if (!std::isfinite(gnorm) || !std::isfinite(step_loss))
-          throw EngineError("E_TRAIN_NAN", "the loss or gradient became " + std::string(std::isnan(gnorm) ? "NaN" : "infinite") +
-                                               " at step " + std::to_string(pos_.global_step + 1),
-                            "lower --lr_init, or check the checkpoint and data");
+        // the guard looks before the optimizer: a skipped step leaves weights and AdamW as they were
+        const std::string bad = guard_.judge(step_loss, gnorm);
+        if (!bad.empty()) {
+          const int64_t at = pos_.global_step + 1;
+          if (!hooks_.guard.enabled || guard_.in_row() >= hooks_.guard.max_in_row)
+            throw EngineError("E_TRAIN_NAN",
+                              "step " + std::to_string(at) + ": " + bad +
+                                  (hooks_.guard.enabled ? " (" + std::to_string(guard_.in_row()) + " bad steps in a row)" : ""),
+                              "lower --lr_init, or check the checkpoint and data (the warnings name the batches)");
+          backend_->zero_grads();
+          Json w = Json::object();
+          const int64_t last_sample = pos_.micro * B + rows - 1;
+          w.set("code", "W_STEP_SKIPPED");
+          w.set("message", "step " + std::to_string(at) + " skipped: " + bad + "; its batch (epoch " +
+                               std::to_string(o_.epoch_begin + pos_.epoch) + ", samples " + std::to_string(step_first_sample) +
+                               "-" + std::to_string(last_sample) + ") is not trained on");
+          w.set("step", at);
+          w.set("epoch", o_.epoch_begin + pos_.epoch);
+          Json samples = Json::array();
+          samples.push(step_first_sample);
+          samples.push(last_sample);
+          w.set("samples", samples);
+          proto_.emit("warning", w);
+          step_loss = 0;
+          step_tokens = 0;
+          boundary = pos_;
+          ++boundary.micro;  // a resumed run does not read the skipped batch again either
+          continue;
+        }
         if (o_.grad_clip > 0 && gnorm > o_.grad_clip) backend_->scale_grads(float(o_.grad_clip / gnorm));
         const double lr_now = sched_.lr_at(real_step, pos_.global_step);
         AdamWParams hp = groups_;
@@ -601,6 +634,7 @@ class Trainer {
   LrSchedule sched_;
   int64_t planned_steps_ = 0;   // optimizer steps this launch plans (the start event's total_steps)
   EpochPlan plan_;              // what an epoch is for this script's trainer (train/epoch_plan.h)
+  StepGuard guard_{hooks_.guard};  // declared after hooks_, which it is built from
   Position pos_;
   bool resumed_ = false;
   bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)

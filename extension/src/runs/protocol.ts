@@ -98,6 +98,9 @@ export interface WarningEvent extends EventBase {
   event: 'warning';
   code?: string; // W_...
   message?: string;
+  step?: number; // W_STEP_SKIPPED: the optimizer step that was not applied
+  epoch?: number; // W_STEP_SKIPPED: the epoch of its batch
+  samples?: unknown[]; // W_STEP_SKIPPED: the first and last sample index (within the epoch) of its batch
 }
 
 /** what stopped the run; an end event with status failed follows */
@@ -150,7 +153,7 @@ export const NUMERIC_FIELDS: Readonly<Record<string, readonly string[]>> = {
   step: ['step', 'epoch', 'loss', 'lr', 'tokens', 'real_step', 'tokens_per_s', 'grad_norm', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes', 'elapsed_s'],
   checkpoint: ['bytes', 'step'],
   epoch: ['epoch', 'steps', 'mean_loss', 'step'],
-  warning: [],
+  warning: ['step', 'epoch'],
   error: [],
   end: ['steps', 'elapsed_s', 'final_loss'],
   probe: ['tokens_per_s', 'steps'],
