@@ -26,6 +26,7 @@ using namespace rwkv;
 static void judge() {
   StepGuardOptions o;
   o.warmup = 3;
+  o.grad_spike = 10;
   StepGuard g(o);
   CHECK(g.judge(NAN, 1).find("loss is NaN") != std::string::npos && g.in_row() == 1);
   CHECK(g.judge(1, INFINITY).find("gradient norm is infinite") != std::string::npos && g.in_row() == 2);
@@ -135,7 +136,10 @@ static void trainer_skips_bad_steps() {
   // 3. a gradient spike after the warm-up of the medians
   TrainOptions d = tiny(dir, data, 30);
   d.proj_dir = dir + "/spike";
-  const Outcome rd = run(d, [](int64_t n) { return n == 25 ? 1e4f : 1.0f; });
+  StepGuardOptions quick;  // judged from step 20 on, 10x the median
+  quick.warmup = 20;
+  quick.grad_spike = 10;
+  const Outcome rd = run(d, [](int64_t n) { return n == 25 ? 1e4f : 1.0f; }, quick);
   CHECK(rd.code == 0 && rd.warnings.size() == 1 && rd.losses.size() == 29);
   if (rd.warnings.size() == 1) CHECK(rd.warnings[0].find("message")->as_string().find("x the median") != std::string::npos);
 

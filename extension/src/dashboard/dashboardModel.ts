@@ -101,5 +101,12 @@ export function summaryOf(record: RunRecord, now = Date.now()): RunSummary {
     totalMemory: record.start?.device?.total_memory_bytes,
     deviceName: record.start?.device?.name,
     config: configSummary(record),
+    ...skipped(record),
   };
+}
+
+/** The steps the bad-step guard skipped, for the loss chart's marks. */
+function skipped(record: RunRecord): { skippedSteps?: number[] } {
+  const steps = record.warnings.filter((w) => w.code === 'W_STEP_SKIPPED' && typeof w.step === 'number').map((w) => w.step!);
+  return steps.length ? { skippedSteps: steps } : {};
 }
