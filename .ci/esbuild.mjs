@@ -7,6 +7,7 @@ const entries = [
   { in: 'extension/src/extension.ts', out: 'dist/extension.js', platform: 'node', external: ['vscode'] },
   { in: 'server/src/main.ts', out: 'dist/server.js', platform: 'node', external: [] },
   { in: 'webview/src/main.ts', out: 'dist/webview.js', platform: 'browser', external: [] },
+  { in: 'webview/src/preview/main.ts', out: 'dist/preview.js', platform: 'browser', external: [] },
 ];
 
 mkdirSync('dist', { recursive: true });

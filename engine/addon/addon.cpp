@@ -2,6 +2,7 @@
 // (server/src/facts/addonFacts.ts). Each export checks its arguments on the JavaScript thread,
 // then does disk or GPU work on the thread pool (JsonWorker); planMemory is pure arithmetic and
 // answers synchronously. Shapes: server/src/facts/facts.ts.
+#include <algorithm>
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include "addon/js_values.h"
 #include "addon/json_worker.h"
 #include "addon/run_check.h"
+#include "addon/run_schedule.h"
+#include "train/dataset_preview.h"
 #include "core/paths.h"
 #include "core/tokenizer.h"
 
@@ -70,6 +73,50 @@ Napi::Value CheckRun(const Napi::CallbackInfo& info) {
   return to_js(info.Env(), facts::check_run(argv));
 }
 
+// previewDataset(path, {dataType, ctxLen, lossMask, sftFields, magicPrime, samples, maxTokens})
+Napi::Value PreviewDataset(const Napi::CallbackInfo& info) {
+  PreviewOptions o;
+  o.path = string_arg(info, 0, "previewDataset(path, options?): path");
+  if (info.Length() > 1 && info[1].IsObject()) {
+    const Napi::Object opt = info[1].As<Napi::Object>();
+    auto str = [&](const char* key, std::string& out) { if (opt.Has(key) && opt.Get(key).IsString()) out = opt.Get(key).As<Napi::String>().Utf8Value(); };
+    auto num = [&](const char* key, int& out) { if (opt.Has(key) && opt.Get(key).IsNumber()) out = opt.Get(key).As<Napi::Number>().Int32Value(); };
+    str("dataType", o.data_type);
+    str("lossMask", o.loss_mask);
+    num("ctxLen", o.ctx_len);
+    num("samples", o.samples);
+    num("maxTokens", o.max_tokens);
+    if (opt.Has("magicPrime") && opt.Get("magicPrime").IsBoolean()) o.magic_prime = opt.Get("magicPrime").As<Napi::Boolean>().Value();
+    if (opt.Has("sftFields") && opt.Get("sftFields").IsArray()) {
+      const Napi::Array a = opt.Get("sftFields").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i)
+        if (a.Get(i).IsString()) o.sft_fields.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  o.samples = std::clamp(o.samples, 0, 64);
+  o.max_tokens = std::clamp(o.max_tokens, 1, 4096);
+  return JsonWorker::Start(info.Env(), "rwkv.previewDataset", [o] { return preview_dataset(o, vocab_path()); });
+}
+
+Napi::Value PlanSchedule(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray())
+    throw Napi::TypeError::New(info.Env(), "planSchedule(argv, documents?) needs an array of strings");
+  const Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> argv;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const Napi::Value v = arr.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "planSchedule: argv must hold strings");
+    argv.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  int64_t documents = -1;
+  if (info.Length() > 1 && info[1].IsNumber()) documents = info[1].As<Napi::Number>().Int64Value();
+  try {
+    return to_js(info.Env(), facts::plan_schedule(argv, documents));
+  } catch (const EngineError& e) {
+    throw to_js_error(info.Env(), e);
+  }
+}
+
 Napi::Value PlanMemory(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "planMemory(flags, stack?) needs flags");
   const auto flags = flags_from_js(info[0]);
@@ -88,6 +135,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listGpus", Napi::Function::New(env, ListGpus, "listGpus"));
   exports.Set("planMemory", Napi::Function::New(env, PlanMemory, "planMemory"));
   exports.Set("checkRun", Napi::Function::New(env, CheckRun, "checkRun"));
+  exports.Set("planSchedule", Napi::Function::New(env, PlanSchedule, "planSchedule"));
+  exports.Set("previewDataset", Napi::Function::New(env, PreviewDataset, "previewDataset"));
   exports.Set("version", Napi::String::New(env, RWKV_STUDIO_VERSION));
   return exports;
 }

@@ -26,7 +26,44 @@ std::atomic<int> g_stop{0};
 
 extern "C" void on_stop_signal(int sig) { g_stop.store(sig); }
 
-int run_train(const std::vector<std::string>& args) {
+// The bad-step guard's own options (not train.py flags, so they come first):
+// --guard on|off, --guard_grad_spike F, --guard_loss_spike F (0 = off), --guard_max_skips N.
+std::vector<std::string> take_guard_options(const std::vector<std::string>& in, StepGuardOptions& g) {
+  size_t i = 0;
+  auto value = [&](const std::string& name) -> const std::string& {
+    if (i + 1 >= in.size()) throw EngineError("E_FLAG_VALUE", name + " needs a value", "e.g. " + name + " 10");
+    return in[++i];
+  };
+  auto number = [&](const std::string& name, double lo) {
+    const std::string& v = value(name);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (!end || *end || !(x >= lo)) throw EngineError("E_FLAG_VALUE", name + " " + v + ": must be a number >= " + std::to_string(int(lo)), "");
+    return x;
+  };
+  for (; i < in.size() && in[i].rfind("--guard", 0) == 0; ++i) {
+    const std::string& name = in[i];
+    if (name == "--guard") {
+      const std::string& v = value(name);
+      if (v != "on" && v != "off") throw EngineError("E_FLAG_VALUE", "--guard " + v + ": on or off", "");
+      g.enabled = v == "on";
+    } else if (name == "--guard_grad_spike") {
+      g.grad_spike = number(name, 0);
+    } else if (name == "--guard_loss_spike") {
+      g.loss_spike = number(name, 0);
+    } else if (name == "--guard_max_skips") {
+      g.max_in_row = int(number(name, 1));
+    } else {
+      throw EngineError("E_FLAG_UNKNOWN", "unknown option " + name,
+                        "the guard's options are --guard on|off, --guard_grad_spike, --guard_loss_spike, --guard_max_skips");
+    }
+  }
+  return std::vector<std::string>(in.begin() + long(i), in.end());
+}
+
+int run_train(const std::vector<std::string>& all) {
+  StepGuardOptions guard;
+  const std::vector<std::string> args = take_guard_options(all, guard);
   if (args.empty())
     throw EngineError("E_FLAG_VALUE", "no training flags given",
                       "pass train.py's flags, e.g. --load_model M.pth --data_file data/x --data_type binidx "
@@ -58,6 +95,7 @@ int run_train(const std::vector<std::string>& args) {
   sigaction(SIGTERM, &sa, nullptr);
   TrainHooks hooks;
   hooks.stop_signal = &g_stop;
+  hooks.guard = guard;
   const int code = run_training(opt, protocol, hooks);
   if (g_stop.load())
     std::fprintf(stderr, opt.continue_newest

@@ -158,6 +158,18 @@ void BinIdxDataset::read_tokens(uint64_t offset, uint64_t count, std::vector<uin
   for (uint64_t i = 0; i < count; ++i) out[i] = impl_->token(offset + i);
 }
 
+uint64_t BinIdxDataset::document_size(uint64_t doc) const {
+  if (doc >= impl_->items)
+    throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");
+  return static_cast<uint64_t>(load<int32_t>(impl_->sizes + doc * 4));
+}
+
+uint64_t BinIdxDataset::document_start(uint64_t doc) const {
+  if (doc >= impl_->items)
+    throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");
+  return static_cast<uint64_t>(load<int64_t>(impl_->pointers + doc * 8)) / impl_->esize;
+}
+
 void BinIdxDataset::read_document(uint64_t doc, std::vector<uint32_t>& out) const {
   if (doc >= impl_->items)
     throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");

@@ -24,6 +24,10 @@ class BinIdxDataset {
   void read_tokens(uint64_t offset, uint64_t count, std::vector<uint32_t>& out) const;
   // Tokens of one document.
   void read_document(uint64_t doc, std::vector<uint32_t>& out) const;
+  // A document's length and where it starts in the token stream, from the index alone (no
+  // token is read: a dataset preview sizes millions of documents this way).
+  uint64_t document_size(uint64_t doc) const;
+  uint64_t document_start(uint64_t doc) const;
 
  private:
   struct Impl;

@@ -46,6 +46,7 @@ void RunProtocol::emit(const std::string& event, Json fields) {
     std::fwrite(text.data(), 1, text.size(), metrics_);
     std::fflush(metrics_);
   }
+  if (observer_) observer_(event, line);
 }
 
 void RunProtocol::warning(const std::string& code, const std::string& message) {

@@ -29,11 +29,15 @@ class RunProtocol {
   void set_errors_only(bool on) { errors_only_ = on; }
   // Tests: every line goes to `sink` instead of stdout.
   void set_sink(std::function<void(const std::string& line)> sink) { sink_ = std::move(sink); }
+  // Sees every line emitted (event name, whole line), after it is written: `rwkv-train probe`
+  // reads the start and step events of the run it times.
+  void observe(std::function<void(const std::string&, const Json&)> observer) { observer_ = std::move(observer); }
  private:
   std::FILE* metrics_ = nullptr;
   std::mutex mutex_;
   bool errors_only_ = false;
   std::function<void(const std::string&)> sink_;
+  std::function<void(const std::string&, const Json&)> observer_;
 };
 
 }  // namespace rwkv

@@ -139,7 +139,9 @@ int main() {
   CHECK(last_of(resumed, "end", "status") == "completed");
   CHECK(std::atoi(last_of(resumed, "start", "resumed_from_step").c_str()) > 0);
   const auto a = losses_of(dir + "/whole/metrics.jsonl"), b = losses_of(dir + "/resumed/metrics.jsonl");
-  CHECK(a.size() == 10);
+  // the newest RWKV-PEFT's epochs (--peft_config): one pass over the first 10 documents, 5
+  // micro-batches of 2, optimizer steps after the 2nd, 4th and the last: 3 an epoch
+  CHECK(a.size() == 6);
   CHECK(a == b);
   auto has_warning = [](const CliResult& r, const std::string& code) {
     for (const auto& e : r.events)
@@ -236,6 +238,35 @@ int main() {
     CHECK(last_of(r, "end", "status") == "failed");
     CHECK(load_pth(dir + "/full_disk/rwkv-0.pth").size() > 0);
     CHECK(std::system(("ls " + dir + "/full_disk | grep -q tmp-").c_str()) != 0);
+  }
+  {  // 6. rwkv-train probe: timed steps, a probe event (schema-checked by run_cli), no file written
+    std::vector<std::string> args = {"probe", "--probe_steps", "4"};
+    const auto flags = train_args(dir + "/probe_out", "0");
+    args.insert(args.end(), flags.begin(), flags.end());
+    const CliResult r = run_cli(args);
+    CHECK(r.code == 0);
+    CHECK(!r.events.empty() && r.events.back().find("event")->as_string() == "probe");
+    if (!r.events.empty() && r.events.back().find("event")->as_string() == "probe") {
+      const Json& p = r.events.back();
+      CHECK(p.find("tokens_per_s")->as_number() > 0 && p.find("steps")->as_number() == 4);
+      CHECK(p.find("samples")->items().size() == 2);  // 4 steps, the first 2 warm up
+      CHECK(p.find("config")->find("peft")->as_string() == "lora" && p.find("config")->find("micro_bsz")->as_number() == 2);
+    }
+    int checkpoints = 0;
+    for (const auto& e : r.events) checkpoints += e.find("event")->as_string() == "checkpoint";
+    CHECK(checkpoints == 0);
+    CHECK(::stat((dir + "/probe_out").c_str(), &st) != 0);  // the script's proj_dir is never made
+    const CliResult bad = run_cli({"probe", "--probe_steps", "1", "--n_layer", "2"});
+    CHECK(bad.code != 0 && last_of(bad, "error", "code") == "E_FLAG_VALUE");
+  }
+  {  // 7. the bad-step guard's options come before the train.py flags
+    std::vector<std::string> args = {"--guard", "off", "--guard_grad_spike", "20", "--guard_max_skips", "3"};
+    const auto flags = train_args(dir + "/guarded", "0");
+    args.insert(args.end(), flags.begin(), flags.end());
+    const CliResult r = run_cli(args);
+    CHECK(r.code == 0 && last_of(r, "end", "status") == "completed");
+    const CliResult bad = run_cli({"--guard", "maybe", "--n_layer", "2"});
+    CHECK(bad.code != 0 && last_of(bad, "error", "code") == "E_FLAG_VALUE");
   }
   if (!rwkv_test::failures()) std::system(("rm -rf " + dir).c_str());
   return rwkv_test::summary("cli_train_test");

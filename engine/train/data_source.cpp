@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/jsonl_documents.h"
 #include "core/tokenizer.h"
+#include "train/epoch_plan.h"
 #include "train/peft_samples.h"
 #include "train/train_options.h"
 
@@ -19,6 +20,30 @@ uint64_t magic_prime_offset(uint64_t p, uint64_t ctx_len, uint64_t ii) {
   using u128 = unsigned __int128;
   const u128 i3 = (u128(ii % p) * (ii % p) % p) * (ii % p) % p;
   return uint64_t((u128(factor) * i3) % p) * ctx_len;
+}
+
+static std::string where(const std::string& file, size_t line_no) { return file + ":" + std::to_string(line_no); }
+
+// A string field of an sft row; numbers and other JSON values are an error, as HF's string
+// concatenation in SFTdataset.py would fail on them.
+std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name) {
+  const Json* v = row.value.find(name);
+  if (!v || v->kind() != Json::Kind::String)
+    throw EngineError("E_DATA_JSONL", where(file, row.line_no) + ": no \"" + name + "\" string in this line",
+                      "--sft_field names the prompt field and the response field, e.g. --sft_field query response");
+  return v->as_string();
+}
+
+// The two fields --sft_field names, or (an engine convenience where RWKV-PEFT would stop with a
+// TypeError) the first common pair present in the first row.
+std::vector<std::string> sft_fields_of(const std::vector<std::string>& given, const JsonlObject& first) {
+  if (!given.empty()) return given;
+  static const char* const pairs[][2] = {{"query", "response"}, {"instruction", "output"}, {"prompt", "response"},
+                                         {"question", "answer"}};
+  for (const auto& p : pairs)
+    if (first.value.find(p[0]) && first.value.find(p[1])) return {p[0], p[1]};
+  throw EngineError("E_FLAG_VALUE", "--sft_field: not given and the data has none of the usual field pairs",
+                    "name the prompt and response fields, e.g. --sft_field query response");
 }
 
 namespace {
@@ -72,12 +97,15 @@ class DocumentSource final : public DataSource {
  public:
   enum class Fill { Stream, Zeros, Sft };
 
-  // RWKV-PEFT (5b8aac9) draws an epoch's epoch_steps * micro_bsz samples as a permutation of
-  // the first that many documents (its dataset length; later documents are never read), so
-  // the pool is those documents; a smaller dataset is cycled (where RWKV-PEFT would stop).
-  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t samples_per_epoch)
-      : ctx_(o.ctx_len), shuffle_(o.data_shuffle), seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill),
-        mode_(mode), kind_(std::move(kind)), pool_(uint64_t(std::max<int64_t>(samples_per_epoch, 1))) {}
+  // The pool is the first pool_limit documents (train/epoch_plan.h): RWKV-PEFT 5b8aac9 draws an
+  // epoch's epoch_steps * micro_bsz samples as a permutation of the first that many documents
+  // (a smaller dataset is cycled, where it would stop); the newest RWKV-PEFT makes one pass over
+  // its first epoch_steps documents, always shuffled (its DataLoader's shuffle=True whatever
+  // --data_shuffle says).
+  DocumentSource(const TrainOptions& o, Fill fill, LossMask mode, std::string kind, int64_t pool_limit)
+      : ctx_(o.ctx_len), shuffle_(o.data_shuffle || epoch_plan(o, -1).one_pass),
+        seed_(uint64_t(o.seed < 0 ? 0 : o.seed)), fill_(fill), mode_(mode), kind_(std::move(kind)),
+        pool_(pool_limit < 0 ? UINT64_MAX : uint64_t(std::max<int64_t>(pool_limit, 1))) {}
 
   // binidx: the memory-mapped data and the sizes of its first documents (the pool at most).
   void add_binidx(std::unique_ptr<BinIdxDataset> data, const std::vector<uint64_t>& sizes) {
@@ -140,6 +168,7 @@ class DocumentSource final : public DataSource {
   }
   uint64_t num_tokens() const override { return tokens_; }
   uint64_t num_documents() const override { return docs_.size(); }
+  uint64_t pool_documents() const override { return std::min(seen_, pool_); }
   std::string kind() const override { return kind_; }
 
  private:
@@ -168,34 +197,10 @@ LossMask loss_mask_mode(const TrainOptions& o) {
   return LossMask::None;
 }
 
-std::string where(const std::string& file, size_t line_no) { return file + ":" + std::to_string(line_no); }
-
-// A string field of an sft row; numbers and other JSON values are an error, as HF's string
-// concatenation in SFTdataset.py would fail on them.
-std::string sft_text(const JsonlObject& row, const std::string& file, const std::string& name) {
-  const Json* v = row.value.find(name);
-  if (!v || v->kind() != Json::Kind::String)
-    throw EngineError("E_DATA_JSONL", where(file, row.line_no) + ": no \"" + name + "\" string in this line",
-                      "--sft_field names the prompt field and the response field, e.g. --sft_field query response");
-  return v->as_string();
-}
-
-// The two fields --sft_field names, or (an engine convenience where RWKV-PEFT would stop with a
-// TypeError) the first common pair present in the first row.
-std::vector<std::string> sft_fields(const TrainOptions& o, const JsonlObject& first) {
-  if (!o.sft_fields.empty()) return o.sft_fields;
-  static const char* const pairs[][2] = {{"query", "response"}, {"instruction", "output"}, {"prompt", "response"},
-                                         {"question", "answer"}};
-  for (const auto& p : pairs)
-    if (first.value.find(p[0]) && first.value.find(p[1])) return {p[0], p[1]};
-  throw EngineError("E_FLAG_VALUE", "--sft_field: not given and the data has none of the usual field pairs",
-                    "name the prompt and response fields, e.g. --sft_field query response");
-}
-
 std::unique_ptr<DataSource> open_sft(const TrainOptions& o, const WorldTokenizer& tok, int64_t spe) {
   std::vector<JsonlObject> rows = read_jsonl_objects(o.data_file);
   if (o.sft_split_rows >= 0 && size_t(o.sft_split_rows) < rows.size()) rows.resize(size_t(o.sft_split_rows));
-  const std::vector<std::string> fields = sft_fields(o, rows.front());
+  const std::vector<std::string> fields = sft_fields_of(o.sft_fields, rows.front());
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Sft, LossMask::None,
                                               "sft (" + fields[0] + " -> " + fields[1] + ")", spe);
   for (const JsonlObject& row : rows) {
@@ -218,17 +223,17 @@ std::unique_ptr<DataSource> open_jsonl(const TrainOptions& o, const WorldTokeniz
 
 }  // namespace
 
-std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samples_per_epoch) {
+std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t pool_limit) {
   if (o.data_type == "jsonl" || o.data_type == "sft") {
     WorldTokenizer tok(default_vocab_path());
-    return o.data_type == "sft" ? open_sft(o, tok, samples_per_epoch) : open_jsonl(o, tok, samples_per_epoch);
+    return o.data_type == "sft" ? open_sft(o, tok, pool_limit) : open_jsonl(o, tok, pool_limit);
   }
-  if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, samples_per_epoch);
+  if (uses_stream_sampler(o)) return std::make_unique<MagicPrimeSource>(o.data_file, o, pool_limit);
   auto data = std::make_unique<BinIdxDataset>(o.data_file);
   // Only the documents an epoch can draw (see DocumentSource) need their sizes; documents are
   // contiguous in the .bin as make_data.py and json2binidx write them, so each starts where
   // the one before ends.
-  const uint64_t pool = uint64_t(std::max<int64_t>(samples_per_epoch, 1));
+  const uint64_t pool = pool_limit < 0 ? UINT64_MAX : uint64_t(std::max<int64_t>(pool_limit, 1));
   std::vector<uint64_t> sizes(size_t(std::min<uint64_t>(data->num_documents(), pool)));
   std::vector<uint32_t> doc;
   for (uint64_t d = 0; d < sizes.size(); ++d) {
@@ -237,7 +242,7 @@ std::unique_ptr<DataSource> open_data_source(const TrainOptions& o, int64_t samp
   }
   auto src = std::make_unique<DocumentSource>(o, DocumentSource::Fill::Stream, loss_mask_mode(o),
                                               "binidx (dataload pad, loss_mask " + o.loss_mask + ")",
-                                              samples_per_epoch);
+                                              pool_limit);
   src->add_binidx(std::move(data), sizes);
   if (o.loss_mask == "qa") {
     WorldTokenizer tok(default_vocab_path());

@@ -1,5 +1,7 @@
 #include "train/train_options.h"
 
+#include "train/epoch_plan.h"
+
 #include <algorithm>
 
 #include "core/binidx.h"
@@ -8,6 +10,7 @@
 #include "core/quant.h"
 #include "dist/multigpu_switch.h"
 #include "train/data_source.h"
+#include "train/epoch_plan.h"
 #include "train/peft_options.h"
 
 namespace rwkv {
@@ -211,8 +214,6 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   if (o.epoch_count <= 0) bad("epoch_count", "must be positive", "");
   if (o.num_nodes <= 0) bad("num_nodes", "must be positive", "");
   if (o.lm_v7) apply_rwkv_lm_rules(f, o);
-  if (o.epoch_steps % o.accumulate_grad_batches != 0)
-    bad("epoch_steps", "must be a multiple of --accumulate_grad_batches", "an epoch ends on an optimizer step");
   if (o.lr_init <= 0 || o.lr_final < 0) bad("lr_init", "learning rates must be positive", "");
   if (o.lr_schedule != "cos" && o.lr_schedule != "cos_decay" && o.lr_schedule != "wsd")
     bad("lr_schedule", "unknown schedule '" + o.lr_schedule + "'", "cos, cos_decay or wsd");
@@ -258,6 +259,10 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   apply_data_flags(f, o);
 
   resolve_peft_options(f, o);
+  // epochs of epoch_steps micro-batches must end on an optimizer step; the newest RWKV-PEFT's
+  // one-pass epochs step on their last micro-batch whatever is left (train/epoch_plan.h)
+  if (!epoch_plan(o, -1).one_pass && o.epoch_steps % o.accumulate_grad_batches != 0)
+    bad("epoch_steps", "must be a multiple of --accumulate_grad_batches", "an epoch ends on an optimizer step");
   if (o.infctx && o.peft.method == PeftMethod::State)
     throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
                       "RWKV-PEFT runs them as separate modes: choose one", "train_type");

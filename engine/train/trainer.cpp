@@ -23,6 +23,7 @@
 #include "train/adapter_files.h"
 #include "train/adapter_start.h"
 #include "train/data_source.h"
+#include "train/epoch_plan.h"
 #include "train/gpu_support.h"
 #include "train/infctx.h"
 #include "train/init_weights.h"
@@ -137,13 +138,24 @@ class Trainer {
     for (const auto& [code, message] : o_.warnings) proto_.warning(code, message);
     if (o_.lm_v7 && o_.my_exit_tokens == 0)
       proto_.warning("W_LM_NO_EXIT", "--my_exit_tokens 0: RWKV-LM's pretraining runs until it is stopped");
-    const int64_t samples_per_epoch = o_.epoch_steps * o_.micro_bsz;
-    if (o_.train_stage == 1) return prepare(samples_per_epoch);
+    const int64_t pool_limit = epoch_pool_limit(o_);
+    if (o_.train_stage == 1) return prepare(pool_limit);
     plan_shards();
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
     for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
     open_backend();
-    data_ = open_data_source(o_, shard_.epoch_samples);
+    data_ = open_data_source(o_, world() > 1 ? shard_.epoch_samples : pool_limit);
+    plan_ = epoch_plan(o_, int64_t(data_->pool_documents()));
+    if (world() > 1 && plan_.one_pass)
+      throw EngineError("E_FLAG_UNSUPPORTED",
+                        "the newest RWKV-PEFT's one-pass epochs (--peft_config) are not yet shared among several GPUs",
+                        "train on one GPU, or write the script in the older form (--lora_config ...)");
+    // RWKV-PEFT's binidx head(epoch_steps) asserts the data has that many documents; its jsonl
+    // takes what there is. Both train one pass over what the pool holds here.
+    if (plan_.one_pass && o_.data_type == "binidx" && plan_.pool < o_.epoch_steps)
+      proto_.warning("W_DATA_FEWER_DOCUMENTS", "--epoch_steps " + std::to_string(o_.epoch_steps) + " but the data has " +
+                                                   std::to_string(plan_.pool) + " documents: an epoch is one pass over them (" +
+                                                   std::to_string(plan_.micro_batches) + " micro-batches; RWKV-PEFT stops here)");
     if (o_.lm_v7) {
       rwkv_lm_param_groups(backend_->trainable_params(), o_.weight_decay, groups_);
       if (backend_->device_name().rfind("cuda", 0) == 0 && !cuda_lr_groups_enabled())
@@ -156,9 +168,10 @@ class Trainer {
     sched_.lr_init = o_.lr_init;
     sched_.lr_final = o_.lr_final;
     sched_.warmup_steps = o_.warmup_steps;
-    // an epoch is shard_.micro_batches micro-batches per rank (epoch_steps on one GPU; RWKV-PEFT's
-    // DistributedSampler shares the epoch among the ranks, and its schedule divides by them too)
-    planned_steps_ = epoch_micro() * o_.epoch_count / o_.accumulate_grad_batches;
+    // one rank: the epoch plan's steps; several: shard_.micro_batches micro-batches per rank
+    // (RWKV-PEFT's DistributedSampler shares the epoch among the ranks, its schedule divides too)
+    planned_steps_ = world() > 1 ? epoch_micro() * o_.epoch_count / o_.accumulate_grad_batches
+                                 : run_length(o_, plan_).total_steps;
     sched_.total_steps = planned_steps_;
     // the newest RWKV-PEFT's cosine runs over num_training_batches * epoch_count: micro-batches,
     // while its step (global_step) counts optimizer steps
@@ -167,11 +180,7 @@ class Trainer {
     sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.micro_bsz * o_.accumulate_grad_batches * world();
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
     if (o_.lm_v7) sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.real_bsz();
-    if (o_.lm_v7 && o_.my_exit_tokens > 0) {
-      const int64_t tps = sched_.tokens_per_step;
-      sched_.total_steps = std::max<int64_t>(0, (o_.my_exit_tokens + tps - 1) / tps - o_.epoch_begin * o_.epoch_steps);
-      planned_steps_ = sched_.total_steps;
-    }
+    if (o_.lm_v7 && o_.my_exit_tokens > 0) sched_.total_steps = planned_steps_;  // the cosine over my_exit_tokens
     if (resume_file_ && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
     return loop();
@@ -181,7 +190,16 @@ class Trainer {
   int world() const { return hooks_.dp ? hooks_.dp->world_size() : 1; }
   // Only one process writes files and speaks for the run: rank 0 (or the only one).
   bool writer() const { return !hooks_.dp || hooks_.dp->rank() == 0; }
-  int64_t epoch_micro() const { return shard_.micro_batches; }
+  // One rank: the epoch plan (train/epoch_plan.h). Several: this rank's shard of a classic
+  // epoch (dist/shard_plan.h; one-pass epochs are refused with several ranks).
+  int64_t epoch_micro() const { return world() > 1 ? shard_.micro_batches : plan_.micro_batches; }
+  int micro_rows(int64_t micro) const { return world() > 1 ? o_.micro_bsz : int(plan_.rows(micro)); }
+  bool ends_step(int64_t micro) const {
+    return world() > 1 ? (micro + 1) % o_.accumulate_grad_batches == 0 : plan_.steps_after(micro);
+  }
+  int64_t sample_at(int64_t micro, int row) const {
+    return world() > 1 ? shard_.sample_index(micro, row) : micro * o_.micro_bsz + row;
+  }
 
   // Which samples this rank reads (dist/shard_plan.h): RWKV-LM's dataset formula for its
   // magic_prime sampler, RWKV-PEFT's DistributedSampler for the document samplers. One rank:
@@ -207,9 +225,9 @@ class Trainer {
   // RWKV-LM's --train_stage 1 (demo-training-prepare.sh): the data is checked as its dataset
   // does, the initial weights are written to proj_dir/rwkv-init.pth, and the run stops
   // ("Done. Now go for stage 2.") leaving nothing else behind.
-  int prepare(int64_t samples_per_epoch) {
+  int prepare(int64_t pool_limit) {
     const auto t_start = std::chrono::steady_clock::now();
-    data_ = open_data_source(o_, samples_per_epoch);
+    data_ = open_data_source(o_, pool_limit);
     cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
     const std::string init_path = epoch_checkpoint_path(o_.proj_dir, -1);
     save_pth(init_path, init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed)));
@@ -262,7 +280,7 @@ class Trainer {
         weights = load_pth(init_path);  // a resumed random-init run starts from the same init
       } else {
         weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
-        if (writer()) {  // the other ranks made the same weights from the same seed
+        if (writer() && writes_files()) {  // the other ranks made the same weights from the same seed
           save_pth(init_path, weights);
           emit_checkpoint(init_path, "init");
         }
@@ -380,13 +398,15 @@ class Trainer {
                                      std::to_string(done) + " is not a whole number of the new global batches"
                                : std::string("the epoch goes on at the same sample")));
     }
+    // a position past the end of this epoch plan (the data shrank) resumes at the epoch's end
+    pos_.micro = std::min(pos_.micro, epoch_micro());
     resumed_ = true;
   }
 
   void save_resume() {
     // RWKV-LM's stage 3 continues from rwkv-N.pth, and its train.py stops on any other
     // rwkv-*.pth name in proj_dir: no resume file there.
-    if (!resume_file_) return;
+    if (!resume_file_ || !writes_files()) return;
     // ZeRO-1: the sharded state gathered whole (every rank: a collective), so the file is the
     // one-GPU file and any world size resumes from it
     StateDict optim = hooks_.dp ? hooks_.dp->optimizer_state() : StateDict();
@@ -410,7 +430,7 @@ class Trainer {
   }
 
   void save_checkpoint(const std::string& name) {
-    if (!writer()) return;  // every rank holds the same weights; rank 0 writes them once
+    if (!writer() || !writes_files()) return;  // every rank holds the same weights; rank 0 writes them once
     const std::string path = o_.proj_dir + "/" + name;
     StateDict sd;
     if (o_.peft.method == PeftMethod::Full) sd = backend_->export_weights(ExportKind::Full);
@@ -516,12 +536,15 @@ class Trainer {
     proto_.emit("start", f);
   }
 
+  bool writes_files() const { return hooks_.probe_steps <= 0; }
+
   bool stop_requested() const { return hooks_.stop_signal && hooks_.stop_signal->load() != 0; }
 
-  // Forward + backward of one micro-batch ([B, ctx_len] rows); returns its loss.
-  double train_micro_batch(const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
+  // Forward + backward of one micro-batch ([B, ctx_len] rows, B = micro_bsz but in a partial
+  // last batch); returns its loss.
+  double train_micro_batch(int B, const std::vector<int32_t>& in, const std::vector<int32_t>& tgt,
                            const std::vector<float>& mask) {
-    const int B = o_.micro_bsz, T = o_.ctx_len;
+    const int T = o_.ctx_len;
     // the ranks' gradients are summed: each scales by 1 / world size so the sum is the mean
     const float accumulation = 1.0f / float(o_.accumulate_grad_batches * world());
     if (o_.infctx)
@@ -535,13 +558,20 @@ class Trainer {
     return backend_->forward_backward(batch, accumulation).loss;
   }
 
+  // Tokens trained in this run's count once `micro` micro-batches of epoch `epoch` are done (a
+  // pure function of the position, so a resumed run counts as the uninterrupted one).
+  int64_t tokens_trained(int64_t epoch, int64_t micro) const {
+    if (world() > 1) return (epoch * epoch_micro() + micro) * o_.micro_bsz * world() * o_.ctx_len;  // over every rank
+    const int64_t epoch_rows = plan_.micro_batches > 0 ? (plan_.micro_batches - 1) * plan_.micro_bsz + plan_.last_batch_rows : 0;
+    const int64_t rows = micro < plan_.micro_batches ? micro * plan_.micro_bsz : epoch_rows;
+    return (epoch * epoch_rows + rows) * o_.ctx_len;
+  }
+
   int loop() {
     const int B = o_.micro_bsz, T = o_.ctx_len;
     std::vector<int32_t> in(size_t(B) * T), tgt(size_t(B) * T);
     std::vector<float> mask(size_t(B) * T);
-    const int64_t steps_per_epoch = epoch_micro() / o_.accumulate_grad_batches;
-    // trained per optimizer step, over every rank
-    const int64_t tokens_per_step = int64_t(T) * B * o_.accumulate_grad_batches * world();
+    const int64_t steps_per_epoch = world() > 1 ? epoch_micro() / o_.accumulate_grad_batches : plan_.optimizer_steps;
     DataParallel* const dp = hooks_.dp;
     const int64_t total_steps = o_.lm_v7 ? sched_.total_steps : steps_per_epoch * o_.epoch_count;
     ProgressBar bar(hooks_.progress_bar, total_steps);
@@ -550,6 +580,8 @@ class Trainer {
     double step_loss = 0;
     int64_t step_tokens = 0;
     Position boundary = pos_;  // the last finished optimizer step
+    int64_t step_first_sample = 0;  // the sample index the running optimizer step began with
+    int64_t attempts = 0;           // optimizer steps attempted by this launch, skipped ones included
     // RWKV-LM trains on (Lightning's max_epochs -1) until my_exit_tokens; its epoch_count only
     // names the mini-epoch that is saved last.
     for (; o_.lm_v7 || pos_.epoch < o_.epoch_count; ++pos_.epoch, pos_.micro = 0) {
@@ -580,23 +612,55 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
-        for (int b = 0; b < B; ++b)
-          data_->sample(o_.epoch_begin + pos_.epoch, shard_.sample_index(pos_.micro, b), &in[size_t(b) * T],
-                        &tgt[size_t(b) * T], &mask[size_t(b) * T]);
-        const bool ends_step = (pos_.micro + 1) % o_.accumulate_grad_batches == 0;
-        if (dp && ends_step) dp->arm();  // this backward's gradients go out bucket by bucket
-        step_loss += train_micro_batch(in, tgt, mask) / o_.accumulate_grad_batches;
-        step_tokens += int64_t(B) * T * world();
-        if (!ends_step) continue;
+        const int rows = micro_rows(pos_.micro);
+        if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
+        for (int b = 0; b < rows; ++b)
+          data_->sample(o_.epoch_begin + pos_.epoch, sample_at(pos_.micro, b), &in[size_t(b) * T], &tgt[size_t(b) * T],
+                        &mask[size_t(b) * T]);
+        const bool step_ends = ends_step(pos_.micro);
+        if (dp && step_ends) dp->arm();  // this backward's gradients go out bucket by bucket
+        step_loss += train_micro_batch(rows, in, tgt, mask) / o_.accumulate_grad_batches;
+        step_tokens += int64_t(rows) * T * world();
+        if (!step_ends) continue;
         if (dp) {
           dp->sync_grads();
           step_loss = dp->mean(step_loss);  // the global batch's loss, the same on every rank
         }
+        ++attempts;
+        if (hooks_.test_grad_scale) {
+          const float f = hooks_.test_grad_scale(attempts);
+          if (f != 1.0f) backend_->scale_grads(f);
+        }
         const double gnorm = backend_->grad_norm();
-        if (!std::isfinite(gnorm) || !std::isfinite(step_loss))
-          throw EngineError("E_TRAIN_NAN", "the loss or gradient became " + std::string(std::isnan(gnorm) ? "NaN" : "infinite") +
-                                               " at step " + std::to_string(pos_.global_step + 1),
-                            "lower --lr_init, or check the checkpoint and data");
+        // the guard looks before the optimizer: a skipped step leaves weights and AdamW as they were
+        const std::string bad = guard_.judge(step_loss, gnorm);
+        if (!bad.empty()) {
+          const int64_t at = pos_.global_step + 1;
+          if (!hooks_.guard.enabled || guard_.in_row() >= hooks_.guard.max_in_row)
+            throw EngineError("E_TRAIN_NAN",
+                              "step " + std::to_string(at) + ": " + bad +
+                                  (hooks_.guard.enabled ? " (" + std::to_string(guard_.in_row()) + " bad steps in a row)" : ""),
+                              "lower --lr_init, or check the checkpoint and data (the warnings name the batches)");
+          backend_->zero_grads();
+          Json w = Json::object();
+          const int64_t last_sample = sample_at(pos_.micro, rows - 1);
+          w.set("code", "W_STEP_SKIPPED");
+          w.set("message", "step " + std::to_string(at) + " skipped: " + bad + "; its batch (epoch " +
+                               std::to_string(o_.epoch_begin + pos_.epoch) + ", samples " + std::to_string(step_first_sample) +
+                               "-" + std::to_string(last_sample) + ") is not trained on");
+          w.set("step", at);
+          w.set("epoch", o_.epoch_begin + pos_.epoch);
+          Json samples = Json::array();
+          samples.push(step_first_sample);
+          samples.push(last_sample);
+          w.set("samples", samples);
+          proto_.emit("warning", w);
+          step_loss = 0;
+          step_tokens = 0;
+          boundary = pos_;
+          ++boundary.micro;  // a resumed run does not read the skipped batch again either
+          continue;
+        }
         if (o_.grad_clip > 0 && gnorm > o_.grad_clip) backend_->scale_grads(float(o_.grad_clip / gnorm));
         const double lr_now = sched_.lr_at(real_step, pos_.global_step);
         AdamWParams hp = groups_;
@@ -623,7 +687,7 @@ class Trainer {
         f.set("epoch", o_.epoch_begin + pos_.epoch);
         f.set("loss", step_loss);
         f.set("lr", lr_now);
-        f.set("tokens", pos_.global_step * tokens_per_step);  // cumulative, resume included
+        f.set("tokens", tokens_trained(pos_.epoch, pos_.micro + 1));  // cumulative, resume included
         f.set("real_step", real_step + 1);  // RWKV's count: epoch_begin * epoch_steps + this launch's steps
         f.set("tokens_per_s", dt > 0 ? double(step_tokens) / dt : 0.0);
         f.set("grad_norm", gnorm);
@@ -650,6 +714,7 @@ class Trainer {
         ++epoch_steps_done;
         step_loss = 0;
         step_tokens = 0;
+        if (hooks_.probe_steps > 0 && pos_.global_step >= hooks_.probe_steps) return finish("stopped", bar, t_start);
       }
       const int64_t epoch_no = o_.epoch_begin + pos_.epoch;
       Json f = Json::object();
@@ -688,6 +753,8 @@ class Trainer {
   LrSchedule sched_;
   ShardPlan shard_;             // this rank's samples (one rank: all of them, in order)
   int64_t planned_steps_ = 0;   // optimizer steps this launch plans (the start event's total_steps)
+  EpochPlan plan_;              // what an epoch is for this script's trainer (train/epoch_plan.h)
+  StepGuard guard_{hooks_.guard};  // declared after hooks_, which it is built from
   Position pos_;
   bool resumed_ = false;
   bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)

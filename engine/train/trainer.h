@@ -9,9 +9,11 @@
 // the running micro-batch, drops a partly accumulated step, and saves the last finished step.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <cstdint>
 
 #include "core/protocol.h"
+#include "train/step_guard.h"
 #include "train/train_options.h"
 
 namespace rwkv {
@@ -27,6 +29,14 @@ struct TrainHooks {
   // every rank runs the same steps and collectives.
   DataParallel* dp = nullptr;
   int device = 0;  // the CUDA device (a rank's LOCAL_RANK)
+  // > 0 (`rwkv-train probe`): stop after this many optimizer steps and write no file at all
+  // (no init, checkpoint or resume file): only the timing of the steps matters.
+  int64_t probe_steps = 0;
+  // The bad-step guard (train/step_guard.h); `rwkv-train --guard ...` sets it.
+  StepGuardOptions guard;
+  // Tests only: a factor the gradients of optimizer step attempt N (1-based, skipped ones
+  // included) are scaled by before the guard looks (NaN plants a bad step); empty = none.
+  std::function<float(int64_t attempt)> test_grad_scale;
 };
 
 // Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.

@@ -4,6 +4,8 @@ import * as vscode from 'vscode';
 import { TrainCodeLensProvider } from './codeLens';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard/dashboardPanel';
 import { showGpus } from './gpus';
+import { previewDataset } from './preview/previewPanel';
+import { ProbeCommand } from './probe/probeCommand';
 import { RunController } from './runController';
 import { RunManager } from './runs/runManager';
 import { ServerClient } from './serverClient';
@@ -24,7 +26,11 @@ export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
   const output = vscode.window.createOutputChannel('RWKV Studio', 'rwkv-train-log');
   const runManager = new RunManager({ enginePath: () => enginePath(context.extensionPath), historyDir: runHistoryDirectory(context) });
   manager = runManager;
-  server = new ServerClient(serverPath(context.extensionPath), output);
+  // the probe command owns the kept probes the server's estimate lens uses; it is created first
+  // so the server's initialize already carries them
+  let probes: ProbeCommand | undefined;
+  server = new ServerClient(serverPath(context.extensionPath), output, () => probes?.estimateContext());
+  probes = new ProbeCommand(context, server, output);
   if (!server.available) output.appendLine('[rwkv] dist/server.js is missing: no diagnostics, and Run Training cannot resolve scripts.');
   const controller = new RunController(context, runManager, server, output);
   const lenses = new TrainCodeLensProvider(async (uri) => (await server!.resolveRuns(uri)).map((r) => r.line));
@@ -48,6 +54,13 @@ export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
     vscode.commands.registerCommand('rwkvStudio.attachLog', (uri?: vscode.Uri) => controller.attach(uri)),
     vscode.commands.registerCommand('rwkvStudio.showGpus', () => showGpus(enginePath(context.extensionPath), output)),
     vscode.commands.registerCommand('rwkvStudio.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('rwkvStudio.previewDataset', (arg?: unknown) => previewDataset(context, server!, arg)),
+    // a lens at the top of every .jsonl (a binary .bin/.idx has no text editor: explorer menu)
+    vscode.languages.registerCodeLensProvider({ pattern: '**/*.jsonl', scheme: 'file' }, {
+      provideCodeLenses: (doc) => [new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: vscode.l10n.t('$(preview) Preview Dataset'), command: 'rwkvStudio.previewDataset', arguments: [doc.uri] })],
+    }),
+    vscode.commands.registerCommand('rwkvStudio.probeThroughput', (uri?: vscode.Uri | string, line?: number) => probes!.run(uri, line)),
+    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('rwkvStudio.targetGpu')) probes!.sendContext(); }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => lenses.refresh()),
     { dispose: () => { void runManager.stopAll(); runManager.dispose(); } },
   );

@@ -23,12 +23,17 @@ export interface ResolvedRun {
 }
 
 export const RESOLVE_RUNS = 'rwkv/resolveRuns';
+/** The lens's context (target GPU setting, kept probes): server/src/lsp/codeLens.ts. */
+export const ESTIMATE_CONTEXT = 'rwkv/estimateContext';
+/** The dataset preview (server/src/lsp/server.ts): { path, options } → { ok } | { error, hint? }. */
+export const PREVIEW_DATASET = 'rwkv/previewDataset';
 
 export class ServerClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private starting: Promise<void> | undefined;
 
-  constructor(private readonly serverModule: string | undefined, private readonly output: vscode.OutputChannel) {}
+  constructor(private readonly serverModule: string | undefined, private readonly output: vscode.OutputChannel,
+    private readonly estimate: () => unknown = () => undefined) {}
 
   get available(): boolean {
     return this.serverModule !== undefined;
@@ -53,7 +58,7 @@ export class ServerClient implements vscode.Disposable {
         { scheme: 'file', language: 'json' },
         { scheme: 'file', pattern: '**/*.sh' },
       ],
-      initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language },
+      initializationOptions: { workspaceTrusted: vscode.workspace.isTrusted, locale: vscode.env.language, estimate: this.estimate() },
     };
     this.client = new LanguageClient('rwkvStudio', 'RWKV Studio Language Server', serverOptions, clientOptions);
     await this.client.start().catch((error: unknown) => {
@@ -70,6 +75,23 @@ export class ServerClient implements vscode.Disposable {
     const runs = Array.isArray(answer?.runs) ? answer.runs : [];
     return runs.filter((r): r is ResolvedRun => !!r && typeof r === 'object' && Array.isArray((r as ResolvedRun).argv) && typeof (r as ResolvedRun).cwd === 'string')
       .map((r) => ({ ...r, line: typeof r.line === 'number' ? r.line : 0, env: r.env && typeof r.env === 'object' ? r.env : {}, argv: r.argv.map(String), unresolved: Array.isArray(r.unresolved) ? r.unresolved.map(String) : [], forwardsArgs: r.forwardsArgs === true, ...(typeof r.refused === 'string' ? { refused: r.refused } : {}), ...(typeof r.branch === 'string' ? { branch: r.branch } : {}) }));
+  }
+
+  /** The dataset preview from the engine's readers (through the server's addon). */
+  async previewDataset(path: string, options: unknown): Promise<{ ok: unknown } | { error: string; hint?: string }> {
+    try {
+      await this.start();
+      if (!this.client?.isRunning()) return { error: vscode.l10n.t('The language server is not running; see the RWKV Studio output.') };
+      const a = await this.client.sendRequest<{ ok?: unknown; error?: string; hint?: string }>(PREVIEW_DATASET, { path, options });
+      return a && 'ok' in a ? { ok: a.ok } : { error: String(a?.error ?? 'no answer'), ...(a?.hint ? { hint: a.hint } : {}) };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+
+  /** Sends the lens's context; before the server runs it goes with initialize instead. */
+  sendEstimateContext(context: unknown): void {
+    if (this.client?.isRunning()) void this.client.sendNotification(ESTIMATE_CONTEXT, context).catch(() => undefined);
   }
 
   async dispose(): Promise<void> {

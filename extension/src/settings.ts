@@ -30,3 +30,13 @@ export function serverPath(extensionPath: string): string | undefined {
   const path = join(extensionPath, 'dist', 'server.js');
   return existsSync(path) ? path : undefined;
 }
+
+/**
+ * The GPU runs go to, for the editor's estimates where none is detected (editing on a laptop,
+ * training on a server): rwkvStudio.targetGpu { name, memoryGB }.
+ */
+export function targetGpu(): { name: string; totalBytes: number } | undefined {
+  const v = vscode.workspace.getConfiguration(SECTION).get<{ name?: unknown; memoryGB?: unknown }>('targetGpu');
+  if (!v || typeof v.name !== 'string' || !v.name.trim() || typeof v.memoryGB !== 'number' || !(v.memoryGB > 0)) return undefined;
+  return { name: v.name.trim(), totalBytes: Math.round(v.memoryGB * 1e9) };
+}

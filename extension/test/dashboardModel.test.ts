@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configSummary, pointsOf, runsCsv, summaryOf, thinForReplay } from '../src/dashboard/dashboardModel';
 import { adviceFor, english } from '../src/runs/failureAdvice';
+import { applyEvent } from '../src/runs/applyEvent';
 import { emptyRecord } from '../src/runs/runRecord';
 import { trainCallLines } from '../src/trainCalls';
 
@@ -27,6 +28,15 @@ test('the run table summary: config from the start event, else from argv; durati
   assert.equal(s.config, 'L12 D768 · pissa · ctx 1024 · bsz 4');
   assert.equal(s.durationS, 30);
   assert.deepEqual([s.steps, s.totalSteps, s.bestLoss, s.lastLoss, s.totalMemory, s.deviceName], [40, 100, 2.4, 2.5, 8e10, 'H100']);
+});
+
+test('steps the bad-step guard skipped reach the summary (the loss chart marks them)', () => {
+  const r = emptyRecord('r2', 'engine', { title: 't', argv: [], cwd: '/', env: {} }, 0);
+  assert.equal(summaryOf(r).skippedSteps, undefined);
+  applyEvent(r, { event: 'warning', code: 'W_STEP_SKIPPED', message: 'step 7 skipped', step: 7, epoch: 0, samples: [12, 13] } as never, true);
+  applyEvent(r, { event: 'warning', code: 'W_FLAG_IGNORED', message: 'x' } as never, true);
+  applyEvent(r, { event: 'warning', code: 'W_STEP_SKIPPED', message: 'step 7 skipped', step: 7 } as never, true);
+  assert.deepEqual(summaryOf(r).skippedSteps, [7, 7]);
 });
 
 test('advice: completed and stopped runs need none; an engine error without a GPU hint gets Show Output', () => {

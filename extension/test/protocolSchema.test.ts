@@ -21,7 +21,7 @@ test('the schema names every event once, each with the envelope and a closed set
   const schema = loadSchema();
   assert.equal(schema.version, PROTOCOL_VERSION);
   const names = eventDefs(schema).map(([n]) => n);
-  assert.deepEqual(names, ['start', 'step', 'checkpoint', 'epoch', 'warning', 'error', 'end']);
+  assert.deepEqual(names, ['start', 'step', 'checkpoint', 'epoch', 'warning', 'error', 'end', 'probe']);  // probe: rwkv-train probe only
   for (const [name, def] of eventDefs(schema)) {
     assert.equal(def.additionalProperties, false, name);
     assert.deepEqual(def.properties?.event, { const: name }, name);

@@ -71,6 +71,18 @@ export function fakeFacts(): Facts & { calls: string[] } {
       calls.push('checkRun');
       return fakeEngine.answer(argv);
     },
+    async previewDataset(path) { calls.push(`previewDataset ${path}`); throw new Error('no preview in the fake world'); },
+    async planSchedule(argv) {
+      calls.push('planSchedule');
+      // the older RWKV-PEFT's epochs (the real rules: engine/train/epoch_plan.h, addon tests)
+      const flag = (name: string, dflt: number): number => { const i = argv.indexOf(`--${name}`); return i >= 0 ? Number(argv[i + 1]) : dflt; };
+      const [steps, count, bsz, ctx, acc] = [flag('epoch_steps', 1000), flag('epoch_count', 500), flag('micro_bsz', 12), flag('ctx_len', 1024), flag('accumulate_grad_batches', 1)];
+      return {
+        totalSteps: (steps / acc) * count, tokensPerStep: ctx * bsz * acc, totalTokens: steps * bsz * ctx * count, untilStopped: false,
+        epochCount: count, microBsz: bsz, ctxLen: ctx, accumulate: acc,
+        epoch: { onePass: false, pool: steps * bsz, microBatches: steps, lastBatchRows: bsz, optimizerSteps: steps / acc }, documentsKnown: true,
+      };
+    },
     async planMemory(flags) {
       calls.push('planMemory');
       const total = fakePlanBytes(flags);

@@ -54,6 +54,17 @@ try {
   assert.deepEqual(s.mem.map((d) => d.label), ['used', 'reserved', 'total']);
   assert.ok(Math.abs(s.mem[2].last.y - 85520809984 / 1024 ** 3) < 1e-9, 'memory total line at the device total');
   assert.equal(s.loss[1].color, '#3794ff', 'first run coloured from --vscode-charts-blue');
+  // steps the engine's bad-step guard skipped: crosses on the loss chart
+  await send({ type: 'runs', runs: [{ ...summaryOf(recorded.record), skippedSteps: [100, 500] }] });
+  await page.waitForTimeout(200);
+  s = await summary();
+  assert.deepEqual(s.loss.map((d) => d.label), ['raw', 'smoothed', 'skipped step']);
+  assert.equal(s.loss[2].points, 2);
+  assert.equal(s.loss[2].first.x, 100);
+  await page.screenshot({ path: join(shots, 'dashboard-skipped-steps.png') });
+  await send({ type: 'runs', runs: [summaryOf(recorded.record)] });
+  await page.waitForTimeout(200);
+  s = await summary();
   const row = await page.locator('#run-table tbody tr').first().innerText();
   assert.match(row, /completed/);
   assert.match(row, /1200 \/ 1200/);

@@ -10,6 +10,7 @@ import type { FromWebview, RunSummary, StepPoint, ToWebview } from './messages';
 import { LodSeries } from './lod';
 import { ranksText } from './devices';
 import { formatBytes, formatDuration, formatNumber, Smoother, stepGap, xOf, type XAxis } from './series';
+import { skipMarks } from './skipMarks';
 import { stringsFor } from './strings';
 import './style.css'; // esbuild emits it as dist/webview.css
 
@@ -67,7 +68,7 @@ smoothingInput.value = String(ui.smoothing);
 smoothingValue.textContent = ui.smoothing.toFixed(2);
 
 // ---- Theme ---------------------------------------------------------------------------------
-interface Theme { fg: string; grid: string; bg: string; palette: string[] }
+interface Theme { fg: string; grid: string; bg: string; red: string; palette: string[] }
 function cssVar(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
   return v || fallback;
@@ -77,6 +78,7 @@ function readTheme(): Theme {
     fg: cssVar('--vscode-foreground', '#cccccc'),
     grid: cssVar('--vscode-editorWidget-border', cssVar('--vscode-panel-border', 'rgba(128,128,128,0.35)')),
     bg: cssVar('--vscode-editor-background', '#1e1e1e'),
+    red: cssVar('--vscode-errorForeground', cssVar('--vscode-charts-red', '#f14c4c')),
     palette: ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow']
       .map((v, i) => cssVar(v, ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'][i])),
   };
@@ -182,10 +184,15 @@ function rebuildCharts(): void {
   const name = (id: string) => runs.find((r) => r.id === id)?.title ?? id;
   const suffix = (id: string, what: string) => (multi ? `${name(id)} ${what}` : what);
   const hidden = '\u200b'; // legend filter marker for helper lines
-  charts.loss.data.datasets = [...series].flatMap(([id, s]) => [
-    dataset(suffix(id, t.raw), s.loss.data, withAlpha(s.color, 0.3), { borderWidth: 1 }),
-    dataset(suffix(id, t.smoothed), s.lossSmooth.data, s.color, { borderWidth: 2 }),
-  ]);
+  charts.loss.data.datasets = [...series].flatMap(([id, s]) => {
+    const skipped = runs.find((r) => r.id === id)?.skippedSteps ?? [];
+    return [
+      dataset(suffix(id, t.raw), s.loss.data, withAlpha(s.color, 0.3), { borderWidth: 1 }),
+      dataset(suffix(id, t.smoothed), s.lossSmooth.data, s.color, { borderWidth: 2 }),
+      // the steps the engine's bad-step guard skipped: a cross on the loss line
+      ...(skipped.length ? [dataset(suffix(id, t.skipped), skipMarks(skipped, points[id] ?? [], ui.xAxis), theme.red, { showLine: false, pointRadius: 5, pointStyle: 'crossRot', borderWidth: 2 })] : []),
+    ];
+  });
   charts.lr.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.lr, s.lr.data, s.color));
   charts.tps.data.datasets = [...series].map(([id, s]) => dataset(multi ? name(id) : t.tokensPerS, s.tps.data, s.color));
   charts.mem.data.datasets = [...series].flatMap(([id, s]) => [
@@ -314,9 +321,10 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
       break;
     case 'runs': {
       const before = new Map(runs.map((r) => [r.id, r.totalMemory]));
+      const skippedBefore = new Map(runs.map((r) => [r.id, r.skippedSteps?.length ?? 0]));
       runs = msg.runs;
       renderTable();
-      if (runs.some((r) => before.get(r.id) !== r.totalMemory && series.has(r.id))) rebuildCharts();
+      if (runs.some((r) => series.has(r.id) && (before.get(r.id) !== r.totalMemory || skippedBefore.get(r.id) !== (r.skippedSteps?.length ?? 0)))) rebuildCharts();
       break;
     }
     case 'points': {

@@ -40,6 +40,8 @@ export interface RunSummary {
   rankMemory?: RankMemory[];
   /** "LoRA r=32 · ctx 512 · bsz 4 · lr 1e-4": a few flags that tell runs apart. */
   config: string;
+  /** Steps the engine's bad-step guard skipped (W_STEP_SKIPPED), marked on the loss chart. */
+  skippedSteps?: number[];
 }
 
 export type ToWebview =

@@ -116,5 +116,12 @@ export function summaryOf(record: RunRecord, now = Date.now()): RunSummary {
     ...(typeof record.start?.world_size === 'number' && record.start.world_size > 1 ? { worldSize: record.start.world_size } : {}),
     ...(rankMemoryOf(record.lastStep) ? { rankMemory: rankMemoryOf(record.lastStep) } : {}),
     config: configSummary(record),
+    ...skipped(record),
   };
+}
+
+/** The steps the bad-step guard skipped, for the loss chart's marks. */
+function skipped(record: RunRecord): { skippedSteps?: number[] } {
+  const steps = record.warnings.filter((w) => w.code === 'W_STEP_SKIPPED' && typeof w.step === 'number').map((w) => w.step!);
+  return steps.length ? { skippedSteps: steps } : {};
 }

@@ -24,7 +24,7 @@ export function applyEvent(record: RunRecord, event: ProtocolEvent | UnknownEven
       break;
     case 'warning': {
       const w = event as WarningEvent;
-      record.warnings.push({ code: w.code, message: w.message });
+      record.warnings.push({ code: w.code, message: w.message, ...(typeof w.step === 'number' ? { step: w.step } : {}) });
       break;
     }
     case 'error': {

@@ -111,6 +111,9 @@ export interface WarningEvent extends EventBase {
   event: 'warning';
   code?: string; // W_...
   message?: string;
+  step?: number; // W_STEP_SKIPPED: the optimizer step that was not applied
+  epoch?: number; // W_STEP_SKIPPED: the epoch of its batch
+  samples?: unknown[]; // W_STEP_SKIPPED: the first and last sample index (within the epoch) of its batch
 }
 
 /** what stopped the run; an end event with status failed follows */
@@ -132,19 +135,46 @@ export interface EndEvent extends EventBase {
   message?: string; // for RWKV-LM's --train_stage 1: what to do next
 }
 
+/** rwkv-train probe only, after its end event: the throughput it measured, which the editor's time estimate is calibrated with */
+export interface ProbeEvent extends EventBase {
+  event: 'probe';
+  tokens_per_s?: number; // the median of the timed steps' tokens_per_s (the first steps, which warm up, left out)
+  samples?: unknown[]; // the timed steps' tokens_per_s (numbers)
+  steps?: number; // optimizer steps run, warm-up included
+  device?: {
+    backend?: 'cpu' | 'cuda';
+    name?: string; // the GPU's name, or CPU
+    total_memory_bytes?: number; // the GPU's memory, or the machine's RAM
+  };
+  config?: {
+    n_layer?: number;
+    n_embd?: number;
+    ctx_len?: number;
+    micro_bsz?: number;
+    accumulate_grad_batches?: number;
+    peft?: string; // none | lora | pissa | miss | state, as the start event's peft
+    grad_cp?: number;
+  };
+  params?: {
+    trainable?: number;
+    total?: number;
+  };
+}
+
 /** Each event's top-level numeric fields; protocolReader.ts drops a value of the wrong type. */
 export const NUMERIC_FIELDS: Readonly<Record<string, readonly string[]>> = {
   start: ['planned_memory_bytes', 'backend_memory_bytes', 'total_steps', 'resumed_from_step', 'epoch_begin', 'world_size'],
   step: ['step', 'epoch', 'loss', 'lr', 'tokens', 'real_step', 'tokens_per_s', 'grad_norm', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes', 'elapsed_s'],
   checkpoint: ['bytes', 'step'],
   epoch: ['epoch', 'steps', 'mean_loss', 'step'],
-  warning: [],
+  warning: ['step', 'epoch'],
   error: ['rank'],
   end: ['steps', 'elapsed_s', 'final_loss'],
+  probe: ['tokens_per_s', 'steps'],
 };
 
 /** An event this reader does not know; kept so nothing the engine says is lost. */
 export interface UnknownEvent extends EventBase { event: string }
 
 export type ProtocolEvent =
-  | StartEvent | StepEvent | CheckpointEvent | EpochEvent | WarningEvent | ErrorEvent | EndEvent;
+  | StartEvent | StepEvent | CheckpointEvent | EpochEvent | WarningEvent | ErrorEvent | EndEvent | ProbeEvent;

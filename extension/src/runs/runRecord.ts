@@ -42,7 +42,7 @@ export interface RunRecord {
   bestLoss?: number;
   stepCount: number;
   checkpoints: CheckpointEvent[];
-  warnings: { code?: string; message?: string }[];
+  warnings: { code?: string; message?: string; step?: number }[];
   failure?: RunFailure;
   garbageLines: number;
   /** Last lines of the engine's stderr (the full stream goes to the output channel). */

@@ -4,7 +4,7 @@
 // clear Error and the server falls back to "facts unknown" and says so once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointFacts, DatasetFacts, Facts, FlagValues, GpuFacts, MemoryPlan, RunCheck } from './facts';
+import type { CheckpointFacts, DatasetFacts, DatasetPreview, Facts, FlagValues, GpuFacts, MemoryPlan, PreviewOptions, RunCheck, RunSchedule } from './facts';
 
 /** What the addon exports (engine/addon/addon.cpp). */
 export interface RwkvStudioAddon {
@@ -16,6 +16,10 @@ export interface RwkvStudioAddon {
   planMemory(flags: FlagValues, stack?: PlannerStack): MemoryPlan & PlanDetails;
   /** Synchronous (no file is read); absent in addons built before it existed. */
   checkRun?(argv: string[]): RunCheck;
+  /** Synchronous (no file is read); absent in addons built before it existed. */
+  planSchedule?(argv: string[], documents?: number): RunSchedule;
+  /** A Promise (runs on libuv's pool); absent in addons built before it existed. */
+  previewDataset?(path: string, options: PreviewOptions): Promise<DatasetPreview>;
 }
 
 export type PlannerStack = 'reference' | 'engine';
@@ -89,5 +93,11 @@ export function createAddonFacts(addon: RwkvStudioAddon = loadAddon(), stack: Pl
       if (!addon.checkRun) reject(new Error('this engine addon has no checkRun'));
       else resolve(addon.checkRun(argv));
     }),
+    // a thrown option error (flags the trainer refuses) becomes a rejection; RWKV026 reports it
+    planSchedule: (argv, documents) => new Promise<RunSchedule>((resolve, reject) => {
+      if (!addon.planSchedule) reject(new Error('this engine addon has no planSchedule'));
+      else resolve(addon.planSchedule(argv, documents));
+    }),
+    previewDataset: (path, options) => (addon.previewDataset ? addon.previewDataset(path, options) : Promise.reject(new Error('this engine addon has no previewDataset'))),
   };
 }

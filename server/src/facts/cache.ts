@@ -46,6 +46,9 @@ export class FactsCache {
         listGpus: () => this.get('gpus', () => this.facts.listGpus(), peek, 60000),
         planMemory: (flags) => this.get(`mem:${JSON.stringify(flags)}`, () => this.facts.planMemory(flags), peek),
         checkRun: (argv) => this.get(`run:${JSON.stringify(argv)}`, () => this.facts.checkRun(argv), peek),
+        // a preview is asked for once, on a click: never cached
+        previewDataset: (path, options) => this.facts.previewDataset(path, options),
+        planSchedule: (argv, documents) => this.get(`sched:${documents ?? ''}:${JSON.stringify(argv)}`, () => this.facts.planSchedule(argv, documents), peek),
       },
       files: { kind: (p) => this.get(`fs:${p}`, () => this.probe(p), peek) },
     };

@@ -37,6 +37,31 @@ export interface MemoryPlan {
   totalBytes: number;
   /** e.g. weights, gradients, optimizer, activations, workspace */
   byCategory: Record<string, number>;
+  /** which stack this plan models: 'reference' (the Python trainers) or 'engine' (rwkv-train) */
+  stack?: 'reference' | 'engine';
+  totalParams?: number;
+  trainableParams?: number;
+  /** the other stack's plan, for hovers and the lens */
+  other?: MemoryPlan;
+}
+
+/**
+ * How long a call trains, by the trainer's own epoch rules (engine/train/epoch_plan.h, through
+ * the addon's planSchedule).
+ */
+export interface RunSchedule {
+  totalSteps: number;
+  tokensPerStep: number;
+  totalTokens: number;
+  /** RWKV-LM with --my_exit_tokens 0: it trains until stopped */
+  untilStopped: boolean;
+  epochCount: number;
+  microBsz: number;
+  ctxLen: number;
+  accumulate: number;
+  epoch: { onePass: boolean; pool: number; microBatches: number; lastBatchRows: number; optimizerSteps: number };
+  /** false when the epoch depends on the data's document count and it was not known (a full pool assumed) */
+  documentsKnown: boolean;
 }
 
 /**
@@ -50,6 +75,21 @@ export type RunCheck =
 /** The resolved flags of one train.py call, by flag name (without --), as the engine takes them. */
 export type FlagValues = Record<string, string | number | boolean>;
 
+/** What the dataset preview shows (engine/train/dataset_preview.h, through the addon). */
+export interface PreviewOptions {
+  dataType?: 'binidx' | 'jsonl' | 'sft';
+  ctxLen?: number;
+  lossMask?: string;
+  sftFields?: string[];
+  /** binidx read by RWKV-LM's magic_prime sampler: every token trains */
+  magicPrime?: boolean;
+  samples?: number;
+  maxTokens?: number;
+}
+
+/** The preview's answer; its shape is webview/src/preview/types.ts DatasetPreview. */
+export type DatasetPreview = Record<string, unknown>;
+
 export interface Facts {
   /** Reads only the header; rejects with an Error whose message is user-facing. */
   inspectCheckpoint(path: string): Promise<CheckpointFacts>;
@@ -59,4 +99,8 @@ export interface Facts {
   planMemory(flags: FlagValues): Promise<MemoryPlan>;
   /** argv: the words after train.py as Run Training passes them (parse/resolve.ts launchArgv). */
   checkRun(argv: string[]): Promise<RunCheck>;
+  /** documents: the data's document count where known (binidx header, jsonl lines). */
+  planSchedule(argv: string[], documents?: number): Promise<RunSchedule>;
+  /** Counts, length histogram and sampled documents with tokens and loss mask. */
+  previewDataset(path: string, options: PreviewOptions): Promise<DatasetPreview>;
 }

@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Facts } from './facts';
 import { isUnavailable } from './loadFacts';
-import type { FactsSnapshot, Outcome, PathKind, RunFacts } from './snapshot';
+import { ok, type FactsSnapshot, type Outcome, type PathKind, type RunFacts } from './snapshot';
 import { effective, flagValues, launchArgv } from '../parse/resolve';
 import { argText, findArg, type TrainConfig, type TrainRun } from '../parse/trainConfig';
 import { LEGACY_CONFIG_KEYS } from '../peft/peftKeys';
@@ -128,9 +128,17 @@ export async function gatherFacts(config: TrainConfig, opts: GatherOptions): Pro
       const ctx = Number(effective(run, 'ctx_len').value);
       rf.dataset = note(await settle(() => opts.facts.inspectDataset(prefix, Number.isFinite(ctx) ? ctx : undefined)));
     }
+    // the newest RWKV-PEFT's epoch is one pass over at most epoch_steps jsonl lines: count them
+    const file = argText(run, 'data_file');
+    if (file && String(effective(run, 'data_type').value) === 'jsonl' && findArg(run, 'peft_config')) {
+      const abs = resolvePath(cwd, file);
+      if (rf.paths.get(abs) === 'file') rf.jsonl = note(await settle(() => opts.facts.inspectDataset(abs)));
+    }
     if (!run.args.some((a) => a.value?.dynamic)) {
       rf.memory = note(await settle(() => opts.facts.planMemory(flagValues(run))));
       rf.engine = note(await settle(() => opts.facts.checkRun(launchArgv(run))));
+      const documents = ok(rf.dataset)?.documents ?? ok(rf.jsonl)?.documents;
+      rf.schedule = note(await settle(() => opts.facts.planSchedule(launchArgv(run), documents)));
     }
   }
   if (unavailable) snapshot.unavailable = unavailable;

@@ -16,7 +16,7 @@ export function isUnavailable(e: unknown): boolean {
 
 export function unavailableFacts(reason = UNAVAILABLE_MESSAGE): Facts {
   const fail = (): Promise<never> => Promise.reject(new FactsUnavailable(reason));
-  return { inspectCheckpoint: fail, inspectDataset: fail, listGpus: fail, planMemory: fail, checkRun: fail };
+  return { inspectCheckpoint: fail, inspectDataset: fail, listGpus: fail, planMemory: fail, checkRun: fail, planSchedule: fail, previewDataset: fail };
 }
 
 /**

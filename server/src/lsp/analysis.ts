@@ -54,6 +54,13 @@ export class Analyzer {
   useCache(cache: FactsCache): void { this.cache = cache; }
 
   get(uri: string): Analysis | undefined { return this.latest.get(uri); }
+
+  /** The latest analysis once its facts lookup (if one is pending) has finished. */
+  settled(uri: string): Promise<Analysis | undefined> {
+    const p = this.pending.get(uri);
+    if (!p) return Promise.resolve(this.latest.get(uri));
+    return new Promise<Analysis | undefined>((resolve) => { p.waiters.push({ resolve, reject: () => resolve(this.latest.get(uri)) }); });
+  }
   forget(uri: string): void {
     const p = this.pending.get(uri);
     if (p) { clearTimeout(p.timer); this.pending.delete(uri); for (const w of p.waiters) w.resolve(p.first); }

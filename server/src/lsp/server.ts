@@ -1,15 +1,17 @@
 // The language server: wires documents, diagnostics, completion, hover, quick fixes and
 // rwkv/resolveRuns to a connection. The only module (with lsp/*) that knows LSP types.
 import {
-  CodeAction, TextDocumentSyncKind, TextDocuments,
+  CodeAction, CodeLensRefreshRequest, TextDocumentSyncKind, TextDocuments,
   type Connection, type Diagnostic, type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FactsCache } from '../facts/cache';
 import { unavailableFacts } from '../facts/loadFacts';
-import type { Facts } from '../facts/facts';
+import type { Facts, PreviewOptions } from '../facts/facts';
 import { kindOf } from '../parse/parseDocument';
+import type { EstimateContext } from '../estimate/lensFigures';
 import { Analyzer, type Analysis } from './analysis';
+import { codeLenses, ESTIMATE_CONTEXT, parseEstimateContext } from './codeLens';
 import { completeAt, resolveCompletion } from './completion';
 import { toCodeAction, toDiagnostic } from './convert';
 import { hoverAt } from './hover';
@@ -18,12 +20,17 @@ import { clearCwdCache } from './workspace';
 
 const MAX_DIAGNOSTICS = 1000;
 
+/** Client → server: { path, options } → { ok: preview } | { error, hint?, code? }. */
+export const PREVIEW_DATASET = 'rwkv/previewDataset';
+
 export interface ServerOptions { facts: Facts; factsSource: string }
 
 export function startServer(connection: Connection, options: ServerOptions): void {
   const documents = new TextDocuments(TextDocument);
   let cache = new FactsCache(options.facts);
   let locale: string | undefined;
+  let estimate: EstimateContext = { probes: [] };
+  let lensRefresh = false;
   const analyzer = new Analyzer(cache, (a: Analysis) => {
     const doc = documents.get(a.uri);
     if (!doc || doc.version !== a.version) return;
@@ -33,8 +40,10 @@ export function startServer(connection: Connection, options: ServerOptions): voi
   });
 
   connection.onInitialize((params): InitializeResult => {
-    const opts = (params.initializationOptions ?? {}) as { locale?: string; workspaceTrusted?: boolean };
+    const opts = (params.initializationOptions ?? {}) as { locale?: string; workspaceTrusted?: boolean; estimate?: unknown };
     locale = opts.locale ?? params.locale;
+    if (opts.estimate) estimate = parseEstimateContext(opts.estimate);
+    lensRefresh = params.capabilities.workspace?.codeLens?.refreshSupport === true;
     if (opts.workspaceTrusted === false) {
       // restricted mode: do not open the workspace's checkpoints and datasets
       cache = new FactsCache(unavailableFacts('the workspace is not trusted, so its files are not opened'));
@@ -46,6 +55,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
         completionProvider: { triggerCharacters: ['-', '"', '/', ' ', '=', ','], resolveProvider: true },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: ['quickfix'] },
+        codeLensProvider: { resolveProvider: false },
       },
       serverInfo: { name: 'rwkv-studio-server', version: '0.1.0' },
     };
@@ -95,6 +105,28 @@ export function startServer(connection: Connection, options: ServerOptions): voi
       for (const fix of f.fixes) if (fix.edits.length) actions.push(toCodeAction(doc, fix, d));
     }
     return actions;
+  });
+  connection.onCodeLens(async (p) => {
+    const doc = documents.get(p.textDocument.uri);
+    if (!doc || !relevant(doc)) return [];
+    // the lens needs the full facts (plan, schedule, GPUs): wait for a pending lookup
+    const a = await analyzer.settled(doc.uri);
+    if (!a || a.version !== doc.version) return [];
+    try { return codeLenses(doc, a, estimate); } catch { return []; }
+  });
+  connection.onNotification(ESTIMATE_CONTEXT, (params: unknown) => {
+    estimate = parseEstimateContext(params);
+    if (lensRefresh) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+  });
+  connection.onRequest(PREVIEW_DATASET, async (params: { path?: unknown; options?: unknown }) => {
+    if (typeof params?.path !== 'string' || !params.path) return { error: 'no dataset path given' };
+    const options = (params.options && typeof params.options === 'object' ? params.options : {}) as PreviewOptions;
+    try {
+      return { ok: await cache.view(false).facts.previewDataset(params.path, options) };
+    } catch (e) {
+      const err = e as Error & { hint?: string; code?: string };
+      return { error: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.code ? { code: err.code } : {}) };
+    }
   });
   connection.onRequest(RESOLVE_RUNS, async (params: { uri: string }) => {
     const doc = documents.get(params.uri);
