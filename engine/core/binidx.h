@@ -24,6 +24,12 @@ class BinIdxDataset {
   void read_tokens(uint64_t offset, uint64_t count, std::vector<uint32_t>& out) const;
   // Tokens of one document.
   void read_document(uint64_t doc, std::vector<uint32_t>& out) const;
+  // Throws EngineError(E_DATA_CHANGED) when PREFIX.bin or PREFIX.idx is no longer the file that
+  // was mapped (deleted, replaced, or rewritten in place: size or mtime changed). A file
+  // truncated under the mapping would end the process with SIGBUS on the next read, and one
+  // rewritten in place feeds other tokens than the ones checked at open; a trainer calls this
+  // before each read.
+  void check_unchanged() const;
 
  private:
   struct Impl;

@@ -25,6 +25,9 @@ class DataSource {
   virtual uint64_t num_tokens() const = 0;
   virtual uint64_t num_documents() const = 0;
   virtual std::string kind() const = 0;
+  // Throws EngineError(E_DATA_CHANGED) when a file the samples are still read from changed
+  // since it was opened (memory-mapped binidx); data read whole at open never does.
+  virtual void check_unchanged() const {}
 };
 
 // Throws EngineError (E_DATA_*, E_BINIDX_*) for missing, empty or unusable data.

@@ -493,6 +493,15 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
+        try {
+          data_->check_unchanged();
+        } catch (const EngineError&) {
+          // what was trained on the data as it was is kept: the state at the last finished step
+          pos_ = boundary;
+          backend_->zero_grads();
+          save_resume();
+          throw;
+        }
         for (int b = 0; b < B; ++b)
           data_->sample(o_.epoch_begin + pos_.epoch, pos_.micro * B + b, &in[size_t(b) * T], &tgt[size_t(b) * T],
                         &mask[size_t(b) * T]);
