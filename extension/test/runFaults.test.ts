@@ -92,9 +92,9 @@ test('bytes that are not UTF-8 and characters split across writes: records kept,
   assert.equal(done.status, 'completed');
   assert.equal(done.stepCount, 5);
   assert.deepEqual(done.warnings.map((w) => w.code), ['W_BYTES', 'W_SPLIT']);
-  assert.match(done.warnings[0].message, /bad \uFFFD+ end/);
-  assert.equal(done.warnings[1].message, '\u20ac split', 'a character split between two writes is joined');
-  assert.ok(done.checkpoints.some((c) => c.path?.startsWith('/tmp/\uFFFD')), JSON.stringify(done.checkpoints));
+  assert.match(done.warnings[0].message ?? '', /bad \uFFFD+ end/);
+  assert.equal(done.warnings[1].message ?? '', '\u20ac split', 'a character split between two writes is joined');
+  assert.ok(done.checkpoints.some((c) => (c.path ?? '').startsWith('/tmp/\uFFFD')), JSON.stringify(done.checkpoints));
   assert.equal(done.garbageLines, 1, 'the stray bytes line');
   const again = new RunManager({ enginePath: () => fake, historyDir: (m as unknown as { options: { historyDir: string } }).options.historyDir });
   assert.equal(again.events(r.id).filter((e) => e.event === 'step').length, 5, 'the events file replays');
