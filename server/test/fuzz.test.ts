@@ -8,7 +8,7 @@ import { documentFor, fuzz } from './fuzz/docFuzzer';
 test('20,000 fuzzed documents: no exception, every document within its time bound', { timeout: 180_000 }, async () => {
   const f = await fuzz(20_000, 20260);
   console.log(`server fuzz: ${f.docs} documents in ${f.seconds.toFixed(1)} s (${Math.round(f.docsPerSecond)}/s), ` +
-    `worst ${f.worstMs.toFixed(1)} ms (document ${f.worstDoc}), ${f.exceptions} exceptions, ${f.findings} findings, ${f.runs} runs resolved`);
+    `worst ${f.worstMs.toFixed(1)} ms (document ${f.worstDoc}; ${f.worstReplayMs?.toFixed(1)} ms run again alone), ${f.exceptions} exceptions, ${f.findings} findings, ${f.runs} runs resolved`);
   assert.deepEqual(f.failures, []);
   assert.equal(f.exceptions, 0);
   // a keystroke's analysis on a shared 2-core machine: generous, but a super-linear path fails it
