@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/distributed_run.h"
+#include "core/atomic_file.h"
 #include "core/errors.h"
 #include "core/flags.h"
 #include "core/proj_lock.h"
@@ -88,6 +89,12 @@ int run_train(const std::vector<std::string>& all) {
   std::optional<ProjectLock> lock;
   if (opt.train_stage != 1) lock.emplace(opt.proj_dir);
   RunProtocol protocol(opt.train_stage == 1 ? std::string() : opt.proj_dir + "/metrics.jsonl");
+  // A run killed mid-checkpoint (SIGKILL, OOM killer) leaves its temporary file behind; under
+  // the lock nothing else writes here, so the dead writer's partial files go before they pile up.
+  if (lock)
+    for (const std::string& dir : {opt.proj_dir, opt.proj_dir + "-adapter"})
+      for (const std::string& path : remove_stale_temp_files(dir))
+        protocol.warning("W_STALE_TEMP_REMOVED", "removed " + path + ", the partial file of a run killed while saving");
   struct sigaction sa = {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);

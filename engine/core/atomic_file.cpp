@@ -1,18 +1,25 @@
 // See atomic_file.h.
 #include "core/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/errors.h"
 
 namespace rwkv {
 
+namespace {
+const char kTempMarker[] = ".tmp-";  // NAME.tmp-PID: the temporary file of NAME
+}
+
 AtomicFile::AtomicFile(const std::string& final_path) : final_(final_path) {
-  tmp_ = final_path + ".tmp-" + std::to_string(::getpid());
+  tmp_ = final_path + kTempMarker + std::to_string(::getpid());
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("cannot create");
 }
@@ -58,6 +65,26 @@ void AtomicFile::fail(const char* what) {
     hint = "choose a folder you can write to";
   }
   throw EngineError(code, final_ + ": " + what + " (" + std::strerror(err) + ")", hint);
+}
+
+std::vector<std::string> remove_stale_temp_files(const std::string& dir) {
+  std::vector<std::string> removed;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return removed;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const size_t at = name.rfind(kTempMarker);
+    if (at == std::string::npos || at == 0) continue;
+    const std::string digits = name.substr(at + sizeof kTempMarker - 1);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = pid_t(std::atol(digits.c_str()));
+    // a live writer (this process, or another one that somehow writes here) keeps its file
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) == 0) removed.push_back(path);
+  }
+  ::closedir(d);
+  return removed;
 }
 
 }  // namespace rwkv

@@ -29,4 +29,9 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// Removes the temporary files (NAME.tmp-PID) that a writer killed mid-write (SIGKILL, power
+// loss) left in `dir`, when that PID is no longer running; returns their paths. Only safe while
+// no other process writes into `dir` (the trainer holds proj_dir's lock when it calls this).
+std::vector<std::string> remove_stale_temp_files(const std::string& dir);
+
 }  // namespace rwkv

@@ -37,6 +37,7 @@ size_t code_size(int code) {
 struct Mapping {
   const uint8_t* data = nullptr;
   uint64_t size = 0;
+  struct stat st = {};  // the file as it was mapped (check_unchanged compares)
   void* base = nullptr;
   size_t mapped = 0;
   ~Mapping() { if (base) ::munmap(base, mapped); }
@@ -48,6 +49,7 @@ bool map_file(const std::string& path, Mapping& m) {
   if (fd < 0) return false;
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { ::close(fd); errno = EISDIR; return false; }
+  m.st = st;
   m.size = static_cast<uint64_t>(st.st_size);
   if (m.size > 0) {
     void* p = ::mmap(nullptr, static_cast<size_t>(m.size), PROT_READ, MAP_SHARED, fd, 0);
@@ -177,6 +179,23 @@ void BinIdxDataset::read_document(uint64_t doc, std::vector<uint32_t>& out) cons
   const uint64_t start = static_cast<uint64_t>(load<int64_t>(impl_->pointers + doc * 8)) / impl_->esize;
   out.resize(static_cast<size_t>(n));
   for (uint64_t i = 0; i < n; ++i) out[i] = impl_->token(start + i);
+}
+
+void BinIdxDataset::check_unchanged() const {
+  for (const auto& [suffix, m] : {std::pair<const char*, const Mapping*>{".bin", &impl_->bin}, {".idx", &impl_->idx}}) {
+    const std::string path = impl_->prefix + suffix;
+    struct stat now;
+    std::string what;
+    if (::stat(path.c_str(), &now) != 0) what = "was deleted";
+    else if (now.st_dev != m->st.st_dev || now.st_ino != m->st.st_ino) what = "was replaced by another file";
+    else if (now.st_size != m->st.st_size || now.st_mtim.tv_sec != m->st.st_mtim.tv_sec ||
+             now.st_mtim.tv_nsec != m->st.st_mtim.tv_nsec)
+      what = "was rewritten (" + std::to_string(m->st.st_size) + " bytes then, " + std::to_string(now.st_size) + " now)";
+    if (!what.empty())
+      throw EngineError("E_DATA_CHANGED", path + " " + what + " while this run was training on it",
+                        "the run saved its last finished step: put the dataset back and run the same command to "
+                        "continue, or start over with another --proj_dir; write new data under a new name");
+  }
 }
 
 void check_token_ids(const BinIdxDataset& data, uint64_t vocab_size) {

@@ -28,6 +28,12 @@ class BinIdxDataset {
   // token is read: a dataset preview sizes millions of documents this way).
   uint64_t document_size(uint64_t doc) const;
   uint64_t document_start(uint64_t doc) const;
+  // Throws EngineError(E_DATA_CHANGED) when PREFIX.bin or PREFIX.idx is no longer the file that
+  // was mapped (deleted, replaced, or rewritten in place: size or mtime changed). A file
+  // truncated under the mapping would end the process with SIGBUS on the next read, and one
+  // rewritten in place feeds other tokens than the ones checked at open; a trainer calls this
+  // before each read.
+  void check_unchanged() const;
 
  private:
   struct Impl;

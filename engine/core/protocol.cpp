@@ -12,10 +12,18 @@ namespace rwkv {
 
 RunProtocol::RunProtocol(const std::string& metrics_path) {
   if (metrics_path.empty()) return;
-  metrics_ = std::fopen(metrics_path.c_str(), "a");
+  metrics_ = std::fopen(metrics_path.c_str(), "a+");
   if (!metrics_)
-    throw EngineError("E_IO_WRITE", metrics_path + ": cannot open for appending (" + std::strerror(errno) + ")",
-                      "check that proj_dir exists and is writable");
+    throw EngineError(errno == EACCES || errno == EROFS || errno == EPERM ? "E_IO_PERMISSION" : "E_IO_WRITE",
+                      metrics_path + ": cannot open for appending (" + std::strerror(errno) + ")",
+                      "check that proj_dir exists and is writable, or give a --proj_dir you can write to");
+  // A run killed mid-line (SIGKILL, power loss) leaves a last line without its newline; the
+  // first line of the next launch would be glued to it and both lost to a reader. End it first.
+  if (std::fseek(metrics_, -1, SEEK_END) == 0 && std::fgetc(metrics_) != '\n') {
+    std::fseek(metrics_, 0, SEEK_END);
+    std::fputc('\n', metrics_);
+    std::fflush(metrics_);
+  }
 }
 
 RunProtocol::~RunProtocol() {

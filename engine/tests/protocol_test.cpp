@@ -112,6 +112,18 @@ int main() {
     for (size_t i = 1; i < 4; ++i) CHECK_PROTOCOL_EVENT(lines[i]);  // what RunProtocol itself writes
   }
   std::remove(path.c_str());
+  {  // a launch killed mid-line left a torn last line: the next launch ends it before its own
+    std::ofstream(path) << "{\"event\":\"step\",\"v\":1,\"time\":1,\"step\":1,\"lo";
+    { RunProtocol again(path); again.warning("W_X", "after the torn line"); }
+    std::ifstream in(path);
+    std::string torn, next, rest;
+    std::getline(in, torn);
+    std::getline(in, next);
+    CHECK(torn == "{\"event\":\"step\",\"v\":1,\"time\":1,\"step\":1,\"lo");
+    CHECK(Json::parse(next).find("code")->as_string() == "W_X");
+    CHECK(!std::getline(in, rest));
+    std::remove(path.c_str());
+  }
   CHECK_THROWS_CODE(RunProtocol("/nonexistent_dir_rwkv/metrics.jsonl"), "E_IO_WRITE");
   return rwkv_test::summary("protocol_test");
 }

@@ -83,6 +83,7 @@ class MagicPrimeSource final : public DataSource {
   uint64_t num_tokens() const override { return data_.num_tokens(); }
   uint64_t num_documents() const override { return data_.num_documents(); }
   std::string kind() const override { return "binidx (magic_prime sampling)"; }
+  void check_unchanged() const override { data_.check_unchanged(); }
 
  private:
   BinIdxDataset data_;
@@ -170,6 +171,7 @@ class DocumentSource final : public DataSource {
   uint64_t num_documents() const override { return docs_.size(); }
   uint64_t pool_documents() const override { return std::min(seen_, pool_); }
   std::string kind() const override { return kind_; }
+  void check_unchanged() const override { if (binidx_) binidx_->check_unchanged(); }
 
  private:
   struct Doc {

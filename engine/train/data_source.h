@@ -29,6 +29,9 @@ class DataSource {
   // too-short documents included); the epoch plan (train/epoch_plan.h) is built from it.
   virtual uint64_t pool_documents() const { return num_documents(); }
   virtual std::string kind() const = 0;
+  // Throws EngineError(E_DATA_CHANGED) when a file the samples are still read from changed
+  // since it was opened (memory-mapped binidx); data read whole at open never does.
+  virtual void check_unchanged() const {}
 };
 
 // Throws EngineError (E_DATA_*, E_BINIDX_*) for missing, empty or unusable data. pool_limit:

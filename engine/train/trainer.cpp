@@ -264,6 +264,7 @@ class Trainer {
       weights = load_pth(epoch_checkpoint_path(o_.proj_dir, n));
     }
     loaded_from_ = epoch_checkpoint_path(o_.proj_dir, n);
+    loaded_bytes_ = file_bytes(loaded_from_);
     o_.epoch_begin = n + 1;
     if (n >= 0 && o_.warmup_steps < 0) o_.warmup_steps = 10;
     return weights;
@@ -293,6 +294,7 @@ class Trainer {
                                                : "give the path of an RWKV-7 .pth checkpoint");
       weights = load_pth(o_.load_model);
       loaded_from_ = o_.load_model;
+      loaded_bytes_ = file_bytes(loaded_from_);
     }
     if (o_.continue_newest || !o_.load_model.empty()) {
       const std::string& from = loaded_from_;
@@ -424,7 +426,9 @@ class Trainer {
     out.push_back({"meta.data_tokens", i64_scalar(int64_t(data_->num_tokens()))});
     out.push_back({"meta.data_documents", i64_scalar(int64_t(data_->num_documents()))});
     out.push_back({"meta.base_params", i64_scalar(backend_->total_param_count())});
-    if (!loaded_from_.empty()) out.push_back({"meta.base_bytes", i64_scalar(file_bytes(loaded_from_))});
+    // the base as it was loaded: one deleted or replaced under the running run must not change
+    // what the resume compares against
+    if (!loaded_from_.empty()) out.push_back({"meta.base_bytes", i64_scalar(loaded_bytes_)});
     if (world() > 1) out.push_back({"meta.world_size", i64_scalar(world())});  // one GPU: the file as before
     save_pth(resume_path(o_.proj_dir), out);
   }
@@ -612,6 +616,15 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
+        try {
+          data_->check_unchanged();
+        } catch (const EngineError&) {
+          // what was trained on the data as it was is kept: the state at the last finished step
+          pos_ = boundary;
+          backend_->zero_grads();
+          save_resume();
+          throw;
+        }
         const int rows = micro_rows(pos_.micro);
         if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
         for (int b = 0; b < rows; ++b)
@@ -759,6 +772,7 @@ class Trainer {
   bool resumed_ = false;
   bool resume_file_ = true;     // proj_dir/rwkv-resume.pth is read and written (not in RWKV-LM stage 2/3)
   std::string loaded_from_;     // the checkpoint the weights came from ("" = new init)
+  int64_t loaded_bytes_ = -1;   // its size when it was loaded
   AdamWParams groups_;          // per-tensor lr scale / decay (RWKV-LM), else empty
   double last_loss_ = NAN;  // the last optimizer step's loss (the end event's final_loss)
 };

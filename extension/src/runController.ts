@@ -110,8 +110,13 @@ export class RunController implements vscode.Disposable {
     return this.launch({ title: `${basename(target.fsPath)}:${chosen.line + 1}`, scriptPath: target.fsPath, line: chosen.line, trainer: chosen.trainer, argv, cwd: chosen.cwd, env: chosen.env });
   }
 
-  /** Starts a run, opens the dashboard on it, shows progress with Cancel, reports the outcome. */
-  launch(spec: RunSpec, start: (spec: RunSpec) => RunRecord = (s) => this.manager.start(s)): RunRecord {
+  /**
+   * Starts a run, opens the dashboard on it, shows progress with Cancel, reports the outcome.
+   * Every way to start the engine (Run Training, Resume, a notification's Resume or Run on CPU,
+   * a task) comes through here, so an untrusted folder runs nothing whichever path asks.
+   */
+  launch(spec: RunSpec, start: (spec: RunSpec) => RunRecord = (s) => this.manager.start(s)): RunRecord | undefined {
+    if (!this.requireTrust()) return undefined;
     this.output.appendLine(`[rwkv] ${spec.title}: ${spec.argv.join(' ')}  (cwd ${spec.cwd})`);
     const record = start(spec);
     this.afterStart(record);

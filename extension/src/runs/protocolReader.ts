@@ -24,6 +24,14 @@ export function parseProtocolLine(rawLine: string): ReadItem {
   try {
     value = JSON.parse(trimmed);
   } catch {
+    // A writer killed mid-line leaves a torn line; the next launch's first event may be glued to
+    // it (older engines, other writers). The engine writes `event` first, so that event is
+    // recovered and only the torn one is lost.
+    const glued = trimmed.lastIndexOf('{"event":');
+    if (glued > 0) {
+      const rest = parseProtocolLine(trimmed.slice(glued));
+      if (rest.kind === 'event') return rest;
+    }
     return { kind: 'garbage', line, reason: 'invalid JSON' };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { kind: 'garbage', line, reason: 'not a JSON object' };

@@ -189,9 +189,18 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
         this.emit('garbage', id, item.line, item.reason);
         return;
       }
-      this.handleEvent(record, item.event, item.line);
+      this.handleEvent(record, item.event);
+      toPersist.push(item.line.trim());
     });
-    child.stdout!.on('data', (chunk: Buffer) => reader.push(chunk));
+    // The events of one chunk of stdout go to the events file in one write: an engine flooding
+    // stdout must not cost a file system call per line on the extension host's thread.
+    const toPersist: string[] = [];
+    const persist = (): void => {
+      if (!toPersist.length || !record.eventsFile) { toPersist.length = 0; return; }
+      try { appendFileSync(record.eventsFile, toPersist.join('\n') + '\n'); } catch { /* history is best effort; the live view goes on */ }
+      toPersist.length = 0;
+    };
+    child.stdout!.on('data', (chunk: Buffer) => { reader.push(chunk); persist(); });
     let stderrPending = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
@@ -212,6 +221,7 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     child.on('error', (error) => { spawnError = error; });
     child.on('close', (code, signal) => {
       reader.end();
+      persist();
       if (stderrPending) this.pushStderr(record, stderrPending);
       for (const t of liveRun.timers) clearTimeout(t);
       this.live.delete(id);
@@ -288,11 +298,8 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
     this.removeAllListeners();
   }
 
-  private handleEvent(record: RunRecord, event: ProtocolEvent | UnknownEvent, line: string): void {
+  private handleEvent(record: RunRecord, event: ProtocolEvent | UnknownEvent): void {
     applyEvent(record, event, true);
-    if (record.eventsFile) {
-      try { appendFileSync(record.eventsFile, line.trim() + '\n'); } catch { /* history is best effort; the live view goes on */ }
-    }
     this.emit('event', record.id, event);
     this.emit('update', record);
     this.scheduleSave(event.event !== 'step');
