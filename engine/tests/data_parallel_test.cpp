@@ -30,6 +30,7 @@
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
 #include "tests/thread_communicator.h"
+#include "tests/tiny_train_options.h"
 #include "train/trainer.h"
 
 using namespace rwkv;
@@ -102,23 +103,11 @@ struct RankRun {
 };
 
 TrainOptions options(const std::string& dir, const std::string& data, int micro_bsz, int epoch_steps) {
-  TrainOptions o;
-  o.proj_dir = dir + "/out";
-  o.data_file = data;
-  o.data_type = "binidx";
-  o.vocab_size = 24;
-  o.ctx_len = 16;
-  o.n_layer = 2;
-  o.n_embd = 32;
-  o.head_size = 16;
+  TrainOptions o = rwkv_test::tiny_train_options(dir, data);
   o.micro_bsz = micro_bsz;
   o.epoch_steps = epoch_steps;
   o.epoch_count = 2;
   o.epoch_save = 1;
-  o.lr_init = 5e-3;
-  o.lr_final = 1e-3;
-  o.accelerator = "cpu";
-  o.seed = 1;
   o.threads = 1;
   o.weight_decay = 0.01f;
   BinIdxDataset ds(data);

@@ -24,6 +24,7 @@
 #include "tests/check.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
+#include "tests/tiny_train_options.h"
 #include "core/tokenizer.h"
 #include "train/data_source.h"
 #include "train/init_weights.h"
@@ -38,23 +39,11 @@ static std::string temp_dir(const std::string& name) {
 }
 
 static TrainOptions tiny_options(const std::string& dir, const std::string& data) {
-  TrainOptions o;
-  o.proj_dir = dir + "/out";
-  o.data_file = data;
-  o.data_type = "binidx";
-  o.vocab_size = 24;
-  o.ctx_len = 16;
-  o.n_layer = 2;
-  o.n_embd = 32;
-  o.head_size = 16;
+  TrainOptions o = rwkv_test::tiny_train_options(dir, data);
   o.micro_bsz = 4;
   o.epoch_steps = 20;
   o.epoch_count = 3;
   o.epoch_save = 1;
-  o.lr_init = 5e-3;
-  o.lr_final = 1e-3;
-  o.accelerator = "cpu";
-  o.seed = 1;
   BinIdxDataset ds(data);
   o.magic_prime = int64_t(magic_prime_for(ds.num_tokens(), o.ctx_len));
   return o;
