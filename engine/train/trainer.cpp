@@ -207,7 +207,10 @@ class Trainer {
   void plan_shards() {
     const ShardRule rule = uses_stream_sampler(o_) ? ShardRule::RankInterleaved : ShardRule::DistributedSampler;
     shard_ = shard_plan(rule, o_.epoch_steps, o_.micro_bsz, world(), hooks_.dp ? hooks_.dp->rank() : 0);
-    if (shard_.micro_batches % o_.accumulate_grad_batches != 0)
+    // Several ranks step their optimizers together: every rank's epoch must end on a step. One
+    // rank follows its epoch plan (train/epoch_plan.h), which steps on an epoch's last
+    // micro-batch as the newest RWKV-PEFT does.
+    if (world() > 1 && shard_.micro_batches % o_.accumulate_grad_batches != 0)
       throw EngineError("E_FLAG_VALUE",
                         "each of the " + std::to_string(world()) + " ranks runs " + std::to_string(shard_.micro_batches) +
                             " micro-batches an epoch, not a multiple of --accumulate_grad_batches " +

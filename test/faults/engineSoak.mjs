@@ -93,7 +93,9 @@ export async function referenceLosses(world, variant) {
   if (r.code !== 0) throw new Error(`reference run exited ${r.code}`);
   const losses = new Map(r.events.filter((e) => e.event === 'step').map((e) => [e.step, e.loss]));
   const finals = new Map(readdirSync(projDir).filter((n) => /^rwkv-\d+\.pth$/.test(n)).map((n) => [n, readFileSync(join(projDir, n))]));
-  return { losses, finals, steps: EPOCHS * STEPS_PER_EPOCH };
+  // as many steps as the uninterrupted run trained (a --peft_config script's epoch is the newest
+  // RWKV-PEFT's one pass: epoch_steps / micro_bsz steps, train/epoch_plan.h)
+  return { losses, finals, steps: losses.size };
 }
 
 function randomPlan(next, totalSteps) {
