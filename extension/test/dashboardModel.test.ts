@@ -10,11 +10,11 @@ import { trainCallLines } from '../src/trainCalls';
 test('step events become chart points with renamed fields; other events are skipped', () => {
   const points = pointsOf([
     { event: 'start' },
-    { event: 'step', step: 1, loss: 3, lr: 1e-4, tokens: 100, tokens_per_s: 50, gpu_mem_used_bytes: 1, gpu_mem_reserved_bytes: 2, elapsed_s: 0.5 },
+    { event: 'step', step: 1, real_step: 801, loss: 3, lr: 1e-4, tokens: 100, tokens_per_s: 50, gpu_mem_used_bytes: 1, gpu_mem_reserved_bytes: 2, elapsed_s: 0.5 },
     { event: 'checkpoint' },
     { event: 'step', step: 2 },
   ]);
-  assert.deepEqual(points, [{ step: 1, loss: 3, lr: 1e-4, tokens: 100, tokensPerS: 50, memUsed: 1, memReserved: 2, elapsed: 0.5 }, { step: 2 }]);
+  assert.deepEqual(points, [{ step: 1, realStep: 801, loss: 3, lr: 1e-4, tokens: 100, tokensPerS: 50, memUsed: 1, memReserved: 2, elapsed: 0.5 }, { step: 2 }]);
 });
 
 test('the run table summary: config from the start event, else from argv; duration of live runs', () => {
@@ -142,7 +142,7 @@ test('CSV export comes from the full events of the shown runs, known ones only, 
   const csv = runsCsv([r], () => events, ['a', 'gone'], 7);
   const lines = csv.trim().split('\n');
   assert.equal(lines.length, 1 + 30_000, 'every step, not the thinned replay');
-  assert.equal(lines[1], 'a,"run, one",1,,,2,2,,,,');
+  assert.equal(lines[1], 'a,"run, one",1,,,,2,2,,,,');  // step 1, no real_step, tokens or time
   assert.equal(runsCsv([r], () => events, [], 0.5).trim(), lines[0]);
 });
 

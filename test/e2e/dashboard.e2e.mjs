@@ -93,6 +93,8 @@ try {
   assert.equal(savedState.xAxis, 'tokens');
   await openPage();
   assert.equal(await page.inputValue('#x-axis'), 'tokens');
+  await page.selectOption('#x-axis', 'realStep');  // RWKV's count (epoch_begin x epoch_steps + step)
+  assert.equal(await page.inputValue('#x-axis'), 'realStep');
   await page.selectOption('#x-axis', 'step');
   await page.locator('#smoothing').fill('0.9');
 
@@ -148,9 +150,9 @@ try {
   const eventsOf = (id) => (id === recorded.record.id ? recorded.events : manager.events(id));
   const csv = runsCsv([recorded.record, manager.get(live.id)], eventsOf, csvRequest.shown, csvRequest.smoothing);
   assert.equal(csv.trim().split('\n').length, 1 + 1200 + liveSteps);
-  assert.match(csv.split('\n')[0], /^run,title,step,tokens,elapsed_s,loss,loss_smoothed,lr/);
-  const lastRecorded = csv.split('\n')[1200].split(',');
-  assert.ok(Math.abs(Number(lastRecorded[6]) - s.loss[1].last.y) < 1e-9, 'the CSV smooths as the chart does');
+  assert.match(csv.split('\n')[0], /^run,title,step,real_step,tokens,elapsed_s,loss,loss_smoothed,lr/);
+  const lastRecorded = csv.split('\n')[1200].split(',');  // column 7: loss_smoothed
+  assert.ok(Math.abs(Number(lastRecorded[7]) - s.loss[1].last.y) < 1e-9, 'the CSV smooths as the chart does');
   const png = posted.find((m) => m.type === 'exportPng');
   assert.match(png.dataUrl, /^data:image\/png;base64,/);
   assert.ok(png.dataUrl.length > 20000);

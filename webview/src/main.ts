@@ -29,7 +29,7 @@ const vscode = acquireVsCodeApi();
 const t = stringsFor(document.documentElement.lang || 'en');
 const saved = (vscode.getState() ?? {}) as Partial<UiState>;
 const ui: UiState = {
-  xAxis: saved.xAxis === 'tokens' || saved.xAxis === 'time' ? saved.xAxis : 'step',
+  xAxis: saved.xAxis === 'tokens' || saved.xAxis === 'time' || saved.xAxis === 'realStep' ? saved.xAxis : 'step',
   smoothing: typeof saved.smoothing === 'number' ? Math.min(0.999, Math.max(0, saved.smoothing)) : 0.9,
   shown: Array.isArray(saved.shown) ? saved.shown.filter((s): s is string => typeof s === 'string') : [],
 };
@@ -43,7 +43,7 @@ type XY = ScatterDataPoint;
 const app = document.getElementById('app')!;
 app.innerHTML = `
 <header class="toolbar">
-  <label>${t.xAxis} <select id="x-axis"><option value="step">${t.step}</option><option value="tokens">${t.tokens}</option><option value="time">${t.time}</option></select></label>
+  <label>${t.xAxis} <select id="x-axis"><option value="step">${t.step}</option><option value="realStep">${t.realStep}</option><option value="tokens">${t.tokens}</option><option value="time">${t.time}</option></select></label>
   <label>${t.smoothing} <input id="smoothing" type="range" min="0" max="0.99" step="0.01"><output id="smoothing-value"></output></label>
   <span class="spacer"></span>
   <button id="export-png">${t.exportPng}</button>
@@ -200,7 +200,7 @@ function rebuildCharts(): void {
     dataset(suffix(id, t.reserved), s.memReserved.data, withAlpha(s.color, 0.55), { borderDash: [6, 3] }),
     dataset(suffix(id, t.total) + (s.memTotal.length ? '' : hidden), s.memTotal, theme.fg, { borderDash: [2, 2], borderWidth: 1 }),
   ]);
-  const xTitle = ui.xAxis === 'step' ? t.step : ui.xAxis === 'tokens' ? t.tokens : t.time;
+  const xTitle = ui.xAxis === 'step' ? t.step : ui.xAxis === 'realStep' ? t.realStep : ui.xAxis === 'tokens' ? t.tokens : t.time;
   for (const chart of Object.values(charts)) {
     const scales = chart.options.scales!;
     (scales.x as { title: { text: string } }).title.text = xTitle;

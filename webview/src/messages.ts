@@ -4,6 +4,9 @@
 /** One chart point, flattened from a protocol step event. */
 export interface StepPoint {
   step: number;
+  /** RWKV's own count, epoch_begin × epoch_steps + this launch's steps (what RWKV-PEFT and
+   * RWKV-LM log and name their checkpoints by); absent in older event files. */
+  realStep?: number;
   loss?: number;
   lr?: number;
   tokens?: number;

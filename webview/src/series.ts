@@ -1,10 +1,11 @@
 // Pure data helpers of the dashboard (no DOM): x axis choice, loss smoothing, CSV export.
 import type { RunSummary, StepPoint } from './messages';
 
-export type XAxis = 'step' | 'tokens' | 'time';
+export type XAxis = 'step' | 'realStep' | 'tokens' | 'time';
 
 export function xOf(p: StepPoint, axis: XAxis): number | undefined {
   if (axis === 'step') return p.step;
+  if (axis === 'realStep') return p.realStep;
   if (axis === 'tokens') return p.tokens;
   return p.elapsed;
 }
@@ -41,7 +42,7 @@ export function stepGap(p: StepPoint, previous: StepPoint | undefined): number {
   return previous ? Math.max(1, p.step - previous.step) : 1;
 }
 
-const CSV_COLUMNS = ['run', 'title', 'step', 'tokens', 'elapsed_s', 'loss', 'loss_smoothed', 'lr', 'tokens_per_s', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes'] as const;
+const CSV_COLUMNS = ['run', 'title', 'step', 'real_step', 'tokens', 'elapsed_s', 'loss', 'loss_smoothed', 'lr', 'tokens_per_s', 'gpu_mem_used_bytes', 'gpu_mem_reserved_bytes'] as const;
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -58,7 +59,7 @@ export function toCsv(runs: readonly RunSummary[], points: Record<string, readon
     for (const p of points[id] ?? []) {
       const smoothed = p.loss === undefined ? undefined : s.next(p.loss, stepGap(p, previous));
       if (p.loss !== undefined) previous = p;
-      lines.push([id, run?.title, p.step, p.tokens, p.elapsed, p.loss, smoothed, p.lr, p.tokensPerS, p.memUsed, p.memReserved].map(csvCell).join(','));
+      lines.push([id, run?.title, p.step, p.realStep, p.tokens, p.elapsed, p.loss, smoothed, p.lr, p.tokensPerS, p.memUsed, p.memReserved].map(csvCell).join(','));
     }
   }
   return lines.join('\n') + '\n';

@@ -55,9 +55,10 @@ test('smoothing weights a point by the steps it stands for (a thinned replay), 1
   assert.equal(stepGap({ step: 5 }, { step: 5 }), 1);
 });
 
-test('x axis by step, tokens or time; CSV quotes titles with commas', () => {
-  const p = { step: 3, tokens: 600, elapsed: 1.5, loss: 2 };
-  assert.deepEqual([xOf(p, 'step'), xOf(p, 'tokens'), xOf(p, 'time')], [3, 600, 1.5]);
+test('x axis by step, RWKV step, tokens or time; CSV quotes titles with commas', () => {
+  const p = { step: 3, realStep: 803, tokens: 600, elapsed: 1.5, loss: 2 };
+  assert.deepEqual([xOf(p, 'step'), xOf(p, 'realStep'), xOf(p, 'tokens'), xOf(p, 'time')], [3, 803, 600, 1.5]);
   const csv = toCsv([{ id: 'a', title: 'x,"y"', status: 'completed', source: 'engine', steps: 1, config: '' }], { a: [p] }, ['a'], 0);
-  assert.equal(csv.split('\n')[1], 'a,"x,""y""",3,600,1.5,2,2,,,,');
+  assert.equal(csv.split('\n')[0].split(',')[3], 'real_step');
+  assert.equal(csv.split('\n')[1], 'a,"x,""y""",3,803,600,1.5,2,2,,,,');
 });

@@ -9,6 +9,7 @@ export function toPoint(e: StepEvent): StepPoint {
   if (e.loss !== undefined) p.loss = e.loss;
   if (e.lr !== undefined) p.lr = e.lr;
   if (e.tokens !== undefined) p.tokens = e.tokens;
+  if (e.real_step !== undefined) p.realStep = e.real_step;
   if (e.tokens_per_s !== undefined) p.tokensPerS = e.tokens_per_s;
   if (e.gpu_mem_used_bytes !== undefined) p.memUsed = e.gpu_mem_used_bytes;
   if (e.gpu_mem_reserved_bytes !== undefined) p.memReserved = e.gpu_mem_reserved_bytes;
