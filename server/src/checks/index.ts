@@ -45,5 +45,12 @@ export function runChecks(config: TrainConfig, facts: FactsSnapshot, only?: Read
       out.push({ code: check.code, severity: 'warning', message: `Internal error in check ${check.code} (${check.name}): ${(e as Error).message}`, span: { start: 0, end: 0 } });
     }
   }
-  return out;
+  // one finding per cause: three calls reading one variable's missing path are one warning at its assignment
+  const seen = new Set<string>();
+  return out.filter((f) => {
+    const key = `${f.code}\u0000${f.span.start}\u0000${f.span.end}\u0000${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

@@ -2,6 +2,7 @@
 import { closest } from '../core/didYouMean';
 import { ambiguousMessage } from '../flags/argparse';
 import { FLAGS, flagSpec } from '../flags/flagTable';
+import { describe, plainEdits } from '../parse/lookalikes';
 import { TRAINER_NAMES } from './util';
 import type { Check, Finding } from './types';
 
@@ -13,11 +14,25 @@ const RENAMED: Record<string, string> = {
   fla: '--op fla',
 };
 
+/**
+ * Flags of the 2024 RWKV-PEFT (and RWKV-LM-LoRA before it): `--lora --lora_r 8 --lora_alpha 16
+ * --lora_dropout 0.01 --lora_parts=att,ffn,time,ln`. Their settings moved into one JSON flag.
+ */
+const OLDER_2024: Record<string, string> = {
+  lora_r: '"r" in --peft_config (newest) or "lora_r" in --lora_config (older)',
+  lora_alpha: '"lora_alpha" in --peft_config (newest) or --lora_config (older)',
+  lora_dropout: '"lora_dropout" in --peft_config (newest) or --lora_config (older)',
+  lora_load: '"lora_load" in --lora_config (older)',
+  lora_parts: '--train_parts (older)',
+};
+export const older2024 = (name: string): string | undefined => OLDER_2024[name];
+const NEW_FORM = `--peft lora --peft_config '{"r":8,"lora_alpha":16}' (newest) or --lora_config '{"lora_load":"","lora_r":8,"lora_alpha":16,"lora_dropout":0.01}' (older)`;
+
 export const check: Check = {
   code: 'RWKV001',
   name: 'unknown-flag',
   docs: {
-    what: 'Flags that none of the train.py versions accepts.',
+    what: 'Flags that none of the train.py versions accepts: typos, flags of the 2024 RWKV-PEFT (--lora --lora_r ...) with what replaced them, and options glued to their value by a non-breaking space or typographic quote (named, with a quick fix).',
     why: 'argparse stops with "unrecognized arguments" before training starts; a typo such as --n_layers is the usual cause.',
     example: 'python train.py --n_layers 24',
     fix: 'Use the suggested name (quick fix: rename).',
@@ -36,6 +51,14 @@ export const check: Check = {
           code: 'RWKV001', severity: 'error', span: arg.nameSpan,
           message: `--${arg.name} is ambiguous for ${TRAINER_NAMES[run.trainer]}'s train.py (argparse: ${ambiguousMessage(`--${arg.name}`, arg.ambiguous)})${other}.`,
           ...(literalName ? { fixes: arg.ambiguous.filter((c) => c !== 'help').map((c) => ({ title: `Write --${c}`, edits: [{ span: nameAt, newText: c }] })) } : {}),
+        });
+        continue;
+      }
+      // `--lora` next to `--lora_r 8`: the 2024 switch, which argparse now reads as a prefix of --lora_config
+      if (arg.written === 'lora' && run.args.some((a) => older2024(a.name) && !flagSpec(a.name))) {
+        out.push({
+          code: 'RWKV001', severity: 'error', span: arg.nameSpan,
+          message: `--lora is the switch of the 2024 RWKV-PEFT; ${TRAINER_NAMES[run.trainer]}'s train.py has no such switch (argparse reads --lora as --lora_config, which needs a JSON value). Write ${NEW_FORM}.`,
         });
         continue;
       }
@@ -60,6 +83,24 @@ export const check: Check = {
       const renamed = RENAMED[arg.name];
       if (renamed) {
         out.push({ code: 'RWKV001', severity: 'error', message: `--${arg.name} is no longer a train.py flag; use ${renamed}.`, span: arg.nameSpan });
+        continue;
+      }
+      const older = older2024(arg.name);
+      if (older) {
+        out.push({ code: 'RWKV001', severity: 'error', span: arg.nameSpan, message: `--${arg.name} is a flag of the 2024 RWKV-PEFT, which ${TRAINER_NAMES[run.trainer]}'s train.py no longer has (argparse: unrecognized arguments); the setting is now ${older}.` });
+        continue;
+      }
+      if (arg.lookalikes?.length) {
+        const l = arg.lookalikes[0]!;
+        const edits = plainEdits(arg.lookalikes);
+        const shown = arg.name.replace(/[^\x20-\x7e]/g, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+        out.push({
+          code: 'RWKV001', severity: 'error', span: arg.nameSpan,
+          message: l.kind === 'space'
+            ? `--${shown} holds ${describe(l)} where a space belongs: bash splits words only at plain spaces and tabs, so train.py gets one unknown option (argparse: unrecognized arguments).`
+            : `--${shown} holds ${describe(l)}, which is no shell quote: bash keeps it inside the word, so train.py gets an unknown option (argparse: unrecognized arguments).`,
+          ...(edits.length ? { fixes: [{ title: l.kind === 'space' ? 'Replace with a plain space' : 'Replace with a plain quote', preferred: true, edits }] } : {}),
+        });
         continue;
       }
       const names = FLAGS.filter((f) => f.trainers.includes(run.trainer)).map((f) => f.name);

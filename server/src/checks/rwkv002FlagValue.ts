@@ -3,6 +3,8 @@ import { closest } from '../core/didYouMean';
 import { flagSpec, valuesFor, type FlagSpec } from '../flags/flagTable';
 import type { FlagArg, Value } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
+import { describe, lookalikes, plainEdits } from '../parse/lookalikes';
+import { older2024 } from './rwkv001UnknownFlag';
 import { onValue, replaceValue } from './util';
 
 // what Python's int()/float() accept (digits may be grouped with _, fullwidth digits are digits; surrounding blanks are stripped)
@@ -14,7 +16,7 @@ export const check: Check = {
   code: 'RWKV002',
   name: 'flag-value',
   docs: {
-    what: 'Values that train.py cannot take: not a number where one is needed, not one of the allowed values, out of range, or missing.',
+    what: 'Values that train.py cannot take: not a number where one is needed, not one of the allowed values, out of range, or missing; typographic quotes that bash passes on inside a value are named as such (quick fix: plain quotes).',
     why: 'argparse rejects a non-number before training; an unknown --precision or --data_type trips an assert in train.py, and other enums silently fall back to a default you did not ask for.',
     example: 'python train.py --precision bf61 --ctx_len 1k',
     fix: 'Use one of the listed values (quick fix: the closest allowed value).',
@@ -35,6 +37,8 @@ export const check: Check = {
         continue;
       }
       if (!arg.value) {
+        // `--lora --lora_r 8`: RWKV001 says it is the 2024 switch; "needs a value" would be the same cause twice
+        if (arg.written === 'lora' && run.args.some((a) => older2024(a.name) && !flagSpec(a.name))) continue;
         if (spec.nargs === '*') continue; // argparse: an empty list
         out.push({ code: 'RWKV002', severity: 'error', message: `--${arg.name} needs ${spec.nargs ? 'values' : 'a value'} (argparse: expected ${spec.nargs ? 'at least one argument' : 'one argument'}).`, span: arg.nameSpan });
         continue;
@@ -52,6 +56,13 @@ function valueProblem(spec: FlagSpec, arg: FlagArg, v: Value, values: string[] |
   if (v.dynamic || spec.type === 'json') return undefined;
   const one = { ...arg, value: v };
   const t = v.text;
+  // `--my_testing “x070”`: bash passes the typographic quotes on; say that, not "not a value" (one cause, one finding)
+  const odd = lookalikes(v);
+  if (odd.length) {
+    const edits = plainEdits(odd);
+    return onValue('RWKV002', 'error', one, `The value of --${arg.name} holds ${describe(odd[0]!)}${odd.length > 1 ? ` (and ${odd.length - 1} more)` : ''}, which ${odd[0]!.kind === 'quote' ? 'is no shell quote: bash keeps it, so train.py gets' : 'bash does not split words at: train.py gets'} "${t}".`,
+      edits.length ? { fixes: [{ title: odd[0]!.kind === 'quote' ? 'Replace with plain quotes' : 'Replace with plain spaces', preferred: true, edits }] } : {});
+  }
   if (spec.type === 'int' || spec.type === 'bool01') {
     if (!INT.test(t.trim())) {
       const asFloat = FLOAT.test(t.trim()) ? pyNumber(t) : NaN;

@@ -40,13 +40,25 @@ export const check: Check = {
   code: 'RWKV005',
   name: 'missing-flag',
   docs: {
-    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining).',
+    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining). When the call ended a line early (a line without its trailing \\, so bash runs the next flag line as a command) it says that instead.',
     why: 'The run fails when loading the checkpoint or, worse, trains a model of the wrong shape.',
     example: 'python train.py --load_model rwkv7-g1-1.5b.pth --data_file data/x --data_type binidx',
     fix: 'Add the named flags (quick fix: adds those whose value is known from the checkpoint or its file name, and vocab_size 65536).',
   },
   checkRun({ run, facts, runIndex }) {
-    const list = needs(run);
+    // `--n_layer<NBSP>24` is there, glued to its value: RWKV001 names the character, once
+    const list = needs(run).filter((n) => !run.args.some((a) => a.lookalikes && a.name.startsWith(n.flag)));
+    if (run.endedEarly) {
+      // one cause, one finding: the flags are in the file, below the line where bash ended the call
+      const e = run.endedEarly;
+      const missing = list.length ? `; train.py therefore misses ${list.map((n) => `--${n.flag}`).join(', ')}` : '';
+      return [{
+        code: 'RWKV005', severity: 'error', span: runHead(run),
+        message: `The train.py command ends at line ${e.line + 1}: that line has no trailing \\, so bash runs line ${e.line + 2} (${e.nextText} ...) as a separate command ("command not found") and its flags never reach train.py${missing}.`,
+        related: [{ span: e.next, message: 'bash runs this line as its own command' }],
+        fixes: [{ title: `Add \\ at the end of line ${e.line + 1}`, preferred: true, edits: [{ span: { start: run.span.end, end: run.span.end }, newText: ' \\' }] }],
+      }];
+    }
     if (!list.length) return [];
     // `python train.py ... "$@"`: the flags may come when the script is run
     const open = run.openArgs?.length ? [...new Set(run.openArgs.map((w) => (/^\$\{?[@*]\}?$/.test(w.text) ? `"${w.text}"` : w.text)))].join(', ') : undefined;

@@ -3,6 +3,7 @@ import { ok } from '../facts/snapshot';
 import { argText, findArg } from '../parse/trainConfig';
 import type { Check } from './types';
 import { onValue, replaceValue } from './util';
+import { lookalikes } from '../parse/lookalikes';
 
 export const check: Check = {
   code: 'RWKV009',
@@ -18,6 +19,8 @@ export const check: Check = {
     const arg = findArg(run, 'my_testing');
     const got = argText(run, 'my_testing');
     if (!ck || ck.version === 'unknown' || !arg || !got || got === ck.version) return [];
+    // `“x070”`: RWKV002 names the typographic quotes; the version itself is right
+    if (arg.value && lookalikes(arg.value).length) return [];
     const edits = replaceValue(arg.value, ck.version);
     return [onValue('RWKV009', 'error', arg, `--my_testing is ${got}, but the checkpoint is an ${ck.version} (${ck.version === 'x070' ? 'RWKV-7' : ck.version === 'x060' ? 'RWKV-6' : 'RWKV-5'}) model.`,
       edits.length ? { fixes: [{ title: `Set my_testing to ${ck.version}`, preferred: true, edits }] } : {})];

@@ -5,13 +5,13 @@ import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_FLAG_OF, LEGACY_ONLY_KEYS, peft
 import type { ObjectView } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { methodOf, settingsOf, type Settings } from './peftSettings';
-import { usedHere } from './util';
+import { replaceValue, usedHere } from './util';
 
 export const check: Check = {
   code: 'RWKV012',
   name: 'peft-settings',
   docs: {
-    what: 'Checks the PEFT settings JSON: it must parse with json.loads, hold only keys the method takes (LoRA r/lora_alpha/lora_dropout/..., MiSS r, PiSSA pissa_r/svd_niter/pissa_load/pissa_init, ...) with values of the right type, and the older forms must have every key train.py reads.',
+    what: 'Checks the PEFT settings JSON: it must parse with json.loads, hold only keys the method takes (LoRA r/lora_alpha/lora_dropout/..., MiSS r, PiSSA pissa_r/svd_niter/pissa_load/pissa_init, ...) with values of the right type, and the older forms must have every key train.py reads. target_modules is refused in --peft_config (the newest train.py passes it itself), and JSON whose double quotes bash removed is named as such.',
     why: 'The newest RWKV-PEFT passes peft_config to Hugging Face peft (an unknown key is a TypeError); the older one indexes its config dicts directly (a missing key is a KeyError). Backslashes before braces, as in the rendered tutorial text \'\\{"r":64\\}\', reach json.loads and fail.',
     example: `--peft lora --peft_config '{"rank":64}'`,
     fix: 'Use the suggested key (quick fix: rename), or remove the backslashes (quick fix).',
@@ -64,6 +64,20 @@ function syntax(s: Settings): Finding[] {
       fixes: [{ title: 'Remove the backslashes', preferred: true, edits: s.escapes.map((span) => ({ span, newText: '' })) }],
     });
   }
+  const t = s.arg.value?.text ?? '';
+  if (s.problems.length && !t.includes('"') && /[{,]\s*[A-Za-z_]\w*\s*:/.test(t)) {
+    // `peft_config={"r":8}` unquoted: bash removed the double quotes, json.loads gets {r:8}
+    const quoted = t.replace(/([{,]\s*)([A-Za-z_]\w*)(\s*:)/g, '$1"$2"$3');
+    let parses = true;
+    try { JSON.parse(quoted); } catch { parses = false; }
+    const edits = parses ? replaceValue(s.arg.value, `'${quoted}'`) : [];
+    out.push({
+      code: 'RWKV012', severity: 'error', span: s.arg.value!.span, related: usedHere(s.arg.value),
+      message: `--${s.arg.name}: train.py gets ${t}, with no double quotes: bash removes quotes that are not inside single quotes, so json.loads fails (invalid JSON). Put the whole JSON in single quotes: '${quoted}'.`,
+      ...(edits.length ? { fixes: [{ title: 'Put the JSON in single quotes', preferred: true, edits }] } : {}),
+    });
+    return out;
+  }
   for (const p of s.problems.slice(0, 1)) out.push({ code: 'RWKV012', severity: 'error', message: `--${s.arg.name}: ${p.message}`, span: p.span, related: usedHere(s.arg.value) });
   return out;
 }
@@ -81,6 +95,12 @@ function entries(obj: ObjectView, keys: PeftKey[], context: string, requireAll: 
         span: e.keySpan,
         ...(guess ? { fixes: [{ title: `Rename to "${guess}"`, preferred: true, edits: [{ span: e.keySpan, newText: JSON.stringify(guess) }] }] } : {}),
       });
+      continue;
+    }
+    if (e.key === 'target_modules' && !requireAll) {
+      // the newest train.py calls LoraConfig(target_modules=[...], **peft_config) itself
+      out.push({ code: 'RWKV012', severity: 'error', span: e.keySpan,
+        message: `"target_modules" cannot be set in ${context}'s settings: the newest RWKV-PEFT's train.py passes target_modules=["receptance","key","value","output"] itself, so a second one stops it at start-up (TypeError: got multiple values for keyword argument 'target_modules').` });
       continue;
     }
     const problem = typeProblem(k, e.value);

@@ -4,6 +4,7 @@
 // `-1e-5` as an (unknown) option, and an ambiguous prefix kept with its candidates.
 import { dashWordKind, isArgparseOnly, resolveOption } from '../flags/argparse';
 import { flagSpec } from '../flags/flagTable';
+import { lookalikes } from './lookalikes';
 import { sliceValue } from './shellExpand';
 import type { FlagArg, Trainer, Value } from './trainConfig';
 
@@ -44,6 +45,11 @@ export function parseFlagArgs(words: Value[], trainer?: Trainer): { args: FlagAr
     const arg: FlagArg = { name, nameSpan, inline: eq >= 0 };
     if (r.kind === 'prefix') arg.written = written;
     if (r.kind === 'ambiguous') arg.ambiguous = r.candidates;
+    if (r.kind === 'unknown') {
+      // `--n_layer<NBSP>24`: one word to bash, so argparse sees an unknown option; name the character
+      const odd = lookalikes(w).filter((l) => eq < 0 || l.offset < eq);
+      if (odd.length) arg.lookalikes = odd;
+    }
     if ((r.kind === 'exact' || r.kind === 'prefix') && !spec && isArgparseOnly(name, trainer)) arg.argparseOnly = true;
     if (eq >= 0) {
       arg.value = sliceValue(w, eq + 1);

@@ -15,7 +15,16 @@ export interface JsonParse { object?: ObjectView; problems: JsonProblem[]; value
 export function parseMappedJson(m: MappedText, fallback: Span): JsonParse {
   const at = (offset: number, length: number): Span => spanOf(m, offset, Math.max(offset + 1, offset + length)) ?? fallback;
   const { root, errors } = parseJsonText(m.text);
-  const problems: JsonProblem[] = errors.slice(0, 5).map((e) => ({ span: at(e.offset, e.length), message: `Invalid JSON: ${describe(printParseErrorCode(e.error))}.` }));
+  // one problem per place: a trailing comma gives jsonc-parser's "property name expected" and "value expected" at the same }
+  const problems: JsonProblem[] = [];
+  const seen = new Set<number>();
+  for (const e of errors) {
+    if (problems.length === 5) break;
+    if (seen.has(e.offset)) continue;
+    seen.add(e.offset);
+    const trailingComma = /^\s*[}\]]/.test(m.text.slice(e.offset)) && /,\s*$/.test(m.text.slice(0, e.offset));
+    problems.push({ span: at(e.offset, e.length), message: trailingComma ? 'Invalid JSON: a trailing comma before the closing bracket (json.loads refuses it; remove the comma).' : `Invalid JSON: ${describe(printParseErrorCode(e.error))}.` });
+  }
   if (!root) return { problems };
   if (root.type !== 'object') {
     if (!problems.length) problems.push({ span: at(root.offset, root.length), message: 'Expected a JSON object ({...}).' });

@@ -125,6 +125,13 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
       cd = target && !target.dynamic ? target.text : undefined;
       continue;
     }
+    // `--data_type jsonl` as a command right after a train.py call: a missing trailing \ ended that
+    // call a line early (bash: "--data_type: command not found"). A new record, not a mutation: a
+    // saved walk state may share the old one.
+    const last = config.runs[config.runs.length - 1];
+    if (head?.startsWith('--') && c > 0 && last && !last.endedEarly && last.span.end === commands[c - 1]!.span.end) {
+      config.runs[config.runs.length - 1] = { ...last, endedEarly: { line: lines.line(last.span.end), next: rest[0]!.span, nextText: head } };
+    }
     const argv: Value[] = [];
     for (const w of rest) expandWord(w, scope, true, 0, argv);
     const run = trainRun(argv, command, lines, scope, prefix, cd);

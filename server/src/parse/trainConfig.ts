@@ -22,7 +22,8 @@ export interface Value extends MappedText {
 
 export interface VariableUse { name: string; useSpan: Span; assignSpan?: Span }
 
-/** One `--name value` (or YAML key) in a run. */
+/** One `--name value` (or YAML key) in a run. */import type { Lookalike } from './lookalikes';
+
 export interface FlagArg {
   name: string;
   /** The flag as written, `--n_layer` or the YAML key. */
@@ -40,6 +41,8 @@ export interface FlagArg {
   argparseOnly?: boolean;
   /** The word after the flag that argparse refused as its value because it reads it as an option (`--lr_init -1e-5`). */
   refused?: Value;
+  /** Typographic quotes or Unicode spaces in an unknown option's word (`--n_layer<NBSP>24`), which bash keeps inside it. */
+  lookalikes?: Lookalike[];
 }
 
 /** A JSON object with positions: inline peft_config text, a .json file, or a YAML mapping. */
@@ -84,6 +87,8 @@ export interface TrainRun {
   env: Record<string, string>;
   /** Directory changed to with `cd` before the call, as written (relative to the script's cwd). */
   cd?: string;
+  /** The call ended at this line (0-based) without a trailing \, and the next command is a flag: bash runs it as a command. */
+  endedEarly?: { line: number; next: Span; nextText: string };
 }
 
 export interface ParseProblem {

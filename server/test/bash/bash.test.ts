@@ -26,7 +26,7 @@ const NOT_EXPORTED_BY_SCRIPT = new Set(['PWD', 'OLDPWD', 'SHLVL', '_', 'PATH', '
 
 interface Call { launcher: string; argv: string[]; env: Record<string, string> }
 
-function bashRuns(dir: string, script: string, text: string): Call[] {
+function bashRuns(dir: string, script: string, text: string): { calls: Call[]; stderr: string } {
   const path = join(dir, script);
   writeFileSync(path, text);
   const log = join(dir, 'calls');
@@ -47,7 +47,7 @@ function bashRuns(dir: string, script: string, text: string): Call[] {
     }
     calls.push(call);
   }
-  return calls;
+  return { calls, stderr: r.stderr };
 }
 
 const afterTrainPy = (c: Call): string[] | undefined => {
@@ -71,13 +71,15 @@ test('bash and the server agree on every script of the corpus and its mutations'
     mkdirSync(join(dir, 'bin'));
     for (const l of ['python', 'python3', 'torchrun', 'deepspeed']) { writeFileSync(join(dir, 'bin', l), STUB); chmodSync(join(dir, 'bin', l), 0o755); }
     const disagreements: string[] = [];
+    let endedEarly = 0;
     let scripts = 0, runs = 0, words = 0, refused = 0, unknownWords = 0, alternatives = 0;
     const files = CORPUS.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.sh')).sort().map((f) => join(d, f)));
     for (const path of files) {
       const file = path.split('/').slice(-1)[0]!;
       for (const [name, text] of mutations(file, readFileSync(path, 'utf8'))) {
         scripts++;
-        const calls = bashRuns(dir, 'script.sh', text).filter((c) => afterTrainPy(c));
+        const ran = bashRuns(dir, 'script.sh', text);
+        const calls = ran.calls.filter((c) => afterTrainPy(c));
         const config = parseShellScript(text);
         if (config.bashDiffers) {
           // the server refuses to launch it; it must indeed differ from the apparent reading
@@ -88,6 +90,11 @@ test('bash and the server agree on every script of the corpus and its mutations'
           continue;
         }
         const reachable = config.runs.filter((r) => !r.unreachable);
+        // a call that lost its trailing \: bash says "--flag: command not found" for the next line; the server must say the call ended early there, and only there
+        const notFound = new Set([...ran.stderr.matchAll(/: (--[^\s:]*): command not found/g)].map((m) => m[1]!));
+        for (const r of reachable) if (r.endedEarly && !notFound.has(r.endedEarly.nextText)) disagreements.push(`${name} line ${r.line + 1}: the server says the call ended early before ${r.endedEarly.nextText}, bash ran no such command`);
+        if (notFound.size && calls.length && !reachable.some((r) => r.endedEarly && notFound.has(r.endedEarly.nextText))) disagreements.push(`${name}: bash ran ${[...notFound].join(', ')} as commands after a train.py call, the server does not say the call ended early`);
+        endedEarly += reachable.filter((r) => r.endedEarly).length;
         // runs grouped by the construct they are alternatives of
         const groups: TrainRun[][] = [];
         for (const r of reachable) {
@@ -130,7 +137,8 @@ test('bash and the server agree on every script of the corpus and its mutations'
         if (k < calls.length) disagreements.push(`${name}: bash ran ${calls.length} train.py calls, the server matched ${k}`);
       }
     }
-    t.diagnostic(`corpus: ${scripts} scripts (with mutations), ${runs} runs, ${words} argv words compared; ${refused} refused (CRLF), ${alternatives} groups of alternatives, ${unknownWords} words known only at run time`);
+    t.diagnostic(`corpus: ${scripts} scripts (with mutations), ${runs} runs, ${words} argv words compared; ${refused} refused (CRLF), ${alternatives} groups of alternatives, ${unknownWords} words known only at run time; ${endedEarly} calls ended early by a missing \\ (bash: command not found)`);
+    assert.ok(endedEarly >= 2, `${endedEarly} calls ended early`);
     assert.deepEqual(disagreements, []);
     assert.ok(scripts >= 30 && runs >= 20, `${scripts} scripts, ${runs} runs`);
   } finally {
