@@ -19,6 +19,7 @@
 #include "tests/check.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
+#include "tests/tiny_train_options.h"
 #include "train/epoch_plan.h"
 #include "train/trainer.h"
 
@@ -93,23 +94,16 @@ static std::string temp_dir(const std::string& name) {
 }
 
 static TrainOptions tiny_run(const std::string& dir, const std::string& data) {
-  TrainOptions o = newest_form(22, 4, 2);  // 22 documents: micro-batches 4,4,4,4,4,2; steps after 2, 4, 6
-  o.data_type = "binidx";
+  TrainOptions o = rwkv_test::tiny_train_options(dir, data);
+  // the newest form, 22 documents: micro-batches 4,4,4,4,4,2; steps after 2, 4, 6
+  o.peft_new_form = true;
+  o.epoch_steps = 22;
+  o.micro_bsz = 4;
+  o.accumulate_grad_batches = 2;
   o.dataload = "pad";
   o.dataload_given = true;
-  o.proj_dir = dir + "/out";
-  o.data_file = data;
-  o.vocab_size = 24;
-  o.ctx_len = 16;
-  o.n_layer = 2;
-  o.n_embd = 32;
-  o.head_size = 16;
   o.epoch_count = 2;
   o.epoch_save = 0;
-  o.lr_init = 5e-3;
-  o.lr_final = 1e-3;
-  o.accelerator = "cpu";
-  o.seed = 1;
   o.peft.method = PeftMethod::Lora;
   o.peft.r = 4;
   o.peft.lora_alpha = 8;
