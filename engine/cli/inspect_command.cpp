@@ -1,7 +1,9 @@
-// `rwkv-train inspect FILE [--ctx_len N]`: what a checkpoint or dataset holds, as one JSON
+// `rwkv-train inspect FILE [--ctx_len N] [--my_testing V --n_layer N --n_embd C --vocab_size V]`: what a checkpoint or dataset holds, as one JSON
 // object on stdout. Checkpoints (.pth) are read from the pickle alone (no tensor data), so a
 // multi-GB model is inspected in milliseconds. Datasets: a binidx prefix (or its .bin/.idx) or
 // a .jsonl file; with --ctx_len, also my_exit_tokens and magic_prime as make_data.py prints.
+// With --my_testing the checkpoint is checked against the model those flags describe
+// (core/checkpoint_check.h): a mismatch is the error train would give, before any training.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/checkpoint_check.h"
 #include "core/inspect.h"
 #include "core/errors.h"
 #include "core/json.h"
@@ -20,10 +23,11 @@ namespace rwkv::cli {
 namespace {
 
 const char* kUsage =
-    "usage: rwkv-train inspect FILE [--ctx_len N]\n"
+    "usage: rwkv-train inspect FILE [--ctx_len N] [--my_testing V [--n_layer N] [--n_embd C] [--vocab_size V]]\n"
     "  FILE: a .pth checkpoint, a binidx prefix (or its .bin/.idx), or a .jsonl dataset.\n"
     "  Prints JSON: tensors, model version and sizes for checkpoints; tokens and documents for\n"
-    "  datasets (with --ctx_len: my_exit_tokens and magic_prime).\n";
+    "  datasets (with --ctx_len: my_exit_tokens and magic_prime). With --my_testing (x070 or\n"
+    "  x060), a checkpoint is checked against that version and the sizes given.\n";
 
 Json shape_json(const std::vector<int64_t>& shape) {
   Json a = Json::array();
@@ -33,8 +37,10 @@ Json shape_json(const std::vector<int64_t>& shape) {
 
 Json known_or_null(int64_t v) { return v ? Json(v) : Json(); }
 
-int inspect_checkpoint(const std::string& path) {
+int inspect_checkpoint(const std::string& path, const ModelFlags* expect) {
   const CheckpointSummary s = summarize_checkpoint(path);
+  // Throws with the flag it is about; the JSON below is printed only for a checkpoint that fits.
+  const ModelConfig checked = expect ? check_checkpoint_model(s.tensors, *expect) : ModelConfig{};
   Json out = Json::object();
   out.set("kind", "checkpoint");
   out.set("path", path);
@@ -45,7 +51,9 @@ int inspect_checkpoint(const std::string& path) {
   model.set("n_embd", known_or_null(s.n_embd));
   model.set("vocab_size", known_or_null(s.vocab_size));
   model.set("head_size", known_or_null(s.head_size));
+  if (expect) model.set("dim_ffn", Json(int64_t(checked.dim_ffn)));
   out.set("model", model);
+  if (expect) out.set("check", Json("ok"));
   out.set("weights", s.is_adapter ? "adapter" : "full");
   out.set("adapter", s.adapter_method.empty() ? Json() : Json(s.adapter_method));
   out.set("dtype", s.dominant_dtype.empty() ? Json() : Json(s.dominant_dtype));
@@ -85,9 +93,28 @@ int inspect_dataset(const std::string& path, uint64_t ctx_len) {
 int run_inspect(const std::vector<std::string>& args) {
   std::string file;
   uint64_t ctx_len = 0;
+  ModelFlags expect;
+  bool check = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") { std::printf("%s", kUsage); return 0; }
+    // the model flags, spelled as train takes them (--flag V or --flag=V)
+    bool model_flag = false;
+    for (const char* name : {"my_testing", "n_layer", "n_embd", "vocab_size"}) {
+      const std::string key = std::string("--") + name;
+      if (a != key && a.compare(0, key.size() + 1, key + "=") != 0) continue;
+      const std::string v = a == key ? (i + 1 < args.size() ? args[++i] : "") : a.substr(key.size() + 1);
+      if (key == "--my_testing") {
+        expect.my_testing = v, check = true;
+      } else {
+        char* end = nullptr;
+        const long long n = v.empty() ? 0 : std::strtoll(v.c_str(), &end, 10);
+        if (n <= 0 || *end) throw EngineError("E_FLAG_VALUE", "inspect: " + key + " expects a positive integer, got \"" + v + "\"", kUsage, name);
+        (key == "--n_layer" ? expect.n_layer : key == "--n_embd" ? expect.n_embd : expect.vocab_size) = n;
+      }
+      model_flag = true;
+    }
+    if (model_flag) continue;
     if (a == "--ctx_len" || a.compare(0, 10, "--ctx_len=") == 0) {
       std::string v = a == "--ctx_len" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(10);
       char* end = nullptr;
@@ -107,7 +134,9 @@ int run_inspect(const std::vector<std::string>& args) {
   struct stat st;
   if (::stat(file.c_str(), &st) != 0)
     throw EngineError("E_INSPECT_NOT_FOUND", file + ": no such file or binidx prefix", "check the path");
-  return inspect_checkpoint(file);
+  if (!check && (expect.n_layer || expect.n_embd || expect.vocab_size))
+    throw EngineError("E_FLAG_VALUE", "inspect: --n_layer/--n_embd/--vocab_size are checked with --my_testing", kUsage, "my_testing");
+  return inspect_checkpoint(file, check ? &expect : nullptr);
 }
 
 const RegisterCommand kRegister("inspect", "show a checkpoint's tensors/model or a dataset's tokens (JSON)", run_inspect);

@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/paths.h"
 #include "core/jsonl_documents.h"
+#include "core/model_version.h"
 #include "core/safetensors.h"
 #include "core/tokenizer.h"
 
@@ -26,24 +27,6 @@ int64_t block_index(const std::string& name) {
   bool digits = false;
   while (i < name.size() && name[i] >= '0' && name[i] <= '9') n = n * 10 + (name[i++] - '0'), digits = true;
   return digits && i < name.size() && name[i] == '.' ? n : -1;
-}
-
-// The RWKV generation from tensor names: x070 has w0/a0/k_k/r_k (and x_r lerps), x060
-// time_maa_*, x052 time_faaaa (or time_first with ln_x), x040 time_first without ln_x.
-std::string detect_version(const std::vector<TensorInfo>& tensors) {
-  auto has = [&](const char* part) {
-    return std::any_of(tensors.begin(), tensors.end(), [&](const TensorInfo& t) { return contains(t.name, part); });
-  };
-  auto has_suffix = [&](const char* suffix) {
-    return std::any_of(tensors.begin(), tensors.end(), [&](const TensorInfo& t) { return ends_with(t.name, suffix); });
-  };
-  if (has_suffix(".att.w0") || has_suffix(".att.a0") || has_suffix(".att.k_k") || has_suffix(".att.r_k") ||
-      has_suffix(".att.x_r"))
-    return "x070";
-  if (has(".att.time_maa_")) return "x060";
-  if (has(".att.time_faaaa") || (has(".att.time_first") && has(".att.ln_x"))) return "x052";
-  if (has(".att.time_first")) return "x040";
-  return "unknown";
 }
 
 // Adapter files hold only the trained parts: LoRA/PiSSA A/B matrices, MiSS blocks, states.
@@ -90,7 +73,7 @@ CheckpointSummary summarize_tensors(std::vector<TensorInfo> tensors) {
         (ends_with(t.name, ".att.r_k") || ends_with(t.name, ".att.time_faaaa") || ends_with(t.name, ".att.time_first")))
       s.head_size = t.shape[1];
   }
-  s.version = detect_version(tensors);
+  s.version = detect_model_version(tensors);
   s.n_layer = max_block + 1;
   const TensorInfo* matrix = emb && emb->shape.size() == 2 ? emb : head && head->shape.size() == 2 ? head : nullptr;
   if (matrix) s.vocab_size = matrix->shape[0], s.n_embd = matrix->shape[1];

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/errors.h"
+#include "core/model_version.h"
 
 namespace rwkv {
 
@@ -89,6 +90,17 @@ static std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int head_size) {
+  // Another generation's file would otherwise fail on its first missing x070 name, which says
+  // nothing about why: name the version it is.
+  const std::string version = detect_model_version(header);
+  if (version != "x070" && version != "unknown")
+    throw EngineError("E_MODEL_VERSION",
+                      "the checkpoint is an " + model_version_label(version) +
+                          " model; this engine trains RWKV-7 (x070) checkpoints only",
+                      version == "x060" ? "train RWKV-6 with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060) "
+                                          "for now, or load an RWKV-x070-World-*.pth / rwkv7-g1-*.pth checkpoint"
+                                        : "load an RWKV-7 checkpoint such as rwkv7-g1-*.pth",
+                      "load_model");
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& t : header) shapes[t.name] = t.shape;
   auto need = [&](const std::string& n) -> const std::vector<int64_t>& {

@@ -20,6 +20,7 @@ struct ModelConfig {
   int d_aaa_lora = 0;        // a1
   int d_mv_lora = 0;         // v1 (layers > 0)
   int d_gate_lora = 0;       // g1
+  int d_mix_lora = 0;        // x060 only: time_maa_w1 is [C, 5 * d_mix_lora] (model_x060.h)
   float head_size_divisor = 8.0f;  // ln_x eps = 1e-5 * divisor^2, as RWKV-PEFT/RWKV-LM
   int n_head() const { return n_embd / head_size; }
   float ln_x_eps() const { return 1e-5f * head_size_divisor * head_size_divisor; }

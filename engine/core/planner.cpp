@@ -54,7 +54,9 @@ LayerShape layer_shape(const PlanInput& in) {
     s.lora = 4 * (2 * C) + 2 * (C + F);                       // r(in+out) per wrapped matrix
     s.miss = 4 * C + F + C;                                   // r*out per wrapped matrix
   } else {
-    const int64_t dmix = C >= 4096 ? 64 : 32, ddecay = C >= 4096 ? 128 : 64;
+    // RWKV-PEFT's rwkv6 doubles TIME_MIX/TIME_DECAY_EXTRA_DIM only at n_embd == 4096 exactly
+    // (model_x060.h); x060 counts are checked against x060_tensor_shapes in planner_test.
+    const int64_t dmix = C == 4096 ? 64 : 32, ddecay = C == 4096 ? 128 : 64;
     s.matrices = 5 * C * C + C * C + 2 * C * F;               // r,k,v,o,g + ffn r,key,value
     s.time = in.model_version == "x060"
                  ? 6 * C + 2 * 5 * dmix * C + 2 * C + 2 * ddecay * C + 2 * C

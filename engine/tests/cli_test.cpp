@@ -12,6 +12,7 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/json.h"
+#include "core/model_x060.h"
 #include "core/pth.h"
 #include "core/tokenizer.h"
 #include "tests/check.h"
@@ -144,6 +145,23 @@ int main() {
     try { Json j = first_line(res.out); return j.find("event")->as_string() + ":" + j.find("code")->as_string(); }
     catch (const EngineError&) { return std::string("no JSON"); }
   };
+  // A whole (tiny) x060 model checked against the model flags: fits, wrong size, wrong version.
+  {
+    StateDict full6;
+    for (const auto& [name, shape] : x060_tensor_shapes(model_config_x060_for_size(2, 128, 300)))
+      full6.emplace_back(name, zeros(shape));
+    save_pth(dir + "/full6.pth", full6);
+    r = run("inspect " + dir + "/full6.pth --my_testing x060 --n_layer 2 --n_embd=128 --vocab_size 300");
+    CHECK(r.code == 0 && first_line(r.out).find("check")->as_string() == "ok");
+    CHECK(r.code == 0 && first_line(r.out).find("model")->find("dim_ffn")->as_number() == 448);
+    CHECK(r.code == 0 && first_line(r.out).find("model")->find("n_layer")->as_number() == 2);
+    CHECK(error_code(run("inspect " + dir + "/full6.pth --my_testing x060 --n_layer 24")) == "error:E_MODEL_SHAPE");
+    CHECK(error_code(run("inspect " + dir + "/full6.pth --my_testing x070")) == "error:E_MODEL_VERSION");
+    CHECK(error_code(run("inspect " + dir + "/model.pth --my_testing x060")) == "error:E_MODEL_VERSION");
+    CHECK(error_code(run("inspect " + dir + "/full6.pth --n_layer 2")) == "error:E_FLAG_VALUE");  // sizes need --my_testing
+    // without the flags inspect only reports, as before
+    CHECK(run("inspect " + dir + "/full6.pth").code == 0);
+  }
   CHECK(error_code(run("inspect " + dir + "/missing.pth")) == "error:E_INSPECT_NOT_FOUND");
   CHECK(error_code(run("inspect " + dir + "/in.jsonl.nope")) == "error:E_INSPECT_NOT_FOUND");
   CHECK(error_code(run("make-data " + dir + "/in.jsonl " + dir + "/x")) == "error:E_FLAG_VALUE");  // no --ctx_len

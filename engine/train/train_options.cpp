@@ -236,6 +236,15 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
                       "use --devices 1 --num_nodes 1 on the CPU (raise --micro_bsz for a larger batch), or train on GPUs",
                       o.devices > 1 ? "devices" : "num_nodes");
   const std::string my_testing = f.get_string("my_testing");
+  // x060 checkpoints load, inspect and plan (core/model_x060.h) but have no forward yet: say so,
+  // and where they train today, rather than the generic refusal.
+  if (f.has("my_testing") && my_testing == "x060")
+    throw EngineError("E_FLAG_UNSUPPORTED",
+                      "--my_testing x060: training RWKV-6 (x060) is not implemented in this engine yet "
+                      "(x060 checkpoints can be inspected and planned, not trained)",
+                      "train RWKV-6 with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060) for now, "
+                      "or train an RWKV-7 (x070) checkpoint here with --my_testing x070",
+                      "my_testing");
   if (f.has("my_testing") && my_testing != "x070")
     throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",
                       "use --my_testing x070", "my_testing");

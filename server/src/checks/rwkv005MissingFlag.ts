@@ -1,6 +1,6 @@
 // RWKV005: flags the chosen mode needs but the run leaves at a default that cannot work.
 import { ok, type FactsSnapshot } from '../facts/snapshot';
-import { sizeFromFileName } from '../model/modelSizes';
+import { sizeFromFileName, sizeVersion } from '../model/modelSizes';
 import { effective } from '../parse/resolve';
 import { argText, findArg, type TrainRun } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
@@ -79,7 +79,7 @@ export const check: Check = {
 function knownValues(run: TrainRun, facts: FactsSnapshot, runIndex: number): Record<string, string> {
   const out: Record<string, string> = { vocab_size: '65536' };
   const ck = ok(facts.runs[runIndex]?.checkpoint);
-  const size = sizeFromFileName(argText(run, 'load_model') ?? '');
+  const size = sizeFromFileName(argText(run, 'load_model') ?? '', sizeVersion(argText(run, 'my_testing')));
   if (ck && !ck.isAdapter) {
     out.n_layer = String(ck.nLayer);
     out.n_embd = String(ck.nEmbd);
@@ -90,5 +90,6 @@ function knownValues(run: TrainRun, facts: FactsSnapshot, runIndex: number): Rec
     out.n_embd = String(size.nEmbd);
   }
   if (!out.my_testing && /rwkv7|x070/i.test(argText(run, 'load_model') ?? '')) out.my_testing = 'x070';
+  if (!out.my_testing && /rwkv6|x060/i.test(argText(run, 'load_model') ?? '')) out.my_testing = 'x060';
   return out;
 }

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { CompletionItemKind, InsertTextFormat, type CompletionItem, type Range } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { FLAGS, flagSpec } from '../flags/flagTable';
-import { MODEL_SIZES } from '../model/modelSizes';
+import { sizesFor, sizeVersion, versionLabel, type ModelSize } from '../model/modelSizes';
+import { argText, type Trainer } from '../parse/trainConfig';
 import { LEGACY_CONFIG_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
 import { methodOf } from '../checks/peftSettings';
 import { resolvePath } from '../facts/gather';
-import type { Trainer } from '../parse/trainConfig';
 import type { Analysis } from './analysis';
 import { flagDoc } from './hover';
 import { langOf, t, type Lang } from './i18n';
@@ -23,6 +23,8 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
   const yaml = /\.ya?ml$/i.test(doc.uri) || doc.languageId === 'yaml';
   const run = a && runNear(a, offset);
   const trainer: Trainer = run?.trainer ?? 'peft';
+  // the size presets of the script's generation: an x060 script gets RWKV-6's 1.6B/3B/7B
+  const sizes = sizesFor(sizeVersion(run ? argText(run, 'my_testing') : undefined));
   const replace = (len: number): Range => ({ start: doc.positionAt(offset - len), end: doc.positionAt(offset) });
 
   // PEFT settings keys inside inline JSON: after '{' or ',' on an unclosed brace
@@ -42,10 +44,10 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
       const indent = keyOnly[1]!.length + (keyOnly[2]?.length ?? 0);
       const parent = yamlParent(text, lineStart, indent);
       if (parent && /_config$/.test(parent)) return peftKeyItems(parent, run ? methodOf(run) : 'lora', lang, replace(keyOnly[3]!.length), 'yaml');
-      return flagItems(trainer, lang, replace(keyOnly[3]!.length), 'yaml', ' '.repeat(indent));
+      return flagItems(trainer, sizes, lang, replace(keyOnly[3]!.length), 'yaml', ' '.repeat(indent));
     }
     const kv = /^\s*(?:-\s+)?([A-Za-z_]+)\s*:\s*["']?([^\s"']*)$/.exec(before);
-    if (kv) return valueItems(kv[1]!, kv[2]!, a, lang, replace(kv[2]!.length));
+    if (kv) return valueItems(kv[1]!, kv[2]!, a, sizes, lang, replace(kv[2]!.length));
     return [];
   }
 
@@ -53,8 +55,8 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
   const lineWord = /^(\s*)([A-Za-z_]+)$/.exec(before);
   if (lineWord && 'n_layer'.startsWith(lineWord[2]!.toLowerCase().slice(0, 7)) && /^n/i.test(lineWord[2]!)) {
     const upper = lineWord[2]![0] === 'N';
-    return MODEL_SIZES.map((sz) => ({
-      label: `RWKV-7 ${sz.size} (${upper ? 'N_LAYER' : 'n_layer'}=${sz.nLayer}, ${upper ? 'N_EMBD' : 'n_embd'}=${sz.nEmbd})`,
+    return sizes.map((sz) => ({
+      label: `${versionLabel(sz.version)} ${sz.size} (${upper ? 'N_LAYER' : 'n_layer'}=${sz.nLayer}, ${upper ? 'N_EMBD' : 'n_embd'}=${sz.nEmbd})`,
       kind: CompletionItemKind.Snippet,
       detail: t('preset', lang),
       filterText: `${lineWord[2]} ${sz.size}`,
@@ -63,16 +65,16 @@ export function completeAt(doc: TextDocument, a: Analysis | undefined, offset: n
     }));
   }
   const word = /(?:^|[\s])(-{1,2}[A-Za-z0-9_-]*)$/.exec(before);
-  if (word) return flagItems(trainer, lang, replace(word[1]!.length), 'shell', '');
+  if (word) return flagItems(trainer, sizes, lang, replace(word[1]!.length), 'shell', '');
   const flagValue = /--([A-Za-z0-9_]+)(?:\s+|=)["']?([^\s"'=]*)$/.exec(before);
-  if (flagValue) return valueItems(flagValue[1]!, flagValue[2]!, a, lang, replace(flagValue[2]!.length));
+  if (flagValue) return valueItems(flagValue[1]!, flagValue[2]!, a, sizes, lang, replace(flagValue[2]!.length));
   const assign = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=["']?([^\s"']*)$/.exec(before);
   if (assign) {
     const name = assign[1]!;
     // a variable feeds the flag that uses it; tutorial scripts name them after the flag
     const used = a?.config.runs.flatMap((r) => r.args).find((x) => x.value?.via.some((u) => u.name === name))?.name;
     const flag = used ?? (flagSpec(name.toLowerCase()) ? name.toLowerCase() : undefined);
-    if (flag) return valueItems(flag, assign[2]!, a, lang, replace(assign[2]!.length));
+    if (flag) return valueItems(flag, assign[2]!, a, sizes, lang, replace(assign[2]!.length));
   }
   return [];
 }
@@ -96,7 +98,7 @@ function yamlParent(text: string, lineStart: number, indent: number): string | u
   return undefined;
 }
 
-function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 'yaml', indent: string): CompletionItem[] {
+function flagItems(trainer: Trainer, sizes: readonly ModelSize[], lang: Lang, range: Range, style: 'shell' | 'yaml', indent: string): CompletionItem[] {
   const items: CompletionItem[] = FLAGS.map((spec) => {
     const mine = spec.trainers.includes(trainer);
     const label = style === 'shell' ? `--${spec.name}` : spec.name;
@@ -111,9 +113,9 @@ function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 
       ...(spec.deprecated ? { tags: [1] } : {}),
     };
   });
-  for (const s of MODEL_SIZES) {
+  for (const s of sizes) {
     items.push({
-      label: `RWKV-7 ${s.size} (n_layer ${s.nLayer}, n_embd ${s.nEmbd})`,
+      label: `${versionLabel(s.version)} ${s.size} (n_layer ${s.nLayer}, n_embd ${s.nEmbd})`,
       kind: CompletionItemKind.Snippet,
       detail: t('preset', lang),
       filterText: style === 'shell' ? `--n_layer --n_embd ${s.size}` : `n_layer n_embd ${s.size}`,
@@ -125,7 +127,7 @@ function flagItems(trainer: Trainer, lang: Lang, range: Range, style: 'shell' | 
   return items;
 }
 
-function valueItems(flag: string, partial: string, a: Analysis | undefined, lang: Lang, range: Range): CompletionItem[] {
+function valueItems(flag: string, partial: string, a: Analysis | undefined, sizes: readonly ModelSize[], lang: Lang, range: Range): CompletionItem[] {
   const spec = flagSpec(flag);
   if (!spec) return [];
   if (flag === 'load_model' || flag === 'data_file' || flag.endsWith('_load') || flag === 'proj_dir') {
@@ -133,11 +135,11 @@ function valueItems(flag: string, partial: string, a: Analysis | undefined, lang
   }
   if (flag === 'n_layer' || flag === 'n_embd') {
     const seen = new Set<number>();
-    return MODEL_SIZES.filter((s) => { const v = flag === 'n_layer' ? s.nLayer : s.nEmbd; if (seen.has(v)) return false; seen.add(v); return true; })
+    return sizes.filter((s) => { const v = flag === 'n_layer' ? s.nLayer : s.nEmbd; if (seen.has(v)) return false; seen.add(v); return true; })
       .map((s) => {
         const v = flag === 'n_layer' ? s.nLayer : s.nEmbd;
-        const sizes = MODEL_SIZES.filter((x) => (flag === 'n_layer' ? x.nLayer : x.nEmbd) === v).map((x) => x.size).join('/');
-        return { label: String(v), kind: CompletionItemKind.Value, detail: sizes, textEdit: { range, newText: String(v) } };
+        const named = sizes.filter((x) => (flag === 'n_layer' ? x.nLayer : x.nEmbd) === v).map((x) => x.size).join('/');
+        return { label: String(v), kind: CompletionItemKind.Value, detail: named, textEdit: { range, newText: String(v) } };
       });
   }
   if (spec.values) {

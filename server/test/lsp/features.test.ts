@@ -81,6 +81,22 @@ test('YAML completion: keys with presets, values, peft_config keys under the map
   assert.ok(top.some((i) => /n_layer: 24\\nn_embd: 2048/.test(JSON.stringify(i.textEdit))), 'preset fills both keys');
 });
 
+test('shell completion: an x060 script gets the RWKV-6 presets (1.6B 24/2048, 3B 32/2560, 7B 32/4096), an x070 one RWKV-7\'s', async () => {
+  const text = 'n_\npython train.py --my_testing x060 --n_layer 24 --n_embd \n';
+  const { a, doc } = await analyse(text, 'shellscript', 'file:///tmp/v6.sh');
+  const presets = completeAt(doc, a, doc.offsetAt({ line: 0, character: 2 }), 'en').map((i) => [i.label, (i.textEdit as { newText: string }).newText]);
+  assert.deepEqual(presets, [
+    ['RWKV-6 1.6B (n_layer=24, n_embd=2048)', 'n_layer=24\nn_embd=2048'],
+    ['RWKV-6 3B (n_layer=32, n_embd=2560)', 'n_layer=32\nn_embd=2560'],
+    ['RWKV-6 7B (n_layer=32, n_embd=4096)', 'n_layer=32\nn_embd=4096'],
+  ]);
+  const embd = completeAt(doc, a, doc.offsetAt({ line: 1, character: 56 }), 'en');
+  assert.deepEqual(embd.map((i) => [i.label, i.detail]), [['2048', '1.6B'], ['2560', '3B'], ['4096', '7B']]);
+  const v7 = await analyse(text.replace('x060', 'x070'), 'shellscript', 'file:///tmp/v7.sh');
+  const v7labels = completeAt(v7.doc, v7.a, 2, 'en').map((i) => i.label);
+  assert.ok(v7labels.includes('RWKV-7 1.5B (n_layer=24, n_embd=2048)') && !v7labels.some((l) => l.startsWith('RWKV-6')));
+});
+
 test('shell completion: model-size presets for n_layer=/n_embd= lines, values for a variable that feeds a flag', async () => {
   const text = 'n_\nN_\nprec=b\npython train.py --precision $prec --n_layer 24\n';
   const { a, doc } = await analyse(text, 'shellscript', 'file:///tmp/x.sh');
