@@ -64,6 +64,11 @@ BARS = {
     "state": {"0.1b": 2.6, "0.4b": 3.1, "1.5b": 5.3, "2.9b": 8.2},
     "pretrain": {"0.1b": 6.4, "0.4b": 12.1, "1.5b": 41.1},          # 6540 / 12414 / 42104 MiB
 }
+# The LoRA tutorial's int8 / nf4 columns (ctx_len 1024, micro_bsz 1, r 64).
+QUANT_BARS = {
+    "int8": {"0.1b": 2.5, "0.4b": 2.9, "1.5b": 4.6, "2.9b": 6.7},
+    "nf4": {"0.1b": 2.4, "0.4b": 2.7, "1.5b": 3.9, "2.9b": 5.7},
+}
 
 
 def dims(size):
@@ -111,13 +116,22 @@ def all_rows():
             for tokens in ("0", "2048"):
                 v = dict(r, name=r["name"] + "-pass" + tokens, env={"RWKV_PASS_TOKENS": tokens})
                 variants.append(v)
-    # The allocator's exact blocks for long-lived buffers (RWKV_CUDA_EXACT_BLOCKS) against 2 MiB
-    # rounding, on the row where rounding costs most (2.9B: 12.5 MiB matrices).
+    # One allocation for every long-lived tensor (RWKV_CUDA_PARAM_SLAB, cuda/param_slab.h)
+    # against a block each, on the row where 2 MiB rounding costs most (2.9B: 12.5 MiB matrices).
     for r in rows:
         if r["name"] == "lora-2.9b":
             for flag in ("0", "1"):
-                variants.append(dict(r, name="lora-2.9b-exact" + flag, env={"RWKV_CUDA_EXACT_BLOCKS": flag}))
-    return [r for r in rows if r not in late] + late + bench + variants
+                variants.append(dict(r, name="lora-2.9b-slab" + flag, env={"RWKV_CUDA_PARAM_SLAB": flag}))
+    # The LoRA tutorial's quantised columns (--quant int8 / nf4, issue 12): the frozen base stored
+    # quantised on the GPU (RWKV_CUDA_QUANT, cuda/quant_dequant.cu).
+    quant = []
+    for r in rows:
+        if r["kind"] == "lora":
+            for q in ("int8", "nf4"):
+                bar = None if TINY else QUANT_BARS[q][r["size"]]
+                quant.append(dict(r, name="%s-%s" % (r["name"], q), quant=q, bar_gib=bar,
+                                  env={"RWKV_CUDA_QUANT": "1"}))
+    return [r for r in rows if r not in late] + late + bench + variants + quant
 
 
 def select_rows(rows):
@@ -195,7 +209,8 @@ def row_flags(row, model, data, proj, mp, lora_dropout="0.05"):
         # the LoRA memory table's peft_config; --merge 0 keeps the (host-side) merge of the
         # whole model out of the run: it only changes what the final checkpoint holds
         cfg = '{"r":64,"lora_alpha":32,"lora_dropout":%s}' % lora_dropout
-        return flags + ["--peft", "lora", "--peft_config", cfg, "--merge", "0"]
+        quant = ["--quant", row["quant"]] if row.get("quant") else []
+        return flags + ["--peft", "lora", "--peft_config", cfg, "--merge", "0"] + quant
     if kind == "miss":
         return flags + ["--peft", "miss", "--peft_config", '{"r":64}', "--merge", "0"]
     if kind == "state":
