@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/errors.h"
 #include "core/paths.h"
@@ -133,6 +136,26 @@ uint64_t quant_storage_bytes(QuantType t, int64_t n) {
   return codes + 4 * blocks;
 }
 
+// Runs fn(begin, end) over [0, n) in spans of at least min_span across the machine's cores.
+// Quantising a 2.9B base element by element took 95 s (int8) on one core of the device's host,
+// longer than the run it starts; every element is independent, so threads give it back.
+namespace {
+constexpr int64_t kMinThreadElems = int64_t(1) << 18;  // fewer elements are not worth a thread
+
+template <typename Fn>
+void parallel_ranges(int64_t n, int64_t min_span, Fn fn) {
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(std::thread::hardware_concurrency(), 32));
+  const int64_t span = std::max(min_span, (n + threads - 1) / threads);
+  if (span >= n) {
+    fn(int64_t(0), n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t begin = 0; begin < n; begin += span) pool.emplace_back(fn, begin, std::min(n, begin + span));
+  for (std::thread& th : pool) th.join();
+}
+}  // namespace
+
 QuantTensor quantize(QuantType t, const float* w, const std::vector<int64_t>& shape) {
   if (t == QuantType::None) throw EngineError("E_INTERNAL", "quantize called without a quant type", "");
   QuantTensor q;
@@ -144,24 +167,39 @@ QuantTensor quantize(QuantType t, const float* w, const std::vector<int64_t>& sh
   const int64_t blocks = (q.n + q.block - 1) / q.block;
   q.absmax.assign(size_t(blocks), 0.0f);
   q.codes.assign(t == QuantType::Nf4 ? size_t((q.n + 1) / 2) : size_t(q.n), 0);
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * q.block, end = std::min(q.n, begin + q.block);
-    float m = 0.0f;
-    for (int64_t i = begin; i < end; ++i) m = std::max(m, std::fabs(w[i]));
-    q.absmax[size_t(b)] = m;
-    if (t == QuantType::Nf4) {
-      // the kernel multiplies by the reciprocal; an all-zero block stores the zero code
-      const float inv = m > 0 ? 1.0f / m : 0.0f;
-      for (int64_t i = begin; i < end; ++i) {
-        const int idx = m > 0 ? nf4_index(w[i] * inv) : 7;
-        uint8_t& byte = q.codes[size_t(i >> 1)];
-        byte = (i & 1) ? uint8_t((byte & 0xF0) | idx) : uint8_t((byte & 0x0F) | (idx << 4));
+  if (t == QuantType::Nf4) {
+    // whole 64-element blocks per thread (two codes share a byte, so an even split matters too)
+    parallel_ranges(blocks, kMinThreadElems / 64, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t begin = b * q.block, end = std::min(q.n, begin + q.block);
+        float m = 0.0f;
+        for (int64_t i = begin; i < end; ++i) m = std::max(m, std::fabs(w[i]));
+        q.absmax[size_t(b)] = m;
+        // the kernel multiplies by the reciprocal; an all-zero block stores the zero code
+        const float inv = m > 0 ? 1.0f / m : 0.0f;
+        for (int64_t i = begin; i < end; ++i) {
+          const int idx = m > 0 ? nf4_index(w[i] * inv) : 7;
+          uint8_t& byte = q.codes[size_t(i >> 1)];
+          byte = (i & 1) ? uint8_t((byte & 0xF0) | idx) : uint8_t((byte & 0x0F) | (idx << 4));
+        }
       }
-    } else {
-      // quantize(): A / absmax, then the nearest code value
-      for (int64_t i = begin; i < end; ++i) q.codes[size_t(i)] = uint8_t(m > 0 ? dynamic8_index(w[i] / m) : 127);
-    }
+    });
+    return q;
   }
+  // int8: one absmax for the tensor (a max, so the split cannot change it), then quantize():
+  // A / absmax, the nearest code value
+  std::mutex max_lock;
+  float m = 0.0f;
+  parallel_ranges(q.n, kMinThreadElems, [&](int64_t begin, int64_t end) {
+    float local = 0.0f;
+    for (int64_t i = begin; i < end; ++i) local = std::max(local, std::fabs(w[i]));
+    std::lock_guard<std::mutex> hold(max_lock);
+    m = std::max(m, local);
+  });
+  q.absmax[0] = m;
+  parallel_ranges(q.n, kMinThreadElems, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) q.codes[size_t(i)] = uint8_t(m > 0 ? dynamic8_index(w[i] / m) : 127);
+  });
   return q;
 }
 

@@ -123,6 +123,44 @@ void names_and_types() {
   CHECK_THROWS_CODE(parse_quant_type("4bit"), "E_FLAG_UNSUPPORTED");
 }
 
+// A tensor big enough that quantize() splits it across threads: every int8 code is still the
+// nearest code value to w / absmax (found here by scanning all 256), and every nf4 block equals
+// that block quantised on its own (a tensor too small to split).
+void threaded_split_matches() {
+  const int64_t n = 3 * (int64_t(1) << 19) + 64 * 7 + 10;  // several spans, a partial last block
+  std::vector<float> w(static_cast<size_t>(n));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  for (float& x : w) x = normal(rng);
+  w[size_t(n / 2)] = 0.5f;  // the tensor's absmax sits in the middle span
+  const QuantTensor q8 = quantize(QuantType::Int8, w.data(), {n});
+  CHECK(q8.absmax.size() == 1 && q8.absmax[0] == 0.5f);
+  const auto& code = dynamic8_code();
+  int wrong8 = 0;
+  for (int64_t i = 0; i < n; i += 997) {
+    const float x = w[size_t(i)] / 0.5f;
+    int best = 0;
+    for (int c = 1; c < 256; ++c)
+      if (std::fabs(code[size_t(c)] - x) < std::fabs(code[size_t(best)] - x)) best = c;
+    const int got = q8.codes[size_t(i)];
+    // a tie (equal distance) may go either way
+    wrong8 += got != best && std::fabs(code[size_t(got)] - x) != std::fabs(code[size_t(best)] - x);
+  }
+  CHECK(wrong8 == 0);
+  const QuantTensor q4 = quantize(QuantType::Nf4, w.data(), {n});
+  int wrong4 = 0;
+  for (int64_t b = 0; b * 64 < n; b += 211) {
+    const int64_t begin = b * 64, count = std::min<int64_t>(64, n - begin);
+    const QuantTensor one = quantize(QuantType::Nf4, w.data() + begin, {count});
+    wrong4 += one.absmax[0] != q4.absmax[size_t(b)];
+    for (int64_t k = 0; k < count; ++k) wrong4 += one.index(k) != q4.index(begin + k);
+  }
+  const int64_t last = (n - 1) / 64;  // the partial block
+  const QuantTensor tail = quantize(QuantType::Nf4, w.data() + last * 64, {n - last * 64});
+  for (int64_t k = 0; k < n - last * 64; ++k) wrong4 += tail.index(k) != q4.index(last * 64 + k);
+  CHECK(wrong4 == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -131,5 +169,6 @@ int main() {
   int8_by_hand();
   error_statistics();
   names_and_types();
+  threaded_split_matches();
   return rwkv_test::summary("quant_test");
 }
