@@ -35,8 +35,13 @@ int main() {
   CHECK(a == 0 && b == 256 && c == 256 + 13107200);
   CHECK(slab.bytes() == 256 + 13107200 + 2621440);
   CHECK(slab.bytes() < CachingAllocator::round_size(40) + 14 * MiB + 4 * MiB - 2 * MiB);
-  // Not yet run on a GPU, so off unless asked for (this test runs without the variables).
-  if (!std::getenv("RWKV_CUDA_PARAM_SLAB")) CHECK(!rwkv::cuda_param_slab_enabled());
+  // Verified on a GPU: on unless turned off. Not yet run on a GPU: off unless asked for.
+  unsetenv("RWKV_CUDA_PARAM_SLAB");
+  CHECK(rwkv::cuda_param_slab_enabled());
+  setenv("RWKV_CUDA_PARAM_SLAB", "0", 1);
+  CHECK(!rwkv::cuda_param_slab_enabled());
+  setenv("RWKV_CUDA_PARAM_SLAB", "1", 1);
+  CHECK(rwkv::cuda_param_slab_enabled());
   if (!std::getenv("RWKV_CUDA_LR_GROUPS")) CHECK(!rwkv::cuda_lr_groups_enabled());
   return rwkv_test::summary("allocator_test");
 #endif
