@@ -361,8 +361,12 @@ void wkv7_chunked_bwd(const float* r, const float* w, const float* k, const floa
         Mat dR0, dA0, dBL, dKL;
         gemm(dY, Tr::No, S0_op, Tr::No, dR0);
         gemm(dX_op, Tr::No, S0_op, Tr::No, dA0);
-        gemm(SA_op, Tr::No, dS_op, Tr::No, dBL);
-        gemm(in.v, Tr::No, dS_op, Tr::No, dKL);
+        // The kernels fold S_L's terms into the b_inv / k_inv gradients: b exp(g_L - g_s) =
+        // exp(g_L) * b exp(-g_s), and exp(g_L) scales dS's columns (the decayed dS they form
+        // anyway for the next chunk).
+        const Mat dS_decayed_op = operand(scale_columns(dS, ck.decay_all), emu);
+        gemm(SA_op, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dBL);
+        gemm(in.v, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dKL);
         const Mat pr_b = pair_to_rows(ck, Rows::R, dM_rb, in.b, ck.b_inv), pr_k = pair_to_rows(ck, Rows::R, dM_rk, in.k, ck.k_inv);
         const Mat pa_b = pair_to_rows(ck, Rows::A, dM_ab, in.b, ck.b_inv), pa_k = pair_to_rows(ck, Rows::A, dM_ak, in.k, ck.k_inv);
         const Mat cb_r = pair_to_cols(ck, Rows::R, dM_rb, in.r), cb_a = pair_to_cols(ck, Rows::A, dM_ab, in.a);
@@ -370,11 +374,12 @@ void wkv7_chunked_bwd(const float* r, const float* w, const float* k, const floa
         Mat gr(len, N), ga(len, N), gb(len, N), gk(len, N), gw(len, N);
         for (int t = 0; t < len; ++t)
           for (int j = 0; j < N; ++j) {
-            const float to_end = std::exp(ck.g(len - 1, j) - ck.g(t, j));
+            // exp(g_L - g_t), of which exp(g_L) is already in dBL / dKL when emulating
+            const float end_scale = emu ? std::exp(-ck.g(t, j)) : std::exp(ck.g(len - 1, j) - ck.g(t, j));
             gr(t, j) = dR0(t, j) * std::exp(ck.g(t, j)) + pr_b(t, j) + pr_k(t, j);
             ga(t, j) = dA0(t, j) * std::exp(ck.g_before(t, j)) + pa_b(t, j) + pa_k(t, j);
-            gb(t, j) = dBL(t, j) * to_end + cb_r(t, j) + cb_a(t, j);
-            gk(t, j) = dKL(t, j) * to_end + ck_r(t, j) + ck_a(t, j);
+            gb(t, j) = dBL(t, j) * end_scale + cb_r(t, j) + cb_a(t, j);
+            gk(t, j) = dKL(t, j) * end_scale + ck_r(t, j) + ck_a(t, j);
           }
         // The decay, by the identity at the top of this file.
         for (int j = 0; j < N; ++j) {
