@@ -38,6 +38,7 @@ int main() {
   // Not yet run on a GPU, so off unless asked for (this test runs without the variables).
   if (!std::getenv("RWKV_CUDA_PARAM_SLAB")) CHECK(!rwkv::cuda_param_slab_enabled());
   if (!std::getenv("RWKV_CUDA_LR_GROUPS")) CHECK(!rwkv::cuda_lr_groups_enabled());
+  if (!std::getenv("RWKV_CUDA_WKV7_CHUNKED")) CHECK(!rwkv::cuda_wkv7_chunked_enabled());
   return rwkv_test::summary("allocator_test");
 #endif
 }
