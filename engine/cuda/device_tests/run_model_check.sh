@@ -11,7 +11,9 @@ B=/tmp/mc; mkdir -p "$OUT" $B
   cat server/src/flags/flags.json 2>/dev/null || echo '{}'
   printf ')rwkvflags"; }\n'; } > $B/flag_table_json.cpp
 FLAGS="-O2 -std=c++17 -arch=sm_90 -Iengine -DRWKV_HAVE_CUDA=1 -DRWKV_STUDIO_VERSION=\"dev\" -DRWKV_ENGINE_DATA_DIR=\"engine/data\" -Xcompiler -fopenmp"
-srcs=(engine/core/*.cpp engine/cpu/*.cpp engine/train/init_weights.cpp engine/train/infctx.cpp engine/cuda/*.cu engine/cuda/device_tests/model_check.cu $B/flag_table_json.cpp)
+# Every CUDA source but the NCCL communicator, which needs engine/dist (only the CLI's multi-GPU run uses it).
+srcs=(engine/core/*.cpp engine/cpu/*.cpp engine/train/init_weights.cpp engine/train/infctx.cpp
+      $(ls engine/cuda/*.cu | grep -v nccl_communicator.cu) engine/cuda/device_tests/model_check.cu $B/flag_table_json.cpp)
 pids=()
 for s in "${srcs[@]}"; do
   o=$B/$(echo "$s" | tr '/' '_').o
