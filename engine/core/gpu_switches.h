@@ -29,5 +29,9 @@ inline bool cuda_lr_groups_enabled() { return env_switch_on("RWKV_CUDA_LR_GROUPS
 // The GPU's quantised path (cuda/quant_dequant.cu, the dequantising linears of
 // cuda/adapted_linear.cu): off, the GPU refuses --quant (train/gpu_support.cpp).
 inline bool cuda_quant_switch_on() { return env_switch_on("RWKV_CUDA_QUANT"); }
+// The chunked WKV7 kernels (cuda/wkv7_chunked.cu: 16 steps at a time on the tensor cores) in
+// place of the sequential ones (cuda/wkv7.cu). They save the same buffers, so the memory plan
+// (core/planner.cpp) is the same either way and does not read this switch.
+inline bool cuda_wkv7_chunked_enabled() { return env_switch_on("RWKV_CUDA_WKV7_CHUNKED"); }
 
 }  // namespace rwkv

@@ -1049,7 +1049,11 @@ class CudaBackend final : public Backend {
     c.wkv = ar.get<bf16_t>(MC);
     c.ckpt = ar.get<float>(int64_t(wkv7_state_floats(B, T, H)));
     c.sa = ar.get<float>(int64_t(wkv7_sa_floats(B, T, H)));
-    wkv7_forward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, c.wkv, c.ckpt, c.sa, s(), st.wkv_s0, st.wkv_stride);
+    if (wkv7_chunked_)
+      wkv7_chunked_forward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, c.wkv, c.ckpt, c.sa, s(), st.wkv_s0,
+                           st.wkv_stride);
+    else
+      wkv7_forward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, c.wkv, c.ckpt, c.sa, s(), st.wkv_s0, st.wkv_stride);
     if (end) wkv7_final_state(B, T, H, c.ckpt, end->wkv_last, s());
     c.gn = ar.get<bf16_t>(MC); c.lnx_mean = ar.get<float>(int64_t(M) * H); c.lnx_rstd = ar.get<float>(int64_t(M) * H);
     norm_forward(M, C, N, cfg_.ln_x_eps(), c.wkv, L.lnx_w->master, L.lnx_b->master, c.gn, c.lnx_mean, c.lnx_rstd, s());
@@ -1105,8 +1109,12 @@ class CudaBackend final : public Backend {
     linear_backward(*ctx_, L.out, run, c.og, dx, g.dog, false, M, c.out_k, ar);
     gate_backward(MC, g.dog, c.g, c.o3, g.do3, g.dg, s());
     norm_backward(M, C, N, c.wkv, L.lnx_w->master, c.lnx_mean, c.lnx_rstd, g.do3, g.dwkv, G(L.lnx_w), G(L.lnx_b), s());
-    wkv7_backward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, g.dwkv, c.ckpt, c.sa, g.dr, g.dw, g.dk2, g.dv,
-                  g.dnegkk, g.dbvec, s(), st.wkv_ds0);
+    if (wkv7_chunked_)  // it starts chunk 0 from the forward's initial state (unchanged until the optimizer step)
+      wkv7_chunked_backward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, g.dwkv, c.ckpt, c.sa, g.dr, g.dw, g.dk2,
+                            g.dv, g.dnegkk, g.dbvec, s(), st.wkv_s0, st.wkv_stride, st.wkv_ds0);
+    else
+      wkv7_backward(B, T, H, c.r, c.w, c.k2, c.v, c.negkk, c.bvec, g.dwkv, c.ckpt, c.sa, g.dr, g.dw, g.dk2, g.dv,
+                    g.dnegkk, g.dbvec, s(), st.wkv_ds0);
     bonus_backward(M, H, g.do3, c.r, c.k2, c.v, L.r_k->master, g.dr, g.dk2, g.dv, G(L.r_k), s());
     kk_prepare_backward(M, H, c.k, c.a, L.k_k->master, L.k_a->master, c.kk, c.kknorm, g.dk2, g.dnegkk, g.dbvec,
                         g.dk, g.da, G(L.k_k), G(L.k_a), s());
@@ -1158,6 +1166,8 @@ class CudaBackend final : public Backend {
   ModelConfig cfg_;
   PeftConfig peft_;
   BackendOptions opt_;
+  // The chunked WKV7 kernels (core/gpu_switches.h), read once so that a run uses one pair throughout.
+  const bool wkv7_chunked_ = cuda_wkv7_chunked_enabled();
   CachingAllocator alloc_;  // declared before ctx_ users; destroyed after the parameters' release
   std::unique_ptr<Context> ctx_;
   ParamSlab slab_;             // every long-lived buffer (assign_long_lived), when switched on

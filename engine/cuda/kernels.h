@@ -38,6 +38,27 @@ void wkv7_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, co
 // The state after the last step, [B,H,N,N] fp32 row-major, read from the forward's checkpoints.
 void wkv7_final_state(int B, int T, int H, const float* state_ckpt, float* state, cudaStream_t stream);
 
+// ---- WKV7, chunked (cuda/wkv7_chunked.cu; used only with RWKV_CUDA_WKV7_CHUNKED=1) -----------
+// The same function, kWkvCheckpoint steps at a time as tensor-core products (tf32 operands,
+// fp32 accumulation; the algorithm and its CPU twin: cpu/wkv7_chunked.h). The forward saves
+// exactly what wkv7_forward saves (the checkpoints and sa), so either backward reads either
+// forward's buffers, wkv7_final_state works unchanged and the memory plan is the same. Exact
+// while the decay one chunk accumulates stays above exp(-80) per channel (the model's soft
+// clamp keeps it above exp(-9.7)); past that the factored decays overflow to inf/NaN.
+void wkv7_chunked_forward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
+                          const bf16_t* v, const bf16_t* a, const bf16_t* b, bf16_t* y,
+                          float* state_ckpt, float* sa, cudaStream_t stream, const float* s0 = nullptr,
+                          int64_t s0_batch_stride = 0);
+// Unlike wkv7_backward it reads the initial state (s0, s0_batch_stride as the forward got them):
+// the sequential backward rebuilds it by undoing steps, the chunked one starts each chunk from
+// the state before it. On a GPU whose blocks cannot have the shared memory it needs (146 KB:
+// sm_86 / sm_89) it runs wkv7_backward instead, which reads the same buffers.
+void wkv7_chunked_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
+                           const bf16_t* v, const bf16_t* a, const bf16_t* b, const bf16_t* dy,
+                           const float* state_ckpt, const float* sa, bf16_t* dr, bf16_t* dw_raw,
+                           bf16_t* dk, bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream,
+                           const float* s0, int64_t s0_batch_stride, float* ds0 = nullptr);
+
 // ---- Row normalisation: layer norm (group = C) and group norm (group = head size) -----------
 // x: [rows, C] viewed as rows*C/group groups of `group` values; weight/bias: [C] fp32.
 // Saves mean and rstd per group (fp32) for the backward.

@@ -43,6 +43,7 @@ int main() {
   setenv("RWKV_CUDA_PARAM_SLAB", "1", 1);
   CHECK(rwkv::cuda_param_slab_enabled());
   if (!std::getenv("RWKV_CUDA_LR_GROUPS")) CHECK(!rwkv::cuda_lr_groups_enabled());
+  if (!std::getenv("RWKV_CUDA_WKV7_CHUNKED")) CHECK(!rwkv::cuda_wkv7_chunked_enabled());
   return rwkv_test::summary("allocator_test");
 #endif
 }

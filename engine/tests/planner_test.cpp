@@ -282,6 +282,19 @@ void the_plan_moves_the_right_way() {
   uint64_t sum = 0;
   for (const auto& c : plan.categories) sum += c.second;
   CHECK(sum == plan.total_bytes);
+  // The chunked WKV7 kernels save exactly what the sequential ones save, so the plan does not
+  // follow their switch (core/gpu_switches.h).
+  {
+    const char* was = std::getenv("RWKV_CUDA_WKV7_CHUNKED");
+    const std::string saved = was ? was : "";
+    ::setenv("RWKV_CUDA_WKV7_CHUNKED", "1", 1);
+    const uint64_t base_on = rwkv::plan_memory(base, PlanStack::Engine).total_bytes;
+    const uint64_t more_on = rwkv::plan_memory(more, PlanStack::Engine).total_bytes;
+    ::unsetenv("RWKV_CUDA_WKV7_CHUNKED");
+    CHECK(base_on == rwkv::plan_memory(base, PlanStack::Engine).total_bytes);
+    CHECK(more_on == rwkv::plan_memory(more, PlanStack::Engine).total_bytes);
+    if (was) ::setenv("RWKV_CUDA_WKV7_CHUNKED", saved.c_str(), 1);
+  }
   // The trainer's resolved config (a JSON object) plans exactly as the flag map does.
   Json object = Json::object();
   for (const auto& [k, v] : lora_15b()) object.set(k, v);

@@ -1,7 +1,8 @@
 // Device test: every CUDA kernel against its CPU twin (cpu_twins.h; for --quant's dequantising
 // kernel, core/quant.cpp itself) on random inputs, plus the
 // cuBLASLt GEMM in each transposition, the allocator, and timings (WKV7 at training shapes,
-// the bf16 GEMM rate that MFU is measured against). Prints one line per check:
+// sequential and chunked, the bf16 GEMM rate that MFU is measured against). Prints one line
+// per check:
 //   CHECK <name> err=<max |gpu - cpu| / max |cpu|> tol=<tolerance> PASS|FAIL
 // and exits non-zero if any check fails. Built and run on the GPU machine by run_device.sh.
 #include <cuda_runtime.h>
@@ -188,6 +189,75 @@ void test_wkv7_state(Context& ctx, int B, int T, int H) {
   for (Dev* d : {R, W, K, Vv, A, Bb, DY, S0, S0B}) delete d;
 }
 
+// The chunked kernels (cuda/wkv7_chunked.cu) against the same double-precision twin, and
+// against the sequential kernels: the chunked forward must save the checkpoints and sa that the
+// sequential forward saves, since either backward reads either forward's buffers (the model
+// switches the pair with RWKV_CUDA_WKV7_CHUNKED, and on GPUs without the chunked backward's
+// shared memory the sequential backward runs on the chunked forward's buffers). w_lo..w_hi: the
+// log-log decay's range; the model's soft clamp keeps it below -0.5.
+void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_hi, bool with_s0, const char* tag) {
+  const int N = kWkvHeadSize;
+  const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
+  V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
+  V w = rand_bf16(n, w_lo, w_hi);
+  V a, b;
+  wkv7_ab(n, N, a, b);
+  V s0 = with_s0 ? rand_f32(hnn, -0.5, 0.5) : V();
+  V y, dr, dw, dk, dv, da, db, ds0, sfin;
+  twin::wkv7(B, T, H, N, r, w, k, v, a, b, dy, y, dr, dw, dk, dv, da, db, with_s0 ? &s0 : nullptr,
+             with_s0 ? &ds0 : nullptr, &sfin);
+  Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *A = up_bf16(a),
+      *Bb = up_bf16(b), *DY = up_bf16(dy), *S0 = up_f32(with_s0 ? s0 : V(1, 0.0));
+  const float* s0p = with_s0 ? S0->f() : nullptr;
+  const size_t ckn = wkv7_state_floats(B, T, H), san = wkv7_sa_floats(B, T, H);
+  Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DA(n * 2), DB(n * 2), DS0(hnn * 4), SF(B * hnn * 4);
+  Dev ck(ckn * 4), sa(san * 4), ck_seq(ckn * 4), sa_seq(san * 4), Y_seq(n * 2);
+  wkv7_chunked_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(), ctx.stream(),
+                       s0p, 0);
+  wkv7_final_state(B, T, H, ck.f(), SF.f(), ctx.stream());
+  wkv7_chunked_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
+                        DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), s0p, 0, with_s0 ? DS0.f() : nullptr);
+  wkv7_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y_seq.h(), ck_seq.f(), sa_seq.f(),
+               ctx.stream(), s0p, 0);
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7_chunked sync");
+  // As the sequential kernels: bf16 outputs (0.4% rounding) over fp32 arithmetic; tf32 operands
+  // add about 5e-4 (1e-3 on dw), as cpu/wkv7_chunked's emulation measures.
+  const double tol = 1e-2;
+  const std::string p = std::string("wkv7_chunked") + tag + ".";
+  compare(p + "y", down_bf16(&Y, n), y, tol);
+  compare(p + "dr", down_bf16(&DR, n), dr, tol);
+  compare(p + "dw", down_bf16(&DW, n), dw, tol);
+  compare(p + "dk", down_bf16(&DK, n), dk, tol);
+  compare(p + "dv", down_bf16(&DV, n), dv, tol);
+  compare(p + "da", down_bf16(&DA, n), da, tol);
+  compare(p + "db", down_bf16(&DB, n), db, tol);
+  if (with_s0) compare(p + "ds0 (summed over batch)", down_f32(&DS0, hnn), ds0, 2e-3);
+  compare(p + "final_state", down_f32(&SF, B * hnn), sfin, 1e-3);
+  compare(p + "checkpoints vs sequential", down_f32(&ck, ckn), down_f32(&ck_seq, ckn), 1e-3);
+  compare(p + "sa vs sequential", down_f32(&sa, san), down_f32(&sa_seq, san), 2e-3);
+  // The sequential backward on the chunked forward's buffers.
+  wkv7_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(), DW.h(),
+                DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7 on chunked buffers sync");
+  compare(p + "dk (sequential bwd, chunked fwd)", down_bf16(&DK, n), dk, tol);
+  compare(p + "dw (sequential bwd, chunked fwd)", down_bf16(&DW, n), dw, tol);
+  if (with_s0) {  // the same state given per sequence (infctx's stride), forward and backward
+    V s0b(B * hnn);
+    for (int bb = 0; bb < B; bb++) std::copy(s0.begin(), s0.end(), s0b.begin() + bb * hnn);
+    Dev* S0B = up_f32(s0b);
+    wkv7_chunked_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(),
+                         ctx.stream(), S0B->f(), (int64_t)hnn);
+    wkv7_chunked_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
+                          DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), S0B->f(), (int64_t)hnn, nullptr);
+    check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7_chunked per-sequence state sync");
+    compare(p + "y (per-sequence state)", down_bf16(&Y, n), y, tol);
+    compare(p + "dk (per-sequence state)", down_bf16(&DK, n), dk, tol);
+    compare(p + "da (per-sequence state)", down_bf16(&DA, n), da, tol);
+    delete S0B;
+  }
+  for (Dev* d : {R, W, K, Vv, A, Bb, DY, S0}) delete d;
+}
+
 void test_shift_lerp_carried(Context& ctx) {
   const int B = 2, T = 8, C = 96, K = 6;
   const size_t n = (size_t)B * T * C;
@@ -259,6 +329,8 @@ void test_dropout(Context& ctx) {
   for (Dev* d : {X, DXD, DX}) delete d;
 }
 
+// WKV7 forward and backward at a training shape: the sequential kernels (TIME wkv7) and the
+// chunked ones (TIME wkv7_chunked, with its speed-up over the line before) on the same buffers.
 void time_wkv7(Context& ctx, int B, int T, int H) {
   const size_t n = (size_t)B * T * H * kWkvHeadSize;
   Dev r(n * 2), w(n * 2), k(n * 2), v(n * 2), a(n * 2), b(n * 2), y(n * 2), dy(n * 2);
@@ -269,19 +341,33 @@ void time_wkv7(Context& ctx, int B, int T, int H) {
   cudaMemcpy(w.p, wh.data(), n * 2, cudaMemcpyHostToDevice);
   cudaEvent_t e0, e1, e2;
   cudaEventCreate(&e0); cudaEventCreate(&e1); cudaEventCreate(&e2);
-  for (int it = 0; it < 2; it++) {
-    cudaEventRecord(e0, ctx.stream());
-    wkv7_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), y.h(), ck.f(), sa.f(), ctx.stream());
-    cudaEventRecord(e1, ctx.stream());
-    wkv7_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), dy.h(), ck.f(), sa.f(), g1.h(), g2.h(),
-                  g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream());
-    cudaEventRecord(e2, ctx.stream());
-  }
-  cudaEventSynchronize(e2);
-  float f = 0, bw = 0;
-  cudaEventElapsedTime(&f, e0, e1);
-  cudaEventElapsedTime(&bw, e1, e2);
+  auto time_pair = [&](auto&& forward, auto&& backward, float& f, float& bw) {
+    for (int it = 0; it < 2; it++) {  // the second pass is the one timed
+      cudaEventRecord(e0, ctx.stream());
+      forward();
+      cudaEventRecord(e1, ctx.stream());
+      backward();
+      cudaEventRecord(e2, ctx.stream());
+    }
+    cudaEventSynchronize(e2);
+    cudaEventElapsedTime(&f, e0, e1);
+    cudaEventElapsedTime(&bw, e1, e2);
+  };
+  float f = 0, bw = 0, cf = 0, cbw = 0;
+  time_pair([&] { wkv7_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), y.h(), ck.f(), sa.f(), ctx.stream()); },
+            [&] { wkv7_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), dy.h(), ck.f(), sa.f(), g1.h(), g2.h(),
+                                g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream()); },
+            f, bw);
   std::printf("TIME wkv7 B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f\n", B, T, H, f, bw);
+  time_pair([&] { wkv7_chunked_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), y.h(), ck.f(), sa.f(),
+                                       ctx.stream()); },
+            [&] { wkv7_chunked_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), dy.h(), ck.f(), sa.f(), g1.h(),
+                                        g2.h(), g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream(), nullptr, 0); },
+            cf, cbw);
+  check_cuda(cudaGetLastError(), "wkv7 timing");
+  std::printf("TIME wkv7_chunked B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f speedup_forward=%.2f speedup_backward=%.2f\n",
+              B, T, H, cf, cbw, f / cf, bw / cbw);
+  cudaEventDestroy(e0); cudaEventDestroy(e1); cudaEventDestroy(e2);
 }
 
 void test_gemm(Context& ctx) {
@@ -584,6 +670,12 @@ int main(int argc, char** argv) {
     test_norm(ctx, 64, 512, 64, "group_norm");
     test_shift_lerp(ctx);
     test_wkv7_state(ctx, 2, 32, 2);
+    test_wkv7_chunked(ctx, 2, 32, 2, -4.0, -0.5, false, "[B2,T32,H2]");
+    test_wkv7_chunked(ctx, 1, 512, 1, -4.0, -0.5, false, "[B1,T512,H1]");
+    test_wkv7_chunked(ctx, 2, 64, 2, -4.0, -0.5, true, "[B2,T64,H2,s0]");
+    test_wkv7_chunked(ctx, 4, 1024, 2, -4.0, -0.5, true, "[B4,T1024,H2,s0]");
+    test_wkv7_chunked(ctx, 2, 64, 2, -0.6, -0.5, true, "[strongest decay]");  // the clamp's edge
+    test_wkv7_chunked(ctx, 2, 64, 2, -12.0, -6.0, true, "[near-one decay]");
     test_shift_lerp_carried(ctx);
     test_miss_fold(ctx);
     test_dropout(ctx);
@@ -598,6 +690,7 @@ int main(int argc, char** argv) {
       time_wkv7(ctx, 8, 1024, 12);   // 0.1B, ctx 1024, bsz 8
       time_wkv7(ctx, 8, 1024, 32);   // 1.5B, ctx 1024, bsz 8
       time_wkv7(ctx, 1, 4096, 32);   // 1.5B, ctx 4096, bsz 1
+      time_wkv7(ctx, 8, 4096, 12);   // 0.1B, ctx 4096, bsz 8
       time_gemm_call(ctx);
       time_gemm(ctx, 8192, 8192, 8192);
       time_gemm(ctx, 8192, 2048, 2048);

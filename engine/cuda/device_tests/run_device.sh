@@ -5,8 +5,9 @@ set -o pipefail
 OUT=${1:-/tmp/out}
 mkdir -p "$OUT" /tmp/kc
 # The kernels only: cuda_model.cu / cuda_backend.cu assemble the model and need the core
-# library (run_model_check.sh builds those). nccl_communicator.cu is the multi-GPU path (run_multigpu.sh). core/quant.cpp (+ tensor.cpp's bf16 rounding) is
-# the dequantising kernel's CPU twin.
+# library (run_model_check.sh builds those), nccl_communicator.cu needs engine/dist (the CLI's
+# multi-GPU run). core/quant.cpp (+ tensor.cpp's bf16 rounding) is the dequantising kernel's
+# CPU twin.
 KERNELS=$(ls engine/cuda/*.cu | grep -v -e cuda_model.cu -e cuda_backend.cu -e nccl_communicator.cu)
 nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests $KERNELS \
   engine/cuda/device_tests/kernel_check.cu engine/core/quant.cpp engine/core/tensor.cpp \
