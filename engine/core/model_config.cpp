@@ -95,12 +95,12 @@ ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int 
   const std::string version = detect_model_version(header);
   if (version != "x070" && version != "unknown")
     throw EngineError("E_MODEL_VERSION",
-                      "the checkpoint is an " + model_version_label(version) +
-                          " model; this engine trains RWKV-7 (x070) checkpoints only",
-                      version == "x060" ? "train RWKV-6 with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060) "
-                                          "for now, or load an RWKV-x070-World-*.pth / rwkv7-g1-*.pth checkpoint"
-                                        : "load an RWKV-7 checkpoint such as rwkv7-g1-*.pth",
-                      "load_model");
+                      "the checkpoint is an " + model_version_label(version) + " model, not RWKV-7 (x070)",
+                      version == "x060" ? "set --my_testing x060 to train it (RWKV-6 trains on the CPU backend: "
+                                          "--accelerator cpu), or load an RWKV-7 checkpoint such as rwkv7-g1-*.pth"
+                                        : "this engine trains RWKV-7 (x070) and RWKV-6 (x060) checkpoints; load one "
+                                          "such as rwkv7-g1-*.pth",
+                      version == "x060" ? "my_testing" : "load_model");
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& t : header) shapes[t.name] = t.shape;
   auto need = [&](const std::string& n) -> const std::vector<int64_t>& {

@@ -11,12 +11,15 @@
 namespace rwkv {
 
 struct ModelConfig {
+  // The generation (core/model_version.h): "x070" (this header's sizes) or "x060" (RWKV-6,
+  // core/model_x060.h). The CPU backend picks its block from it; the other fields mean the same.
+  std::string version = "x070";
   int n_layer = 0;
   int n_embd = 0;            // C
   int vocab_size = 0;
   int head_size = 64;        // N (head_size_a); n_head = n_embd / head_size
-  int dim_ffn = 0;           // 4 * C in x070
-  int d_decay_lora = 0;      // w1: [C, d_decay_lora]
+  int dim_ffn = 0;           // 4 * C in x070, int(3.5 C) // 32 * 32 in x060
+  int d_decay_lora = 0;      // w1: [C, d_decay_lora] (x060: time_decay_w1)
   int d_aaa_lora = 0;        // a1
   int d_mv_lora = 0;         // v1 (layers > 0)
   int d_gate_lora = 0;       // g1

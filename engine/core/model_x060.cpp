@@ -33,6 +33,7 @@ ModelConfig model_config_x060_for_size(int n_layer, int n_embd, int vocab_size, 
                           std::to_string(head_size),
                       "x060 needs n_embd = n_head * head_size (head_size 64 by default)");
   ModelConfig c;
+  c.version = "x060";
   c.n_layer = n_layer;
   c.n_embd = n_embd;
   c.vocab_size = vocab_size;
@@ -127,6 +128,21 @@ ModelConfig model_config_x060_from_header(const std::vector<TensorInfo>& header)
                         "the tensors disagree with each other: the checkpoint is damaged or was edited");
   }
   return c;
+}
+
+void validate_x060_weights(const ModelConfig& cfg, const StateDict& weights) {
+  std::map<std::string, const HostTensor*> by_name;
+  for (const auto& [n, t] : weights) by_name[n] = &t;
+  for (const auto& [name, shape] : x060_tensor_shapes(cfg)) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      throw EngineError("E_MODEL_SHAPE", "the RWKV-6 (x060) weights have no tensor '" + name + "'",
+                        "the checkpoint is not an x060 model of n_layer " + std::to_string(cfg.n_layer) + ", n_embd " +
+                            std::to_string(cfg.n_embd));
+    if (it->second->numel() != numel(shape))
+      throw EngineError("E_MODEL_SHAPE", name + " has shape " + shape_text(it->second->shape) + ", expected " + shape_text(shape),
+                        "check --n_layer/--n_embd/--vocab_size against the checkpoint");
+  }
 }
 
 }  // namespace rwkv

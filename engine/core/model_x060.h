@@ -1,6 +1,6 @@
 // The shape of an RWKV-6 (x060) model, as RWKV-PEFT's rwkvt/rwkv6 (and RWKV-LM's v6) define it:
 // its tensor names and sizes, read from a checkpoint's header or made for a size. Inspect, the
-// checkpoint check and the planner's tests use it; the x060 forward does not exist yet.
+// checkpoint check, the planner's tests, init and the CPU backend (cpu/x060_layer.h) use it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,5 +25,9 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> x060_tensor_shapes(con
 // Throws EngineError E_MODEL_VERSION when the header is not an x060 model, E_MODEL_SHAPE when a
 // tensor is missing or has another size.
 ModelConfig model_config_x060_from_header(const std::vector<TensorInfo>& header);
+
+// Checks that `weights` holds every tensor of `cfg` with its element count (adapter tensors
+// beside them are the caller's business). Throws EngineError E_MODEL_SHAPE with a hint.
+void validate_x060_weights(const ModelConfig& cfg, const StateDict& weights);
 
 }  // namespace rwkv

@@ -238,7 +238,8 @@ QuantError quant_error(const float* w, const QuantTensor& q) {
 bool quantised_base_tensor(const std::string& name) {
   if (name.rfind("blocks.", 0) != 0) return false;
   for (const char* suf : {".att.receptance.weight", ".att.key.weight", ".att.value.weight", ".att.output.weight",
-                          ".ffn.key.weight", ".ffn.value.weight"})
+                          ".ffn.key.weight", ".ffn.value.weight",
+                          ".att.gate.weight", ".ffn.receptance.weight"})  // x060's two more
     if (ends_with(name, suf)) return true;
   return false;
 }

@@ -88,7 +88,8 @@ struct QuantError {
 };
 QuantError quant_error(const float* w, const QuantTensor& q);
 
-// Whether RWKV-PEFT quantises the base tensor of this name: the six block linears' weights.
+// Whether RWKV-PEFT quantises the base tensor of this name: the block linears' weights (x070's six,
+// x060's eight: its att.gate and ffn.receptance too).
 bool quantised_base_tensor(const std::string& name);
 
 }  // namespace rwkv

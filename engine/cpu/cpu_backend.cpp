@@ -1,8 +1,9 @@
-// The CPU backend: RWKV-7 (x070) forward and backward in float32 exactly as RWKV-PEFT's
-// rwkvt/rwkv7 computes it (see ops.h for each op), with LoRA/PiSSA/MiSS adapters, state tuning
-// and AdamW. Every activation is kept for backward (no recomputation): it is the oracle, not the
-// fast path.
+// The CPU backend: RWKV-7 (x070) and RWKV-6 (x060) forward and backward in float32 exactly as
+// RWKV-PEFT's rwkvt/rwkv7 and rwkvt/rwkv6 compute them (ops.h and x060_ops.h for each op; the
+// x060 block is x060_layer.h), with LoRA/PiSSA/MiSS adapters, state tuning and AdamW. Every
+// activation is kept for backward (no recomputation): it is the oracle, not the fast path.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -11,9 +12,11 @@
 #include "core/backend.h"
 #include "core/errors.h"
 #include "core/dropout_mask.h"
+#include "core/model_shapes.h"
 #include "core/optimizer_state.h"
 #include "cpu/ops.h"
 #include "cpu/pissa.h"
+#include "cpu/x060_layer.h"
 
 namespace rwkv {
 namespace {
@@ -60,6 +63,23 @@ struct LayerParams {
   Linear rec, key, val, out, ffn_key, ffn_val;
 };
 
+// An x060 block's tensors (x060_layer.h reads them through x060::LayerWeights) and linears,
+// indexed by x060::LinearRole.
+struct X060LayerParams {
+  Param *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+  Param *maa_x, *maa_w, *maa_k, *maa_v, *maa_r, *maa_g, *maa_w1, *maa_w2;
+  Param *time_decay, *decay_w1, *decay_w2, *faaaa, *lnx_w, *lnx_b, *ffn_maa_k, *ffn_maa_r;
+  Param* time_state = nullptr;
+  std::array<Linear, x060::kLinearCount> lin;
+};
+
+// Where a block linear sits, for the adapter setup and --quant, whichever generation the block is.
+struct LinearSlot {
+  Linear* lin;
+  const char* module;   // what target_modules names it by (the last part of its name)
+  std::string prefix;   // its state-dict name without ".weight"
+};
+
 struct LayerCache {
   std::vector<float> x_in, ln0_mean, ln0_rstd, x0;                       // x0: after ln0 (layer 0)
   std::vector<float> h1, ln1_mean, ln1_rstd, xx, xr, xw, xk, xv, xa, xg;
@@ -90,14 +110,15 @@ class CpuBackend final : public Backend {
   CpuBackend(const ModelConfig& cfg, const PeftConfig& peft, const StateDict& weights,
              const BackendOptions& opt)
       : cfg_(cfg), peft_(peft), opt_(opt) {
-    validate_x070_weights(cfg, weights);
+    validate_model_weights(cfg, weights);
     std::map<std::string, const HostTensor*> by_name;
     for (const auto& [n, t] : weights) by_name[n] = &t;
-    for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
+    for (const auto& [name, shape] : model_tensor_shapes(cfg)) {
       Param* p = add(name, shape, false);
       p->w = by_name[name]->to_f32();
     }
-    setup_layers();
+    if (x060()) setup_x060_layers();
+    else setup_layers();
     setup_peft(by_name);
     if (opt.quant != QuantType::None) quantize_base();
   }
@@ -119,7 +140,8 @@ class CpuBackend final : public Backend {
 
   LossResult forward(const Batch& batch, float* logits_out) override {
     std::vector<float> logits;
-    run_forward(batch, logits);
+    if (x060()) run_forward_x060(batch, logits);
+    else run_forward(batch, logits);
     LossResult res;
     res.loss = ops::cross_entropy_fwd(logits.data(), batch.targets, batch.loss_mask,
                                       batch.B * batch.T, cfg_.vocab_size, &res.tokens);
@@ -129,7 +151,8 @@ class CpuBackend final : public Backend {
 
   LossResult forward_backward(const Batch& batch, float loss_scale) override {
     std::vector<float> logits;
-    run_forward(batch, logits);
+    if (x060()) run_forward_x060(batch, logits);
+    else run_forward(batch, logits);
     const int M = batch.B * batch.T;
     LossResult res;
     std::vector<float> dlogits(logits.size());
@@ -138,7 +161,8 @@ class CpuBackend final : public Backend {
                                           batch.l2wrap_rows);
     logits.clear();
     logits.shrink_to_fit();
-    run_backward(batch, dlogits);
+    if (x060()) run_backward_x060(batch, dlogits);
+    else run_backward(batch, dlogits);
     ++micro_batches_;
     // The CPU backward finishes every gradient at once; they are reported head first, the order
     // the GPU's backward finishes them in, so the bucket logic is the same.
@@ -383,11 +407,75 @@ class CpuBackend final : public Backend {
       L.ffn_key = {find(p + "ffn.key.weight"), nullptr, nullptr, nullptr, C, F};
       L.ffn_val = {find(p + "ffn.value.weight"), nullptr, nullptr, nullptr, F, C};
     }
+    find_outer_params();
+  }
+
+  void find_outer_params() {
     emb_ = find("emb.weight");
+    ln0_w_ = find("blocks.0.ln0.weight");
+    ln0_b_ = find("blocks.0.ln0.bias");
     ln_out_w_ = find("ln_out.weight");
     ln_out_b_ = find("ln_out.bias");
     head_ = find("head.weight");
   }
+
+  bool x060() const { return cfg_.version == "x060"; }
+
+  void setup_x060_layers() {
+    const int C = cfg_.n_embd, F = cfg_.dim_ffn;
+    x060_layers_.resize(cfg_.n_layer);
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".", a = p + "att.", f = p + "ffn.";
+      X060LayerParams& L = x060_layers_[l];
+      L.ln1_w = find(p + "ln1.weight"); L.ln1_b = find(p + "ln1.bias");
+      L.ln2_w = find(p + "ln2.weight"); L.ln2_b = find(p + "ln2.bias");
+      L.maa_x = find(a + "time_maa_x"); L.maa_w = find(a + "time_maa_w"); L.maa_k = find(a + "time_maa_k");
+      L.maa_v = find(a + "time_maa_v"); L.maa_r = find(a + "time_maa_r"); L.maa_g = find(a + "time_maa_g");
+      L.maa_w1 = find(a + "time_maa_w1"); L.maa_w2 = find(a + "time_maa_w2");
+      L.time_decay = find(a + "time_decay"); L.decay_w1 = find(a + "time_decay_w1"); L.decay_w2 = find(a + "time_decay_w2");
+      L.faaaa = find(a + "time_faaaa");
+      L.lnx_w = find(a + "ln_x.weight"); L.lnx_b = find(a + "ln_x.bias");
+      L.ffn_maa_k = find(f + "time_maa_k"); L.ffn_maa_r = find(f + "time_maa_r");
+      using R = x060::LinearRole;
+      auto set = [&](R role, const std::string& name, int in, int out) {
+        L.lin[size_t(role)] = {find(name + ".weight"), nullptr, nullptr, nullptr, in, out};
+      };
+      set(R::AttReceptance, a + "receptance", C, C);
+      set(R::AttKey, a + "key", C, C);
+      set(R::AttValue, a + "value", C, C);
+      set(R::AttGate, a + "gate", C, C);
+      set(R::AttOutput, a + "output", C, C);
+      set(R::FfnKey, f + "key", C, F);
+      set(R::FfnReceptance, f + "receptance", C, C);
+      set(R::FfnValue, f + "value", F, C);
+    }
+    find_outer_params();
+  }
+
+  // Every block linear of layer l, with the module name target_modules matches: x070's
+  // att.receptance/key/value/output and ffn.key/value; x060's att.receptance/key/value/gate/
+  // output and ffn.key/receptance/value (RWKV-PEFT wraps each of them with make_linear_att/ffn).
+  std::vector<LinearSlot> linear_slots(int l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    if (x060()) {
+      X060LayerParams& L = x060_layers_[l];
+      using R = x060::LinearRole;
+      auto slot = [&](R role, const char* module, const std::string& part) {
+        return LinearSlot{&L.lin[size_t(role)], module, p + part};
+      };
+      return {slot(R::AttReceptance, "receptance", "att.receptance"), slot(R::AttKey, "key", "att.key"),
+              slot(R::AttValue, "value", "att.value"),                slot(R::AttGate, "gate", "att.gate"),
+              slot(R::AttOutput, "output", "att.output"),             slot(R::FfnKey, "key", "ffn.key"),
+              slot(R::FfnReceptance, "receptance", "ffn.receptance"), slot(R::FfnValue, "value", "ffn.value")};
+    }
+    LayerParams& L = layers_[l];
+    return {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
+            {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
+            {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
+  }
+
+  // State tuning's att.time_state of layer l (null until setup_peft adds it).
+  Param*& time_state_of(int l) { return x060() ? x060_layers_[l].time_state : layers_[l].time_state; }
 
   bool targeted(const std::string& module) const {
     return std::find(peft_.target_modules.begin(), peft_.target_modules.end(), module) !=
@@ -405,20 +493,16 @@ class CpuBackend final : public Backend {
       throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
     uint64_t rng = splitmix(peft_.seed ^ 0x5EEDull);
     for (int l = 0; l < cfg_.n_layer; ++l) {
-      LayerParams& L = layers_[l];
       const std::string p = "blocks." + std::to_string(l) + ".";
       if (peft_.method == PeftMethod::State) {
-        L.time_state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
-        auto it = by_name.find(L.time_state->name);  // a state file given as base weights
-        if (it != by_name.end()) L.time_state->w = it->second->to_f32();
-        make_trainable(L.time_state);
+        Param*& state = time_state_of(l);
+        state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
+        auto it = by_name.find(state->name);  // a state file given as base weights
+        if (it != by_name.end()) state->w = it->second->to_f32();
+        make_trainable(state);
         continue;
       }
-      struct Slot { Linear* lin; const char* module; std::string prefix; };
-      Slot slots[] = {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
-                      {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
-                      {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
-      for (auto& s : slots) {
+      for (auto& s : linear_slots(l)) {
         if (!targeted(s.module)) continue;
         Linear& lin = *s.lin;
         if (peft_.method == PeftMethod::Miss) {
@@ -482,9 +566,9 @@ class CpuBackend final : public Backend {
   // residual is taken (setup_peft ran); emb, head, the low-rank matrices and vectors stay fp32.
   void quantize_base() {
     size_t largest = 0;
-    for (auto& L : layers_)
-      for (Linear* lin : {&L.rec, &L.key, &L.val, &L.out, &L.ffn_key, &L.ffn_val}) {
-        Param* W = lin->W;
+    for (int l = 0; l < cfg_.n_layer; ++l)
+      for (const LinearSlot& slot : linear_slots(l)) {
+        Param* W = slot.lin->W;
         if (W->trainable)
           throw EngineError("E_QUANT_TRAINED",
                             std::string("--quant ") + quant_type_name(opt_.quant) + " keeps " + W->name +
@@ -596,15 +680,8 @@ class CpuBackend final : public Backend {
     const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
               N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
     const size_t MC = size_t(M) * C;
-    for (int i = 0; i < M; ++i)
-      if (batch.inputs[i] < 0 || batch.inputs[i] >= V || batch.targets[i] < 0 || batch.targets[i] >= V)
-        throw EngineError("E_DATA_TOKEN", "token id " + std::to_string(std::max(batch.inputs[i], batch.targets[i])) +
-                                              " is outside the vocabulary of " + std::to_string(V),
-                          "the dataset was tokenized for a larger vocabulary than --vocab_size");
+    std::vector<float> x = embed(batch);
     cache_.assign(cfg_.n_layer, LayerCache());
-    std::vector<float> x(MC);
-    for (int i = 0; i < M; ++i)
-      std::copy_n(emb_->w.data() + int64_t(batch.inputs[i]) * C, C, x.data() + size_t(i) * C);
     std::vector<float> v_first;
     uint64_t act = 0;
     for (int l = 0; l < cfg_.n_layer; ++l) {
@@ -710,12 +787,7 @@ class CpuBackend final : public Backend {
       for (size_t i = 0; i < MC; ++i) x[i] += ffo[i];
       act += (MC * 40 + MC * N + size_t(M) * F * 2) * 4;
     }
-    x_final_ = x;
-    lno_mean_.resize(M); lno_rstd_.resize(M); hout_.resize(MC);
-    ops::layernorm_fwd(x.data(), ln_out_w_->w.data(), ln_out_b_->w.data(), hout_.data(),
-                       lno_mean_.data(), lno_rstd_.data(), M, C);
-    logits.assign(size_t(M) * V, 0.0f);
-    ops::linear_fwd(hout_.data(), head_->w.data(), logits.data(), M, C, V);
+    head_forward(x, logits, M);
     act += size_t(M) * V * 8;
     peak_activations_ = std::max(peak_activations_, act);
   }
@@ -724,10 +796,7 @@ class CpuBackend final : public Backend {
     const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, H = cfg_.n_head(),
               N = cfg_.head_size, F = cfg_.dim_ffn, V = cfg_.vocab_size;
     const size_t MC = size_t(M) * C;
-    std::vector<float> dhout(MC, 0.0f), dx(MC, 0.0f);
-    ops::linear_bwd(hout_.data(), head_->w.data(), dlogits.data(), dhout.data(), G(head_), M, C, V);
-    ops::layernorm_bwd(x_final_.data(), ln_out_w_->w.data(), lno_mean_.data(), lno_rstd_.data(),
-                       dhout.data(), dx.data(), G(ln_out_w_), G(ln_out_b_), M, C);
+    std::vector<float> dx = head_backward(dlogits, M);
     std::vector<float> dv_first(MC, 0.0f);
     for (int l = cfg_.n_layer - 1; l >= 0; --l) {
       LayerParams& L = layers_[l];
@@ -846,12 +915,129 @@ class CpuBackend final : public Backend {
         dx.swap(dx_in);
       }
     }
-    if (emb_->trainable)
-      for (int i = 0; i < M; ++i) {
-        float* row = emb_->g.data() + int64_t(batch.inputs[i]) * C;
-        for (int ch = 0; ch < C; ++ch) row[ch] += dx[size_t(i) * C + ch];
-      }
+    embedding_backward(batch, dx);
     cache_.clear();
+  }
+
+  // ---- shared by both generations: emb -> (blocks) -> ln_out -> head ----
+  // The batch's embeddings [B*T, C], after checking every token id against the vocabulary.
+  std::vector<float> embed(const Batch& batch) const {
+    const int M = batch.B * batch.T, C = cfg_.n_embd, V = cfg_.vocab_size;
+    for (int i = 0; i < M; ++i)
+      if (batch.inputs[i] < 0 || batch.inputs[i] >= V || batch.targets[i] < 0 || batch.targets[i] >= V)
+        throw EngineError("E_DATA_TOKEN", "token id " + std::to_string(std::max(batch.inputs[i], batch.targets[i])) +
+                                              " is outside the vocabulary of " + std::to_string(V),
+                          "the dataset was tokenized for a larger vocabulary than --vocab_size");
+    std::vector<float> x(size_t(M) * C);
+    for (int i = 0; i < M; ++i)
+      std::copy_n(emb_->w.data() + int64_t(batch.inputs[i]) * C, C, x.data() + size_t(i) * C);
+    return x;
+  }
+
+  // logits = head(ln_out(x)); keeps x and ln_out's output for head_backward.
+  void head_forward(const std::vector<float>& x, std::vector<float>& logits, int M) {
+    const int C = cfg_.n_embd, V = cfg_.vocab_size;
+    x_final_ = x;
+    lno_mean_.resize(M); lno_rstd_.resize(M); hout_.resize(size_t(M) * C);
+    ops::layernorm_fwd(x.data(), ln_out_w_->w.data(), ln_out_b_->w.data(), hout_.data(),
+                       lno_mean_.data(), lno_rstd_.data(), M, C);
+    logits.assign(size_t(M) * V, 0.0f);
+    ops::linear_fwd(hout_.data(), head_->w.data(), logits.data(), M, C, V);
+  }
+
+  // The gradient at the last block's output, from the logits' gradient.
+  std::vector<float> head_backward(const std::vector<float>& dlogits, int M) {
+    const int C = cfg_.n_embd, V = cfg_.vocab_size;
+    std::vector<float> dhout(size_t(M) * C, 0.0f), dx(size_t(M) * C, 0.0f);
+    ops::linear_bwd(hout_.data(), head_->w.data(), dlogits.data(), dhout.data(), G(head_), M, C, V);
+    ops::layernorm_bwd(x_final_.data(), ln_out_w_->w.data(), lno_mean_.data(), lno_rstd_.data(),
+                       dhout.data(), dx.data(), G(ln_out_w_), G(ln_out_b_), M, C);
+    return dx;
+  }
+
+  void embedding_backward(const Batch& batch, const std::vector<float>& dx) {
+    if (!emb_->trainable) return;
+    const int M = batch.B * batch.T, C = cfg_.n_embd;
+    for (int i = 0; i < M; ++i) {
+      float* row = emb_->g.data() + int64_t(batch.inputs[i]) * C;
+      for (int ch = 0; ch < C; ++ch) row[ch] += dx[size_t(i) * C + ch];
+    }
+  }
+
+  // ---- x060 (RWKV-6): emb -> ln0 -> x060 blocks (x060_layer.h) -> ln_out -> head ----
+  // Runs an x060 block's linears through the backend's adapters (lin_fwd/lin_bwd), keeping each
+  // linear's cache per layer; dropout masks are salted by layer and role.
+  class X060Linears final : public x060::LinearRunner {
+   public:
+    X060Linears(CpuBackend& backend, int layer) : be_(backend), layer_(layer) {}
+    void forward(x060::LinearRole role, const float* x, float* y, int M) override {
+      be_.lin_fwd(be_.x060_layers_[layer_].lin[size_t(role)], x, y, M, be_.x060_lin_cache_[layer_][size_t(role)],
+                  uint64_t(layer_) * 8 + uint64_t(role));
+    }
+    void backward(x060::LinearRole role, const float* x, const float* dy, float* dx, int M) override {
+      be_.lin_bwd(be_.x060_layers_[layer_].lin[size_t(role)], x, dy, dx, M, be_.x060_lin_cache_[layer_][size_t(role)]);
+    }
+
+   private:
+    CpuBackend& be_;
+    int layer_;
+  };
+
+  static x060::TensorRef ref(Param* p) {
+    if (!p) return {};
+    return {p->w.data(), G(p)};
+  }
+
+  x060::LayerWeights x060_weights(int l) {
+    const X060LayerParams& L = x060_layers_[l];
+    x060::LayerWeights w;
+    w.ln1_w = ref(L.ln1_w); w.ln1_b = ref(L.ln1_b); w.ln2_w = ref(L.ln2_w); w.ln2_b = ref(L.ln2_b);
+    w.maa_x = ref(L.maa_x); w.maa_w = ref(L.maa_w); w.maa_k = ref(L.maa_k); w.maa_v = ref(L.maa_v);
+    w.maa_r = ref(L.maa_r); w.maa_g = ref(L.maa_g); w.maa_w1 = ref(L.maa_w1); w.maa_w2 = ref(L.maa_w2);
+    w.time_decay = ref(L.time_decay); w.decay_w1 = ref(L.decay_w1); w.decay_w2 = ref(L.decay_w2);
+    w.faaaa = ref(L.faaaa); w.lnx_w = ref(L.lnx_w); w.lnx_b = ref(L.lnx_b);
+    w.ffn_maa_k = ref(L.ffn_maa_k); w.ffn_maa_r = ref(L.ffn_maa_r);
+    w.time_state = ref(L.time_state);
+    return w;
+  }
+
+  void run_forward_x060(const Batch& batch, std::vector<float>& logits) {
+    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd, V = cfg_.vocab_size;
+    std::vector<float> x = embed(batch);
+    x060_emb_out_ = x;  // ln0's input
+    ln0_mean_.resize(M); ln0_rstd_.resize(M);
+    ops::layernorm_fwd(x060_emb_out_.data(), ln0_w_->w.data(), ln0_b_->w.data(), x.data(), ln0_mean_.data(),
+                       ln0_rstd_.data(), M, C);
+    x060_cache_.assign(cfg_.n_layer, x060::LayerCache());
+    x060_lin_cache_.assign(cfg_.n_layer, {});
+    uint64_t act = x060_emb_out_.size() * 4;
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      X060Linears linears(*this, l);
+      x060::LayerCarry carry;
+      if (batch.carry)
+        carry = {batch.carry->att_shift[l].data(), batch.carry->ffn_shift[l].data(), batch.carry->wkv[l].data()};
+      x060::layer_forward(cfg_, x060_weights(l), linears, B, T, x, x060_cache_[l], batch.carry ? &carry : nullptr);
+      act += x060_cache_[l].bytes();
+    }
+    head_forward(x, logits, M);
+    act += size_t(M) * V * 8;
+    peak_activations_ = std::max(peak_activations_, act);
+  }
+
+  void run_backward_x060(const Batch& batch, const std::vector<float>& dlogits) {
+    const int B = batch.B, T = batch.T, M = B * T, C = cfg_.n_embd;
+    std::vector<float> dx = head_backward(dlogits, M);
+    for (int l = cfg_.n_layer - 1; l >= 0; --l) {
+      X060Linears linears(*this, l);
+      x060::layer_backward(cfg_, x060_weights(l), linears, B, T, x060_cache_[l], dx);
+      x060_cache_[l] = x060::LayerCache();
+    }
+    std::vector<float> dx_emb(dx.size(), 0.0f);
+    ops::layernorm_bwd(x060_emb_out_.data(), ln0_w_->w.data(), ln0_mean_.data(), ln0_rstd_.data(), dx.data(),
+                       dx_emb.data(), G(ln0_w_), G(ln0_b_), M, C);
+    embedding_backward(batch, dx_emb);
+    x060_cache_.clear();
+    x060_lin_cache_.clear();
   }
 
   ModelConfig cfg_;
@@ -863,9 +1049,14 @@ class CpuBackend final : public Backend {
   std::vector<float> shard_m_, shard_v_;
   bool shard_slices_set_ = false;
   std::map<std::string, Param*> by_name_;
-  std::vector<LayerParams> layers_;
+  std::vector<LayerParams> layers_;  // x070
+  std::vector<X060LayerParams> x060_layers_;
   Param *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
-  std::vector<LayerCache> cache_;
+  Param *ln0_w_ = nullptr, *ln0_b_ = nullptr;
+  std::vector<LayerCache> cache_;  // x070
+  std::vector<x060::LayerCache> x060_cache_;
+  std::vector<std::array<LinearCache, x060::kLinearCount>> x060_lin_cache_;
+  std::vector<float> x060_emb_out_, ln0_mean_, ln0_rstd_;  // x060's ln0 (x070 keeps its own in cache_[0])
   std::vector<float> x_final_, lno_mean_, lno_rstd_, hout_;
   std::vector<float> deq_;  // --quant: the dequantised weight of the linear being computed
   int64_t step_ = 0;

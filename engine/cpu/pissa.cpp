@@ -208,6 +208,13 @@ std::vector<std::string> adapted_linear_prefixes(const ModelConfig& cfg,
   std::vector<std::string> out;
   for (int l = 0; l < cfg.n_layer; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
+    if (cfg.version == "x060") {  // x060's block has att.gate and ffn.receptance too
+      for (const char* m : {"receptance", "key", "value", "gate", "output"})
+        if (targeted(m)) out.push_back(p + "att." + m);
+      for (const char* m : {"key", "receptance", "value"})
+        if (targeted(m)) out.push_back(p + "ffn." + m);
+      continue;
+    }
     for (const char* m : {"receptance", "key", "value", "output"})
       if (targeted(m)) out.push_back(p + "att." + m);
     for (const char* m : {"key", "value"})

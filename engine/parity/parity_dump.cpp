@@ -1,5 +1,5 @@
-// Parity harness, our side: loads a checkpoint written by torch.save (base x070 weights, plus
-// lora_A/lora_B when --lora R ALPHA is given), runs the CPU backend's forward and backward on
+// Parity harness, our side: loads a checkpoint written by torch.save (base x070 or x060 weights,
+// plus lora_A/lora_B when --lora R ALPHA is given, or att.time_state with --state), runs the CPU backend's forward and backward on
 // the tokens in TOKENS.pth ("inputs", "targets": int64 [B, T]) and writes OUT.pth with
 // "logits" [B, T, V], "loss" and "grad.<name>" for every trainable tensor, through our own
 // .pth writer (parity.py reads it with torch.load(weights_only=True)).
@@ -16,6 +16,8 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/model_shapes.h"
+#include "core/model_version.h"
 #include "core/pth.h"
 #include "train/infctx.h"
 
@@ -34,7 +36,7 @@ static std::vector<int32_t> ids(const HostTensor& t) {
 int main(int argc, char** argv) {
   try {
     if (argc < 4) {
-      std::fprintf(stderr, "usage: parity_dump MODEL.pth TOKENS.pth OUT.pth [--lora R ALPHA] [--bench STEPS | --infctx CHUNK]\n");
+      std::fprintf(stderr, "usage: parity_dump MODEL.pth TOKENS.pth OUT.pth [--lora R ALPHA | --state] [--bench STEPS | --infctx CHUNK]\n");
       return 2;
     }
     PeftConfig peft;
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
         peft.lora_alpha = float(std::atof(argv[++i]));
         peft.lora_dropout = 0;
         peft.train_parts = {};
+      } else if (!std::strcmp(argv[i], "--state")) {
+        peft.method = PeftMethod::State;  // the checkpoint's att.time_state tensors are the start
       } else if (!std::strcmp(argv[i], "--bench") && i + 1 < argc) {
         bench = std::atoi(argv[++i]);
       } else if (!std::strcmp(argv[i], "--infctx") && i + 1 < argc) {
@@ -57,7 +61,12 @@ int main(int argc, char** argv) {
       if (n.find("lora_") != std::string::npos) adapter.push_back({n, t.to_f32().empty() ? t : HostTensor::from_f32(t.to_f32(), t.shape)});
       else base.push_back({n, t});
     }
-    const ModelConfig cfg = model_config_from_weights(base);
+    std::vector<TensorInfo> header;
+    for (const auto& [n, t] : base) header.push_back({n, t.dtype, t.shape});
+    const std::string version = detect_model_version(header) == "x060" ? "x060" : "x070";
+    const ModelConfig cfg = model_config_from_checkpoint(version, base);
+    // RWKV-PEFT wraps every linear of the block: x060's att.gate too
+    if (version == "x060") peft.target_modules = {"receptance", "key", "value", "gate", "output"};
     auto be = make_cpu_backend(cfg, peft, base, BackendOptions{});
     if (!adapter.empty()) be->import_trainable(adapter);
     StateDict tok = load_pth(argv[2]);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # PyTorch parity on THIS machine's CPU (no GPU needed): RWKV-PEFT's model code in fp32/fp64 on
-# the CPU against our CPU backend, for the plain path (parity.py) and for --train_type infctx
-# (parity_infctx.py). Needs a Python with torch (Debian's python3-torch 1.13 works) and the peer
-# tree at .peer (extracted and patched as ../shared/peer/README.md says; never committed).
+# the CPU against our CPU backend, for the plain path (parity.py), for --train_type infctx
+# (parity_infctx.py) and for RWKV-6 (parity_x060.py, RWKV-PEFT's rwkvt/rwkv6). Needs a Python
+# with torch (Debian's python3-torch 1.13 works) and the peer tree at .peer (extracted and
+# patched as ../shared/peer/README.md says; never committed).
 # Debian's torch 1.13 lacks torch.compile and einops, which the peer imports: a throw-away shim
 # folder provides an identity torch.compile and an einops stub (used only by DiSHA, not checked).
 #   bash engine/parity/run_parity_local.sh [OUT_DIR]   (default engine/parity/results/cpu_local)
@@ -29,4 +30,6 @@ rc=0
 cp "$WORK/parity.json" "$OUT/" 2>/dev/null || true
 (cd "$WORK" && "$PY" "$ROOT/engine/parity/parity_infctx.py" "$ROOT/.peer" "$ROOT/dist/bin/rwkv-train" "$DUMP" "$WORK") 2>&1 | tee "$OUT/parity_infctx.log" || rc=1
 cp "$WORK/parity_infctx.json" "$OUT/" 2>/dev/null || true
+(cd "$WORK" && "$PY" "$ROOT/engine/parity/parity_x060.py" "$ROOT/.peer" "$ROOT/dist/bin/rwkv-train" "$DUMP" "$WORK") 2>&1 | tee "$OUT/parity_x060.log" || rc=1
+cp "$WORK/parity_x060.json" "$OUT/" 2>/dev/null || true
 exit $rc

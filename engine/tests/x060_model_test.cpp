@@ -1,6 +1,7 @@
 // RWKV-6 (x060) checkpoints on the CPU side: the model description (names and shapes as
 // RWKV-PEFT's rwkvt/rwkv6 makes them), reading sizes back from a header, the checkpoint check
-// against --my_testing/--n_layer/--n_embd, the planner's exact count, and the training refusal.
+// against --my_testing/--n_layer/--n_embd, the planner's exact count, the options of an x060 run
+// (trained on the CPU, adapters on all eight linears) and the GPU's refusal.
 #include <functional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/model_x060.h"
 #include "core/planner.h"
 #include "tests/check.h"
+#include "train/gpu_support.h"
 #include "train/train_options.h"
 
 namespace {
@@ -148,28 +150,52 @@ void checkpoint_against_flags() {
   CHECK(error_code([&] { rwkv::check_checkpoint_model(v6, f); }, &msg) == "E_MODEL_VERSION");
   CHECK(msg.find("the checkpoint is an RWKV-6 (x060) model") != std::string::npos && msg.find("set --my_testing x060") != std::string::npos);
   CHECK(rwkv::check_checkpoint_model(v7, f).n_embd == 128);
-  // the trainer's x070 loader names the version instead of a missing att.w1
-  CHECK(error_code([&] { rwkv::model_config_from_header(v6); }, &msg) == "E_MODEL_VERSION");
-  CHECK(msg.find("RWKV-6 (x060)") != std::string::npos && msg.find("RWKV-PEFT") != std::string::npos);
+  // the trainer's x070 loader names the version instead of a missing att.w1, and the way to train it
+  CHECK(error_code([&] { rwkv::model_config_from_header(v6); }, &msg, &flag) == "E_MODEL_VERSION");
+  CHECK(msg.find("RWKV-6 (x060)") != std::string::npos && msg.find("set --my_testing x060") != std::string::npos &&
+        flag == "my_testing");
 }
 
-void training_x060_is_refused_with_the_way_forward() {
+void x060_trains_on_the_cpu_and_is_refused_on_the_gpu() {
   std::string msg, flag;
   const auto base = std::vector<std::string>{"--data_file", "x", "--data_type", "binidx", "--proj_dir", "out",
-                                             "--n_layer", "24", "--n_embd", "2048", "--vocab_size", "65536",
-                                             "--accelerator", "cpu"};
-  auto with = [&](const char* v) {
+                                             "--n_layer", "24", "--n_embd", "2048", "--vocab_size", "65536"};
+  auto with = [&](const char* v, const char* accelerator, std::vector<std::string> more = {}) {
     auto a = base;
-    a.insert(a.end(), {"--my_testing", v});
+    a.insert(a.end(), {"--my_testing", v, "--accelerator", accelerator});
+    a.insert(a.end(), more.begin(), more.end());
     return rwkv::parse_flags(a);
   };
-  CHECK(error_code([&] { rwkv::train_options_from_flags(with("x060")); }, &msg, &flag) == "E_FLAG_UNSUPPORTED");
-  CHECK(flag == "my_testing");
-  CHECK(msg.find("training RWKV-6 (x060) is not implemented in this engine yet") != std::string::npos);
-  CHECK(msg.find("RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060)") != std::string::npos);
-  CHECK(error_code([&] { rwkv::train_options_from_flags(with("x052")); }, &msg) == "E_FLAG_UNSUPPORTED");
-  CHECK(msg.find("only RWKV-7 (x070)") != std::string::npos);
-  CHECK(error_code([&] { rwkv::train_options_from_flags(with("x070")); }) != "E_FLAG_UNSUPPORTED");
+  const rwkv::TrainOptions cpu = rwkv::train_options_from_flags(with("x060", "cpu"));
+  CHECK(cpu.model_version == "x060");
+  CHECK(!rwkv::cuda_refusal(cpu).has_value());
+  // the GPU: E_CUDA_UNSUPPORTED (the editor's RWKV026) on --my_testing, before anything loads
+  const rwkv::TrainOptions gpu = rwkv::train_options_from_flags(with("x060", "gpu"));
+  const auto refusal = rwkv::cuda_refusal(gpu);
+  CHECK(refusal.has_value() && refusal->code == "E_CUDA_UNSUPPORTED" && refusal->flag == "my_testing");
+  if (refusal) {
+    CHECK(std::string(refusal->what()).find("the CUDA backend has no WKV6 kernel yet") != std::string::npos);
+    CHECK(refusal->hint.find("--accelerator cpu") != std::string::npos);
+  }
+  CHECK(rwkv::train_options_from_flags(with("x070", "cpu")).model_version == "x070");
+  // the older RWKV-PEFT wraps every linear of an x060 block (att.gate included); peft's
+  // "all-linear" and its default do too, and "gate" is a target only x060 has
+  const auto lora_old = rwkv::train_options_from_flags(
+      with("x060", "cpu", {"--peft", "lora", "--lora_config", R"({"lora_r":8,"lora_alpha":16})"}));
+  CHECK((lora_old.peft.target_modules == std::vector<std::string>{"receptance", "key", "value", "gate", "output"}));
+  const auto lora_new = rwkv::train_options_from_flags(
+      with("x060", "cpu", {"--peft", "lora", "--peft_config", R"({"r":8,"target_modules":"all-linear"})"}));
+  CHECK(lora_new.peft.target_modules.size() == 5);
+  const auto x070_lora = rwkv::train_options_from_flags(
+      with("x070", "cpu", {"--peft", "lora", "--lora_config", R"({"lora_r":8,"lora_alpha":16})"}));
+  CHECK(x070_lora.peft.target_modules.size() == 4);
+  CHECK(error_code([&] {
+          rwkv::train_options_from_flags(
+              with("x070", "cpu", {"--peft", "lora", "--peft_config", R"({"r":8,"target_modules":["gate"]})"}));
+        }) == "E_FLAG_UNSUPPORTED");
+  // RWKV-5 still is not trained
+  CHECK(error_code([&] { rwkv::train_options_from_flags(with("x052", "cpu")); }, &msg, &flag) == "E_FLAG_UNSUPPORTED");
+  CHECK(flag == "my_testing" && msg.find("only RWKV-7 (x070) and RWKV-6 (x060)") != std::string::npos);
 }
 
 }  // namespace
@@ -179,6 +205,6 @@ int main() {
   official_parameter_counts();
   header_round_trip_and_damage();
   checkpoint_against_flags();
-  training_x060_is_refused_with_the_way_forward();
+  x060_trains_on_the_cpu_and_is_refused_on_the_gpu();
   return rwkv_test::summary("x060_model_test");
 }

@@ -5,6 +5,8 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/model_shapes.h"
+#include "core/model_version.h"
 #include "cpu/pissa.h"
 #include "train/adapter_files.h"
 
@@ -22,7 +24,11 @@ MergeResult merge_adapter(const StateDict& base_in, const std::string& adapter_p
                       "the PiSSA run wrote it into its proj_dir beside rwkv-N.pth");
   StateDict base = base_in;
   const AdapterFile adapter = load_adapter(adapter_path);
-  const ModelConfig cfg = model_config_from_weights(base);
+  // the base's own generation (x070 or x060): a merge needs no --my_testing
+  std::vector<TensorInfo> header;
+  for (const auto& [name, t] : base) header.push_back({name, t.dtype, t.shape});
+  const std::string version = detect_model_version(header);
+  const ModelConfig cfg = model_config_from_checkpoint(version == "x060" ? "x060" : "x070", base);
   PeftConfig peft;
   peft.method = type == "miss" ? PeftMethod::Miss : PeftMethod::Lora;
   peft.target_modules.clear();

@@ -13,11 +13,19 @@ EngineError unsupported(const std::string& what, const std::string& hint, const 
 }  // namespace
 
 // Every PEFT method (full, LoRA with dropout, PiSSA, MiSS/disha/bone, state tuning), --grad_cp
-// and infctx run on the GPU (verified against the CPU backend on an H100:
+// and infctx run on the GPU for RWKV-7 (verified against the CPU backend on an H100:
 // engine/cuda/device_tests/results/). What is left are the WKV7 kernel's shape limits, and
 // --quant, whose GPU path is behind RWKV_CUDA_QUANT=1 until it has run on a GPU (core/gpu_switches.h).
 std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.accelerator == "cpu") return std::nullopt;
+  // RWKV-6 trains on the CPU backend (cpu/x060_layer.h), the oracle a GPU WKV6 kernel will be
+  // compared with; the CUDA backend has only the x070 block and the WKV7 kernel.
+  if (o.model_version == "x060")
+    return EngineError("E_CUDA_UNSUPPORTED",
+                       "RWKV-6 (x060) training is not yet implemented on the GPU: the CUDA backend has no WKV6 kernel yet",
+                       "train this RWKV-6 model with --accelerator cpu (every PEFT method runs there), or on the GPU "
+                       "with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060)",
+                       "my_testing");
   if (o.head_size != 64)
     return unsupported("head size " + std::to_string(o.head_size) + " (the GPU WKV7 kernel is built for 64)",
                        "use --accelerator cpu for this model", o.head_size_flag);

@@ -5,6 +5,8 @@
 #include <map>
 #include <random>
 
+#include "core/model_x060.h"
+
 namespace rwkv {
 namespace {
 
@@ -155,6 +157,73 @@ StateDict init_x070_weights(const ModelConfig& cfg, uint64_t seed) {
     out.push_back({name, HostTensor::from_f32(w, shape)});
   }
   return out;
+}
+
+StateDict init_x060_weights(const ModelConfig& cfg, uint64_t seed, double emb_bound) {
+  std::mt19937_64 gen(seed);
+  const int C = cfg.n_embd, L = cfg.n_layer;
+  auto uniform = [&](std::vector<float>& v, double bound) {
+    std::uniform_real_distribution<double> u(-bound, bound);
+    for (float& x : v) x = float(u(gen));
+  };
+  StateDict out;
+  for (const auto& [name, shape] : x060_tensor_shapes(cfg)) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    std::vector<float> w(size_t(n), 0.0f);
+    const auto ends = [&](const char* s) {
+      const std::string t(s);
+      return name.size() >= t.size() && name.compare(name.size() - t.size(), t.size(), t) == 0;
+    };
+    int layer = 0;
+    if (name.rfind("blocks.", 0) == 0) layer = std::stoi(name.substr(7));
+    const double r01 = L > 1 ? double(layer) / (L - 1) : 0.0;  // ratio_0_to_1
+    const double r10 = 1.0 - double(layer) / L;                // ratio_1_to_almost0
+    // 1 - (i/C)^power - offset, the "fancy time_mix" curves
+    auto curve = [&](double power, double offset) {
+      for (int i = 0; i < C; ++i) w[i] = float(1.0 - (std::pow(double(i) / C, power) + offset));
+    };
+    // generate_init_weight: the 2-D non-"time_" tensors are orthogonal with gain sqrt(rows/cols)
+    // for tall ones, times a per-name scale (0: zeros)
+    auto orthogonal_scaled = [&](double scale) {
+      const double gain = shape[0] > shape[1] ? std::sqrt(double(shape[0]) / shape[1]) : 1.0;
+      orthogonal(w, shape[0], shape[1], gain * scale, gen);
+    };
+    if (name == "emb.weight") {
+      uniform(w, emb_bound);
+    } else if (name == "head.weight") {
+      orthogonal_scaled(0.5);
+    } else if (ends("ln_x.weight")) {
+      for (float& x : w) x = float(std::pow(double(layer + 1) / L, 0.7));
+    } else if (ends(".weight") && (name.find(".ln") != std::string::npos || name.rfind("ln_", 0) == 0)) {
+      for (float& x : w) x = 1.0f;
+    } else if (ends("att.time_maa_x") || ends("att.time_maa_w") || ends("att.time_maa_k") || ends("ffn.time_maa_k") ||
+               ends("ffn.time_maa_r")) {
+      curve(r10, 0.0);
+    } else if (ends("att.time_maa_v")) {
+      curve(r10, 0.3 * r01);
+    } else if (ends("att.time_maa_r") || ends("att.time_maa_g")) {
+      curve(0.5 * r10, 0.0);
+    } else if (ends("att.time_maa_w1") || ends("att.time_maa_w2") || ends("att.time_decay_w1") ||
+               ends("att.time_decay_w2")) {
+      uniform(w, 1e-4);
+    } else if (ends("att.time_decay")) {
+      for (int i = 0; i < C; ++i) w[i] = float(-6 + 5 * std::pow(double(i) / (C - 1), 0.7 + 1.3 * r01));
+    } else if (ends("att.time_faaaa")) {
+      for (int i = 0; i < C; ++i) w[i] = float(r01 * (1 - double(i) / (C - 1)) + ((i + 1) % 3 - 1) * 0.1);
+    } else if (ends("att.output.weight") || ends("ffn.value.weight") || ends("ffn.receptance.weight")) {
+      // zeros: each block starts as the identity
+    } else if (ends(".weight") && shape.size() == 2) {
+      orthogonal_scaled(1.0);  // att.receptance/key/value/gate, ffn.key
+    }
+    // zeros: the biases
+    out.push_back({name, HostTensor::from_f32(w, shape)});
+  }
+  return out;
+}
+
+StateDict init_model_weights(const ModelConfig& cfg, uint64_t seed, double x060_emb_bound) {
+  return cfg.version == "x060" ? init_x060_weights(cfg, seed, x060_emb_bound) : init_x070_weights(cfg, seed);
 }
 
 }  // namespace rwkv

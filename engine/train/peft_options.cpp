@@ -9,7 +9,21 @@
 namespace rwkv {
 namespace {
 
-const char* kLinears = "x070 linears: receptance, key, value, output (key/value also match ffn.key/ffn.value)";
+// The block linears an adapter can wrap, by the names target_modules uses (the last part of the
+// module's name, as peft matches it). x060 has two more than x070: att.gate and ffn.receptance
+// (which "receptance" also matches).
+std::string linears_text(bool x060) {
+  return x060 ? "x060 linears: receptance, key, value, gate, output (receptance/key/value also match ffn.receptance/"
+                "ffn.key/ffn.value)"
+              : "x070 linears: receptance, key, value, output (key/value also match ffn.key/ffn.value)";
+}
+
+// Every linear of the block: what the older RWKV-PEFT wraps (make_linear_att/ffn on each of them)
+// and peft's "all-linear".
+std::vector<std::string> every_linear(bool x060) {
+  if (x060) return {"receptance", "key", "value", "gate", "output"};
+  return {"receptance", "key", "value", "output"};
+}
 
 [[noreturn]] void unsupported(const std::string& what, const std::string& hint) {
   throw EngineError("E_FLAG_UNSUPPORTED", what + " is not supported by this engine", hint);
@@ -75,25 +89,26 @@ void check_known(const Json& cfg, const std::vector<std::string>& known, const s
 // peft matches a target name against the end of a module's dotted name: "key" hits att.key and
 // ffn.key. This engine adapts those six linears; "all-linear" is peft's name for all of them
 // (it leaves the output head out).
-std::vector<std::string> target_modules(const Json& cfg) {
+std::vector<std::string> target_modules(const Json& cfg, bool x060) {
   const Json* tm = cfg.find("target_modules");
-  if (!tm || tm->is_null()) return {"receptance", "key", "value", "output"};
+  if (!tm || tm->is_null()) return every_linear(x060);
   if (tm->kind() == Json::Kind::String) {
-    if (tm->as_string() == "all-linear") return {"receptance", "key", "value", "output"};
+    if (tm->as_string() == "all-linear") return every_linear(x060);
     unsupported("target_modules as a regular expression (\"" + tm->as_string() + "\")",
-                std::string("give a list of module names; ") + kLinears);
+                "give a list of module names; " + linears_text(x060));
   }
   if (tm->kind() != Json::Kind::Array)
     throw EngineError("E_PEFT_CONFIG", "target_modules must be a list of module names", "e.g. [\"receptance\",\"key\",\"value\",\"output\"]");
+  const std::vector<std::string> known = every_linear(x060);
   std::vector<std::string> out;
   for (const auto& m : tm->items()) {
-    if (m.kind() != Json::Kind::String) throw EngineError("E_PEFT_CONFIG", "target_modules holds a non-string", kLinears);
+    if (m.kind() != Json::Kind::String) throw EngineError("E_PEFT_CONFIG", "target_modules holds a non-string", linears_text(x060));
     const std::string name = m.as_string();
-    if (name != "receptance" && name != "key" && name != "value" && name != "output")
-      unsupported("target module '" + name + "'", std::string("adapters wrap whole module names; ") + kLinears);
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      unsupported("target module '" + name + "'", "adapters wrap whole module names; " + linears_text(x060));
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   }
-  if (out.empty()) throw EngineError("E_PEFT_CONFIG", "target_modules is empty", kLinears);
+  if (out.empty()) throw EngineError("E_PEFT_CONFIG", "target_modules is empty", linears_text(x060));
   return out;
 }
 
@@ -134,7 +149,7 @@ void parse_new_lora(const Json& cfg, TrainOptions& o) {
   o.peft.lora_alpha = float(number(cfg, "lora_alpha", 8));
   o.peft.lora_dropout = float(number(cfg, "lora_dropout", 0));
   o.peft.use_rslora = flag(cfg, "use_rslora", false);
-  o.peft.target_modules = target_modules(cfg);
+  o.peft.target_modules = target_modules(cfg, o.model_version == "x060");
   const std::string init = text(cfg, "init_lora_weights", "true");
   o.init_lora_weights = init == "True" ? "true" : init;
   if (o.init_lora_weights == "pissa") {
@@ -166,12 +181,13 @@ void parse_new_miss(const Json& cfg, TrainOptions& o) {
   const std::string init = text(cfg, "init_weights", "true");
   if (init != "true" && init != "True")
     unsupported("MiSS init_weights \"" + init + "\" (bat/mini variants)", "the balance variant (init_weights true) is implemented");
-  o.peft.target_modules = target_modules(cfg);
+  o.peft.target_modules = target_modules(cfg, o.model_version == "x060");
 }
 
 void parse_legacy(const std::string& method, const std::string& flag_name, const Json& cfg, TrainOptions& o) {
   if (cfg.kind() != Json::Kind::Object)
     throw EngineError("E_PEFT_CONFIG", "--" + flag_name + " must be a JSON object", "", flag_name);
+  o.peft.target_modules = every_linear(o.model_version == "x060");  // the older RWKV-PEFT wraps them all
   if (method == "lora") {
     check_known(cfg, {"lora_load", "lora_r", "lora_alpha", "lora_dropout"}, "--lora_config");
     o.peft.r = integer(cfg, "lora_r", 8);

@@ -7,6 +7,7 @@
 #include "core/binidx.h"
 #include "core/errors.h"
 #include "core/flags.h"
+#include "core/model_shapes.h"
 #include "core/quant.h"
 #include "dist/multigpu_switch.h"
 #include "train/data_source.h"
@@ -235,19 +236,21 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
                           " with --accelerator cpu: the CPU backend trains in one process",
                       "use --devices 1 --num_nodes 1 on the CPU (raise --micro_bsz for a larger batch), or train on GPUs",
                       o.devices > 1 ? "devices" : "num_nodes");
+  // --my_testing picks the generation as in RWKV-PEFT (x070 when not given: the flag table's
+  // x052 default is RWKV-PEFT's, whose RWKV-5 this engine does not train). RWKV-6 (x060) trains on
+  // the CPU backend; the GPU's refusal (no WKV6 kernel yet) is train/gpu_support.cpp's.
   const std::string my_testing = f.get_string("my_testing");
-  // x060 checkpoints load, inspect and plan (core/model_x060.h) but have no forward yet: say so,
-  // and where they train today, rather than the generic refusal.
-  if (f.has("my_testing") && my_testing == "x060")
+  if (f.has("my_testing")) {
+    if (!model_version_trains(my_testing))
+      throw EngineError("E_FLAG_UNSUPPORTED",
+                        "--my_testing " + my_testing + ": only RWKV-7 (x070) and RWKV-6 (x060) are trained by this engine",
+                        "use --my_testing x070 or x060", "my_testing");
+    o.model_version = my_testing;
+  }
+  if (o.lm_v7 && o.model_version != "x070")
     throw EngineError("E_FLAG_UNSUPPORTED",
-                      "--my_testing x060: training RWKV-6 (x060) is not implemented in this engine yet "
-                      "(x060 checkpoints can be inspected and planned, not trained)",
-                      "train RWKV-6 with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060) for now, "
-                      "or train an RWKV-7 (x070) checkpoint here with --my_testing x070",
-                      "my_testing");
-  if (f.has("my_testing") && my_testing != "x070")
-    throw EngineError("E_FLAG_UNSUPPORTED", "--my_testing " + my_testing + ": only RWKV-7 (x070) is trained by this engine",
-                      "use --my_testing x070", "my_testing");
+                      "--my_testing " + o.model_version + " with RWKV-LM's flags: its train_temp trains RWKV-7 (x070) only",
+                      "use RWKV-PEFT's flags (no --train_stage/--head_size) for an RWKV-6 model", "my_testing");
 
   // Flags whose meaning this engine does not implement: a non-default value is an error
   // (training would silently differ from what the user asked for), never a quiet no-op.

@@ -25,6 +25,7 @@ struct TrainOptions {
   int vocab_size = 65536;
   int ctx_len = 1024;
   int n_layer = 6, n_embd = 512, head_size = 64;
+  std::string model_version = "x070";  // --my_testing: x070 (RWKV-7) or x060 (RWKV-6, CPU backend only)
   std::string head_size_flag = "head_size_a";  // the flag head_size was read from (RWKV-LM spells it head_size)
   float head_size_divisor = 8;
   int64_t epoch_steps = 1000, epoch_count = 500, epoch_begin = 0, epoch_save = 5;

@@ -16,6 +16,8 @@
 #include "core/gpu_switches.h"
 #include "core/paths.h"
 #include "core/gpus.h"
+#include "core/model_shapes.h"
+#include "core/model_version.h"
 #include "core/planner.h"
 #include "core/pth.h"
 #include "dist/data_parallel.h"
@@ -278,12 +280,13 @@ class Trainer {
     if (o_.continue_newest) {
       weights = load_newest();
     } else if (o_.load_model.empty()) {
-      cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+      cfg_ = model_config_for_version(o_.model_version, o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
       const std::string init_path = o_.proj_dir + "/rwkv-init.pth";
       if (path_exists(init_path)) {
         weights = load_pth(init_path);  // a resumed random-init run starts from the same init
       } else {
-        weights = init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed));
+        // x060: RWKV-PEFT's generate_init_weight draws the embedding in +-lr_init
+        weights = init_model_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed), o_.lr_init);
         if (writer() && writes_files()) {  // the other ranks made the same weights from the same seed
           save_pth(init_path, weights);
           emit_checkpoint(init_path, "init");
@@ -294,14 +297,15 @@ class Trainer {
         throw EngineError("E_LOAD_MODEL", "--load_model " + o_.load_model + " does not exist",
                           o_.load_model == "0" ? "--load_model 0 (continue from the newest rwkv-N.pth in proj_dir) "
                                                  "is RWKV-LM's, with --train_stage 2 or 3"
-                                               : "give the path of an RWKV-7 .pth checkpoint");
+                                               : "give the path of an RWKV-7 (or, with --my_testing x060, RWKV-6) "
+                                                 ".pth checkpoint");
       weights = load_pth(o_.load_model);
       loaded_from_ = o_.load_model;
       loaded_bytes_ = file_bytes(loaded_from_);
     }
     if (o_.continue_newest || !o_.load_model.empty()) {
       const std::string& from = loaded_from_;
-      cfg_ = model_config_from_weights(weights, o_.head_size);
+      cfg_ = model_config_from_checkpoint(o_.model_version, weights, o_.head_size);
       auto given = [&](const char* n) {
         for (const auto& g : o_.given_flags) if (g == n) return true;
         return false;
@@ -333,6 +337,12 @@ class Trainer {
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
+      // a second line behind train/gpu_support.cpp (which refuses --my_testing x060 on the GPU):
+      // the CUDA backend builds the x070 block only
+      if (cfg_.version != "x070")
+        throw EngineError("E_CUDA_UNSUPPORTED",
+                          model_version_label(cfg_.version) + " training is not yet implemented on the GPU",
+                          "train it with --accelerator cpu", "my_testing");
 #ifdef RWKV_HAVE_CUDA
       backend_ = make_cuda_backend(cfg_, start.backend_peft, weights, bo);
 #else
@@ -472,7 +482,7 @@ class Trainer {
 
   void emit_start() {
     Json model = Json::object();
-    model.set("version", "x070");
+    model.set("version", cfg_.version);
     model.set("n_layer", cfg_.n_layer);
     model.set("n_embd", cfg_.n_embd);
     model.set("vocab_size", cfg_.vocab_size);

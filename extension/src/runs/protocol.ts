@@ -20,7 +20,7 @@ export interface StartEvent extends EventBase {
   proj_dir?: string; // the run's output folder
   config?: Record<string, unknown>; // the resolved flags, by flag name
   model?: {
-    version?: 'x070'; // the RWKV architecture
+    version?: 'x070' | 'x060'; // the RWKV architecture
     n_layer?: number;
     n_embd?: number;
     vocab_size?: number;
