@@ -219,7 +219,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   if (s >= argv.length) return undefined;
   const words = argv.slice(s + 1);
   let { args, strays, needsTrainerPass } = parseFlagArgs(words);
-  const { trainer, reason } = detectTrainer(args);
+  const { trainer, evidence } = detectTrainer(args);
   // abbreviations and option-like words depend on the trainer's own options
   if (needsTrainerPass || args.some((a) => !hasOption(a.name, trainer))) ({ args, strays } = parseFlagArgs(words, trainer));
   // words known only at run time that may hold flags ("$@", an unset $EXTRA, $(...)): not strays
@@ -246,7 +246,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
     launcher: PYTHON.test(launcherWord) ? 'python' : base,
     script: at(s),
     trainer,
-    trainerReason: reason,
+    trainerEvidence: evidence,
     args,
     strays,
     words,

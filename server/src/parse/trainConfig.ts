@@ -22,7 +22,10 @@ export interface Value extends MappedText {
 
 export interface VariableUse { name: string; useSpan: Span; assignSpan?: Span }
 
-/** One `--name value` (or YAML key) in a run. */import type { Lookalike } from './lookalikes';
+import type { Lookalike } from './lookalikes';
+import type { TrainerEvidence } from './trainer';
+
+/** One `--name value` (or YAML key) in a run. */
 
 export interface FlagArg {
   name: string;
@@ -68,8 +71,8 @@ export interface TrainRun {
   /** The train.py path as written (expanded). */
   script: string;
   trainer: Trainer;
-  /** Why that trainer was chosen (shown in hover). */
-  trainerReason: string;
+  /** Why that trainer was chosen (worded by trainerReason, shown in hover and in messages). */
+  trainerEvidence: TrainerEvidence;
   args: FlagArg[];
   /** Every word after train.py, expanded, as bash passes them (the differential tests compare these with bash). */
   words?: Value[];
