@@ -40,7 +40,7 @@ export const check: Check = {
   code: 'RWKV005',
   name: 'missing-flag',
   docs: {
-    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining). When the call ended a line early (a line without its trailing \\, so bash runs the next flag line as a command) it says that instead.',
+    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining). When the call ended a line early (a line without its trailing \\, so bash runs the next flag line as a command) it says that instead, and whether `set -e` then stops the script there.',
     why: 'The run fails when loading the checkpoint or, worse, trains a model of the wrong shape.',
     example: 'python train.py --load_model rwkv7-g1-1.5b.pth --data_file data/x --data_type binidx',
     fix: 'Add the named flags (quick fix: adds those whose value is known from the checkpoint or its file name, and vocab_size 65536).',
@@ -54,7 +54,7 @@ export const check: Check = {
       const missing = list.length ? `; train.py therefore misses ${list.map((n) => `--${n.flag}`).join(', ')}` : '';
       return [{
         code: 'RWKV005', severity: 'error', span: runHead(run),
-        message: `The train.py command ends at line ${e.line + 1}: that line has no trailing \\, so bash runs line ${e.line + 2} (${e.nextText} ...) as a separate command ("command not found") and its flags never reach train.py${missing}.`,
+        message: `The train.py command ends at line ${e.line + 1}: that line has no trailing \\, so bash runs line ${e.line + 2} (${e.nextText} ...) as a separate command ("command not found") and its flags never reach train.py${missing}.${e.exits ? ' The script has set -e, so that failure stops it there: no command after it runs, the train.py calls below included.' : ''}`,
         related: [{ span: e.next, message: 'bash runs this line as its own command' }],
         fixes: [{ title: `Add \\ at the end of line ${e.line + 1}`, preferred: true, edits: [{ span: { start: run.span.end, end: run.span.end }, newText: ' \\' }] }],
       }];

@@ -80,7 +80,7 @@ export interface TrainRun {
   forwardsArgs?: boolean;
   /** The call is in one of several exclusive branches (if/elif/else, case arms): which one, e.g. "case $MODEL in v6)". */
   branch?: string;
-  /** In a case arm that the known subject does not match: bash never runs it (checked, but not offered to Run Training). */
+  /** Bash never runs it: in a case arm that the known subject does not match, or after a command that stops a `set -e` script (checked, but not offered to Run Training). */
   unreachable?: boolean;
   /** Words after train.py known only at run time that may hold flags (`"$@"`, an unset `$EXTRA`, `$(...)`). */
   openArgs?: Value[];
@@ -90,8 +90,9 @@ export interface TrainRun {
   env: Record<string, string>;
   /** Directory changed to with `cd` before the call, as written (relative to the script's cwd). */
   cd?: string;
-  /** The call ended at this line (0-based) without a trailing \, and the next command is a flag: bash runs it as a command. */
-  endedEarly?: { line: number; next: Span; nextText: string };
+  /** The call ended at this line (0-based) without a trailing \, and the next command is a flag: bash runs it as a command.
+   * `exits`: `set -e` is on there, so that command's failure stops the script (the calls after it are unreachable). */
+  endedEarly?: { line: number; next: Span; nextText: string; exits?: boolean };
 }
 
 export interface ParseProblem {
