@@ -8,7 +8,8 @@ import { runHead } from './util';
 
 interface Need { flag: string; why: string }
 
-function needs(run: TrainRun): Need[] {
+/** The flags a run needs for its mode but does not give (RWKV026 leaves engine refusals about these to this check). */
+export function needs(run: TrainRun): Need[] {
   const out: Need[] = [];
   const v = (n: string): unknown => effective(run, n).value;
   const has = (n: string): boolean => !!findArg(run, n);
