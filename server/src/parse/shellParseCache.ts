@@ -7,10 +7,10 @@
 import { IncrementalLexer } from './incrementalLexer';
 import type { Command } from './shellLexer';
 import type { Scope } from './shellExpand';
-import type { TrainRun } from './trainConfig';
+import type { ScriptCall, TrainRun } from './trainConfig';
 
 /** The walk's state before commands[index] of the parse that recorded it. */
-export interface WalkState { commands: Command[]; index: number; scope: Scope; cd: string | undefined; runs: TrainRun[]; flow: ExitFlow }
+export interface WalkState { commands: Command[]; index: number; scope: Scope; cd: string | undefined; runs: TrainRun[]; scriptCalls: ScriptCall[]; flow: ExitFlow }
 
 /** What decides whether bash stops the script at a failing command (see shellScript.ts). */
 export interface ExitFlow {

@@ -9,7 +9,7 @@ import type { ExitFlow, ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
-import { emptyConfig, type TrainConfig, type TrainRun, type Value } from './trainConfig';
+import { emptyConfig, type ScriptCall, type TrainConfig, type TrainRun, type Value } from './trainConfig';
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
 const KEYWORDS = new Set(['then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{', '}', 'time', 'nohup', 'exec', 'sudo', 'command']);
@@ -34,6 +34,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     cd = resumed.cd;
     flow = { ...resumed.flow };
     for (const r of resumed.runs) config.runs.push(r);
+    for (const s of resumed.scriptCalls) config.scriptCalls.push(s);
   }
   // where the next edit will probably resume: before the first command this edit changed
   const snapshotAt = cache ? Math.max(start, cache.lexer.reused) : -1;
@@ -44,7 +45,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   const frames: Frame[] = [];
   let armEnds = false;
   const save = (index: number): void => {
-    if (cache && !keep && index === snapshotAt && frames.length === 0) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice(), flow: { ...flow } };
+    if (cache && !keep && index === snapshotAt && frames.length === 0) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice(), scriptCalls: config.scriptCalls.slice(), flow: { ...flow } };
   };
   /** Ends the branch being walked: its variables and cd are kept for the merge at fi/esac. */
   const endBranch = (f: Frame): void => {
@@ -162,6 +163,9 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
       }
       if (flow.exited) run.unreachable = true;
       config.runs.push(run);
+    } else {
+      const call = scriptCall(argv, command, lines);
+      if (call) config.scriptCalls.push(call);
     }
   }
   // an if or case left open at the end of the file: bash reports a syntax error
@@ -231,6 +235,18 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
     unresolved: value?.unresolved ?? [],
     via: value?.via ?? [],
   };
+}
+
+/** `python merge/merge.py ...` (any python call of a .py script but train.py, which trainRun takes). */
+function scriptCall(argv: Value[], command: Command, lines: LineIndex): ScriptCall | undefined {
+  let k = 0;
+  while (k < argv.length && (KEYWORDS.has(argv[k]!.text) || argv[k]!.text === 'env' || ASSIGNMENT.test(argv[k]!.text))) k++;
+  if (!PYTHON.test(argv[k]?.text ?? '')) return undefined;
+  let s = k + 1;
+  while (s < argv.length && argv[s]!.text.startsWith('-')) s++; // python -u, -m is not a script
+  const script = argv[s];
+  if (!script || script.dynamic || !/\.py$/.test(script.text) || argv[s - 1]?.text === '-m') return undefined;
+  return { script: script.text, line: lines.line(command.span.start), span: command.span, words: argv.slice(s + 1) };
 }
 
 function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, prefix: ShellVariable[], cd: string | undefined): TrainRun | undefined {

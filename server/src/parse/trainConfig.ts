@@ -95,6 +95,17 @@ export interface TrainRun {
   endedEarly?: { line: number; next: Span; nextText: string; exits?: boolean };
 }
 
+/** A python call of another script (RWKV-PEFT's merge/merge.py, a data tool): its words as bash passes them, for the checks that need no flag table. */
+export interface ScriptCall {
+  /** The script as written (expanded), e.g. merge/merge.py. */
+  script: string;
+  /** 0-based line of the command. */
+  line: number;
+  span: Span;
+  /** Every word after the script. */
+  words: Value[];
+}
+
 export interface ParseProblem {
   span: Span; message: string; severity: 'error' | 'warning' | 'info';
   /** A quick fix (e.g. convert CRLF line endings to LF). */
@@ -106,6 +117,8 @@ export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; va
 export interface TrainConfig {
   kind: 'shell' | 'yaml' | 'json' | 'peft-json';
   runs: TrainRun[];
+  /** Python calls of scripts other than train.py (shell scripts only). */
+  scriptCalls: ScriptCall[];
   /** A standalone peft_config .json file. */
   peft?: ObjectView;
   /** The method a standalone peft_config is for, when the file name or keys say it. */
@@ -117,7 +130,7 @@ export interface TrainConfig {
 }
 
 export function emptyConfig(kind: TrainConfig['kind']): TrainConfig {
-  return { kind, runs: [], variables: [], problems: [] };
+  return { kind, runs: [], scriptCalls: [], variables: [], problems: [] };
 }
 
 export function findArg(run: TrainRun, name: string): FlagArg | undefined {
