@@ -3,6 +3,7 @@ import { ok, type FactsSnapshot } from '../facts/snapshot';
 import { sizeFromFileName, sizeVersion } from '../model/modelSizes';
 import { effective } from '../parse/resolve';
 import { argText, findArg, type TrainRun } from '../parse/trainConfig';
+import { methodFlag, methodOf } from './peftSettings';
 import type { Check, Finding } from './types';
 import { runHead } from './util';
 
@@ -26,9 +27,9 @@ export function needs(run: TrainRun): Need[] {
     return out;
   }
   // fine-tuning starts from a model; without --peft and --load_model RWKV-PEFT pretrains from fresh weights
-  const method = String(v('peft'));
+  const method = methodOf(run);
   if (!has('load_model')) {
-    if (method !== 'none') out.push({ flag: 'load_model', why: `--peft ${method} fine-tunes a base model` });
+    if (method !== 'none') out.push({ flag: 'load_model', why: `${methodFlag(run)} fine-tunes a base model` });
   } else {
     if (!has('n_layer')) out.push({ flag: 'n_layer', why: 'the default 6 matches no released model' });
     if (!has('n_embd')) out.push({ flag: 'n_embd', why: 'the default 512 matches no released model' });

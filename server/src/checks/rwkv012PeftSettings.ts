@@ -4,7 +4,7 @@ import { closest } from '../core/didYouMean';
 import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_FLAG_OF, peftConfigKeys, standaloneSettingsKeys, type PeftKey } from '../peft/peftKeys';
 import type { ObjectView } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
-import { methodOf, settingsOf, type Settings } from './peftSettings';
+import { methodFlag, methodOf, settingsOf, type Settings } from './peftSettings';
 import { replaceValue, usedHere } from './util';
 
 export const check: Check = {
@@ -24,9 +24,9 @@ export const check: Check = {
       out.push(...syntax(s));
       const keys = peftConfigKeys(method);
       if (s.object && (method === 'none' || method === 'state')) {
-        if (s.object.entries.length) out.push({ code: 'RWKV012', severity: 'warning', message: `--peft_config is not used with --peft ${method}.`, span: s.arg.value!.span, related: usedHere(s.arg.value) });
+        if (s.object.entries.length) out.push({ code: 'RWKV012', severity: 'warning', message: `--peft_config is not used with ${methodFlag(run)}.`, span: s.arg.value!.span, related: usedHere(s.arg.value) });
       } else if (s.object && keys && !s.problems.length) {
-        out.push(...entries(s.object, keys, `--peft ${method}`, false));
+        out.push(...entries(s.object, keys, methodFlag(run), false));
       }
     }
     for (const [flag, { method: legacyMethod, keys }] of Object.entries(LEGACY_CONFIG_KEYS)) {

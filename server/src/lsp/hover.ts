@@ -6,7 +6,7 @@ import { ok } from '../facts/snapshot';
 import { lineOf } from '../core/span';
 import { effective } from '../parse/resolve';
 import { LEGACY_CONFIG_KEYS, peftConfigKeys } from '../peft/peftKeys';
-import { methodOf } from '../checks/peftSettings';
+import { methodFlag, methodOf } from '../checks/peftSettings';
 import type { Analysis } from './analysis';
 import { aside, langOf, lineRef, listOf, memoryCategory, t, TRAINER_NAMES, type Lang } from './i18n';
 import { trainerReason } from '../parse/trainer';
@@ -28,7 +28,7 @@ export function hoverAt(a: Analysis, offset: number, locale: string | undefined)
     const method = methodOf(at.run);
     const keys = at.arg.name === 'peft_config' ? peftConfigKeys(method) : LEGACY_CONFIG_KEYS[at.arg.name]?.keys;
     const k = keys?.find((x) => x.key === at.entry.key);
-    md.push(`**${at.entry.key}** · ${at.arg.name === 'peft_config' ? `--peft ${method}` : `--${at.arg.name}`}${k ? ` · ${k.type}${k.default !== undefined ? ` · ${t('default', lang)} ${JSON.stringify(k.default)}` : ''}` : ''}`);
+    md.push(`**${at.entry.key}** · ${at.arg.name === 'peft_config' ? methodFlag(at.run) : `--${at.arg.name}`}${k ? ` · ${k.type}${k.default !== undefined ? ` · ${t('default', lang)} ${JSON.stringify(k.default)}` : ''}` : ''}`);
     if (k) md.push(k.doc[lang]);
   } else if (at.kind === 'variable') {
     const v = at.variable;
