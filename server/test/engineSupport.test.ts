@@ -51,3 +51,45 @@ test('the real addon names the flag each refusal is about, as the fake engine do
     if (!fake.ok && !real.ok && fake.code === real.code) assert.equal(fake.flag, real.flag, argv.join(' '));
   }
 });
+
+test("the fake engine's rules answer as the real addon does (the fixtures lean on them)", async (t) => {
+  if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
+  const base = ['--load_model', 'm.pth', '--n_layer', '24', '--n_embd', '2048', '--vocab_size', '65536', '--data_file', 'd', '--data_type', 'binidx', '--my_testing', 'x070'];
+  const lora = ['--peft', 'lora', '--lora_config', '{"lora_load":"","lora_r":8,"lora_alpha":16,"lora_dropout":0.01}'];
+  const cases: string[][] = [
+    ['--peft', 'disha', '--disha_config', '{"mode":"bat","load":"","r":64}'],
+    ['--peft', 'disha', '--disha_config', '{"mode":"bone","load":"","r":64}'],
+    ['--peft', 'miss', '--miss_config', '{"mode":"bat","load":"","r":64}'],
+    ['--peft', 'miss', '--peft_config', '{"r":64,"init_weights":"bat"}'],
+    ['--peft', 'miss', '--peft_config', '{"r":64,"init_weights":true}'],
+    [...lora, '--epoch_steps', '1001', '--accumulate_grad_batches', '4'],
+    [...lora, '--accumulate_grad_batches', '3'],
+    [...lora, '--epoch_steps', '999', '--accumulate_grad_batches', '3'],
+    ['--peft', 'lora', '--peft_config', '{"r":8}', '--accumulate_grad_batches', '3'],
+    ['--peft', 'lora', '--peft_config', '{"r":8}', '--quant', 'nf4'],
+    ['--peft', 'lora', '--peft_config', '{"r":8}', '--head_size_a', '32'],
+  ];
+  for (const extra of cases) {
+    const argv = [...base, ...extra];
+    const fake = fakeEngineRules(argv);
+    const real = await facts.checkRun(argv);
+    const shape = (r: typeof fake) => (r.ok ? { ok: true } : { ok: false, code: r.code, message: r.message, hint: r.hint, flag: r.flag });
+    assert.deepEqual(shape(fake), shape(real), extra.join(' '));
+  }
+});
+
+test('RWKV026 through the real addon: DiSHA bat, epochs that do not end on an optimizer step, and the defaults it rests on', async (t) => {
+  if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
+  const [bat] = await engineNotes(`${RUN} --peft disha --disha_config '{"mode":"bat","load":"","r":64}' --accelerator gpu\n`);
+  assert.match(bat!, /^info Run Training \(the bundled engine\) cannot run this as written: DiSHA mode "bat" is not supported by this engine\. Use mode "bone"/);
+  const lora = `--peft lora --lora_config '{"lora_load":"","lora_r":8,"lora_alpha":16,"lora_dropout":0.01}' --accelerator gpu`;
+  const [written] = await engineNotes(`${RUN} ${lora} --epoch_steps 1001 --accumulate_grad_batches 4\n`);
+  assert.match(written!, /--epoch_steps: must be a multiple of --accumulate_grad_batches\. An epoch ends on an optimizer step\. train\.py itself accepts it\.$/);
+  const [byDefault] = await engineNotes(`${RUN} ${lora} --accumulate_grad_batches 3\n`);
+  assert.match(byDefault!, /\(--epoch_steps is not in the script, so train\.py's default 1000 applies\)/);
+  assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --accumulate_grad_batches 3\n`), [], "the newest tree's one-pass epochs step on their last micro-batch");
+  const [gpu] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4\n`);
+  assert.match(gpu!, /\(--accelerator is not in the script, so train\.py's default gpu applies\)/);
+  // RUN's --vocab_size 65536 then 0: argparse keeps the last
+  assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --vocab_size 0\n`), [], 'a zero vocab_size is not an engine limit');
+});

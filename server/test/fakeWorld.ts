@@ -20,13 +20,25 @@ export const FIXTURES = join(__dirname, 'fixtures');
 export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json'), 'utf8')) as World;
 
 /**
- * What the fake engine says about a run (checkRun): three of the real engine's rules, in its words
- * (the real rules are engine/train/gpu_support.cpp and train_options.cpp, tested through the
- * addon in engine/tests/addon_facts_test.cpp and server/test/engineSupport.test.ts). Tests may
- * replace `answer`.
+ * What the fake engine says about a run (checkRun): a few of the real engine's rules, in its words
+ * (the real rules are engine/train/gpu_support.cpp, train_options.cpp and peft_options.cpp,
+ * tested through the addon in engine/tests/addon_facts_test.cpp and
+ * server/test/engineSupport.test.ts, which also compares these answers with the addon's). Tests
+ * may replace `answer`.
  */
 export function fakeEngineRules(argv: string[]): RunCheck {
   const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  // DiSHA's "bat" structure (older RWKV-PEFT) and MiSS's bat/mini variants (newest): not trained
+  for (const name of ['disha_config', 'miss_config']) {
+    if (jsonOf(flag(name))?.mode === 'bat') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: 'DiSHA mode "bat" is not supported by this engine', hint: 'use mode "bone" (MiSS), which this engine trains', flag: name };
+  }
+  const missInit = flag('peft') === 'miss' ? jsonOf(flag('peft_config'))?.init_weights : undefined;
+  if (missInit !== undefined && missInit !== 'true' && missInit !== true)
+    return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `MiSS init_weights "${String(missInit)}" (bat/mini variants) is not supported by this engine`, hint: 'the balance variant (init_weights true) is implemented', flag: 'peft_config' };
+  // epochs of epoch_steps micro-batches (every form but the newest's one-pass epochs) end on an optimizer step
+  const epochSteps = Number(flag('epoch_steps') ?? 1000);
+  if (flag('peft_config') === undefined && epochSteps % Number(flag('accumulate_grad_batches') ?? 1) !== 0)
+    return { ok: false, code: 'E_FLAG_VALUE', message: '--epoch_steps: must be a multiple of --accumulate_grad_batches', hint: 'an epoch ends on an optimizer step', flag: 'epoch_steps' };
   const quant = flag('quant');
   if (quant && !['none', 'int8', 'nf4'].includes(quant)) return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant ${quant} is not supported by this engine`, hint: 'use --quant int8 or --quant nf4 (bitsandbytes\' formats, as RWKV-PEFT quantises), or none', flag: 'quant' };
   if (quant && quant !== 'none' && (flag('accelerator') ?? 'gpu') !== 'cpu')
@@ -37,6 +49,10 @@ export function fakeEngineRules(argv: string[]): RunCheck {
     return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `head size ${headSize} (the GPU WKV7 kernel is built for 64) is not yet implemented on the GPU`, hint: 'use --accelerator cpu for this model', flag: headSizeFlag };
   return { ok: true, warnings: [] };
 }
+function jsonOf(text: string | undefined): Record<string, unknown> | undefined {
+  try { const v: unknown = text === undefined ? undefined : JSON.parse(text); return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined; } catch { return undefined; }
+}
+
 export const fakeEngine: { answer: (argv: string[]) => RunCheck } = { answer: fakeEngineRules };
 
 export function fakeFiles(): FileProbe {

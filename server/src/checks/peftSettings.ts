@@ -51,9 +51,22 @@ export function settingsOf(run: TrainRun, flag: string): Settings | undefined {
   return result;
 }
 
-/** The PEFT method of a run (--peft, default none). */
+/**
+ * The PEFT method of a run: --peft (default none), or state where --train_type state asks for it,
+ * which trains the state whatever --peft says (as the engine reads it: train/peft_options.cpp).
+ */
 export function methodOf(run: TrainRun): string {
+  if (byTrainType(run)) return 'state';
   return String(effective(run, 'peft').value ?? 'none');
+}
+
+/** How messages name the run's method: the flag that chose it, `--train_type state` or `--peft X`. */
+export function methodFlag(run: TrainRun): string {
+  return byTrainType(run) ? '--train_type state' : `--peft ${methodOf(run)}`;
+}
+
+function byTrainType(run: TrainRun): boolean {
+  return effective(run, 'train_type').value === 'state';
 }
 
 export function entry(s: Settings | undefined, key: string) {

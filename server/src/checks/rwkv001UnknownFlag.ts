@@ -3,6 +3,7 @@ import { closest } from '../core/didYouMean';
 import { ambiguousMessage } from '../flags/argparse';
 import { FLAGS, flagSpec } from '../flags/flagTable';
 import { describe, plainEdits } from '../parse/lookalikes';
+import { trainerReason } from '../parse/trainer';
 import { TRAINER_NAMES } from './util';
 import type { Check, Finding } from './types';
 
@@ -46,7 +47,7 @@ export const check: Check = {
       if (arg.ambiguous) {
         // argparse's own error, before anything else runs
         const elsewhere = flagSpec(arg.name);
-        const other = elsewhere ? ` (--${arg.name} is a flag of ${elsewhere.trainers.map((t) => TRAINER_NAMES[t]).join(' and ')}, not of ${TRAINER_NAMES[run.trainer]}: ${run.trainerReason})` : '';
+        const other = elsewhere ? ` (--${arg.name} is a flag of ${elsewhere.trainers.map((t) => TRAINER_NAMES[t]).join(' and ')}, not of ${TRAINER_NAMES[run.trainer]}: ${trainerReason(run.trainerEvidence)})` : '';
         out.push({
           code: 'RWKV001', severity: 'error', span: arg.nameSpan,
           message: `--${arg.name} is ambiguous for ${TRAINER_NAMES[run.trainer]}'s train.py (argparse: ${ambiguousMessage(`--${arg.name}`, arg.ambiguous)})${other}.`,

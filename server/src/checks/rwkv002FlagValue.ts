@@ -1,7 +1,7 @@
 // RWKV002: a value of the wrong type, outside the allowed set or bounds, or missing.
 import { closest } from '../core/didYouMean';
 import { flagSpec, valuesFor, type FlagSpec } from '../flags/flagTable';
-import type { FlagArg, Value } from '../parse/trainConfig';
+import type { FlagArg, TrainRun, Value } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
 import { describe, lookalikes, plainEdits } from '../parse/lookalikes';
 import { older2024 } from './rwkv001UnknownFlag';
@@ -51,6 +51,14 @@ export const check: Check = {
     return out;
   },
 };
+
+/** Whether train.py's argparse takes a written flag's value(s) as they are: RWKV002 has nothing to say about them. */
+export function trainPyTakes(run: TrainRun, arg: FlagArg): boolean {
+  const spec = flagSpec(arg.name);
+  if (!spec || !spec.trainers.includes(run.trainer) || spec.type === 'switch') return false;
+  const values = arg.values ?? (arg.value ? [arg.value] : []);
+  return values.length > 0 && values.every((v) => !v.dynamic && !valueProblem(spec, arg, v, valuesFor(spec, run.trainer)));
+}
 
 function valueProblem(spec: FlagSpec, arg: FlagArg, v: Value, values: string[] | undefined): Finding | undefined {
   if (v.dynamic || spec.type === 'json') return undefined;

@@ -2,6 +2,7 @@
 import { flagSpec } from '../flags/flagTable';
 import type { Check, Finding } from './types';
 import { LEGACY_JSON_FLAGS } from './rwkv015MixedForms';
+import { trainerReason } from '../parse/trainer';
 import { TRAINER_NAMES } from './util';
 
 const NAMES = TRAINER_NAMES;
@@ -23,7 +24,7 @@ export const check: Check = {
       if (!spec || spec.trainers.includes(run.trainer)) continue;
       if (LEGACY_JSON_FLAGS.includes(arg.name) && run.args.some((a) => a.name === 'peft_config')) continue; // RWKV015 explains it
       const where = spec.trainers.map((t) => NAMES[t]).join(' and ');
-      out.push({ code: 'RWKV003', severity: 'error', message: `--${arg.name} is a flag of ${where}, not of ${NAMES[run.trainer]} (${run.trainerReason}).`, span: arg.nameSpan });
+      out.push({ code: 'RWKV003', severity: 'error', message: `--${arg.name} is a flag of ${where}, not of ${NAMES[run.trainer]} (${trainerReason(run.trainerEvidence)}).`, span: arg.nameSpan });
     }
     return out;
   },

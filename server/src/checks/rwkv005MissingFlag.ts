@@ -3,12 +3,14 @@ import { ok, type FactsSnapshot } from '../facts/snapshot';
 import { sizeFromFileName, sizeVersion } from '../model/modelSizes';
 import { effective } from '../parse/resolve';
 import { argText, findArg, type TrainRun } from '../parse/trainConfig';
+import { methodFlag, methodOf } from './peftSettings';
 import type { Check, Finding } from './types';
 import { runHead } from './util';
 
 interface Need { flag: string; why: string }
 
-function needs(run: TrainRun): Need[] {
+/** The flags a run needs for its mode but does not give (RWKV026 leaves engine refusals about these to this check). */
+export function needs(run: TrainRun): Need[] {
   const out: Need[] = [];
   const v = (n: string): unknown => effective(run, n).value;
   const has = (n: string): boolean => !!findArg(run, n);
@@ -25,9 +27,9 @@ function needs(run: TrainRun): Need[] {
     return out;
   }
   // fine-tuning starts from a model; without --peft and --load_model RWKV-PEFT pretrains from fresh weights
-  const method = String(v('peft'));
+  const method = methodOf(run);
   if (!has('load_model')) {
-    if (method !== 'none') out.push({ flag: 'load_model', why: `--peft ${method} fine-tunes a base model` });
+    if (method !== 'none') out.push({ flag: 'load_model', why: `${methodFlag(run)} fine-tunes a base model` });
   } else {
     if (!has('n_layer')) out.push({ flag: 'n_layer', why: 'the default 6 matches no released model' });
     if (!has('n_embd')) out.push({ flag: 'n_embd', why: 'the default 512 matches no released model' });
@@ -40,7 +42,7 @@ export const check: Check = {
   code: 'RWKV005',
   name: 'missing-flag',
   docs: {
-    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining). When the call ended a line early (a line without its trailing \\, so bash runs the next flag line as a command) it says that instead.',
+    what: 'Flags a run needs for its mode but leaves out, so train.py would use a default that cannot work (n_layer 6, my_testing x052, vocab_size 0, no magic_prime for pretraining). When the call ended a line early (a line without its trailing \\, so bash runs the next flag line as a command) it says that instead, and whether `set -e` then stops the script there.',
     why: 'The run fails when loading the checkpoint or, worse, trains a model of the wrong shape.',
     example: 'python train.py --load_model rwkv7-g1-1.5b.pth --data_file data/x --data_type binidx',
     fix: 'Add the named flags (quick fix: adds those whose value is known from the checkpoint or its file name, and vocab_size 65536).',
@@ -54,7 +56,7 @@ export const check: Check = {
       const missing = list.length ? `; train.py therefore misses ${list.map((n) => `--${n.flag}`).join(', ')}` : '';
       return [{
         code: 'RWKV005', severity: 'error', span: runHead(run),
-        message: `The train.py command ends at line ${e.line + 1}: that line has no trailing \\, so bash runs line ${e.line + 2} (${e.nextText} ...) as a separate command ("command not found") and its flags never reach train.py${missing}.`,
+        message: `The train.py command ends at line ${e.line + 1}: that line has no trailing \\, so bash runs line ${e.line + 2} (${e.nextText} ...) as a separate command ("command not found") and its flags never reach train.py${missing}.${e.exits ? ' The script has set -e, so that failure stops it there: no command after it runs, the train.py calls below included.' : ''}`,
         related: [{ span: e.next, message: 'bash runs this line as its own command' }],
         fixes: [{ title: `Add \\ at the end of line ${e.line + 1}`, preferred: true, edits: [{ span: { start: run.span.end, end: run.span.end }, newText: ' \\' }] }],
       }];

@@ -1,10 +1,10 @@
 // RWKV012: PEFT settings (--peft_config and the older --lora_config/--pissa_config/--disha_config/
 // --miss_config): valid JSON, keys the method takes, values of the right type.
 import { closest } from '../core/didYouMean';
-import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_FLAG_OF, LEGACY_ONLY_KEYS, peftConfigKeys, type PeftKey } from '../peft/peftKeys';
+import { KEY_ALIASES, LEGACY_CONFIG_KEYS, LEGACY_FLAG_OF, peftConfigKeys, standaloneSettingsKeys, type PeftKey } from '../peft/peftKeys';
 import type { ObjectView } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
-import { methodOf, settingsOf, type Settings } from './peftSettings';
+import { methodFlag, methodOf, settingsOf, type Settings } from './peftSettings';
 import { replaceValue, usedHere } from './util';
 
 export const check: Check = {
@@ -24,9 +24,9 @@ export const check: Check = {
       out.push(...syntax(s));
       const keys = peftConfigKeys(method);
       if (s.object && (method === 'none' || method === 'state')) {
-        if (s.object.entries.length) out.push({ code: 'RWKV012', severity: 'warning', message: `--peft_config is not used with --peft ${method}.`, span: s.arg.value!.span, related: usedHere(s.arg.value) });
+        if (s.object.entries.length) out.push({ code: 'RWKV012', severity: 'warning', message: `--peft_config is not used with ${methodFlag(run)}.`, span: s.arg.value!.span, related: usedHere(s.arg.value) });
       } else if (s.object && keys && !s.problems.length) {
-        out.push(...entries(s.object, keys, `--peft ${method}`, false));
+        out.push(...entries(s.object, keys, methodFlag(run), false));
       }
     }
     for (const [flag, { method: legacyMethod, keys }] of Object.entries(LEGACY_CONFIG_KEYS)) {
@@ -42,15 +42,8 @@ export const check: Check = {
   checkDocument(config) {
     // a standalone peft_config .json file: which method it is for comes from its name or keys
     if (config.kind !== 'peft-json' || !config.peft) return [];
-    const keysPresent = config.peft.entries.map((e) => e.key);
-    const legacy = Object.entries(LEGACY_CONFIG_KEYS).find(([, l]) => l.keys.some((k) => keysPresent.includes(k.key) && LEGACY_ONLY_KEYS.has(k.key)));
-    if (legacy) return entries(config.peft, legacy[1].keys, `--${legacy[0]}`, true);
-    const method = config.peftMethod === 'pissa' ? 'lora' : config.peftMethod ?? (keysPresent.includes('lora_alpha') ? 'lora' : undefined);
-    const keys = method ? peftConfigKeys(method) : undefined;
-    if (keys) return entries(config.peft, keys, `--peft ${method}`, false);
-    // unknown method: accept keys of any method, flag the rest
-    const all = [...new Map(['lora', 'miss', 'adalora', 'prefix'].flatMap((m) => peftConfigKeys(m) ?? []).map((k) => [k.key, k])).values()];
-    return entries(config.peft, all, 'any PEFT method', false);
+    const { keys, context, legacy } = standaloneSettingsKeys(config.peft.entries.map((e) => e.key), config.peftMethod);
+    return entries(config.peft, keys, context, legacy);
   },
 };
 
@@ -97,7 +90,7 @@ function entries(obj: ObjectView, keys: PeftKey[], context: string, requireAll: 
       });
       continue;
     }
-    if (e.key === 'target_modules' && !requireAll) {
+    if (k.passedByTrainer && !requireAll) {
       // the newest train.py calls LoraConfig(target_modules=[...], **peft_config) itself
       out.push({ code: 'RWKV012', severity: 'error', span: e.keySpan,
         message: `"target_modules" cannot be set in ${context}'s settings: the newest RWKV-PEFT's train.py passes target_modules=["receptance","key","value","output"] itself, so a second one stops it at start-up (TypeError: got multiple values for keyword argument 'target_modules').` });

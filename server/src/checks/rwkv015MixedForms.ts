@@ -2,7 +2,7 @@
 // forms mixed in one run, or settings for another method than --peft names.
 import { findArg } from '../parse/trainConfig';
 import type { Check, Finding } from './types';
-import { methodOf } from './peftSettings';
+import { methodFlag, methodOf } from './peftSettings';
 import { PEFT_NAMES, peftName } from '../peft/peftKeys';
 
 export const LEGACY_JSON_FLAGS = [...new Set(PEFT_NAMES.flatMap((n) => (n.configFlag ? [n.configFlag] : [])))];
@@ -30,7 +30,7 @@ export const check: Check = {
       if (newForm) {
         out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} (older RWKV-PEFT form) together with --peft_config (newest form): each version reads only its own, so one of them is ignored.`, span: a.nameSpan, related: [{ span: newForm.nameSpan, message: '--peft_config is given here' }] });
       } else if (method !== 'none' && !METHOD_OF[flag]!.includes(method)) {
-        out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} has no effect with --peft ${method}.`, span: a.nameSpan });
+        out.push({ code: 'RWKV015', severity: 'warning', message: `--${flag} has no effect with ${methodFlag(run)}.`, span: a.nameSpan });
       }
     }
     // the newest RWKV-PEFT builds the method from Hugging Face peft: no pissa/disha/bone there

@@ -86,6 +86,16 @@ export class OffsetMap {
     return doc < 0 ? -1 : doc + (i - this.startOf(k));
   }
 
+  /** The text index of the character at document offset `doc` (the first, if several come from it), or -1 when none does. */
+  indexOf(doc: number): number {
+    if (doc < 0) return -1;
+    for (let k = 0; k < this.runs; k++) {
+      const d = this.docOf(k);
+      if (d >= 0 && doc >= d && doc < d + (this.endOf(k) - this.startOf(k))) return this.startOf(k) + (doc - d);
+    }
+    return -1;
+  }
+
   /** The characters [from, to) as a map of their own. */
   slice(from = 0, to = this.length): OffsetMap {
     return new OffsetMap().appendMap(this, from, to);

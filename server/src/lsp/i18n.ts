@@ -26,9 +26,38 @@ const WORDS = {
   value: { en: 'Value', zh: '取值' },
   unknownFlag: { en: 'Unknown flag', zh: '未知参数' },
   preset: { en: 'model size preset', zh: '模型尺寸预设' },
+  documents: { en: 'docs', zh: '个文档' },
+  vocab: { en: 'vocab', zh: '词表' },
+  headSize: { en: 'head', zh: '头大小' },
+  sentenceEnd: { en: '. ', zh: '。' },
 } as const;
 
 export function t(word: keyof typeof WORDS, lang: Lang): string { return WORDS[word][lang]; }
+
+/** A remark in parentheses after a word: " (remark)", or "（remark）" in Chinese, whose full-width parentheses carry their own spacing. */
+export function aside(text: string, lang: Lang): string {
+  return lang === 'zh' ? `（${text}）` : ` (${text})`;
+}
+
+/** Where a value was set, after its variable: " (line 5)" / "（第 5 行）" (`line` is 0-based). */
+export function lineRef(line: number, lang: Lang): string {
+  return aside(lang === 'zh' ? `第 ${line + 1} 行` : `line ${line + 1}`, lang);
+}
+
+/** Items of a list in a sentence. */
+export function listOf(items: string[], lang: Lang): string {
+  return items.join(lang === 'zh' ? '，' : ', ');
+}
+
+/** The engine planner's memory categories (engine/core/planner.h plan_category, stable names). */
+const MEMORY_CATEGORIES: Record<string, string> = {
+  cuda_context: 'CUDA 上下文', weights: '权重', master_weights: 'fp32 主权重', gradients: '梯度',
+  optimizer: '优化器状态', activations: '激活值', recompute: '重算', logits: 'logits', workspace: '工作区',
+};
+
+export function memoryCategory(name: string, lang: Lang): string {
+  return lang === 'zh' ? MEMORY_CATEGORIES[name] ?? name : name;
+}
 
 export const TRAINER_NAMES: Record<string, Record<Lang, string>> = {
   peft: { en: 'RWKV-PEFT (newest)', zh: 'RWKV-PEFT(新版)' },

@@ -7,10 +7,21 @@
 import { IncrementalLexer } from './incrementalLexer';
 import type { Command } from './shellLexer';
 import type { Scope } from './shellExpand';
-import type { TrainRun } from './trainConfig';
+import type { ScriptCall, TrainRun } from './trainConfig';
 
 /** The walk's state before commands[index] of the parse that recorded it. */
-export interface WalkState { commands: Command[]; index: number; scope: Scope; cd: string | undefined; runs: TrainRun[] }
+export interface WalkState { commands: Command[]; index: number; scope: Scope; cd: string | undefined; runs: TrainRun[]; scriptCalls: ScriptCall[]; flow: ExitFlow }
+
+/** What decides whether bash stops the script at a failing command (see shellScript.ts). */
+export interface ExitFlow {
+  /** `set -e` in force: true, false, or undefined where it was changed inside a branch. */
+  errexit: boolean | undefined;
+  /** The `{` blocks open around the walk, innermost last: 'g' a group, which runs where it stands,
+   * 'f' a function body, which runs only when called (a failure there stops nothing yet). */
+  braces: string;
+  /** Bash has stopped the script: every command after this point never runs. */
+  exited: boolean;
+}
 
 export class ShellParseCache {
   readonly lexer = new IncrementalLexer();

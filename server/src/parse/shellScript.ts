@@ -5,11 +5,11 @@ import { OffsetMap } from '../core/offsetMap';
 import { LineIndex } from '../core/span';
 import { hasOption } from '../flags/argparse';
 import { parseFlagArgs } from './flagArgs';
-import type { ShellParseCache } from './shellParseCache';
+import type { ExitFlow, ShellParseCache } from './shellParseCache';
 import { expandWord, type Scope, type ShellVariable } from './shellExpand';
 import { lexShell, type Command, type Word } from './shellLexer';
 import { detectTrainer } from './trainer';
-import { emptyConfig, type TrainConfig, type TrainRun, type Value } from './trainConfig';
+import { emptyConfig, type ScriptCall, type TrainConfig, type TrainRun, type Value } from './trainConfig';
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
 const KEYWORDS = new Set(['then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{', '}', 'time', 'nohup', 'exec', 'sudo', 'command']);
@@ -25,13 +25,16 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   const lines = new LineIndex(text);
   let scope: Scope = new Map();
   let cd: string | undefined;
+  let flow: ExitFlow = { errexit: false, braces: '', exited: false };
   let start = 0;
   const resumed = cache?.resumable(commands);
   if (resumed) {
     start = resumed.index;
     scope = copyScope(resumed.scope);
     cd = resumed.cd;
+    flow = { ...resumed.flow };
     for (const r of resumed.runs) config.runs.push(r);
+    for (const s of resumed.scriptCalls) config.scriptCalls.push(s);
   }
   // where the next edit will probably resume: before the first command this edit changed
   const snapshotAt = cache ? Math.max(start, cache.lexer.reused) : -1;
@@ -42,7 +45,7 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
   const frames: Frame[] = [];
   let armEnds = false;
   const save = (index: number): void => {
-    if (cache && !keep && index === snapshotAt && frames.length === 0) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice() };
+    if (cache && !keep && index === snapshotAt && frames.length === 0) cache.walk = { commands, index, scope: copyScope(scope), cd, runs: config.runs.slice(), scriptCalls: config.scriptCalls.slice(), flow: { ...flow } };
   };
   /** Ends the branch being walked: its variables and cd are kept for the merge at fi/esac. */
   const endBranch = (f: Frame): void => {
@@ -92,6 +95,13 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     } else if (head0 === 'esac' && top?.kind === 'case') {
       close(top);
       continue;
+    } else if (head0 === '{' || (head0 === 'function' && literal(words[words.length - 1]!) === '{')) {
+      // `name() {` (the lexer ends `name` at its parenthesis) and `function name {` open a body
+      flow.braces += head0 === 'function' || commands[c - 1]?.end === '(' ? 'f' : 'g';
+      if (head0 === 'function') continue;
+    } else if (head0 === '}') {
+      flow.braces = flow.braces.slice(0, -1);
+      continue;
     }
     while (words.length && isKeyword(words[0]!)) words = words.slice(1);
     // leading NAME=value words: plain assignments, or an environment for this one command
@@ -119,6 +129,12 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
       }
       continue;
     }
+    if (head === 'set') {
+      const on = errexitOption(rest.slice(1).map(literal));
+      // a `set -e` inside a branch or a function body may or may not have run
+      if (on !== undefined) flow.errexit = frames.length === 0 && !flow.braces.includes('f') ? on : on === flow.errexit ? on : undefined;
+      continue;
+    }
     if (head === 'unset') { for (const w of rest.slice(1)) { const n = literal(w); if (n) scope.delete(n); } continue; }
     if (head === 'cd') {
       const target = rest[1] ? expandWord(rest[1], scope)[0] : undefined;
@@ -130,7 +146,11 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     // saved walk state may share the old one.
     const last = config.runs[config.runs.length - 1];
     if (head?.startsWith('--') && c > 0 && last && !last.endedEarly && last.span.end === commands[c - 1]!.span.end) {
-      config.runs[config.runs.length - 1] = { ...last, endedEarly: { line: lines.line(last.span.end), next: rest[0]!.span, nextText: head } };
+      // under `set -e` that command's failure (status 127) stops the script, unless it is tested
+      // (`|| ...`), piped or backgrounded, or is in a function body or a branch (which may not run)
+      const exits = flow.errexit === true && !flow.exited && frames.length === 0 && !flow.braces.includes('f') && !(command.end && /^(\|\|?|&&?)$/.test(command.end));
+      config.runs[config.runs.length - 1] = { ...last, endedEarly: { line: lines.line(last.span.end), next: rest[0]!.span, nextText: head, ...(exits ? { exits } : {}) } };
+      if (exits) flow.exited = true;
     }
     const argv: Value[] = [];
     for (const w of rest) expandWord(w, scope, true, 0, argv);
@@ -141,7 +161,11 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
         run.branch = inner.label;
         if (frames.some((f) => !f.counts)) run.unreachable = true;
       }
+      if (flow.exited) run.unreachable = true;
       config.runs.push(run);
+    } else {
+      const call = scriptCall(argv, command, lines);
+      if (call) config.scriptCalls.push(call);
     }
   }
   // an if or case left open at the end of the file: bash reports a syntax error
@@ -156,6 +180,20 @@ export function parseShellScript(text: string, cache?: ShellParseCache): TrainCo
     config.variables.push({ name: v.name, nameSpan: v.nameSpan, valueSpan: v.valueSpan, value: v.text, exported: v.exported, dynamic: v.dynamic });
   }
   return config;
+}
+
+/** What `set` words do to errexit: `-e`, `-eux`, `-o errexit` turn it on, `+e`, `+o errexit` off; undefined when untouched. */
+function errexitOption(words: (string | undefined)[]): boolean | undefined {
+  let on: boolean | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    // options end at `--`, `-` or the first other word (the positional parameters)
+    if (!w || w === '--' || w === '-' || !/^[-+][A-Za-z]/.test(w)) break;
+    if (w === '-o' || w === '+o') { if (words[i + 1] === 'errexit') on = w === '-o'; i++; continue; }
+    if (/^-[A-Za-z]*e/.test(w)) on = true;
+    else if (/^\+[A-Za-z]*e/.test(w)) on = false;
+  }
+  return on;
 }
 
 /** A copy of a scope (forEach: new Map(scope) would build an entry array per variable). */
@@ -199,6 +237,18 @@ function makeVariable(word: Word, scope: Scope, exported: boolean): ShellVariabl
   };
 }
 
+/** `python merge/merge.py ...` (any python call of a .py script but train.py, which trainRun takes). */
+function scriptCall(argv: Value[], command: Command, lines: LineIndex): ScriptCall | undefined {
+  let k = 0;
+  while (k < argv.length && (KEYWORDS.has(argv[k]!.text) || argv[k]!.text === 'env' || ASSIGNMENT.test(argv[k]!.text))) k++;
+  if (!PYTHON.test(argv[k]?.text ?? '')) return undefined;
+  let s = k + 1;
+  while (s < argv.length && argv[s]!.text.startsWith('-')) s++; // python -u, -m is not a script
+  const script = argv[s];
+  if (!script || script.dynamic || !/\.py$/.test(script.text) || argv[s - 1]?.text === '-m') return undefined;
+  return { script: script.text, line: lines.line(command.span.start), span: command.span, words: argv.slice(s + 1) };
+}
+
 function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scope, prefix: ShellVariable[], cd: string | undefined): TrainRun | undefined {
   let k = 0;
   const at = (i: number): string => argv[i]?.text ?? '';
@@ -219,7 +269,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
   if (s >= argv.length) return undefined;
   const words = argv.slice(s + 1);
   let { args, strays, needsTrainerPass } = parseFlagArgs(words);
-  const { trainer, reason } = detectTrainer(args);
+  const { trainer, evidence } = detectTrainer(args);
   // abbreviations and option-like words depend on the trainer's own options
   if (needsTrainerPass || args.some((a) => !hasOption(a.name, trainer))) ({ args, strays } = parseFlagArgs(words, trainer));
   // words known only at run time that may hold flags ("$@", an unset $EXTRA, $(...)): not strays
@@ -246,7 +296,7 @@ function trainRun(argv: Value[], command: Command, lines: LineIndex, scope: Scop
     launcher: PYTHON.test(launcherWord) ? 'python' : base,
     script: at(s),
     trainer,
-    trainerReason: reason,
+    trainerEvidence: evidence,
     args,
     strays,
     words,

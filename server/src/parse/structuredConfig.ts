@@ -80,10 +80,10 @@ function toRun(m: YAMLMap, declared: string | undefined, text: string, span: Spa
     }
     args.push(arg);
   }
-  const { trainer, reason } = detectTrainer(args, declared);
+  const { trainer, evidence } = detectTrainer(args, declared);
   let line = 0;
   for (let i = 0; i < span.start; i++) if (text.charCodeAt(i) === 10) line++;
-  return { line, span, launcher: 'config', script: 'train.py', trainer, trainerReason: reason, args, strays: [], env: {} };
+  return { line, span, launcher: 'config', script: 'train.py', trainer, trainerEvidence: evidence, args, strays: [], env: {} };
 }
 
 function valueOf(node: YamlNode, text: string): Value {

@@ -22,7 +22,10 @@ export interface Value extends MappedText {
 
 export interface VariableUse { name: string; useSpan: Span; assignSpan?: Span }
 
-/** One `--name value` (or YAML key) in a run. */import type { Lookalike } from './lookalikes';
+import type { Lookalike } from './lookalikes';
+import type { TrainerEvidence } from './trainer';
+
+/** One `--name value` (or YAML key) in a run. */
 
 export interface FlagArg {
   name: string;
@@ -68,8 +71,8 @@ export interface TrainRun {
   /** The train.py path as written (expanded). */
   script: string;
   trainer: Trainer;
-  /** Why that trainer was chosen (shown in hover). */
-  trainerReason: string;
+  /** Why that trainer was chosen (worded by trainerReason, shown in hover and in messages). */
+  trainerEvidence: TrainerEvidence;
   args: FlagArg[];
   /** Every word after train.py, expanded, as bash passes them (the differential tests compare these with bash). */
   words?: Value[];
@@ -77,7 +80,7 @@ export interface TrainRun {
   forwardsArgs?: boolean;
   /** The call is in one of several exclusive branches (if/elif/else, case arms): which one, e.g. "case $MODEL in v6)". */
   branch?: string;
-  /** In a case arm that the known subject does not match: bash never runs it (checked, but not offered to Run Training). */
+  /** Bash never runs it: in a case arm that the known subject does not match, or after a command that stops a `set -e` script (checked, but not offered to Run Training). */
   unreachable?: boolean;
   /** Words after train.py known only at run time that may hold flags (`"$@"`, an unset `$EXTRA`, `$(...)`). */
   openArgs?: Value[];
@@ -87,8 +90,20 @@ export interface TrainRun {
   env: Record<string, string>;
   /** Directory changed to with `cd` before the call, as written (relative to the script's cwd). */
   cd?: string;
-  /** The call ended at this line (0-based) without a trailing \, and the next command is a flag: bash runs it as a command. */
-  endedEarly?: { line: number; next: Span; nextText: string };
+  /** The call ended at this line (0-based) without a trailing \, and the next command is a flag: bash runs it as a command.
+   * `exits`: `set -e` is on there, so that command's failure stops the script (the calls after it are unreachable). */
+  endedEarly?: { line: number; next: Span; nextText: string; exits?: boolean };
+}
+
+/** A python call of another script (RWKV-PEFT's merge/merge.py, a data tool): its words as bash passes them, for the checks that need no flag table. */
+export interface ScriptCall {
+  /** The script as written (expanded), e.g. merge/merge.py. */
+  script: string;
+  /** 0-based line of the command. */
+  line: number;
+  span: Span;
+  /** Every word after the script. */
+  words: Value[];
 }
 
 export interface ParseProblem {
@@ -102,6 +117,8 @@ export interface VariableDef { name: string; nameSpan: Span; valueSpan: Span; va
 export interface TrainConfig {
   kind: 'shell' | 'yaml' | 'json' | 'peft-json';
   runs: TrainRun[];
+  /** Python calls of scripts other than train.py (shell scripts only). */
+  scriptCalls: ScriptCall[];
   /** A standalone peft_config .json file. */
   peft?: ObjectView;
   /** The method a standalone peft_config is for, when the file name or keys say it. */
@@ -113,7 +130,7 @@ export interface TrainConfig {
 }
 
 export function emptyConfig(kind: TrainConfig['kind']): TrainConfig {
-  return { kind, runs: [], variables: [], problems: [] };
+  return { kind, runs: [], scriptCalls: [], variables: [], problems: [] };
 }
 
 export function findArg(run: TrainRun, name: string): FlagArg | undefined {

@@ -17,11 +17,14 @@ export interface PeftKey {
   valuePattern?: string;
   min?: number;
   max?: number;
+  /** The newest train.py passes this keyword to peft itself, so a --peft_config that sets it too
+   * stops at start-up (TypeError: got multiple values). RWKV012 reports it; completion leaves it out. */
+  passedByTrainer?: boolean;
   doc: { en: string; zh: string };
 }
 
 const r = (d: number): PeftKey => ({ key: 'r', type: 'int', default: d, min: 1, doc: { en: 'Rank of the adapter (LoRA: 8-64; MiSS: 32 or 64).', zh: '适配器的秩(LoRA 常用 8-64;MiSS 用 32 或 64)。' } });
-const targetModules: PeftKey = { key: 'target_modules', type: 'list', doc: { en: 'Module names to adapt; RWKV-PEFT passes ["receptance","key","value","output"] itself.', zh: '要适配的模块名;RWKV-PEFT 已固定传入 ["receptance","key","value","output"]。' } };
+const targetModules: PeftKey = { key: 'target_modules', type: 'list', passedByTrainer: true, doc: { en: 'Module names to adapt; RWKV-PEFT passes ["receptance","key","value","output"] itself.', zh: '要适配的模块名;RWKV-PEFT 已固定传入 ["receptance","key","value","output"]。' } };
 
 /** Settings per method in the new `--peft_config` form (keys are peft's keyword arguments). */
 export const PEFT_CONFIG_KEYS: Record<string, PeftKey[]> = {
@@ -120,6 +123,21 @@ export function peftMethod(name: string): string { return peftByName.get(name)?.
 export function peftConfigKeys(name: string): PeftKey[] | undefined {
   const n = peftByName.get(name);
   return PEFT_CONFIG_KEYS[n ? n.peftConfig ?? n.method : name];
+}
+
+/**
+ * The keys a standalone peft_config .json may hold, and how to name its form in messages: an older
+ * form when it has a key only the older flags use, else the method its file name says (PiSSA is
+ * LoRA's settings), LoRA when it has lora_alpha, and any method's keys when nothing says which.
+ */
+export function standaloneSettingsKeys(keysPresent: readonly string[], namedMethod: string | undefined): { keys: PeftKey[]; context: string; legacy: boolean } {
+  const legacy = Object.entries(LEGACY_CONFIG_KEYS).find(([, l]) => l.keys.some((k) => keysPresent.includes(k.key) && LEGACY_ONLY_KEYS.has(k.key)));
+  if (legacy) return { keys: legacy[1].keys, context: `--${legacy[0]}`, legacy: true };
+  const method = namedMethod === 'pissa' ? 'lora' : namedMethod ?? (keysPresent.includes('lora_alpha') ? 'lora' : undefined);
+  const keys = method ? peftConfigKeys(method) : undefined;
+  if (keys) return { keys, context: `--peft ${method}`, legacy: false };
+  const all = [...new Map(['lora', 'miss', 'adalora', 'prefix'].flatMap((m) => peftConfigKeys(m) ?? []).map((k) => [k.key, k])).values()];
+  return { keys: all, context: 'any PEFT method', legacy: false };
 }
 
 /** The legacy JSON flag that carries a --peft name's settings in the older form. */

@@ -1,4 +1,4 @@
-// Differential test against real bash: each script of corpus/ and of fixtures/tutorials/ (the
+// Differential test against real bash: each script of corpus/, of fixtures/tutorials/ and the bench's (the
 // tutorials' scripts; the shapes users write: case arms, if/else, "$@" wrappers, $(date), exports and env prefixes,
 // here-documents and here-strings, launchers), and mutations of each (CRLF line endings, a
 // continuation backslash dropped), runs under bash with stub python/python3/torchrun/deepspeed on
@@ -15,7 +15,8 @@ import { test } from 'node:test';
 import { parseShellScript } from '../../src/parse/shellScript';
 import type { TrainRun } from '../../src/parse/trainConfig';
 
-const CORPUS = [join(__dirname, 'corpus'), join(__dirname, '..', 'fixtures', 'tutorials'), join(__dirname, '..', 'fixtures', 'tutorials', 'broken')];
+// (test/bench/fixtures: the 200-line script the server bench types into)
+const CORPUS = [join(__dirname, 'corpus'), join(__dirname, '..', 'fixtures', 'tutorials'), join(__dirname, '..', 'fixtures', 'tutorials', 'broken'), join(__dirname, '..', '..', '..', 'test', 'bench', 'fixtures')];
 const STUB = `#!/bin/sh
 # one file per call (a background run must not interleave with the next), named in start order
 f="$RWKV_STUB_LOG/$(date +%s%N)-$$"

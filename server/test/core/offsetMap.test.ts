@@ -34,7 +34,7 @@ function randomMap(): { map: OffsetMap; ref: number[] } {
   return { map, ref };
 }
 
-test('runs agree with a per-character array under append, slice, concat, at and span', () => {
+test('runs agree with a per-character array under append, slice, concat, at, span and indexOf', () => {
   for (let trial = 0; trial < 3000; trial++) {
     const a = randomMap();
     const b = randomMap();
@@ -53,6 +53,9 @@ test('runs agree with a per-character array under append, slice, concat, at and 
     const s = { start: rnd(100), end: 0 };
     s.end = s.start + rnd(10);
     assert.equal(a.map.touches(s), a.ref.some((o) => o >= s.start && o < s.end));
+    const doc = rnd(110);
+    assert.equal(a.map.indexOf(doc), a.ref.indexOf(doc), `indexOf(${doc}) of ${JSON.stringify(a.ref)}`);
+    assert.equal(a.map.indexOf(-1), -1, "no source is not a document offset");
   }
 });
 

@@ -45,6 +45,27 @@ test('hover on load_model shows the checkpoint, on micro_bsz the memory plan, in
   assert.match(md(hoverAt(a, SCRIPT.indexOf('"r"') + 1, 'en')), /\*\*r\*\* · --peft miss · int/);
 });
 
+test('a Chinese hover is Chinese around the code: where a variable was set, why the trainer, memory, dataset', async () => {
+  const { a, doc } = await analyse(SCRIPT);
+  const on = (needle: string): number => doc.getText().indexOf(needle) + 3;
+  const zh = (needle: string): string => md(hoverAt(a, on(needle), 'zh-CN'));
+  assert.match(zh('--load_model'), /实际取值: `\/home\/rwkv\/models\/rwkv7-g1a3-1\.5b\.pth` — 来自 `\$load_model`（第 1 行）/);
+  assert.match(zh('--n_layer'), /来自 `\$n_layer`（第 2 行）/);
+  assert.match(zh('--load_model'), /权重文件: x070, 24 层 × 2048, 词表 65536, 头大小 64/);
+  assert.match(zh('--data_file'), /数据集: 12,345,678 个 token, [\d,]+ 个文档/);
+  assert.match(zh('--micro_bsz'), /预计显存: \d+\.\d\d GB（(激活值|权重) \d+\.\d\d，/);
+  assert.match(zh('python train.py'), /训练脚本: RWKV-PEFT\(新版\)（没有只属于其他 train\.py 的参数）|训练脚本: RWKV-PEFT\(新版\)（--\w+ 是新版 RWKV-PEFT 的参数）/);
+  assert.match(zh('--my_testing'), /适用于: [^\n]*。原生引擎/);
+  // every hover of the script: none of the English words hover adds around the docs
+  const english = /\(line \d+\)|is a flag of|no flag that only|declared as|\d docs\b|vocab \d|head \d|not given|\(activations|\. Used by|\. Accepted/;
+  for (let o = 0; o < SCRIPT.length; o++) {
+    const text = md(hoverAt(a, o, 'zh-CN'));
+    assert.doesNotMatch(text, english, `hover at ${o}: ${text}`);
+  }
+  // and the English hover keeps its words
+  assert.match(md(hoverAt(a, on('python train.py'), 'en')), /Trainer: RWKV-PEFT \(newest\) \(--\w+ is a flag of the newest RWKV-PEFT\)|no flag that only another train\.py has/);
+});
+
 test('the second publish adds facts-based findings; resolveRuns reflects the script', async () => {
   const { a, published } = await analyse(SCRIPT.replace('n_layer=24', 'n_layer=12'));
   assert.equal(published.length, 2, 'published with cached facts, then with the checkpoint read');

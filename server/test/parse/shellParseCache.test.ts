@@ -1,6 +1,6 @@
 // Parsing with a document's ShellParseCache (lexing and the walk resumed before the edit) must
 // give exactly what parsing the whole text gives, after any sequence of edits: assignments,
-// exports, unset, cd, env prefixes and several runs, edited above, inside and below each other.
+// exports, unset, cd, env prefixes, set -e, other scripts' calls and several runs, edited above, inside and below each other.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +29,11 @@ const plain = (c: TrainConfig): string => JSON.stringify(c, (_k, v: unknown) => 
 
 let seed = 7;
 const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
-const PIECES = ['"', "'", '\\', '\n', 'export A\n', 'unset A\n', 'A=9 ', '$A', '${A}', 'cd x\n', 'python train.py --n_layer $A\n', ';', ' ', 'x', '1'];
+const PIECES = ['"', "'", '\\', '\n', 'export A\n', 'unset A\n', 'A=9 ', '$A', '${A}', 'cd x\n', 'python train.py --n_layer $A\n', ';', ' ', 'x', '1',
+  // set -e, blocks and a flag line after a call: the walk's exit state must resume exactly too
+  'set -e\n', 'set +e\n', '{ ', '}\n', 'f() {\n', '\n  --n_embd 1\n', ' || true',
+  // another script's call (scriptCalls are saved with the walk too)
+  'python merge/merge.py --lora_alpha $Z\n'];
 
 function edit(text: string): string {
   // edits cluster like typing: often near the previous one, sometimes anywhere
@@ -43,7 +47,8 @@ function edit(text: string): string {
 
 test('a cached parse equals a parse of the whole text after every edit', () => {
   const dir = join(__dirname, '../fixtures/tutorials');
-  const sources = [SCRIPT, ...readdirSync(dir).filter((f) => f.endsWith('.sh')).map((f) => readFileSync(join(dir, f), 'utf8'))];
+  const sources = [SCRIPT, ...readdirSync(dir).filter((f) => f.endsWith('.sh')).map((f) => readFileSync(join(dir, f), 'utf8')),
+    readFileSync(join(__dirname, '../bash/corpus/errexit.sh'), 'utf8'), readFileSync(join(__dirname, '../../../test/bench/fixtures/tutorial-four-runs.sh'), 'utf8')];
   let resumed = 0;
   let edits = 0;
   for (const source of sources) {

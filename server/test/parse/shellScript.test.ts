@@ -148,3 +148,30 @@ test('never throws and stays linear on random input', () => {
   assert.equal(c.runs.length, 20000);
   assert.ok(performance.now() - t0 < 5000, 'about 1 MB in well under 5 s');
 });
+
+test('set -e: the flag line bash runs as a command stops the script, unless tested, off, in a function body or a branch', () => {
+  const CUT = 'python train.py --n_layer 24\n  --n_embd 2048\n';
+  const AFTER = 'python train.py --n_layer 32 --n_embd 2560\n';
+  const reading = (text: string): { exits: boolean | undefined; after: boolean | undefined } => {
+    const c = parseShellScript(text);
+    const cut = c.runs.find((r) => r.endedEarly)!;
+    return { exits: cut.endedEarly!.exits, after: c.runs[c.runs.length - 1]!.unreachable };
+  };
+  for (const set of ['set -e', 'set -euo pipefail', 'set -ex', 'set -o errexit', 'set -u -e']) {
+    assert.deepEqual(reading(`${set}\n${CUT}${AFTER}`), { exits: true, after: true }, set);
+  }
+  // a plain { } group runs where it stands, so its failure stops the script too
+  assert.deepEqual(reading(`set -e\n{ ${CUT}; }\n${AFTER}`), { exits: true, after: true });
+  assert.deepEqual(reading(`${CUT}${AFTER}`), { exits: undefined, after: undefined }, 'no set -e');
+  assert.deepEqual(reading(`set -e\nset +e\n${CUT}${AFTER}`), { exits: undefined, after: undefined }, 'set +e');
+  assert.deepEqual(reading(`set -e\nset +o errexit\n${CUT}${AFTER}`), { exits: undefined, after: undefined }, 'set +o errexit');
+  assert.deepEqual(reading(`set -e\n${CUT.trimEnd()} || echo failed\n${AFTER}`), { exits: undefined, after: undefined }, 'a tested failure');
+  assert.deepEqual(reading(`set -e\n${CUT.trimEnd()} | tee log\n${AFTER}`), { exits: undefined, after: undefined }, 'piped, no pipefail: the pipeline is tee');
+  assert.deepEqual(reading(`set -e\nrun() {\n${CUT}}\n${AFTER}`), { exits: undefined, after: undefined }, 'a function body runs only when called');
+  assert.deepEqual(reading(`set -e\nfunction run {\n${CUT}}\n${AFTER}`), { exits: undefined, after: undefined }, 'function name { ... }');
+  // inside an if, whether bash takes the branch is not known here: no conclusion either way
+  assert.deepEqual(reading(`set -e\nif [ -n "$X" ]; then\n${CUT}fi\n${AFTER}`), { exits: undefined, after: undefined }, 'in a branch');
+  assert.deepEqual(reading(`if [ -n "$X" ]; then set -e; fi\n${CUT}${AFTER}`), { exits: undefined, after: undefined }, 'set -e in a branch');
+  // the set -- form sets positional parameters, not options
+  assert.deepEqual(reading(`set -- -e\n${CUT}${AFTER}`), { exits: undefined, after: undefined }, 'set -- -e');
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDocument } from '../../src/parse/parseDocument';
 import { findArg } from '../../src/parse/trainConfig';
+import { trainerReason } from '../../src/parse/trainer';
 
 test('a flat mapping of flags, with -- keys and a structured peft_config', () => {
   const text = 'load_model: m.pth\n--n_layer: 24\nn_embd: "2048"\npeft: lora\npeft_config:\n  r: 8\n  lora_alpha: 16\ntrain_parts: [time, ln]\n';
@@ -22,7 +23,7 @@ test('a flat mapping of flags, with -- keys and a structured peft_config', () =>
 test('flags under args:, a declared trainer, and several runs under runs:', () => {
   const a = parseDocument('trainer: lm-v7\nargs:\n  n_layer: 12\n  n_embd: 768\n', 'yaml', 'a.yaml');
   assert.equal(a.runs[0]!.trainer, 'lm-v7');
-  assert.equal(a.runs[0]!.trainerReason, 'declared as lm-v7');
+  assert.equal(trainerReason(a.runs[0]!.trainerEvidence), 'declared as lm-v7');
   const b = parseDocument('runs:\n  - n_layer: 12\n    n_embd: 768\n  - n_layer: 24\n    n_embd: 1024\n', 'yaml', 'b.yaml');
   assert.deepEqual(b.runs.map((r) => findArg(r, 'n_layer')!.value!.text), ['12', '24']);
   assert.equal(b.runs[1]!.line, 3);
