@@ -15,7 +15,7 @@ static int lora_dim(double factor, double power, int C) {
   return d < 32 ? 32 : d;
 }
 
-ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int head_size) {
+ModelConfig model_dims_checked(const char* version, int n_layer, int n_embd, int vocab_size, int head_size) {
   if (n_layer <= 0 || n_embd <= 0 || vocab_size <= 0)
     throw EngineError("E_MODEL_SIZE", "n_layer, n_embd and vocab_size must be positive",
                       "pass --n_layer, --n_embd and --vocab_size");
@@ -23,12 +23,64 @@ ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int h
     throw EngineError("E_MODEL_SIZE",
                       "n_embd " + std::to_string(n_embd) + " is not a multiple of head_size " +
                           std::to_string(head_size),
-                      "x070 needs n_embd = n_head * head_size (head_size 64 by default)");
+                      std::string(version) + " needs n_embd = n_head * head_size (head_size 64 by default)");
   ModelConfig c;
+  c.version = version;
   c.n_layer = n_layer;
   c.n_embd = n_embd;
   c.vocab_size = vocab_size;
   c.head_size = head_size;
+  return c;
+}
+
+void push_block_norms(TensorShapes& out, const std::string& p, int layer, int64_t C) {
+  out.push_back({p + "ln1.weight", {C}});
+  out.push_back({p + "ln1.bias", {C}});
+  out.push_back({p + "ln2.weight", {C}});
+  out.push_back({p + "ln2.bias", {C}});
+  if (layer == 0) {
+    out.push_back({p + "ln0.weight", {C}});
+    out.push_back({p + "ln0.bias", {C}});
+  }
+}
+
+void push_embedding(TensorShapes& out, const ModelConfig& c) { out.push_back({"emb.weight", {c.vocab_size, c.n_embd}}); }
+
+void push_output_head(TensorShapes& out, const ModelConfig& c) {
+  out.push_back({"ln_out.weight", {c.n_embd}});
+  out.push_back({"ln_out.bias", {c.n_embd}});
+  out.push_back({"head.weight", {c.vocab_size, c.n_embd}});
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+int64_t shape_numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+void validate_weights_against(const TensorShapes& expected, const StateDict& weights, const std::string& missing_prefix,
+                              const std::string& what) {
+  std::map<std::string, const HostTensor*> by_name;
+  for (const auto& [n, t] : weights) by_name[n] = &t;
+  for (const auto& [name, shape] : expected) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      throw EngineError("E_MODEL_SHAPE", missing_prefix + " has no tensor '" + name + "'",
+                        "the checkpoint is not " + what);
+    if (it->second->numel() != shape_numel(shape))
+      throw EngineError("E_MODEL_SHAPE", name + " has shape " + shape_text(it->second->shape) + ", expected " + shape_text(shape),
+                        "check --n_layer/--n_embd/--vocab_size against the checkpoint");
+  }
+}
+
+ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int head_size) {
+  ModelConfig c = model_dims_checked("x070", n_layer, n_embd, vocab_size, head_size);
   c.dim_ffn = 4 * n_embd;
   c.d_decay_lora = lora_dim(1.8, 0.5, n_embd);
   c.d_aaa_lora = lora_dim(1.8, 0.5, n_embd);
@@ -38,19 +90,12 @@ ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int h
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> x070_tensor_shapes(const ModelConfig& c) {
-  const int64_t C = c.n_embd, V = c.vocab_size, F = c.dim_ffn;
+  const int64_t C = c.n_embd, F = c.dim_ffn;
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
-  out.push_back({"emb.weight", {V, C}});
+  push_embedding(out, c);
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
-    out.push_back({p + "ln1.weight", {C}});
-    out.push_back({p + "ln1.bias", {C}});
-    out.push_back({p + "ln2.weight", {C}});
-    out.push_back({p + "ln2.bias", {C}});
-    if (l == 0) {
-      out.push_back({p + "ln0.weight", {C}});
-      out.push_back({p + "ln0.bias", {C}});
-    }
+    push_block_norms(out, p, l, C);
     const std::string a = p + "att.";
     for (const char* mu : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"}) out.push_back({a + mu, {1, 1, C}});
     out.push_back({a + "w0", {1, 1, C}});
@@ -77,16 +122,8 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> x070_tensor_shapes(con
     out.push_back({p + "ffn.key.weight", {F, C}});
     out.push_back({p + "ffn.value.weight", {C, F}});
   }
-  out.push_back({"ln_out.weight", {C}});
-  out.push_back({"ln_out.bias", {C}});
-  out.push_back({"head.weight", {V, C}});
+  push_output_head(out, c);
   return out;
-}
-
-static std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int head_size) {
@@ -132,7 +169,7 @@ ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int 
     for (auto d : shape) b *= d;
     if (a != b)
       throw EngineError("E_MODEL_SHAPE",
-                        name + " has shape " + shape_str(got) + ", expected " + shape_str(shape) +
+                        name + " has shape " + shape_text(got) + ", expected " + shape_text(shape) +
                             " for n_layer " + std::to_string(c.n_layer) + ", n_embd " +
                             std::to_string(c.n_embd),
                         "the checkpoint does not match --n_layer/--n_embd; check which file --load_model names");
@@ -153,22 +190,8 @@ ModelConfig model_config_from_weights(const StateDict& weights, int head_size) {
 }
 
 void validate_x070_weights(const ModelConfig& cfg, const StateDict& weights) {
-  std::map<std::string, const HostTensor*> by_name;
-  for (const auto& [n, t] : weights) by_name[n] = &t;
-  for (const auto& [name, shape] : x070_tensor_shapes(cfg)) {
-    auto it = by_name.find(name);
-    if (it == by_name.end())
-      throw EngineError("E_MODEL_SHAPE", "checkpoint has no tensor '" + name + "'",
-                        "the checkpoint is not an x070 model of n_layer " +
-                            std::to_string(cfg.n_layer) + ", n_embd " + std::to_string(cfg.n_embd));
-    int64_t want = 1;
-    for (auto d : shape) want *= d;
-    if (it->second->numel() != want)
-      throw EngineError("E_MODEL_SHAPE",
-                        name + " has shape " + shape_str(it->second->shape) + ", expected " +
-                            shape_str(shape),
-                        "check --n_layer/--n_embd/--vocab_size against the checkpoint");
-  }
+  validate_weights_against(x070_tensor_shapes(cfg), weights, "checkpoint",
+                           "an x070 model of n_layer " + std::to_string(cfg.n_layer) + ", n_embd " + std::to_string(cfg.n_embd));
 }
 
 const char* peft_method_name(PeftMethod m) {

@@ -44,6 +44,22 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> x070_tensor_shapes(con
 // an error here; they belong in the adapter file). Throws EngineError E_MODEL_SHAPE with a hint.
 void validate_x070_weights(const ModelConfig& cfg, const StateDict& weights);
 
+// What every generation's sizes and names share (x070 here, x060 in core/model_x060.cpp):
+// n_layer/n_embd/vocab_size/head_size checked (E_MODEL_SIZE naming `version`) and set;
+using TensorShapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+ModelConfig model_dims_checked(const char* version, int n_layer, int n_embd, int vocab_size, int head_size);
+// a block's ln1/ln2 (and block 0's ln0), the embedding, and ln_out + head after the blocks;
+void push_block_norms(TensorShapes& out, const std::string& block_prefix, int layer, int64_t C);
+void push_embedding(TensorShapes& out, const ModelConfig& c);
+void push_output_head(TensorShapes& out, const ModelConfig& c);
+// "[a, b]" for messages, and a shape's element count.
+std::string shape_text(const std::vector<int64_t>& s);
+int64_t shape_numel(const std::vector<int64_t>& s);
+// Every tensor of `expected` in `weights` with its element count: E_MODEL_SHAPE otherwise, with
+// `what` naming the model ("an x070 model of n_layer 12, n_embd 768") in the missing-tensor hint.
+void validate_weights_against(const TensorShapes& expected, const StateDict& weights, const std::string& missing_prefix,
+                              const std::string& what);
+
 // Which fine-tuning method trains which weights (RWKV-PEFT's defaults).
 enum class PeftMethod {
   Full,       // every parameter (--peft none / --train_type none without train_parts)

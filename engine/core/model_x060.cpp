@@ -7,37 +7,8 @@
 #include "core/model_version.h"
 
 namespace rwkv {
-namespace {
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
-int64_t numel(const std::vector<int64_t>& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
-}  // namespace
-
 ModelConfig model_config_x060_for_size(int n_layer, int n_embd, int vocab_size, int head_size) {
-  if (n_layer <= 0 || n_embd <= 0 || vocab_size <= 0)
-    throw EngineError("E_MODEL_SIZE", "n_layer, n_embd and vocab_size must be positive",
-                      "pass --n_layer, --n_embd and --vocab_size");
-  if (head_size <= 0 || n_embd % head_size != 0)
-    throw EngineError("E_MODEL_SIZE",
-                      "n_embd " + std::to_string(n_embd) + " is not a multiple of head_size " +
-                          std::to_string(head_size),
-                      "x060 needs n_embd = n_head * head_size (head_size 64 by default)");
-  ModelConfig c;
-  c.version = "x060";
-  c.n_layer = n_layer;
-  c.n_embd = n_embd;
-  c.vocab_size = vocab_size;
-  c.head_size = head_size;
+  ModelConfig c = model_dims_checked("x060", n_layer, n_embd, vocab_size, head_size);
   c.dim_ffn = int(int64_t(n_embd) * 7 / 2 / 32 * 32);  // int((C * 3.5) // 32 * 32), exact in integers
   c.d_mix_lora = n_embd == 4096 ? 64 : 32;
   c.d_decay_lora = n_embd == 4096 ? 128 : 64;
@@ -45,19 +16,12 @@ ModelConfig model_config_x060_for_size(int n_layer, int n_embd, int vocab_size, 
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> x060_tensor_shapes(const ModelConfig& c) {
-  const int64_t C = c.n_embd, V = c.vocab_size, F = c.dim_ffn;
+  const int64_t C = c.n_embd, F = c.dim_ffn;
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
-  out.push_back({"emb.weight", {V, C}});
+  push_embedding(out, c);
   for (int l = 0; l < c.n_layer; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
-    out.push_back({p + "ln1.weight", {C}});
-    out.push_back({p + "ln1.bias", {C}});
-    out.push_back({p + "ln2.weight", {C}});
-    out.push_back({p + "ln2.bias", {C}});
-    if (l == 0) {
-      out.push_back({p + "ln0.weight", {C}});
-      out.push_back({p + "ln0.bias", {C}});
-    }
+    push_block_norms(out, p, l, C);
     const std::string a = p + "att.";
     for (const char* mu : {"x", "w", "k", "v", "r", "g"}) out.push_back({a + "time_maa_" + mu, {1, 1, C}});
     out.push_back({a + "time_maa_w1", {C, 5 * int64_t(c.d_mix_lora)}});
@@ -76,9 +40,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> x060_tensor_shapes(con
     out.push_back({p + "ffn.receptance.weight", {C, C}});
     out.push_back({p + "ffn.value.weight", {C, F}});
   }
-  out.push_back({"ln_out.weight", {C}});
-  out.push_back({"ln_out.bias", {C}});
-  out.push_back({"head.weight", {V, C}});
+  push_output_head(out, c);
   return out;
 }
 
@@ -120,7 +82,7 @@ ModelConfig model_config_x060_from_header(const std::vector<TensorInfo>& header)
   for (const auto& [name, shape] : x060_tensor_shapes(c)) {
     const auto& got = need(name);
     // Older savers keep the [1,1,C] vectors as [C]: equal numel loads (as x070's check accepts).
-    if (numel(got) != numel(shape))
+    if (shape_numel(got) != shape_numel(shape))
       throw EngineError("E_MODEL_SHAPE",
                         name + " has shape " + shape_text(got) + ", expected " + shape_text(shape) +
                             " for an x060 model of n_layer " + std::to_string(c.n_layer) + ", n_embd " +
@@ -131,18 +93,8 @@ ModelConfig model_config_x060_from_header(const std::vector<TensorInfo>& header)
 }
 
 void validate_x060_weights(const ModelConfig& cfg, const StateDict& weights) {
-  std::map<std::string, const HostTensor*> by_name;
-  for (const auto& [n, t] : weights) by_name[n] = &t;
-  for (const auto& [name, shape] : x060_tensor_shapes(cfg)) {
-    auto it = by_name.find(name);
-    if (it == by_name.end())
-      throw EngineError("E_MODEL_SHAPE", "the RWKV-6 (x060) weights have no tensor '" + name + "'",
-                        "the checkpoint is not an x060 model of n_layer " + std::to_string(cfg.n_layer) + ", n_embd " +
-                            std::to_string(cfg.n_embd));
-    if (it->second->numel() != numel(shape))
-      throw EngineError("E_MODEL_SHAPE", name + " has shape " + shape_text(it->second->shape) + ", expected " + shape_text(shape),
-                        "check --n_layer/--n_embd/--vocab_size against the checkpoint");
-  }
+  validate_weights_against(x060_tensor_shapes(cfg), weights, "the RWKV-6 (x060) checkpoint",
+                           "an x060 model of n_layer " + std::to_string(cfg.n_layer) + ", n_embd " + std::to_string(cfg.n_embd));
 }
 
 }  // namespace rwkv
