@@ -31,6 +31,7 @@ sys.path[:0] = [os.path.join(PEER, "RWKV-PEFT"), os.path.join(PEER, "stubs")]
 import torch
 import torch.nn.functional as F
 from reference_wkv7 import wkv7
+from parity_common import write_binidx
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -147,22 +148,6 @@ for name, lora in (("full", None), ("lora_r8_alpha16", (8, 16))):
           f"missing {len(missing)}, extra {len(extra)} -> {'PASS' if res['pass'] else 'FAIL'}", flush=True)
 
 # 3. a checkpoint our trainer wrote (merged LoRA, bf16) in torch and in the peer's model
-def write_binidx(prefix, docs):  # Megatron MMIDIDX, uint16 tokens
-    import struct
-    with open(prefix + ".bin", "wb") as f:
-        for d in docs:
-            f.write(struct.pack(f"<{len(d)}H", *d))
-    with open(prefix + ".idx", "wb") as f:
-        f.write(b"MMIDIDX\x00\x00" + struct.pack("<QBQQ", 1, 8, len(docs), len(docs) + 1))
-        f.write(struct.pack(f"<{len(docs)}i", *[len(d) for d in docs]))
-        ptrs, off = [], 0
-        for d in docs:
-            ptrs.append(off)
-            off += 2 * len(d)
-        f.write(struct.pack(f"<{len(docs)}q", *ptrs))
-        f.write(struct.pack(f"<{len(docs) + 1}q", *range(len(docs) + 1)))
-
-
 write_binidx(os.path.join(OUT, "data"), [torch.randint(1, V, (40,), generator=g).tolist() for _ in range(20)])
 train_dir = os.path.join(OUT, "train_run")
 ret = subprocess.run([ENGINE_BIN, "--load_model", os.path.join(OUT, "case_full.pth"), "--proj_dir", train_dir,

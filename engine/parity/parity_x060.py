@@ -31,6 +31,7 @@ PEER, ENGINE_BIN, DUMP, OUT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 sys.path[:0] = [os.path.join(PEER, "RWKV-PEFT"), os.path.join(PEER, "stubs")]
 import torch
 import torch.nn.functional as F
+from parity_common import write_binidx
 
 HEAD = 32
 
@@ -163,22 +164,6 @@ for name, lora, state in (("full", None, False), ("lora_r8_alpha16", (8, 16), Fa
     print(f"x060 {name}: {len(res['tensors'])} tensors, worst relative difference vs peer fp32 {worst:.2e} "
           f"(vs fp64 {res['worst_ours_vs_peer_fp64']:.2e}), missing {len(missing)}, extra {len(extra)} -> "
           f"{'PASS' if res['pass'] else 'FAIL'}", flush=True)
-
-
-def write_binidx(prefix, docs):  # Megatron MMIDIDX, uint16 tokens
-    import struct
-    with open(prefix + ".bin", "wb") as f:
-        for d in docs:
-            f.write(struct.pack(f"<{len(d)}H", *d))
-    with open(prefix + ".idx", "wb") as f:
-        f.write(b"MMIDIDX\x00\x00" + struct.pack("<QBQQ", 1, 8, len(docs), len(docs) + 1))
-        f.write(struct.pack(f"<{len(docs)}i", *[len(d) for d in docs]))
-        ptrs, off = [], 0
-        for d in docs:
-            ptrs.append(off)
-            off += 2 * len(d)
-        f.write(struct.pack(f"<{len(docs)}q", *ptrs))
-        f.write(struct.pack(f"<{len(docs) + 1}q", *range(len(docs) + 1)))
 
 
 # 3. a checkpoint our trainer wrote (merged LoRA, bf16) in the peer's RWKV6
