@@ -216,10 +216,13 @@ void check_run_uses_the_trainers_rules() {
   CHECK(code(check({"--head_size", "32"})) == "E_CUDA_UNSUPPORTED" || code(check({"--head_size_a", "32"})) == "E_CUDA_UNSUPPORTED");
   CHECK(check({"--peft", "pissa", "--pissa_config", "{\"pissa_r\":32,\"svd_niter\":4}"}).find("ok")->as_bool());
   // --quant: full fine-tuning would train the quantised base; a PEFT run quantises on the CPU,
-  // and the GPU refuses it while its path is off (RWKV_CUDA_QUANT unset)
+  // and the GPU takes it unless RWKV_CUDA_QUANT=0 turns its path off
   CHECK(code(check({"--quant", "nf4"})) == "E_FLAG_UNSUPPORTED");
   CHECK(code(check({"--quant", "fp4", "--peft", "state"})) == "E_FLAG_UNSUPPORTED");
+  CHECK(check({"--quant", "nf4", "--peft", "lora", "--peft_config", "{\"r\":64}"}).find("ok")->as_bool());
+  setenv("RWKV_CUDA_QUANT", "0", 1);
   const Json gpu_quant = check({"--quant", "nf4", "--peft", "lora", "--peft_config", "{\"r\":64}"});
+  unsetenv("RWKV_CUDA_QUANT");
   CHECK(code(gpu_quant) == "E_CUDA_UNSUPPORTED");
   CHECK(gpu_quant.find("message")->as_string().find("--quant nf4") != std::string::npos);
   CHECK(check({"--quant", "int8", "--peft", "lora", "--peft_config", "{\"r\":64}", "--accelerator", "cpu"}).find("ok")->as_bool());

@@ -42,7 +42,11 @@ int main() {
   CHECK(!rwkv::cuda_param_slab_enabled());
   setenv("RWKV_CUDA_PARAM_SLAB", "1", 1);
   CHECK(rwkv::cuda_param_slab_enabled());
-  if (!std::getenv("RWKV_CUDA_LR_GROUPS")) CHECK(!rwkv::cuda_lr_groups_enabled());
+  unsetenv("RWKV_CUDA_LR_GROUPS");
+  CHECK(rwkv::cuda_lr_groups_enabled());
+  setenv("RWKV_CUDA_LR_GROUPS", "0", 1);
+  CHECK(!rwkv::cuda_lr_groups_enabled());
+  unsetenv("RWKV_CUDA_LR_GROUPS");
   if (!std::getenv("RWKV_CUDA_WKV7_CHUNKED")) CHECK(!rwkv::cuda_wkv7_chunked_enabled());
   return rwkv_test::summary("allocator_test");
 #endif

@@ -176,16 +176,19 @@ void what_is_refused() {
   CHECK_THROWS_CODE(make_cpu_backend(tiny_config(), PeftConfig{}, low_rank_base(1), bo), "E_QUANT_TRAINED");
 }
 
-// The GPU path is off by default (RWKV_CUDA_QUANT unset): the options are refused for the GPU
-// with a clear E_CUDA_UNSUPPORTED naming --quant, and accepted for the CPU.
-void the_gpu_switch_is_off_by_default() {
+// The GPU path is on (verified on a device) unless RWKV_CUDA_QUANT=0: then the options are
+// refused for the GPU with a clear E_CUDA_UNSUPPORTED naming --quant; the CPU takes them either way.
+void the_gpu_switch_is_on_by_default() {
   CHECK(std::getenv("RWKV_CUDA_QUANT") == nullptr);
-  CHECK(!cuda_quant_switch_on());
+  CHECK(cuda_quant_switch_on());
   auto opts = [&](const char* accel) {
     return options(tiny_flags(g_base, g_data, g_dir + "/gpu",
                               {"--quant", "nf4", "--peft", "lora", "--peft_config", "{\"r\":4}", "--accelerator", accel,
                                "--head_size_a", "64", "--ctx_len", "64"}));
   };
+  CHECK(!cuda_refusal(opts("gpu")).has_value());
+  ::setenv("RWKV_CUDA_QUANT", "0", 1);
+  CHECK(!cuda_quant_switch_on());
   const auto refusal = cuda_refusal(opts("gpu"));
   CHECK(refusal.has_value());
   if (refusal) {
@@ -194,8 +197,6 @@ void the_gpu_switch_is_off_by_default() {
     CHECK(refusal->hint.find("--accelerator cpu") != std::string::npos);
   }
   CHECK(!cuda_refusal(opts("cpu")).has_value());
-  ::setenv("RWKV_CUDA_QUANT", "1", 1);  // the device check's switch
-  CHECK(cuda_quant_switch_on() && !cuda_refusal(opts("gpu")).has_value());
   ::unsetenv("RWKV_CUDA_QUANT");
 }
 
@@ -206,7 +207,7 @@ int main() {
   g_base = g_dir + "/base.pth";
   save_pth(g_base, low_rank_base(7));
   g_data = pattern_data(g_dir);
-  the_gpu_switch_is_off_by_default();
+  the_gpu_switch_is_on_by_default();
   the_base_is_stored_quantised();
   merged_is_dequantised_base_plus_adapter();
   what_is_refused();

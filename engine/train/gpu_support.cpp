@@ -15,7 +15,7 @@ EngineError unsupported(const std::string& what, const std::string& hint, const 
 // Every PEFT method (full, LoRA with dropout, PiSSA, MiSS/disha/bone, state tuning), --grad_cp
 // and infctx run on the GPU for RWKV-7 (verified against the CPU backend on an H100:
 // engine/cuda/device_tests/results/). What is left are the WKV7 kernel's shape limits, and
-// --quant, whose GPU path is behind RWKV_CUDA_QUANT=1 until it has run on a GPU (core/gpu_switches.h).
+// --quant, whose GPU path RWKV_CUDA_QUANT=0 turns off (core/gpu_switches.h).
 std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.accelerator == "cpu") return std::nullopt;
   // RWKV-6 trains on the CPU backend (cpu/x060_layer.h), the oracle a GPU WKV6 kernel will be
@@ -38,9 +38,8 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.quant != QuantType::None && !cuda_quant_switch_on())
     return EngineError("E_CUDA_UNSUPPORTED",
                        std::string("--quant ") + quant_type_name(o.quant) +
-                           " is not yet available on the GPU: its dequantising GEMM path is built but stays off "
-                           "until it has been verified on a GPU",
-                       "train with --accelerator cpu (which quantises as RWKV-PEFT does), or use --quant none on the GPU",
+                           " is turned off on the GPU here (RWKV_CUDA_QUANT=0 in the environment)",
+                       "unset RWKV_CUDA_QUANT, or train with --accelerator cpu (which quantises as RWKV-PEFT does)",
                        "quant");
   return std::nullopt;
 }

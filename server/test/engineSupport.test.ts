@@ -21,12 +21,13 @@ async function engineNotes(script: string): Promise<string[]> {
 
 const RUN = 'python train.py --n_layer 24 --n_embd 2048 --vocab_size 65536 --data_file d --data_type binidx --ctx_len 512';
 
-test('RWKV026 through the real addon: what the GPU engine cannot split, quant (CPU only for now), and every method on the GPU', async (t) => {
+test('RWKV026 through the real addon: what the GPU engine cannot split, RWKV-6 (CPU only for now), and every method on the GPU, quantised too', async (t) => {
   if (!facts) { t.skip(`engine addon not available: ${why}`); return; }
   const [ctx] = await engineNotes(`${RUN.replace('--ctx_len 512', '--ctx_len 500')} --peft miss --peft_config '{"r":64}' --accelerator gpu\n`);
   assert.match(ctx!, /^info Run Training's GPU engine cannot run this as written: ctx_len 500 \(the GPU WKV7 kernel needs a multiple of 16\) is not yet implemented on the GPU\. .*--accelerator cpu/);
-  const [quant] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator gpu\n`);
-  assert.match(quant!, /--quant nf4 is not yet available on the GPU: .*--accelerator cpu/);
+  assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator gpu\n`), [], 'the GPU dequantises');
+  const [x060] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --my_testing x060 --accelerator gpu\n`);
+  assert.match(x060!, /RWKV-6 \(x060\) training is not yet implemented on the GPU: .*--accelerator cpu/);
   assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4 --accelerator cpu\n`), [], 'the CPU quantises');
   const [fp4] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant fp4 --accelerator cpu\n`);
   assert.match(fp4!, /--quant fp4 is not supported by this engine/);
@@ -44,8 +45,9 @@ test('the real addon names the flag each refusal is about, as the fake engine do
   assert.equal(await flagOf(['--ctx_len', '500']), 'ctx_len');
   assert.equal(await flagOf(['--head_size_a', '32']), 'head_size_a');
   assert.equal(await flagOf(['--train_type', 'infctx', '--ctx_len', '512', '--chunk_ctx', '250']), 'chunk_ctx');
-  assert.equal(await flagOf(['--quant', 'nf4']), 'quant');
-  for (const argv of [['--ctx_len', '500'], ['--head_size_a', '32'], ['--quant', 'nf4']]) {
+  assert.equal(await flagOf(['--quant', 'fp4']), 'quant');
+  assert.equal(await flagOf(['--my_testing', 'x060']), 'my_testing');
+  for (const argv of [['--ctx_len', '500'], ['--head_size_a', '32'], ['--quant', 'fp4'], ['--my_testing', 'x060']]) {
     const fake = fakeEngineRules([...base, ...argv]);
     const real = await facts.checkRun([...base, ...argv]);
     if (!fake.ok && !real.ok && fake.code === real.code) assert.equal(fake.flag, real.flag, argv.join(' '));
@@ -68,6 +70,7 @@ test("the fake engine's rules answer as the real addon does (the fixtures lean o
     ['--peft', 'lora', '--peft_config', '{"r":8}', '--accumulate_grad_batches', '3'],
     ['--peft', 'lora', '--peft_config', '{"r":8}', '--quant', 'nf4'],
     ['--peft', 'lora', '--peft_config', '{"r":8}', '--head_size_a', '32'],
+    ['--peft', 'lora', '--peft_config', '{"r":8}', '--my_testing', 'x060'],
   ];
   for (const extra of cases) {
     const argv = [...base, ...extra];
@@ -88,7 +91,7 @@ test('RWKV026 through the real addon: DiSHA bat, epochs that do not end on an op
   const [byDefault] = await engineNotes(`${RUN} ${lora} --accumulate_grad_batches 3\n`);
   assert.match(byDefault!, /\(--epoch_steps is not in the script, so train\.py's default 1000 applies\)/);
   assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --accumulate_grad_batches 3\n`), [], "the newest tree's one-pass epochs step on their last micro-batch");
-  const [gpu] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --quant nf4\n`);
+  const [gpu] = await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --my_testing x060\n`);
   assert.match(gpu!, /\(--accelerator is not in the script, so train\.py's default gpu applies\)/);
   // RUN's --vocab_size 65536 then 0: argparse keeps the last
   assert.deepEqual(await engineNotes(`${RUN} --peft lora --peft_config '{"r":8}' --vocab_size 0\n`), [], 'a zero vocab_size is not an engine limit');

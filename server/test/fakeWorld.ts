@@ -27,7 +27,8 @@ export const world: World = JSON.parse(readFileSync(join(FIXTURES, 'world.json')
  * may replace `answer`.
  */
 export function fakeEngineRules(argv: string[]): RunCheck {
-  const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  // the last occurrence, as argparse keeps it
+  const flag = (name: string): string | undefined => { const i = argv.lastIndexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
   // DiSHA's "bat" structure (older RWKV-PEFT) and MiSS's bat/mini variants (newest): not trained
   for (const name of ['disha_config', 'miss_config']) {
     if (jsonOf(flag(name))?.mode === 'bat') return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: 'DiSHA mode "bat" is not supported by this engine', hint: 'use mode "bone" (MiSS), which this engine trains', flag: name };
@@ -41,8 +42,8 @@ export function fakeEngineRules(argv: string[]): RunCheck {
     return { ok: false, code: 'E_FLAG_VALUE', message: '--epoch_steps: must be a multiple of --accumulate_grad_batches', hint: 'an epoch ends on an optimizer step', flag: 'epoch_steps' };
   const quant = flag('quant');
   if (quant && !['none', 'int8', 'nf4'].includes(quant)) return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant ${quant} is not supported by this engine`, hint: 'use --quant int8 or --quant nf4 (bitsandbytes\' formats, as RWKV-PEFT quantises), or none', flag: 'quant' };
-  if (quant && quant !== 'none' && (flag('accelerator') ?? 'gpu') !== 'cpu')
-    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: `--quant ${quant} is not yet available on the GPU: its dequantising GEMM path is built but stays off until it has been verified on a GPU`, hint: 'train with --accelerator cpu (which quantises as RWKV-PEFT does), or use --quant none on the GPU', flag: 'quant' };
+  if (flag('my_testing') === 'x060' && (flag('accelerator') ?? 'gpu') !== 'cpu')
+    return { ok: false, code: 'E_CUDA_UNSUPPORTED', message: 'RWKV-6 (x060) training is not yet implemented on the GPU: the CUDA backend has no WKV6 kernel yet', hint: 'train this RWKV-6 model with --accelerator cpu (every PEFT method runs there), or on the GPU with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060)', flag: 'my_testing' };
   const headSizeFlag = flag('head_size') !== undefined ? 'head_size' : 'head_size_a';
   const headSize = Number(flag(headSizeFlag) ?? 64);
   if ((flag('accelerator') ?? 'gpu') !== 'cpu' && headSize !== 64)
