@@ -179,8 +179,36 @@ static void newest_form_run() {
                                               " uninterrupted vs " + std::to_string(lb[i]) + " resumed");
 }
 
+// The older form with epoch_steps not a multiple of accumulate_grad_batches: Lightning steps on
+// the epoch's last micro-batch too, so 5 micro-batches at accumulation 2 are steps after 2, 4, 5.
+static void older_form_short_last_step() {
+  const std::string dir = temp_dir("older");
+  const std::string data = rwkv_test::write_counting_data(dir, 30);
+  TrainOptions o = tiny_run(dir, data);
+  o.peft_new_form = false;
+  o.epoch_steps = 5;
+  o.micro_bsz = 2;
+  o.accumulate_grad_batches = 2;
+  const EpochPlan p = epoch_plan(o, -1);
+  CHECK(!p.one_pass && p.micro_batches == 5 && p.optimizer_steps == 3);
+  CHECK(p.steps_after(1) && !p.steps_after(2) && p.steps_after(3) && p.steps_after(4));
+  run(o, nullptr);
+  const std::string metrics = o.proj_dir + "/metrics.jsonl";
+  CHECK_PROTOCOL_FILE(metrics);
+  const auto start = events_of(metrics, "start");
+  CHECK(start.size() == 1 && start[0].find("total_steps")->as_number() == 6);
+  const auto steps = events_of(metrics, "step");
+  CHECK(steps.size() == 6);
+  if (steps.size() == 6) {
+    // 4 rows a step but each epoch's last (2 rows), 16 tokens a row
+    const double want[] = {4, 8, 10, 14, 18, 20};
+    for (size_t i = 0; i < 6; ++i) CHECK(steps[i].find("tokens")->as_number() == want[i] * 16);
+  }
+}
+
 int main() {
   plans();
+  older_form_short_last_step();
   schedule_from_argv();
   newest_form_run();
   if (!rwkv_test::failures()) std::system(("rm -rf /tmp/rwkv_epoch_plan_test_" + std::to_string(::getpid()) + "_*").c_str());

@@ -28,7 +28,9 @@ EpochPlan epoch_plan(const TrainOptions& o, int64_t documents) {
     p.pool = epoch_pool_limit(o);
     p.micro_batches = o.epoch_steps;
     p.last_batch_rows = p.micro_bsz;
-    p.optimizer_steps = o.epoch_steps / p.accumulate;
+    // Lightning steps the optimizer on an epoch's last micro-batch too, so epoch_steps need not
+    // be a multiple of accumulate_grad_batches: the last step of such an epoch is short
+    p.optimizer_steps = (p.micro_batches + p.accumulate - 1) / p.accumulate;
     return p;
   }
   p.one_pass = true;

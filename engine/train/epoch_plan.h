@@ -1,7 +1,8 @@
 // What one epoch is, as the script's own trainer defines it (README "Where the engine knowingly
 // differs" used to list this as a difference):
 // - the older RWKV-PEFT (5b8aac9) and RWKV-LM: an epoch is `epoch_steps` micro-batches of
-//   micro_bsz samples drawn from a pool of epoch_steps * micro_bsz documents;
+//   micro_bsz samples drawn from a pool of epoch_steps * micro_bsz documents; Lightning steps
+//   the optimizer every accumulate_grad_batches micro-batches and on the epoch's last;
 // - the newest RWKV-PEFT (Joluck/RWKV-PEFT 5704c39, the `--peft_config` form): its dataset is the
 //   first epoch_steps documents (jsonl: `data[:epoch_steps]`, binidx: `head(epoch_steps)`; sft:
 //   every example) and an epoch is one pass of torch's DataLoader over them (shuffle=True,

@@ -271,10 +271,8 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   apply_data_flags(f, o);
 
   resolve_peft_options(f, o);
-  // epochs of epoch_steps micro-batches must end on an optimizer step; the newest RWKV-PEFT's
-  // one-pass epochs step on their last micro-batch whatever is left (train/epoch_plan.h)
-  if (!epoch_plan(o, -1).one_pass && o.epoch_steps % o.accumulate_grad_batches != 0)
-    bad("epoch_steps", "must be a multiple of --accumulate_grad_batches", "an epoch ends on an optimizer step");
+  // An epoch that is not a multiple of accumulate_grad_batches ends on a short optimizer step,
+  // as Lightning runs it (train/epoch_plan.h); several ranks still need whole steps (trainer).
   if (o.infctx && o.peft.method == PeftMethod::State)
     throw EngineError("E_FLAG_UNSUPPORTED", "state tuning together with --train_type infctx",
                       "RWKV-PEFT runs them as separate modes: choose one", "train_type");

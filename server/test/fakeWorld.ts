@@ -36,10 +36,6 @@ export function fakeEngineRules(argv: string[]): RunCheck {
   const missInit = flag('peft') === 'miss' ? jsonOf(flag('peft_config'))?.init_weights : undefined;
   if (missInit !== undefined && missInit !== 'true' && missInit !== true)
     return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `MiSS init_weights "${String(missInit)}" (bat/mini variants) is not supported by this engine`, hint: 'the balance variant (init_weights true) is implemented', flag: 'peft_config' };
-  // epochs of epoch_steps micro-batches (every form but the newest's one-pass epochs) end on an optimizer step
-  const epochSteps = Number(flag('epoch_steps') ?? 1000);
-  if (flag('peft_config') === undefined && epochSteps % Number(flag('accumulate_grad_batches') ?? 1) !== 0)
-    return { ok: false, code: 'E_FLAG_VALUE', message: '--epoch_steps: must be a multiple of --accumulate_grad_batches', hint: 'an epoch ends on an optimizer step', flag: 'epoch_steps' };
   const quant = flag('quant');
   if (quant && !['none', 'int8', 'nf4'].includes(quant)) return { ok: false, code: 'E_FLAG_UNSUPPORTED', message: `--quant ${quant} is not supported by this engine`, hint: 'use --quant int8 or --quant nf4 (bitsandbytes\' formats, as RWKV-PEFT quantises), or none', flag: 'quant' };
   if (flag('my_testing') === 'x060' && (flag('accelerator') ?? 'gpu') !== 'cpu')

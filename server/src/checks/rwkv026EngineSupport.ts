@@ -18,7 +18,7 @@ export const check: Check = {
   code: 'RWKV026',
   name: 'engine-support',
   docs: {
-    what: 'Says when the bundled engine (Run Training) cannot train a run that train.py itself accepts: a setting it does not implement, one its GPU backend does not do yet (the CPU backend may), or a value train.py takes that the engine refuses (epoch_steps not a multiple of accumulate_grad_batches in the older RWKV-PEFT\'s epochs, --loss_mask se). Where the refusal is about a flag the script does not write, it says that train.py\'s default is the value in question (for the GPU: --accelerator\'s default gpu).',
+    what: 'Says when the bundled engine (Run Training) cannot train a run that train.py itself accepts: a setting it does not implement, one its GPU backend does not do yet (the CPU backend may), or a value train.py takes that the engine refuses (--loss_mask se; with several ranks, an epoch that is not a multiple of accumulate_grad_batches). Where the refusal is about a flag the script does not write, it says that train.py\'s default is the value in question (for the GPU: --accelerator\'s default gpu).',
     why: 'train.py would run it, so nothing else flags it; pressing Run Training would stop at once with the same message.',
     example: "--ctx_len 500 --accelerator gpu   # the GPU's WKV7 kernel needs a multiple of 16; the CPU backend runs it",
     fix: 'Follow the hint (often --accelerator cpu for small models, or a setting the engine supports), or run the script with Python as usual.',
