@@ -134,15 +134,18 @@ double quant_bytes_per_param(const PlanInput& in, double unquantized) {
   return static_cast<double>(quant_storage_bytes(t, n)) / static_cast<double>(n);
 }
 
-// What one long-lived CUDA tensor takes. With the slab (cuda/param_slab.h, core/gpu_switches.h)
-// its own size at 256-byte alignment; without it a block of its own from the caching allocator
-// (cuda/caching_allocator.cu: 512-byte steps below 1 MiB, 2 MiB above), whose whole 2 MiB pages
-// the driver maps (a 2.9B model's 12.5 MiB matrices take 14 MiB each).
-double engine_block(double bytes) {
-  if (cuda_param_slab_enabled()) return std::ceil(bytes / 256.0) * 256.0;
+// A block of its own from the caching allocator (cuda/caching_allocator.cu: 512-byte steps below
+// 1 MiB, 2 MiB above), whose whole 2 MiB pages the driver maps (a 2.9B model's 12.5 MiB matrices
+// take 14 MiB each).
+double allocator_block(double bytes) {
   const double mib = 1024.0 * 1024.0;
   if (bytes < mib) return std::ceil(bytes / 512.0) * 512.0;
   return std::ceil(bytes / (2 * mib)) * (2 * mib);
+}
+// What one long-lived CUDA tensor takes: with the slab (cuda/param_slab.h, core/gpu_switches.h)
+// its own size at 256-byte alignment, without it a block of its own.
+double engine_block(double bytes) {
+  return cuda_param_slab_enabled() ? std::ceil(bytes / 256.0) * 256.0 : allocator_block(bytes);
 }
 
 struct EngineTensorBytes {
@@ -186,7 +189,8 @@ EngineTensorBytes engine_x070_tensor_bytes(const PlanInput& in) {
     const QuantType q = plan_quant_type(in);
     if (q != QuantType::None && !trained && quantised_base_tensor(name)) {
       const uint64_t codes = q == QuantType::Nf4 ? uint64_t((n + 1) / 2) : uint64_t(n);
-      b.weights += engine_block(double(codes)) + engine_block(double(quant_storage_bytes(q, n) - codes));
+      // codes and absmax are blocks of their own outside the slab (cuda_model.cu upload_quantised)
+      b.weights += allocator_block(double(codes)) + allocator_block(double(quant_storage_bytes(q, n) - codes));
       continue;
     }
     tensor(n, gemm, trained, packed);

@@ -643,8 +643,6 @@ class CudaBackend final : public Backend {
       DParam& p = *pp;
       p.master = p.grad = p.m = p.v = nullptr;
       p.w16 = nullptr;
-      p.q_codes = nullptr;
-      p.q_absmax = nullptr;
       p.packed = false;
     }
     for (auto& L : layers_) {
@@ -659,13 +657,7 @@ class CudaBackend final : public Backend {
     }
     for (auto& pp : params_) {
       DParam& p = *pp;
-      if (quantised(p)) {  // codes + absmax, filled by upload_quantised
-        // 2.9B nf4 with a block each: 0.94x of the measured peak, the absmax arrays' 2 MiB pages
-        const int64_t block = std::max<int64_t>(1, quant_block_elems(opt_.quant, p.n));
-        p.q_codes = static_cast<uint8_t*>(take(size_t(opt_.quant == QuantType::Nf4 ? (p.n + 1) / 2 : p.n)));
-        p.q_absmax = f32((p.n + block - 1) / block);
-        continue;
-      }
+      if (quantised(p)) continue;  // codes + absmax of its own (upload_quantised)
       if (!p.master && (p.trainable || !p.gemm)) p.master = f32(p.n);
       if (p.gemm) p.w16 = static_cast<bf16_t*>(take(size_t(p.n) * 2));
       if (p.trainable) {
@@ -746,10 +738,8 @@ class CudaBackend final : public Backend {
                             " frozen, but this run would train it",
                         "quantised bases are for PEFT (LoRA, PiSSA, MiSS, state tuning): drop --quant for full fine-tuning");
     const QuantTensor q = quantize(opt_.quant, p.host.data(), p.shape);
-    if (!p.q_codes || !p.q_absmax)
-      throw EngineError("E_INTERNAL", "no device storage was assigned to quantised " + p.name, "");
-    uint8_t* codes = p.q_codes;
-    float* absmax = p.q_absmax;
+    uint8_t* codes = own<uint8_t>(int64_t(q.codes.size()));
+    float* absmax = own<float>(int64_t(q.absmax.size()));
     check_cuda(cudaMemcpyAsync(codes, q.codes.data(), q.codes.size(), cudaMemcpyHostToDevice, s()), "upload");
     check_cuda(cudaMemcpyAsync(absmax, q.absmax.data(), q.absmax.size() * 4, cudaMemcpyHostToDevice, s()), "upload");
     check_cuda(cudaStreamSynchronize(s()), "upload");  // q's host buffers go out of scope

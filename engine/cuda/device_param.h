@@ -23,8 +23,6 @@ struct DParam {
   float* v = nullptr;
   bool packed = false;       // master/grad live in a per-layer packed block (the six mixes)
   DeviceQuant q;             // --quant: a frozen block linear stored quantised (then no w16)
-  uint8_t* q_codes = nullptr;  // where q's codes and absmax go (in the slab when it is on)
-  float* q_absmax = nullptr;
 };
 
 inline float* grad_of(const DParam* p) { return p && p->trainable ? p->grad : nullptr; }
