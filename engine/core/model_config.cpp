@@ -177,7 +177,7 @@ ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int 
   return c;
 }
 
-ModelConfig model_config_from_weights(const StateDict& weights, int head_size) {
+std::vector<TensorInfo> weights_header(const StateDict& weights) {
   std::vector<TensorInfo> header;
   for (const auto& [name, t] : weights) {
     TensorInfo info;
@@ -186,7 +186,11 @@ ModelConfig model_config_from_weights(const StateDict& weights, int head_size) {
     info.dtype = t.dtype;
     header.push_back(info);
   }
-  return model_config_from_header(header, head_size);
+  return header;
+}
+
+ModelConfig model_config_from_weights(const StateDict& weights, int head_size) {
+  return model_config_from_header(weights_header(weights), head_size);
 }
 
 void validate_x070_weights(const ModelConfig& cfg, const StateDict& weights) {

@@ -35,6 +35,8 @@ ModelConfig model_config_for_size(int n_layer, int n_embd, int vocab_size, int h
 // Reads the sizes from an x070 state dict (blocks.N.att.w1 etc.). Throws EngineError
 // E_MODEL_NOT_X070 / E_MODEL_SHAPE when tensors are missing or disagree.
 ModelConfig model_config_from_weights(const StateDict& weights, int head_size = 64);
+// The names, shapes and dtypes of `weights`, as a checkpoint's header lists them.
+std::vector<TensorInfo> weights_header(const StateDict& weights);
 ModelConfig model_config_from_header(const std::vector<TensorInfo>& header, int head_size = 64);
 
 // Every tensor name and shape an x070 model of this config has, in RWKV-LM's order.

@@ -8,18 +8,6 @@
 namespace rwkv {
 namespace {
 
-std::vector<TensorInfo> header_of(const StateDict& weights) {
-  std::vector<TensorInfo> header;
-  for (const auto& [name, t] : weights) {
-    TensorInfo info;
-    info.name = name;
-    info.shape = t.shape;
-    info.dtype = t.dtype;
-    header.push_back(info);
-  }
-  return header;
-}
-
 [[noreturn]] void refuse_version(const std::string& version) {
   throw EngineError("E_FLAG_UNSUPPORTED",
                     "--my_testing " + version + ": this engine trains RWKV-7 (x070) and RWKV-6 (x060) models only",
@@ -37,8 +25,8 @@ ModelConfig model_config_for_version(const std::string& version, int n_layer, in
 }
 
 ModelConfig model_config_from_checkpoint(const std::string& version, const StateDict& weights, int head_size) {
-  if (version == "x070") return model_config_from_header(header_of(weights), head_size);
-  if (version == "x060") return model_config_x060_from_header(header_of(weights));  // head size from time_faaaa
+  if (version == "x070") return model_config_from_header(weights_header(weights), head_size);
+  if (version == "x060") return model_config_x060_from_header(weights_header(weights));  // head size from time_faaaa
   refuse_version(version);
 }
 

@@ -131,24 +131,30 @@ static void run(const TrainOptions& o, std::atomic<int>* stop) {
   CHECK(run_training(o, proto, hooks) == 0);
 }
 
-static void newest_form_run() {
-  const std::string dir = temp_dir("run");
-  const std::string data = rwkv_test::write_counting_data(dir, 30);  // 30 documents, 22 kept
-  TrainOptions o = tiny_run(dir, data);
+// Runs `o` and checks its start and step events: one step per entry of `rows_done` (the rows
+// trained once that step is done; 16 tokens a row), as many planned. Returns the step events.
+static std::vector<Json> run_and_check_steps(const TrainOptions& o, const std::vector<double>& rows_done) {
   run(o, nullptr);
   const std::string metrics = o.proj_dir + "/metrics.jsonl";
   CHECK_PROTOCOL_FILE(metrics);
   const auto start = events_of(metrics, "start");
-  CHECK(start.size() == 1 && start[0].find("total_steps")->as_number() == 6);
+  CHECK(start.size() == 1 && start[0].find("total_steps")->as_number() == double(rows_done.size()));
   const auto steps = events_of(metrics, "step");
-  const auto epochs = events_of(metrics, "epoch");
-  CHECK(steps.size() == 6 && epochs.size() == 2);
+  CHECK(steps.size() == rows_done.size());
+  if (steps.size() == rows_done.size())
+    for (size_t i = 0; i < steps.size(); ++i) CHECK(steps[i].find("tokens")->as_number() == rows_done[i] * 16);
+  return steps;
+}
+
+static void newest_form_run() {
+  const std::string dir = temp_dir("run");
+  const std::string data = rwkv_test::write_counting_data(dir, 30);  // 30 documents, 22 kept
+  TrainOptions o = tiny_run(dir, data);
+  // tokens: 8 rows per step but the epoch's last (4 + 2 rows), 22 rows an epoch
+  const auto steps = run_and_check_steps(o, {8, 16, 22, 30, 38, 44});
+  const auto epochs = events_of(o.proj_dir + "/metrics.jsonl", "epoch");
+  CHECK(epochs.size() == 2);
   for (const Json& e : epochs) CHECK(e.find("steps")->as_number() == 3);
-  if (steps.size() == 6) {
-    // tokens: 8 rows per step but the epoch's last (4 + 2 rows), 22 rows an epoch
-    const double want[] = {8, 16, 22, 30, 38, 44};
-    for (size_t i = 0; i < 6; ++i) CHECK(steps[i].find("tokens")->as_number() == want[i] * 16);
-  }
   // a stop inside the first epoch's tail (after step 2), then the same command: step for step
   TrainOptions b = o;
   b.proj_dir = dir + "/stopped";
@@ -192,18 +198,7 @@ static void older_form_short_last_step() {
   const EpochPlan p = epoch_plan(o, -1);
   CHECK(!p.one_pass && p.micro_batches == 5 && p.optimizer_steps == 3);
   CHECK(p.steps_after(1) && !p.steps_after(2) && p.steps_after(3) && p.steps_after(4));
-  run(o, nullptr);
-  const std::string metrics = o.proj_dir + "/metrics.jsonl";
-  CHECK_PROTOCOL_FILE(metrics);
-  const auto start = events_of(metrics, "start");
-  CHECK(start.size() == 1 && start[0].find("total_steps")->as_number() == 6);
-  const auto steps = events_of(metrics, "step");
-  CHECK(steps.size() == 6);
-  if (steps.size() == 6) {
-    // 4 rows a step but each epoch's last (2 rows), 16 tokens a row
-    const double want[] = {4, 8, 10, 14, 18, 20};
-    for (size_t i = 0; i < 6; ++i) CHECK(steps[i].find("tokens")->as_number() == want[i] * 16);
-  }
+  run_and_check_steps(o, {4, 8, 10, 14, 18, 20});  // 4 rows a step but each epoch's last (2 rows)
 }
 
 int main() {
