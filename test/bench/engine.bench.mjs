@@ -14,6 +14,7 @@
 //                   builds it with CMake for sm_90)
 //   BENCH_PEER_MODES  comma list of the peer's modes to run: eager_gcp1,compiled_gcp0 (default both)
 //   BENCH_KERNELS=0   skip the kernel checks and WKV7 timings (a short device call)
+//   BENCH_KERNEL_CHECK_FILE  kernel_check output already made in this call: read, not re-run
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -53,13 +54,21 @@ const steps = Number(process.env.BENCH_STEPS ?? 15);
 const peerDir = resolve(root, process.env.BENCH_PEER_DIR ?? '.peer');
 
 // ---- Our kernels: CPU-twin checks, WKV7 timings, the bf16 GEMM rate ---------------------------
-const kc = process.env.BENCH_KERNELS === '0'
-  ? { code: 0, out: 'SUMMARY PASS (kernel checks skipped: BENCH_KERNELS=0)' }
-  : sh('engine/cuda/device_tests/run_device.sh /tmp/rwkv-bench-kc');
+// BENCH_KERNEL_CHECK_FILE: kernel_check's output from earlier in the same device call (the GEMM
+// rate and the WKV7 timings are read from it instead of building and running it again).
+const kcFile = process.env.BENCH_KERNEL_CHECK_FILE;
+const kc = kcFile && existsSync(kcFile)
+  ? { code: 0, out: readFileSync(kcFile, 'utf8') }
+  : process.env.BENCH_KERNELS === '0'
+    ? { code: 0, out: 'SUMMARY PASS (kernel checks skipped: BENCH_KERNELS=0)' }
+    : sh('engine/cuda/device_tests/run_device.sh /tmp/rwkv-bench-kc');
 const gemmRates = [...kc.out.matchAll(/TIME gemm_bf16 .* tflops=([\d.]+)/g)].map((m) => Number(m[1]));
 const gemmTflops = gemmRates.length ? Math.max(...gemmRates) : null;
 const kernelChecks = (kc.out.match(/SUMMARY (PASS|FAIL) \((\d+) failed\)/) ?? [])[0] ?? 'kernel_check did not run';
 const ourWkv = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7 B=(\d+) T=(\d+) H=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)]
+  .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
+// The chunked tensor-core kernels (RWKV_CUDA_WKV7_CHUNKED) timed on the same buffers.
+const ourWkvChunked = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7_chunked B=(\d+) T=(\d+) H=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)]
   .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
 console.log(`kernel checks vs CPU twins: ${kernelChecks}; bf16 GEMM rate ${gemmTflops ?? 'n/a'} TFLOP/s`);
 
@@ -174,11 +183,13 @@ lines.push('', "ours: the real CLI (dist/bin/rwkv-train) with the peer's flags, 
 const shapes = Object.keys(ourWkv);
 if (shapes.length) {
   lines.push('', '## WKV7 kernel, ours vs RWKV-PEFT\'s CUDA op (same GPU, same shapes B x T x H, head 64)', '');
-  lines.push('| B x T x H | ours fwd ms | ours bwd ms | peer fwd ms | peer bwd ms | peer/ours (fwd+bwd) |');
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('| B x T x H | ours fwd ms | ours bwd ms | ours chunked fwd ms | ours chunked bwd ms | peer fwd ms | peer bwd ms | peer/ours (fwd+bwd) | peer/ours chunked |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const ms = (x) => (x ? x.toFixed(3) : 'n/a');
+  const ratio = (b, a) => (a && b ? ((b.fwd + b.bwd) / (a.fwd + a.bwd)).toFixed(2) : 'n/a');
   for (const s of shapes) {
-    const a = ourWkv[s], b = peerWkv[s];
-    lines.push(`| ${s} | ${a.fwd.toFixed(3)} | ${a.bwd.toFixed(3)} | ${b ? b.fwd.toFixed(3) : 'n/a'} | ${b ? b.bwd.toFixed(3) : 'n/a'} | ${b ? ((b.fwd + b.bwd) / (a.fwd + a.bwd)).toFixed(2) : 'n/a'} |`);
+    const a = ourWkv[s], c = ourWkvChunked[s], b = peerWkv[s];
+    lines.push(`| ${s} | ${ms(a.fwd)} | ${ms(a.bwd)} | ${ms(c?.fwd)} | ${ms(c?.bwd)} | ${ms(b?.fwd)} | ${ms(b?.bwd)} | ${ratio(b, a)} | ${ratio(b, c)} |`);
   }
 }
 const table = lines.join('\n');
@@ -187,7 +198,7 @@ console.log(`\n${table}\n`);
 if (process.env.BENCH_SAVE === '1' || process.env.BENCH_OUT) {
   const label = process.env.BENCH_LABEL ? `_${process.env.BENCH_LABEL}` : '';
   const json = JSON.stringify({ gpu: gpuName, gemm_tflops: gemmTflops, kernel_checks: kernelChecks, steps,
-    rows, wkv7_ms: { ours: ourWkv, peer: peerWkv }, kernel_check_output: kc.out }, null, 2);
+    rows, wkv7_ms: { ours: ourWkv, ours_chunked: ourWkvChunked, peer: peerWkv }, kernel_check_output: kc.out }, null, 2);
   const targets = [];
   if (process.env.BENCH_SAVE === '1') { mkdirSync(resultsDir, { recursive: true }); targets.push(resultsDir); }
   if (process.env.BENCH_OUT) { mkdirSync(process.env.BENCH_OUT, { recursive: true }); targets.push(process.env.BENCH_OUT); }

@@ -14,7 +14,7 @@ load(name='wind_backstepping', sources=['cuda/wkv7_cuda.cu', 'cuda/wkv7_op.cpp']
      verbose=False, extra_cuda_cflags=flags)
 op = torch.ops.wind_backstepping
 
-for B, T, H in [(8, 1024, 12), (8, 1024, 32), (1, 4096, 32)]:
+for B, T, H in [(8, 1024, 12), (8, 1024, 32), (1, 4096, 32), (8, 4096, 12)]:
     shape = (B, T, H, N)
     bf = dict(dtype=torch.bfloat16, device='cuda')
     w = torch.full(shape, -0.5, **bf)

@@ -1,0 +1,35 @@
+#!/bin/bash
+# One device call with a dist/bin/rwkv-train built beforehand (carried): kernel_check and the
+# model_check build in parallel, model_check with each switch in CHECK_SWITCHES (one output file
+# each, straight under OUTDIR so a call killed at its limit still returns them), then
+# `npm run bench`'s engine bench (ours through the real CLI, RWKV-PEFT eager grad_cp 1 in the
+# same run) on BENCH_CONFIGS, reading the GEMM rate and the WKV7 timings from this call's
+# kernel_check. Needs the carried .devtools/node.xz (node for the bench) and .peer.
+# Usage, from the repository root:
+#   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" BENCH_CONFIGS=a,b \
+#     engine/cuda/device_tests/run_checks_and_bench.sh OUTDIR [STEPS]
+OUT=${1:?usage: run_checks_and_bench.sh OUTDIR [STEPS]}; STEPS=${2:-200}
+t0=$(date +%s); since() { echo "$(( $(date +%s) - t0 )) s"; }
+mkdir -p "$OUT" /tmp/kc_out /tmp/mc_out
+xz -dc .devtools/node.xz > /tmp/node && chmod +x /tmp/node
+engine/cuda/device_tests/run_model_check.sh /tmp/mc_out 0 > /tmp/mc_out/console.txt 2>&1 &
+mc_build=$!
+engine/cuda/device_tests/run_device.sh /tmp/kc_out > /dev/null 2>&1
+cp /tmp/kc_out/kernel_check.txt "$OUT/" 2>/dev/null || tail -30 /tmp/kc_out/build.log
+grep -E "FAIL|SUMMARY|TIME wkv7|TIME gemm_bf16" "$OUT/kernel_check.txt" | head -30
+echo "kernel_check done at $(since)"
+wait $mc_build || { echo "model_check BUILD FAILED"; tail -30 /tmp/mc_out/build.log; }
+for sw in ${CHECK_SWITCHES:-plain}; do
+  if [ "$sw" = plain ]; then env_args=(); name=model_check.txt
+  else env_args=("$sw=1"); name=model_check_${sw#RWKV_CUDA_}.txt; fi
+  env "${env_args[@]}" /tmp/mc/model_check "$STEPS" > "$OUT/$name" 2>&1
+  echo "== $name (exit $?) at $(since)"
+  grep -E "FAIL|SUMMARY|ERROR|curve" "$OUT/$name" | head -40
+done
+if [ -n "${BENCH_CONFIGS:-}" ]; then
+  BENCH_SKIP_BUILD=1 BENCH_KERNEL_CHECK_FILE="$OUT/kernel_check.txt" BENCH_PEER_MODES=${BENCH_PEER_MODES:-eager_gcp1} \
+    BENCH_OUT="$OUT" BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
+    timeout ${BENCH_TIMEOUT:-400} /tmp/node test/bench/engine.bench.mjs > "$OUT/bench_console.txt" 2>&1
+  echo "bench exit $? at $(since)"; tail -40 "$OUT/bench_console.txt"
+fi
+echo "all done at $(since)"
