@@ -5,8 +5,7 @@
 # demo-training-run.sh stopped by SIGTERM after STEPS_S seconds. A mini-epoch there is 2520 steps
 # (165M tokens), so this shows start-up, the learning rate, speed, memory and a clean stop;
 # the continue/SIGKILL flow is test/unit/pretrainTutorial.test.ts on the CPU.
-# Not run yet: the device machine copies the main checkout, so run it there once this branch is merged.
-# Usage (repository root, on the device): test/bench/pretrain-tutorial-gpu.sh OUTDIR [STEPS_S]
+# Usage (repository root, on the device): [ENGINE=dist/bin/rwkv-train] test/bench/pretrain-tutorial-gpu.sh OUTDIR [STEPS_S]
 set -o pipefail
 OUT=${1:-/tmp/out}
 RUN_S=${2:-150}
@@ -14,11 +13,15 @@ ROOT=$(pwd)
 mkdir -p "$OUT"
 stamp() { echo "$(date +%T) $*" >> "$OUT/timeline.txt"; }
 stamp start
-B=/tmp/rwkv-gpu-build
-cmake -S engine -B $B -DCMAKE_BUILD_TYPE=Release -DRWKV_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DRWKV_DIST_DIR=/tmp/rwkv-gpu-dist > "$OUT/build.log" 2>&1 &&
-  cmake --build $B -j"$(nproc)" --target rwkv-train >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-ENGINE=/tmp/rwkv-gpu-dist/bin/rwkv-train
+# ENGINE=path: a CUDA rwkv-train built earlier in the same device call (no second build).
+if [ -z "${ENGINE:-}" ]; then
+  B=/tmp/rwkv-gpu-build
+  cmake -S engine -B $B -DCMAKE_BUILD_TYPE=Release -DRWKV_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DRWKV_DIST_DIR=/tmp/rwkv-gpu-dist > "$OUT/build.log" 2>&1 &&
+    cmake --build $B -j"$(nproc)" --target rwkv-train >> "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+  ENGINE=/tmp/rwkv-gpu-dist/bin/rwkv-train
+fi
+ENGINE=$(cd "$(dirname "$ENGINE")" && pwd)/$(basename "$ENGINE")
 stamp built
 W=/tmp/rwkv-lm-v7 && rm -rf $W && mkdir -p $W/data $W/.bin
 cat > $W/.bin/python <<EOF

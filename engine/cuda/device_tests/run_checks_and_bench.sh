@@ -4,7 +4,8 @@
 # each, straight under OUTDIR so a call killed at its limit still returns them), then
 # `npm run bench`'s engine bench (ours through the real CLI, RWKV-PEFT eager grad_cp 1 in the
 # same run) on BENCH_CONFIGS, reading the GEMM rate and the WKV7 timings from this call's
-# kernel_check. Needs the carried .devtools/node.xz (node for the bench) and .peer.
+# kernel_check; then, when asked, tutorial ROWS through the CLI and the pretraining tutorial for
+# PRETRAIN_S seconds (pretrain.tgz). Needs the carried .devtools/node.xz (node for the bench) and .peer.
 # Usage, from the repository root:
 #   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" BENCH_CONFIGS=a,b \
 #     engine/cuda/device_tests/run_checks_and_bench.sh OUTDIR [STEPS]
@@ -31,5 +32,15 @@ if [ -n "${BENCH_CONFIGS:-}" ]; then
     BENCH_OUT="$OUT" BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
     timeout ${BENCH_TIMEOUT:-400} /tmp/node test/bench/engine.bench.mjs > "$OUT/bench_console.txt" 2>&1
   echo "bench exit $? at $(since)"; tail -40 "$OUT/bench_console.txt"
+fi
+if [ -n "${ROWS:-}" ]; then  # tutorial rows through the real CLI (cli_rows.py names)
+  SKIP_BUILD=1 DEADLINE_S=${ROWS_DEADLINE_S:-200} ROWS="$ROWS" engine/cuda/device_tests/run_cli_rows.sh /tmp/rows_out > /tmp/rows_out.console 2>&1
+  cp /tmp/rows_out/cli_rows.md "$OUT/" 2>/dev/null || tail -20 /tmp/rows_out.console
+  cat "$OUT/cli_rows.md" 2>/dev/null; echo "rows done at $(since)"
+fi
+if [ -n "${PRETRAIN_S:-}" ]; then  # the pretraining tutorial's scripts through the GPU backend
+  ENGINE=dist/bin/rwkv-train test/bench/pretrain-tutorial-gpu.sh /tmp/pretrain_out "$PRETRAIN_S" > /tmp/pretrain_console.txt 2>&1
+  tar -czf "$OUT/pretrain.tgz" -C /tmp pretrain_out pretrain_console.txt
+  tail -25 /tmp/pretrain_console.txt; echo "pretrain done at $(since)"
 fi
 echo "all done at $(since)"
