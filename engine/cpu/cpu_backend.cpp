@@ -9,11 +9,13 @@
 #include <map>
 #include <memory>
 
+#include "core/adapter_math.h"
 #include "core/backend.h"
 #include "core/errors.h"
 #include "core/dropout_mask.h"
 #include "core/model_shapes.h"
 #include "core/optimizer_state.h"
+#include "core/x070_layout.h"
 #include "cpu/ops.h"
 #include "cpu/pissa.h"
 #include "cpu/x060_layer.h"
@@ -96,13 +98,6 @@ struct LayerCache {
 void assign_in_place(std::vector<float>& dst, const std::vector<float>& src) {
   if (dst.size() == src.size()) std::copy(src.begin(), src.end(), dst.begin());
   else dst = src;
-}
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 class CpuBackend final : public Backend {
@@ -383,29 +378,14 @@ class CpuBackend final : public Backend {
 
   void setup_layers() {
     layers_.resize(cfg_.n_layer);
+    const int C = cfg_.n_embd, F = cfg_.dim_ffn;
+    auto find_param = [&](const std::string& name) { return find(name); };
     for (int l = 0; l < cfg_.n_layer; ++l) {
-      const std::string p = "blocks." + std::to_string(l) + ".";
-      const std::string a = p + "att.";
       LayerParams& L = layers_[l];
-      if (l == 0) { L.ln0_w = find(p + "ln0.weight"); L.ln0_b = find(p + "ln0.bias"); }
-      L.ln1_w = find(p + "ln1.weight"); L.ln1_b = find(p + "ln1.bias");
-      L.ln2_w = find(p + "ln2.weight"); L.ln2_b = find(p + "ln2.bias");
-      L.x_r = find(a + "x_r"); L.x_w = find(a + "x_w"); L.x_k = find(a + "x_k");
-      L.x_v = find(a + "x_v"); L.x_a = find(a + "x_a"); L.x_g = find(a + "x_g");
-      L.w0 = find(a + "w0"); L.w1 = find(a + "w1"); L.w2 = find(a + "w2");
-      L.a0 = find(a + "a0"); L.a1 = find(a + "a1"); L.a2 = find(a + "a2");
-      if (l > 0) { L.v0 = find(a + "v0"); L.v1 = find(a + "v1"); L.v2 = find(a + "v2"); }
-      L.g1 = find(a + "g1"); L.g2 = find(a + "g2");
-      L.k_k = find(a + "k_k"); L.k_a = find(a + "k_a"); L.r_k = find(a + "r_k");
-      L.lnx_w = find(a + "ln_x.weight"); L.lnx_b = find(a + "ln_x.bias");
-      L.ffn_x_k = find(p + "ffn.x_k");
-      const int C = cfg_.n_embd, F = cfg_.dim_ffn;
-      L.rec = {find(a + "receptance.weight"), nullptr, nullptr, nullptr, C, C};
-      L.key = {find(a + "key.weight"), nullptr, nullptr, nullptr, C, C};
-      L.val = {find(a + "value.weight"), nullptr, nullptr, nullptr, C, C};
-      L.out = {find(a + "output.weight"), nullptr, nullptr, nullptr, C, C};
-      L.ffn_key = {find(p + "ffn.key.weight"), nullptr, nullptr, nullptr, C, F};
-      L.ffn_val = {find(p + "ffn.value.weight"), nullptr, nullptr, nullptr, F, C};
+      x070::bind_block_tensors(L, l, find_param);
+      for (const x070::LinearSpec& spec : x070::kBlockLinears)
+        x070::linear_of(L, spec.role) = {find(x070::block_prefix(l) + spec.part + ".weight"), nullptr, nullptr,
+                                         nullptr, spec.in_is_ffn ? F : C, spec.out_is_ffn ? F : C};
     }
     find_outer_params();
   }
@@ -468,10 +448,10 @@ class CpuBackend final : public Backend {
               slot(R::AttOutput, "output", "att.output"),             slot(R::FfnKey, "key", "ffn.key"),
               slot(R::FfnReceptance, "receptance", "ffn.receptance"), slot(R::FfnValue, "value", "ffn.value")};
     }
-    LayerParams& L = layers_[l];
-    return {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
-            {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
-            {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
+    std::vector<LinearSlot> slots;
+    for (const x070::LinearSpec& spec : x070::kBlockLinears)
+      slots.push_back({&x070::linear_of(layers_[l], spec.role), spec.module, p + spec.part});
+    return slots;
   }
 
   // State tuning's att.time_state of layer l (null until setup_peft adds it).
@@ -491,7 +471,7 @@ class CpuBackend final : public Backend {
     if ((peft_.method == PeftMethod::Lora || peft_.method == PeftMethod::Pissa ||
          peft_.method == PeftMethod::Miss) && r <= 0)
       throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
-    uint64_t rng = splitmix(peft_.seed ^ 0x5EEDull);
+    uint64_t rng = lora_init_stream(peft_.seed);
     for (int l = 0; l < cfg_.n_layer; ++l) {
       const std::string p = "blocks." + std::to_string(l) + ".";
       if (peft_.method == PeftMethod::State) {
@@ -516,12 +496,7 @@ class CpuBackend final : public Backend {
           pissa_init(lin.W->w.data(), lin.out, lin.in, r, peft_.svd_niter, peft_.seed + l,
                      lin.A->w.data(), lin.Bm->w.data());
         } else {
-          // kaiming_uniform_(a=sqrt(5)) on [r, in]: U(-1/sqrt(in), 1/sqrt(in)); lora_B = 0
-          const float bound = 1.0f / std::sqrt(float(lin.in));
-          for (float& x : lin.A->w) {
-            rng = splitmix(rng);
-            x = (float((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f) * bound;
-          }
+          kaiming_uniform_lora_a(lin.A->w, lin.in, rng);
         }
         make_trainable(lin.A);
         make_trainable(lin.Bm);
@@ -544,22 +519,9 @@ class CpuBackend final : public Backend {
     const Param* A = find(prefix + ".lora_A");
     const Param* Bm = find(prefix + ".lora_B");
     const Param* miss = find(prefix + ".disha");
-    if (A && Bm) {
-      const int r = int(A->shape[0]), in = int(A->shape[1]), out = int(Bm->shape[0]);
-      const float s = peft_.lora_scaling();
-      for (int o = 0; o < out; ++o)
-        for (int i = 0; i < in; ++i) {
-          float acc = 0;
-          for (int j = 0; j < r; ++j) acc += Bm->w[int64_t(o) * r + j] * A->w[int64_t(j) * in + i];
-          w[int64_t(o) * in + i] += s * acc;
-        }
-    }
-    if (miss) {
-      const int r = int(miss->shape[0]), out = int(miss->shape[1]);
-      const int in = int(w.size() / out);
-      for (int o = 0; o < out; ++o)
-        for (int i = 0; i < in; ++i) w[int64_t(o) * in + i] += miss->w[int64_t(i % r) * out + o];
-    }
+    if (A && Bm)
+      fold_lora(w, A->w, Bm->w, int(A->shape[0]), int(A->shape[1]), int(Bm->shape[0]), peft_.lora_scaling());
+    if (miss) fold_miss(w, miss->w, int(miss->shape[0]), int(miss->shape[1]));
   }
 
   // --quant: RWKV-PEFT quantises the weight of every block linear, adapted or not, after PiSSA's
@@ -707,7 +669,7 @@ class CpuBackend final : public Backend {
         ops::mix_fwd(c.h1.data(), c.xx.data(), mu->w.data(), dst->data(), M, C);
       }
       c.r.resize(MC);
-      lin_fwd(L.rec, c.xr.data(), c.r.data(), M, c.c_rec, l * 8 + 0);
+      lin_fwd(L.rec, c.xr.data(), c.r.data(), M, c.c_rec, x070::dropout_slot(l, x070::LinearRole::AttReceptance));
       const int Dw = cfg_.d_decay_lora, Da = cfg_.d_aaa_lora, Dv = cfg_.d_mv_lora, Dg = cfg_.d_gate_lora;
       c.w1o.resize(size_t(M) * Dw); c.w1t.resize(size_t(M) * Dw); c.wpre.resize(MC); c.w.resize(MC);
       ops::matmul_fwd(c.xw.data(), L.w1->w.data(), c.w1o.data(), M, C, Dw);
@@ -715,8 +677,8 @@ class CpuBackend final : public Backend {
       ops::matmul_fwd(c.w1t.data(), L.w2->w.data(), c.wpre.data(), M, Dw, C);
       ops::decay_fwd(c.wpre.data(), L.w0->w.data(), c.w.data(), M, C);
       c.k.resize(MC); c.v_raw.resize(MC);
-      lin_fwd(L.key, c.xk.data(), c.k.data(), M, c.c_key, l * 8 + 1);
-      lin_fwd(L.val, c.xv.data(), c.v_raw.data(), M, c.c_val, l * 8 + 2);
+      lin_fwd(L.key, c.xk.data(), c.k.data(), M, c.c_key, x070::dropout_slot(l, x070::LinearRole::AttKey));
+      lin_fwd(L.val, c.xv.data(), c.v_raw.data(), M, c.c_val, x070::dropout_slot(l, x070::LinearRole::AttValue));
       if (l == 0) {
         v_first = c.v_raw;
         c.v = c.v_raw;
@@ -768,7 +730,7 @@ class CpuBackend final : public Backend {
       c.og.resize(MC);
       for (size_t i = 0; i < MC; ++i) c.og[i] = c.o3[i] * c.g[i];
       std::vector<float> att(MC);
-      lin_fwd(L.out, c.og.data(), att.data(), M, c.c_out, l * 8 + 3);
+      lin_fwd(L.out, c.og.data(), att.data(), M, c.c_out, x070::dropout_slot(l, x070::LinearRole::AttOutput));
       for (size_t i = 0; i < MC; ++i) x[i] += att[i];
       // ---- channel mix ----
       c.x_mid = x;
@@ -780,10 +742,10 @@ class CpuBackend final : public Backend {
       if (batch.carry) carry_shift(batch.carry->ffn_shift[l], c.h2, c.xx2, B, T, C);
       ops::mix_fwd(c.h2.data(), c.xx2.data(), L.ffn_x_k->w.data(), c.fk_in.data(), M, C);
       c.fk.resize(size_t(M) * F); c.fk_act.resize(size_t(M) * F);
-      lin_fwd(L.ffn_key, c.fk_in.data(), c.fk.data(), M, c.c_fkey, l * 8 + 4);
+      lin_fwd(L.ffn_key, c.fk_in.data(), c.fk.data(), M, c.c_fkey, x070::dropout_slot(l, x070::LinearRole::FfnKey));
       ops::relu_sq_fwd(c.fk.data(), c.fk_act.data(), int64_t(M) * F);
       std::vector<float> ffo(MC);
-      lin_fwd(L.ffn_val, c.fk_act.data(), ffo.data(), M, c.c_fval, l * 8 + 5);
+      lin_fwd(L.ffn_val, c.fk_act.data(), ffo.data(), M, c.c_fval, x070::dropout_slot(l, x070::LinearRole::FfnValue));
       for (size_t i = 0; i < MC; ++i) x[i] += ffo[i];
       act += (MC * 40 + MC * N + size_t(M) * F * 2) * 4;
     }
@@ -972,7 +934,7 @@ class CpuBackend final : public Backend {
     X060Linears(CpuBackend& backend, int layer) : be_(backend), layer_(layer) {}
     void forward(x060::LinearRole role, const float* x, float* y, int M) override {
       be_.lin_fwd(be_.x060_layers_[layer_].lin[size_t(role)], x, y, M, be_.x060_lin_cache_[layer_][size_t(role)],
-                  uint64_t(layer_) * 8 + uint64_t(role));
+                  uint64_t(layer_) * x070::kSlotsPerLayer + uint64_t(role));
     }
     void backward(x060::LinearRole role, const float* x, const float* dy, float* dx, int M) override {
       be_.lin_bwd(be_.x060_layers_[layer_].lin[size_t(role)], x, dy, dx, M, be_.x060_lin_cache_[layer_][size_t(role)]);
