@@ -629,20 +629,23 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
+        const int rows = micro_rows(pos_.micro);
+        if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
         try {
-          data_->check_unchanged();
-        } catch (const EngineError&) {
+          // the check catches data replaced or rewritten; a file that shrinks after it is caught
+          // by the guarded read itself (core/mapped_guard.h), with the same error
+          if (hooks_.check_data) data_->check_unchanged();
+          for (int b = 0; b < rows; ++b)
+            data_->sample(o_.epoch_begin + pos_.epoch, sample_at(pos_.micro, b), &in[size_t(b) * T],
+                          &tgt[size_t(b) * T], &mask[size_t(b) * T]);
+        } catch (const EngineError& e) {
+          if (e.code != "E_DATA_CHANGED") throw;
           // what was trained on the data as it was is kept: the state at the last finished step
           pos_ = boundary;
           backend_->zero_grads();
           save_resume();
           throw;
         }
-        const int rows = micro_rows(pos_.micro);
-        if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
-        for (int b = 0; b < rows; ++b)
-          data_->sample(o_.epoch_begin + pos_.epoch, sample_at(pos_.micro, b), &in[size_t(b) * T], &tgt[size_t(b) * T],
-                        &mask[size_t(b) * T]);
         const bool step_ends = ends_step(pos_.micro);
         if (dp && step_ends) dp->arm();  // this backward's gradients go out bucket by bucket
         step_loss += train_micro_batch(rows, in, tgt, mask) / o_.accumulate_grad_batches;
