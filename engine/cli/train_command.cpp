@@ -79,17 +79,17 @@ int run_train(const std::vector<std::string>& all) {
   // Several ranks (behind RWKV_EXPERIMENTAL_MULTIGPU): a launcher or one rank (cli/distributed_run.h).
   // RWKV-LM's prepare step writes one file and needs no ranks.
   const bool nccl_one = multigpu_enabled() && std::getenv("RWKV_DIST_NCCL_ONE") && std::string(std::getenv("RWKV_DIST_NCCL_ONE")) == "1";
-  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && opt.train_stage != 1) {
+  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && !opt.init_only()) {
     sigaction(SIGINT, &stop_action, nullptr);
     sigaction(SIGTERM, &stop_action, nullptr);
     return run_distributed(args, opt, &g_stop);
   }
   // One run per proj_dir, locked before metrics.jsonl is opened: a second run must not touch it.
-  // RWKV-LM's prepare (--train_stage 1) writes one file atomically and leaves only rwkv-init.pth
+  // RWKV-LM's prepare (--train_stage 1; RWKV-PEFT's --my_pile_stage 1) writes one file atomically and leaves only rwkv-init.pth
   // in proj_dir, so it takes no lock.
   std::optional<ProjectLock> lock;
-  if (opt.train_stage != 1) lock.emplace(opt.proj_dir);
-  RunProtocol protocol(opt.train_stage == 1 ? std::string() : opt.proj_dir + "/metrics.jsonl");
+  if (!opt.init_only()) lock.emplace(opt.proj_dir);
+  RunProtocol protocol(opt.init_only() ? std::string() : opt.proj_dir + "/metrics.jsonl");
   // A run killed mid-checkpoint (SIGKILL, OOM killer) leaves its temporary file behind; under
   // the lock nothing else writes here, so the dead writer's partial files go before they pile up.
   if (lock)
