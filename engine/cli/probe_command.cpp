@@ -58,9 +58,9 @@ int run_probe(const std::vector<std::string>& all) {
     return args.empty() ? 2 : 0;
   }
   TrainOptions opt = train_options_from_flags(parse_flags(args));
-  if (opt.train_stage == 1)
-    throw EngineError("E_FLAG_VALUE", "--train_stage 1 trains no step to time", "probe the stage 3 script instead",
-                      "train_stage");
+  if (opt.init_only())
+    throw EngineError("E_FLAG_VALUE", "stage 1 (--train_stage 1 / --my_pile_stage 1) trains no step to time",
+                      "probe the stage 2 or 3 script instead", opt.train_stage == 1 ? "train_stage" : "my_pile_stage");
   char scratch[] = "/tmp/rwkv-probe-XXXXXX";
   if (!::mkdtemp(scratch)) throw EngineError("E_IO_WRITE", "cannot make a scratch folder in /tmp", "check /tmp");
   opt.proj_dir = scratch;

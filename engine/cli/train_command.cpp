@@ -14,6 +14,7 @@
 #include "core/atomic_file.h"
 #include "core/errors.h"
 #include "core/flags.h"
+#include "core/mapped_guard.h"
 #include "core/proj_lock.h"
 #include "core/protocol.h"
 #include "dist/multigpu_switch.h"
@@ -78,23 +79,26 @@ int run_train(const std::vector<std::string>& all) {
   // Several ranks (behind RWKV_EXPERIMENTAL_MULTIGPU): a launcher or one rank (cli/distributed_run.h).
   // RWKV-LM's prepare step writes one file and needs no ranks.
   const bool nccl_one = multigpu_enabled() && std::getenv("RWKV_DIST_NCCL_ONE") && std::string(std::getenv("RWKV_DIST_NCCL_ONE")) == "1";
-  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && opt.train_stage != 1) {
+  if ((opt.devices * opt.num_nodes > 1 || nccl_one) && !opt.init_only()) {
     sigaction(SIGINT, &stop_action, nullptr);
     sigaction(SIGTERM, &stop_action, nullptr);
     return run_distributed(args, opt, &g_stop);
   }
   // One run per proj_dir, locked before metrics.jsonl is opened: a second run must not touch it.
-  // RWKV-LM's prepare (--train_stage 1) writes one file atomically and leaves only rwkv-init.pth
+  // RWKV-LM's prepare (--train_stage 1; RWKV-PEFT's --my_pile_stage 1) writes one file atomically and leaves only rwkv-init.pth
   // in proj_dir, so it takes no lock.
   std::optional<ProjectLock> lock;
-  if (opt.train_stage != 1) lock.emplace(opt.proj_dir);
-  RunProtocol protocol(opt.train_stage == 1 ? std::string() : opt.proj_dir + "/metrics.jsonl");
+  if (!opt.init_only()) lock.emplace(opt.proj_dir);
+  RunProtocol protocol(opt.init_only() ? std::string() : opt.proj_dir + "/metrics.jsonl");
   // A run killed mid-checkpoint (SIGKILL, OOM killer) leaves its temporary file behind; under
   // the lock nothing else writes here, so the dead writer's partial files go before they pile up.
   if (lock)
     for (const std::string& dir : {opt.proj_dir, opt.proj_dir + "-adapter"})
       for (const std::string& path : remove_stale_temp_files(dir))
         protocol.warning("W_STALE_TEMP_REMOVED", "removed " + path + ", the partial file of a run killed while saving");
+  // A data file that shrinks under its mapping where no guarded read can recover still ends
+  // with an error event on these outputs, not a silent SIGBUS (core/mapped_guard.h).
+  set_mapped_fault_report(protocol.output_fds());
   struct sigaction sa = {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -103,7 +107,9 @@ int run_train(const std::vector<std::string>& all) {
   TrainHooks hooks;
   hooks.stop_signal = &g_stop;
   hooks.guard = guard;
+  if (const char* v = std::getenv("RWKV_TEST_NO_DATA_CHECK"); v && std::string(v) == "1") hooks.check_data = false;
   const int code = run_training(opt, protocol, hooks);
+  set_mapped_fault_report({});  // the protocol's files close with it
   if (g_stop.load())
     std::fprintf(stderr, opt.continue_newest
                              ? "rwkv-train: stopped by signal %d; the same command continues from the newest rwkv-N.pth\n"

@@ -3,7 +3,8 @@
 // PREFIX.idx: "MMIDIDX\0\0", u64 version (1), u8 dtype code, u64 item count, u64 doc_idx count,
 // i32 sizes[items], i64 pointers[items] (byte offsets into .bin), i64 doc_idx[...].
 // PREFIX.bin: the tokens. Both are memory-mapped; the index is validated once at open so every
-// later read is in bounds.
+// later read is in bounds. Every read of a mapping runs under core/mapped_guard.h: a file that
+// shrinks under the mapping makes the read throw E_DATA_CHANGED instead of raising SIGBUS.
 #include "core/binidx.h"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/errors.h"
+#include "core/mapped_guard.h"
 #include "core/paths.h"
 
 namespace rwkv {
@@ -40,7 +42,11 @@ struct Mapping {
   struct stat st = {};  // the file as it was mapped (check_unchanged compares)
   void* base = nullptr;
   size_t mapped = 0;
-  ~Mapping() { if (base) ::munmap(base, mapped); }
+  ~Mapping() {
+    if (!base) return;
+    unregister_mapped_range(base);
+    ::munmap(base, mapped);
+  }
 };
 
 // Maps a whole file read-only. Returns false (errno set) when it cannot be opened.
@@ -57,6 +63,7 @@ bool map_file(const std::string& path, Mapping& m) {
     m.base = p;
     m.mapped = static_cast<size_t>(m.size);
     m.data = static_cast<const uint8_t*>(p);
+    register_mapped_range(p, m.mapped, path);
   }
   ::close(fd);
   return true;
@@ -81,6 +88,14 @@ struct BinIdxDataset::Impl {
                       "the dataset is damaged or was not written by make_data.py; rebuild it with `rwkv-train make-data`");
   }
 
+  // Throws E_DATA_CHANGED after a guarded read faulted: the detailed reason when the files'
+  // metadata shows it (it always should: a file shrank), else the fault itself.
+  [[noreturn]] void vanished(const char* suffix, uint64_t at) const;
+  // sizes[doc] and pointers[doc] from the mapped index, guarded.
+  void index_entry(uint64_t doc, int32_t& n, int64_t& ptr) const;
+  // count tokens from global token offset `start` into out, guarded.
+  void copy_tokens(uint64_t start, uint64_t count, uint32_t* out) const;
+
   uint32_t token(uint64_t i) const {
     const uint8_t* p = bin.data + i * esize;
     switch (dtype) {
@@ -93,6 +108,56 @@ struct BinIdxDataset::Impl {
     }
   }
 };
+
+namespace {
+// The guarded loops (core/mapped_guard.h run_guarded): plain loads only, nothing to unwind.
+struct TokenCopy { const BinIdxDataset::Impl* d; uint64_t start, count; uint32_t* out; };
+struct IndexScan { const uint8_t *sizes, *pointers; uint64_t items, bin_size, esize, first_bad; };
+struct IndexEntry { const uint8_t *sizes, *pointers; uint64_t doc; int32_t n; int64_t ptr; };
+
+void scan_index(void* p) {
+  IndexScan& s = *static_cast<IndexScan*>(p);
+  for (uint64_t i = 0; i < s.items; ++i) {
+    const int32_t n = load<int32_t>(s.sizes + i * 4);
+    const int64_t ptr = load<int64_t>(s.pointers + i * 8);
+    if (n < 0 || ptr < 0 || static_cast<uint64_t>(ptr) % s.esize || static_cast<uint64_t>(ptr) > s.bin_size ||
+        static_cast<uint64_t>(n) > (s.bin_size - static_cast<uint64_t>(ptr)) / s.esize) {
+      s.first_bad = i;
+      return;
+    }
+  }
+}
+void read_entry(void* p) {
+  IndexEntry& e = *static_cast<IndexEntry*>(p);
+  e.n = load<int32_t>(e.sizes + e.doc * 4);
+  e.ptr = load<int64_t>(e.pointers + e.doc * 8);
+}
+}  // namespace
+
+void BinIdxDataset::Impl::vanished(const char* suffix, uint64_t at) const {
+  BinIdxDataset::check_files(*this);
+  throw EngineError("E_DATA_CHANGED",
+                    prefix + suffix + " shrank while this run was reading it (a read at " + std::to_string(at) +
+                        " fell past its end)",
+                    "the run saved its last finished step: put the dataset back and run the same command to "
+                    "continue, or start over with another --proj_dir; write new data under a new name");
+}
+
+void BinIdxDataset::Impl::index_entry(uint64_t doc, int32_t& n, int64_t& ptr) const {
+  IndexEntry e{sizes, pointers, doc, 0, 0};
+  if (!run_guarded(read_entry, &e)) vanished(".idx", doc);
+  n = e.n;
+  ptr = e.ptr;
+}
+
+void BinIdxDataset::Impl::copy_tokens(uint64_t start, uint64_t count, uint32_t* out) const {
+  TokenCopy c{this, start, count, out};
+  const bool whole = run_guarded([](void* p) {
+    const TokenCopy& t = *static_cast<const TokenCopy*>(p);
+    for (uint64_t i = 0; i < t.count; ++i) t.out[i] = t.d->token(t.start + i);
+  }, &c);
+  if (!whole) vanished(".bin", start);
+}
 
 BinIdxDataset::BinIdxDataset(const std::string& prefix_in) : impl_(new Impl) {
   try {
@@ -128,14 +193,10 @@ BinIdxDataset::BinIdxDataset(const std::string& prefix_in) : impl_(new Impl) {
     d.sizes = h + hsize;
     d.pointers = d.sizes + d.items * 4;
     if (d.bin.size % d.esize) d.corrupt("the .bin size is not a multiple of the token size");
-    for (uint64_t i = 0; i < d.items; ++i) {
-      const int32_t n = load<int32_t>(d.sizes + i * 4);
-      const int64_t ptr = load<int64_t>(d.pointers + i * 8);
-      if (n < 0 || ptr < 0 || static_cast<uint64_t>(ptr) % d.esize ||
-          static_cast<uint64_t>(ptr) > d.bin.size ||
-          static_cast<uint64_t>(n) > (d.bin.size - static_cast<uint64_t>(ptr)) / d.esize)
-        d.corrupt("document " + std::to_string(i) + " lies outside the .bin (truncated .bin or mismatched .idx)");
-    }
+    IndexScan scan{d.sizes, d.pointers, d.items, d.bin.size, d.esize, d.items};
+    if (!run_guarded(scan_index, &scan)) d.vanished(".idx", 0);
+    if (scan.first_bad < d.items)
+      d.corrupt("document " + std::to_string(scan.first_bad) + " lies outside the .bin (truncated .bin or mismatched .idx)");
     if (d.bin.size == 0 || d.items == 0)
       throw EngineError("E_DATA_EMPTY", d.prefix + ": the dataset holds no tokens", "check the source data; make-data skips empty lines");
   } catch (...) {
@@ -157,33 +218,42 @@ void BinIdxDataset::read_tokens(uint64_t offset, uint64_t count, std::vector<uin
                       " past the end of " + impl_->prefix + ".bin (" + std::to_string(total) + " tokens)",
                       "check --my_exit_tokens/--magic_prime against the dataset (rwkv-train inspect)");
   out.resize(static_cast<size_t>(count));
-  for (uint64_t i = 0; i < count; ++i) out[i] = impl_->token(offset + i);
+  impl_->copy_tokens(offset, count, out.data());
 }
 
 uint64_t BinIdxDataset::document_size(uint64_t doc) const {
   if (doc >= impl_->items)
     throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");
-  return static_cast<uint64_t>(load<int32_t>(impl_->sizes + doc * 4));
+  int32_t n;
+  int64_t ptr;
+  impl_->index_entry(doc, n, ptr);
+  return static_cast<uint64_t>(n);
 }
 
 uint64_t BinIdxDataset::document_start(uint64_t doc) const {
   if (doc >= impl_->items)
     throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");
-  return static_cast<uint64_t>(load<int64_t>(impl_->pointers + doc * 8)) / impl_->esize;
+  int32_t n;
+  int64_t ptr;
+  impl_->index_entry(doc, n, ptr);
+  return static_cast<uint64_t>(ptr) / impl_->esize;
 }
 
 void BinIdxDataset::read_document(uint64_t doc, std::vector<uint32_t>& out) const {
   if (doc >= impl_->items)
     throw EngineError("E_BINIDX_RANGE", "document " + std::to_string(doc) + " of " + std::to_string(impl_->items) + " requested");
-  const uint64_t n = static_cast<uint64_t>(load<int32_t>(impl_->sizes + doc * 4));
-  const uint64_t start = static_cast<uint64_t>(load<int64_t>(impl_->pointers + doc * 8)) / impl_->esize;
-  out.resize(static_cast<size_t>(n));
-  for (uint64_t i = 0; i < n; ++i) out[i] = impl_->token(start + i);
+  int32_t size;
+  int64_t ptr;
+  impl_->index_entry(doc, size, ptr);
+  out.resize(static_cast<size_t>(size));
+  impl_->copy_tokens(static_cast<uint64_t>(ptr) / impl_->esize, static_cast<uint64_t>(size), out.data());
 }
 
-void BinIdxDataset::check_unchanged() const {
-  for (const auto& [suffix, m] : {std::pair<const char*, const Mapping*>{".bin", &impl_->bin}, {".idx", &impl_->idx}}) {
-    const std::string path = impl_->prefix + suffix;
+void BinIdxDataset::check_unchanged() const { check_files(*impl_); }
+
+void BinIdxDataset::check_files(const Impl& d) {
+  for (const auto& [suffix, m] : {std::pair<const char*, const Mapping*>{".bin", &d.bin}, {".idx", &d.idx}}) {
+    const std::string path = d.prefix + suffix;
     struct stat now;
     std::string what;
     if (::stat(path.c_str(), &now) != 0) what = "was deleted";

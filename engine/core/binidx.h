@@ -29,14 +29,17 @@ class BinIdxDataset {
   uint64_t document_size(uint64_t doc) const;
   uint64_t document_start(uint64_t doc) const;
   // Throws EngineError(E_DATA_CHANGED) when PREFIX.bin or PREFIX.idx is no longer the file that
-  // was mapped (deleted, replaced, or rewritten in place: size or mtime changed). A file
-  // truncated under the mapping would end the process with SIGBUS on the next read, and one
-  // rewritten in place feeds other tokens than the ones checked at open; a trainer calls this
-  // before each read.
+  // was mapped (deleted, replaced, or rewritten in place: size or mtime changed). One rewritten
+  // in place feeds other tokens than the ones checked at open, which no read can notice; a
+  // trainer calls this before each batch. A file that shrinks after the check is caught by the
+  // read itself: every read above runs under core/mapped_guard.h and throws E_DATA_CHANGED
+  // where the touched page is gone, instead of the SIGBUS that would end the process.
   void check_unchanged() const;
 
- private:
   struct Impl;
+
+ private:
+  static void check_files(const Impl& d);
   Impl* impl_;
 };
 

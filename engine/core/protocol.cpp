@@ -57,6 +57,13 @@ void RunProtocol::emit(const std::string& event, Json fields) {
   if (observer_) observer_(event, line);
 }
 
+std::vector<int> RunProtocol::output_fds() const {
+  std::vector<int> fds;
+  if (!sink_) fds.push_back(fileno(stdout));
+  if (metrics_) fds.push_back(fileno(metrics_));
+  return fds;
+}
+
 void RunProtocol::warning(const std::string& code, const std::string& message) {
   Json f = Json::object();
   f.set("code", code);

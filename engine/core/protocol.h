@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/json.h"
 
@@ -32,6 +33,9 @@ class RunProtocol {
   // Sees every line emitted (event name, whole line), after it is written: `rwkv-train probe`
   // reads the start and step events of the run it times.
   void observe(std::function<void(const std::string&, const Json&)> observer) { observer_ = std::move(observer); }
+  // The outputs a line goes to, as file descriptors (stdout unless a sink is set, and
+  // metrics.jsonl when open): core/mapped_guard.h writes its last words there.
+  std::vector<int> output_fds() const;
  private:
   std::FILE* metrics_ = nullptr;
   std::mutex mutex_;

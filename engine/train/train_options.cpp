@@ -97,13 +97,13 @@ std::string nearest_micro_bsz(int want, int64_t per_micro) {
   return s;
 }
 
-// RWKV-LM train_temp's train.py + dataset.py rules that need no data (the data's own check,
-// magic_prime against tokens / ctx_len, is in data_source.cpp).
-void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
+// The 40320-sample mini-epoch both RWKV-LM (always) and the older RWKV-PEFT (--my_pile_stage > 0)
+// impose: epoch_steps = 40320 / real_bsz, which their train.py asserts divides exactly.
+void force_mini_epochs(const ParsedFlags& f, TrainOptions& o, const std::string& who) {
   const int64_t real_bsz = o.real_bsz();
   if (40320 % real_bsz != 0)
     throw EngineError("E_LM_EPOCH_STEPS",
-                      "RWKV-LM's mini-epoch is 40320 samples, so real_bsz = micro_bsz x devices x num_nodes = " +
+                      who + "'s mini-epoch is 40320 samples, so real_bsz = micro_bsz x devices x num_nodes = " +
                           std::to_string(o.micro_bsz) + " x " + std::to_string(o.devices) + " x " +
                           std::to_string(o.num_nodes) + " = " + std::to_string(real_bsz) +
                           " must divide 40320 (train.py asserts epoch_steps * real_bsz == 40320)",
@@ -113,8 +113,53 @@ void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
   if (f.has("epoch_steps") && f.get_int("epoch_steps") != 40320 / real_bsz)
     o.warnings.push_back({"W_LM_FORCED", "--epoch_steps " + std::to_string(f.get_int("epoch_steps")) +
                                             " is replaced by 40320 / real_bsz = " + std::to_string(40320 / real_bsz) +
-                                            ", as RWKV-LM's train.py does"});
+                                            ", as " + who + "'s train.py does"});
   o.epoch_steps = 40320 / real_bsz;
+}
+
+// The older RWKV-PEFT's --my_pile_stage (JL-er 5b8aac9 train.py; see TrainOptions::my_pile_stage).
+// Its dataset never reads the stage (nor my_pile_shift / my_pile_version), so sampling is as
+// without it; its optimizer groups read stage 2 only for names x070 does not have (time_maa,
+// time_decay, time_faaaa: 5x lr), and this engine applies no layerwise_lr groups at all.
+void apply_pile_stage_rules(const ParsedFlags& f, TrainOptions& o) {
+  const std::string stage = "--my_pile_stage " + std::to_string(o.my_pile_stage);
+  if (o.peft_new_form)
+    throw EngineError("E_FLAG_UNSUPPORTED",
+                      stage + " with the newest RWKV-PEFT's --peft_config form is not supported by this engine",
+                      "the newest train.py no longer has the stage rules (Joluck 259effb parses the flag only); "
+                      "drop it, or write the script in the older form (--lora_config ...) whose train.py has them",
+                      "my_pile_stage");
+  force_mini_epochs(f, o, "RWKV-PEFT (" + stage + ")");
+  o.schedule_epoch_count = o.magic_prime / 40320;
+  if (o.my_pile_stage == 1 && !o.load_model.empty())
+    throw EngineError("E_FLAG_UNSUPPORTED",
+                      stage + " with --load_model (RWKV-PEFT's weight combination into the new init, interpolating "
+                      "tensors of another shape) is not supported by this engine",
+                      "drop --load_model to write a fresh proj_dir/rwkv-init.pth; to continue an existing model, copy "
+                      "it to proj_dir/rwkv-init.pth and run --my_pile_stage 2", "my_pile_stage");
+  if (o.my_pile_stage >= 2) {
+    // RWKV-PEFT reloads rwkv-N.pth as the whole model; its adapter methods save only the
+    // adapter there, so a continued adapter run would start from a model without its base.
+    if (o.peft.method != PeftMethod::Full)
+      throw EngineError("E_FLAG_UNSUPPORTED",
+                        stage + " with --peft " + f.get_string("peft") +
+                            ": RWKV-PEFT continues from the newest rwkv-N.pth as the whole model, which an adapter "
+                            "run's rwkv-N.pth is not (it holds the adapter alone)",
+                        "pretrain with --peft none, or continue an adapter run with the same command "
+                        "(it resumes from rwkv-resume.pth) without --my_pile_stage", "my_pile_stage");
+    o.continue_newest = true;
+    o.continue_warmup = o.my_pile_stage == 2 ? 10 : 30;
+    if (!o.load_model.empty())
+      o.warnings.push_back({"W_LOAD_MODEL_IGNORED", stage + " continues from the newest rwkv-*.pth in " + o.proj_dir +
+                                                        " (as RWKV-PEFT's train.py does); --load_model " + o.load_model +
+                                                        " is not read"});
+  }
+}
+
+// RWKV-LM train_temp's train.py + dataset.py rules that need no data (the data's own check,
+// magic_prime against tokens / ctx_len, is in data_source.cpp).
+void apply_rwkv_lm_rules(const ParsedFlags& f, TrainOptions& o) {
+  force_mini_epochs(f, o, "RWKV-LM");
   o.epoch_count = o.magic_prime / 40320;  // only decides which mini-epoch is saved last; the run ends at my_exit_tokens
   const uint64_t p = uint64_t(std::max<int64_t>(o.magic_prime, 0));
   if (!is_prime(p) || p % 3 != 2)
@@ -267,10 +312,12 @@ TrainOptions train_options_from_flags(const ParsedFlags& f) {
   }
   unsupported_if("dropout", f.get_float("dropout") != 0, "model dropout is not implemented; use --dropout 0 (lora_dropout is supported)");
   unsupported_if("weight_decay_final", f.get_float("weight_decay_final") > 0, "a decaying weight decay is not implemented");
-  unsupported_if("my_pile_stage", f.get_int("my_pile_stage") > 1, "only stage-1 style training from a checkpoint or init is implemented");
   apply_data_flags(f, o);
 
   resolve_peft_options(f, o);
+  o.my_pile_stage = o.lm_v7 ? 0 : int(f.get_int("my_pile_stage"));
+  if (o.my_pile_stage < 0) bad("my_pile_stage", "must be 0 or more", "0 (off), 1 (write rwkv-init.pth), 2 or 3 (continue)");
+  if (o.my_pile_stage > 0) apply_pile_stage_rules(f, o);
   // An epoch that is not a multiple of accumulate_grad_batches ends on a short optimizer step,
   // as Lightning runs it (train/epoch_plan.h); several ranks still need whole steps (trainer).
   if (o.infctx && o.peft.method == PeftMethod::State)

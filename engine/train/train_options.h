@@ -71,6 +71,17 @@ struct TrainOptions {
   int train_stage = 0;          // 1: write proj_dir/rwkv-init.pth and stop; >=2: continue (below)
   bool continue_newest = false; // train_stage >= 2: the model and epoch_begin come from proj_dir's
                                 // newest rwkv-N.pth (rwkv-init.pth when none), found by the trainer
+  // The older RWKV-PEFT's --my_pile_stage (JL-er 5b8aac9 train.py, inherited from RWKV-LM v5):
+  // > 0 forces epoch_steps = 40320 / real_bsz (asserted to divide) and, for the lr schedule and
+  // the "last epoch is saved" rule only, epoch_count = magic_prime / 40320 (`schedule_epoch_count`;
+  // Lightning's max_epochs was taken from --epoch_count before, so that many epochs still run);
+  // 1 writes proj_dir/rwkv-init.pth and stops; >= 2 continues from the newest rwkv-N.pth as
+  // RWKV-LM's --train_stage does, warming up 10 steps at stage 2 and 30 at 3+ (`continue_warmup`).
+  int my_pile_stage = 0;
+  int64_t schedule_epoch_count = -1;  // -1: epoch_count
+  int continue_warmup = 10;           // warmup_steps when continuing from a trained rwkv-N.pth
+  // Write proj_dir/rwkv-init.pth and stop (RWKV-LM --train_stage 1, RWKV-PEFT --my_pile_stage 1).
+  bool init_only() const { return train_stage == 1 || my_pile_stage == 1; }
   int num_nodes = 1;
   int64_t real_bsz() const { return int64_t(num_nodes) * devices * micro_bsz; }
   std::vector<std::string> ignored_flags;

@@ -141,7 +141,7 @@ class Trainer {
     if (o_.lm_v7 && o_.my_exit_tokens == 0)
       proto_.warning("W_LM_NO_EXIT", "--my_exit_tokens 0: RWKV-LM's pretraining runs until it is stopped");
     const int64_t pool_limit = epoch_pool_limit(o_);
-    if (o_.train_stage == 1) return prepare(pool_limit);
+    if (o_.init_only()) return prepare(pool_limit);
     plan_shards();
     if (auto refusal = cuda_refusal(o_)) throw *refusal;  // before reading any model or data
     for (const auto& [code, message] : gpu_warnings(o_)) proto_.warning(code, message);
@@ -183,6 +183,10 @@ class Trainer {
     // RWKV-LM counts real_step * ctx_len * real_bsz tokens, whatever the accumulation
     if (o_.lm_v7) sched_.tokens_per_step = int64_t(o_.ctx_len) * o_.real_bsz();
     if (o_.lm_v7 && o_.my_exit_tokens > 0) sched_.total_steps = planned_steps_;  // the cosine over my_exit_tokens
+    // --my_pile_stage: the older RWKV-PEFT's cosine runs over (epoch_steps * epoch_count) // devices
+    // // accumulation with its epoch_count = magic_prime / 40320 (0: a constant lr_init)
+    if (o_.schedule_epoch_count >= 0 && sched_.form == LrForm::PeftLegacy)
+      sched_.total_steps = o_.epoch_steps * o_.schedule_epoch_count / o_.devices / o_.accumulate_grad_batches;
     if (resume_file_ && path_exists(resume_path(o_.proj_dir))) load_resume();
     emit_start();
     return loop();
@@ -224,18 +228,28 @@ class Trainer {
   static std::string ignored_reason(const std::string& flag) {
     if (flag == "op" || flag == "kernel" || flag == "fused_kernel" || flag == "fla")
       return "chooses a PyTorch kernel; this engine always runs its own WKV7 (CPU or CUDA)";
+    if (flag == "my_pile_shift" || flag == "my_pile_edecay" || flag == "my_pile_version")
+      return "is RWKV-LM v5's; RWKV-PEFT's train.py parses it and never reads it";
     return "only matters to Lightning/DeepSpeed";
   }
 
-  // RWKV-LM's --train_stage 1 (demo-training-prepare.sh): the data is checked as its dataset
-  // does, the initial weights are written to proj_dir/rwkv-init.pth, and the run stops
-  // ("Done. Now go for stage 2.") leaving nothing else behind.
+  // RWKV-LM's --train_stage 1 (demo-training-prepare.sh) and the older RWKV-PEFT's
+  // --my_pile_stage 1: the data is checked as its dataset does, the initial weights are written
+  // to proj_dir/rwkv-init.pth, and the run stops ("Done. Now go for stage 2.") leaving nothing
+  // else behind. Each writes its own trainer's init: RWKV-LM train_temp's for x070, and for
+  // RWKV-PEFT the one a run without --load_model starts from (open_backend).
   int prepare(int64_t pool_limit) {
     const auto t_start = std::chrono::steady_clock::now();
     data_ = open_data_source(o_, pool_limit);
-    cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+    const uint64_t seed = uint64_t(o_.seed < 0 ? 0 : o_.seed);
     const std::string init_path = epoch_checkpoint_path(o_.proj_dir, -1);
-    save_pth(init_path, init_x070_weights(cfg_, uint64_t(o_.seed < 0 ? 0 : o_.seed)));
+    if (o_.lm_v7) {
+      cfg_ = model_config_for_size(o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+      save_pth(init_path, init_x070_weights(cfg_, seed));
+    } else {
+      cfg_ = model_config_for_version(o_.model_version, o_.n_layer, o_.n_embd, o_.vocab_size, o_.head_size);
+      save_pth(init_path, init_model_weights(cfg_, seed, o_.lr_init));
+    }
     emit_checkpoint(init_path, "init");
     std::fprintf(stderr, "rwkv-train: wrote %s. Done. Now go for stage 2.\n", init_path.c_str());
     Json f = Json::object();
@@ -246,14 +260,15 @@ class Trainer {
     return 0;
   }
 
-  // RWKV-LM's --train_stage 2/3: the newest rwkv-N.pth in proj_dir (rwkv-init.pth when there is
-  // none), the one before it when the newest cannot be read; epoch_begin = N + 1 and, when
-  // continuing from a trained rwkv-N.pth, warmup_steps 10 unless given.
+  // RWKV-LM's --train_stage 2/3 (and the older RWKV-PEFT's --my_pile_stage 2/3): the newest
+  // rwkv-N.pth in proj_dir (rwkv-init.pth when there is none), the one before it when the newest
+  // cannot be read; epoch_begin = N + 1 and, when continuing from a trained rwkv-N.pth,
+  // warmup_steps unless given: 10 (RWKV-LM; RWKV-PEFT stage 2) or 30 (RWKV-PEFT stage 3+).
   StateDict load_newest() {
     const std::vector<int64_t> found = epoch_checkpoints(o_.proj_dir);
     if (found.empty())
       throw EngineError("E_LOAD_MODEL", o_.proj_dir + " has no rwkv-init.pth or rwkv-N.pth to continue from",
-                        "run the prepare script first (--train_stage 1 writes rwkv-init.pth), or copy the model "
+                        "run the prepare step first (--train_stage 1 or --my_pile_stage 1 writes rwkv-init.pth), or copy the model "
                         "to continue from to " + epoch_checkpoint_path(o_.proj_dir, -1));
     int64_t n = found.back();
     StateDict weights;
@@ -271,7 +286,7 @@ class Trainer {
     loaded_from_ = epoch_checkpoint_path(o_.proj_dir, n);
     loaded_bytes_ = file_bytes(loaded_from_);
     o_.epoch_begin = n + 1;
-    if (n >= 0 && o_.warmup_steps < 0) o_.warmup_steps = 10;
+    if (n >= 0 && o_.warmup_steps < 0) o_.warmup_steps = o_.continue_warmup;
     return weights;
   }
 
@@ -629,20 +644,23 @@ class Trainer {
           }
           return finish("stopped", bar, t_start);
         }
+        const int rows = micro_rows(pos_.micro);
+        if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
         try {
-          data_->check_unchanged();
-        } catch (const EngineError&) {
+          // the check catches data replaced or rewritten; a file that shrinks after it is caught
+          // by the guarded read itself (core/mapped_guard.h), with the same error
+          if (hooks_.check_data) data_->check_unchanged();
+          for (int b = 0; b < rows; ++b)
+            data_->sample(o_.epoch_begin + pos_.epoch, sample_at(pos_.micro, b), &in[size_t(b) * T],
+                          &tgt[size_t(b) * T], &mask[size_t(b) * T]);
+        } catch (const EngineError& e) {
+          if (e.code != "E_DATA_CHANGED") throw;
           // what was trained on the data as it was is kept: the state at the last finished step
           pos_ = boundary;
           backend_->zero_grads();
           save_resume();
           throw;
         }
-        const int rows = micro_rows(pos_.micro);
-        if (step_tokens == 0) step_first_sample = sample_at(pos_.micro, 0);  // this optimizer step's first sample
-        for (int b = 0; b < rows; ++b)
-          data_->sample(o_.epoch_begin + pos_.epoch, sample_at(pos_.micro, b), &in[size_t(b) * T], &tgt[size_t(b) * T],
-                        &mask[size_t(b) * T]);
         const bool step_ends = ends_step(pos_.micro);
         if (dp && step_ends) dp->arm();  // this backward's gradients go out bucket by bucket
         step_loss += train_micro_batch(rows, in, tgt, mask) / o_.accumulate_grad_batches;
@@ -749,7 +767,9 @@ class Trainer {
       f.set("mean_loss", epoch_steps_done ? epoch_loss / epoch_steps_done : 0.0);
       f.set("step", pos_.global_step);
       proto_.emit("epoch", f);
-      if ((o_.epoch_save > 0 && pos_.epoch % o_.epoch_save == 0) || pos_.epoch == o_.epoch_count - 1)
+      // the last epoch is always saved; --my_pile_stage's is RWKV-PEFT's epoch_count (magic_prime / 40320)
+      const int64_t last_epoch = (o_.schedule_epoch_count >= 0 ? o_.schedule_epoch_count : o_.epoch_count) - 1;
+      if ((o_.epoch_save > 0 && pos_.epoch % o_.epoch_save == 0) || pos_.epoch == last_epoch)
         save_checkpoint("rwkv-" + std::to_string(epoch_no) + ".pth");
       boundary = Position{pos_.global_step, pos_.epoch + 1, 0};
       Position saved = pos_;

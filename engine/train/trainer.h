@@ -37,6 +37,10 @@ struct TrainHooks {
   // Tests only: a factor the gradients of optimizer step attempt N (1-based, skipped ones
   // included) are scaled by before the guard looks (NaN plants a bad step); empty = none.
   std::function<float(int64_t attempt)> test_grad_scale;
+  // Tests only (`RWKV_TEST_NO_DATA_CHECK=1`): skip the per-batch check of the data files, so a
+  // file truncated under the run is met by the guarded read itself (core/mapped_guard.h): the
+  // window between the check and the read, which a test cannot hit on purpose otherwise.
+  bool check_data = true;
 };
 
 // Returns the process exit code: 0 completed or stopped, non-zero after an `error` event.

@@ -1,7 +1,9 @@
 // `npm run bench -- faults`: the long runs of the faults suite (issue 14), each printing the
 // figures it reached (npm test runs bounded versions of the same code):
 //  1. the engine SIGKILL soak (test/faults/engineSoak.mjs): FAULTS_TRIALS trials (200), up to 3
-//     kills each, mid-step / mid-checkpoint / start-up, on the CPU backend's tiny model;
+//     kills each, mid-step / mid-checkpoint / start-up, on the CPU backend's tiny model; then
+//     FAULTS_WINDOW_TRIALS (30) truncations of the .bin met by the mapped read itself
+//     (test/faults/dataWindow.mjs: the SIGBUS window);
 //  2. the language server fuzz (server/test/fuzz/docFuzzer.ts): FAULTS_DOCS documents
 //     (1,000,000), split over two worker processes (one a core);
 //  3. the extension's run manager following an engine that floods stdout with FAULTS_STEPS
@@ -50,6 +52,16 @@ if (!existsSync(engine)) {
   row('engine', 'torn metrics lines / stale temp files / failures', `${f.badMetricLines} / ${f.staleTemps} / ${f.failedLaunches}`);
   row('engine', 'wall time', `${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (f.problems.length) { failed = true; console.log(f.problems.join('\n')); }
+
+  // the .bin truncated where only the guarded read can notice (test/faults/dataWindow.mjs)
+  const { dataWindowTrials } = await import('../faults/dataWindow.mjs');
+  const wdir = mkdtempSync(join(tmpdir(), 'rwkv-faults-window-'));
+  const w = await dataWindowTrials(makeSoakWorld(engine, wdir), { trials: Number(process.env.FAULTS_WINDOW_TRIALS ?? 30), seed: Number(process.env.FAULTS_SEED ?? 1) });
+  rmSync(wdir, { recursive: true, force: true });
+  row('engine', '.bin truncated past the check: E_DATA_CHANGED', `${w.dataChanged} / ${w.trials} (${w.signalDeaths} SIGBUS deaths, ${w.otherEnds} other ends)`);
+  row('engine', '  resume whole / resumed at last step', `${w.resumeWhole} / ${w.resumedAtLastStep}`);
+  row('engine', '  worst truncation-to-exit', `${w.worstMs} ms`);
+  if (w.problems.length) { failed = true; console.log(w.problems.join('\n')); }
 }
 
 // ---- 2. language server fuzz ----

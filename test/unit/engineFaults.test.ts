@@ -1,6 +1,7 @@
 // rwkv-train under faults and hostile input (issue 14), bounded for `npm test`: a SIGKILL soak of
 // a few trials (test/faults/engineSoak.mjs; `npm run bench -- faults` runs the long one), a
-// read-only proj_dir, the dataset or base model changed or deleted under a running run, a
+// read-only proj_dir, the dataset or base model changed or deleted under a running run (and the
+// .bin truncated in the window between the engine's check and its read: test/faults/dataWindow.mjs), a
 // 100,000-word command line and a command line of binary garbage. Each ends in an `error` event
 // with a hint (or, where nothing is wrong for the run, goes on), never a signal death.
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
+import { dataWindowTrials } from '../faults/dataWindow.mjs';
 import { launch, makeSoakWorld, soak, STEPS_PER_EPOCH } from '../faults/engineSoak.mjs';
 import { checkZipWhole } from '../faults/zipCheck.mjs';
 
@@ -106,6 +108,17 @@ test('the dataset truncated, replaced or deleted under a running run: E_DATA_CHA
     assert.equal(start?.resumed_from_step, lastStep, `${what}: resumed where it stopped`);
     assert.ok(!again.events.some((x) => x.event === 'warning' && x.code === 'W_RESUME_DATA_CHANGED'), `${what}: same data, no warning`);
   }
+});
+
+test('the .bin truncated between the check and the read (the SIGBUS window): E_DATA_CHANGED from the read itself, exit 2, the last finished step saved', { skip, timeout: 120_000 }, async () => {
+  const f = await dataWindowTrials(world!, { trials: 3, seed: 7 });
+  console.log(`SIGBUS window: ${f.trials} truncations met by the read, ${f.dataChanged} E_DATA_CHANGED (exit 2), ` +
+    `${f.signalDeaths} signal deaths, ${f.resumedAtLastStep} resumed at the last finished step; worst ${f.worstMs} ms from truncation to exit`);
+  assert.deepEqual(f.problems, []);
+  assert.equal(f.dataChanged, f.trials);
+  assert.equal(f.resumeWhole, f.trials);
+  assert.equal(f.resumedAtLastStep, f.trials);
+  assert.ok(f.worstMs < 30_000, `${f.worstMs} ms`);
 });
 
 test('the base model deleted under a running run: the run goes on from memory; a resume without it is E_LOAD_MODEL, with it no false W_RESUME_BASE_CHANGED', { skip, timeout: 120_000 }, async () => {
