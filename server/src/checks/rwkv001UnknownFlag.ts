@@ -6,6 +6,7 @@ import { describe, plainEdits } from '../parse/lookalikes';
 import { trainerReason } from '../parse/trainer';
 import { TRAINER_NAMES } from './util';
 import type { Check, Finding } from './types';
+import type { Trainer } from '../parse/trainConfig';
 
 /** Flags that existed in some RWKV-PEFT version and were renamed: what to write instead. */
 const RENAMED: Record<string, string> = {
@@ -28,6 +29,15 @@ const OLDER_2024: Record<string, string> = {
 };
 export const older2024 = (name: string): string | undefined => OLDER_2024[name];
 const NEW_FORM = `--peft lora --peft_config '{"r":8,"lora_alpha":16}' (newest) or --lora_config '{"lora_load":"","lora_r":8,"lora_alpha":16,"lora_dropout":0.01}' (older)`;
+
+const ALL_NAMES = FLAGS.map((f) => f.name);
+const namesOf = new Map<Trainer, string[]>();
+/** The trainer's flag names, one list per trainer (closest() remembers its answers per list). */
+function trainerFlagNames(trainer: Trainer): string[] {
+  let names = namesOf.get(trainer);
+  if (!names) namesOf.set(trainer, names = FLAGS.filter((f) => f.trainers.includes(trainer)).map((f) => f.name));
+  return names;
+}
 
 export const check: Check = {
   code: 'RWKV001',
@@ -104,8 +114,7 @@ export const check: Check = {
         });
         continue;
       }
-      const names = FLAGS.filter((f) => f.trainers.includes(run.trainer)).map((f) => f.name);
-      const guess = closest(arg.name, names) ?? closest(arg.name, FLAGS.map((f) => f.name));
+      const guess = closest(arg.name, trainerFlagNames(run.trainer)) ?? closest(arg.name, ALL_NAMES);
       const width = arg.nameSpan.end - arg.nameSpan.start;
       const nameIsLiteral = width === arg.name.length || width === arg.name.length + 2;
       out.push({

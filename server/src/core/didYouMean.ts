@@ -20,16 +20,37 @@ export function editDistance(a: string, b: string): number {
   return d[m]![n]!;
 }
 
+/** Answers of closest() per candidate list (the flag lists are built once): while a flag is being
+ * typed, every keystroke asks for the same few words against some 200 flag names. */
+const answers = new WeakMap<readonly string[], Map<string, string | undefined>>();
+const MAX_ANSWERS = 500;
+
+const norm = (s: string): string => s.toLowerCase().replace(/-/g, '_');
+
 /** The closest candidate, if close enough to be a plausible typo (case and -/_ differences count little). */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  const norm = (s: string): string => s.toLowerCase().replace(/-/g, '_');
+  if (!Array.isArray(candidates)) return closestOf(word, candidates);
+  let known = answers.get(candidates);
+  if (!known) answers.set(candidates, known = new Map());
+  if (known.has(word)) return known.get(word);
+  const answer = closestOf(word, candidates);
+  if (known.size >= MAX_ANSWERS) known.clear();
+  known.set(word, answer);
+  return answer;
+}
+
+function closestOf(word: string, candidates: Iterable<string>): string | undefined {
   const w = norm(word);
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = norm(c) === w ? 0 : editDistance(w, norm(c));
+    const nc = norm(c);
+    // the distance is at least the difference in length: a candidate farther than the limit (or
+    // than the best so far) cannot be the answer, so its distance need not be computed
+    if (Math.abs(nc.length - w.length) > Math.min(limit, bestD)) continue;
+    const d = nc === w ? 0 : editDistance(w, nc);
     if (d < bestD) { bestD = d; best = c; }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   return bestD <= limit ? best : undefined;
 }

@@ -15,6 +15,7 @@ import { codeLenses, ESTIMATE_CONTEXT, parseEstimateContext } from './codeLens';
 import { completeAt, resolveCompletion } from './completion';
 import { toCodeAction, toDiagnostic } from './convert';
 import { hoverAt } from './hover';
+import { langOf } from './i18n';
 import { RESOLVE_RUNS, resolveRuns } from './resolveRuns';
 import { clearCwdCache } from './workspace';
 
@@ -36,7 +37,7 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     if (!doc || doc.version !== a.version) return;
     // a pathological file can produce tens of thousands of findings; the first ones are enough
     const findings = a.findings.length > MAX_DIAGNOSTICS ? [...a.findings].sort((x, y) => x.span.start - y.span.start).slice(0, MAX_DIAGNOSTICS) : a.findings;
-    void connection.sendDiagnostics({ uri: a.uri, version: a.version, diagnostics: findings.map((f) => toDiagnostic(doc, f)) });
+    void connection.sendDiagnostics({ uri: a.uri, version: a.version, diagnostics: findings.map((f) => toDiagnostic(doc, f, langOf(locale))) });
   });
 
   connection.onInitialize((params): InitializeResult => {
@@ -99,10 +100,10 @@ export function startServer(connection: Connection, options: ServerOptions): voi
     const wanted = new Set(p.context.diagnostics.map((d) => key(d)));
     for (const f of a.findings) {
       if (!f.fixes?.length) continue;
-      const d = toDiagnostic(doc, f);
+      const d = toDiagnostic(doc, f, langOf(locale));
       if (wanted.size && !wanted.has(key(d))) continue;
       if (!wanted.size && !overlaps(d, p.range)) continue;
-      for (const fix of f.fixes) if (fix.edits.length) actions.push(toCodeAction(doc, fix, d));
+      for (const fix of f.fixes) if (fix.edits.length) actions.push(toCodeAction(doc, fix, d, langOf(locale)));
     }
     return actions;
   });
