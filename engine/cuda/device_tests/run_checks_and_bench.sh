@@ -4,7 +4,8 @@
 # each, straight under OUTDIR so a call killed at its limit still returns them), then
 # `npm run bench`'s engine bench (ours through the real CLI, RWKV-PEFT eager grad_cp 1 in the
 # same run) on BENCH_CONFIGS, reading the GEMM rate and the WKV7 timings from this call's
-# kernel_check. Needs the carried .devtools/node.xz (node for the bench) and .peer.
+# kernel_check. Needs the carried .devtools/node.xz (node for the bench) and .peer; carry .fla
+# too (fla_tree.py builds it) for the WKV7 table's flash-linear-attention columns.
 # Usage, from the repository root:
 #   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" BENCH_CONFIGS=a,b \
 #     engine/cuda/device_tests/run_checks_and_bench.sh OUTDIR [STEPS]
