@@ -32,6 +32,7 @@ WARMUP, ITERS = 3, 10  # the first calls compile and autotune the Triton kernels
 
 
 def dry(fla_dir):
+    sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from fla_tree import walk_imports  # the same walk that built the tree
 
