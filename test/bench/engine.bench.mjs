@@ -73,6 +73,12 @@ const ourWkv = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7 B=(\d+) T=(\d+
 // The chunked tensor-core kernels (RWKV_CUDA_WKV7_CHUNKED) timed on the same buffers.
 const ourWkvChunked = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7_chunked B=(\d+) T=(\d+) H=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)]
   .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
+// Each value split forced (V_SPLIT blocks a head), beside the rule's pick above: for tuning it.
+const ourWkvChunkedSplit = {};
+for (const m of kc.out.matchAll(/^TIME wkv7_chunked_split B=(\d+) T=(\d+) H=(\d+) vsplit=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)) {
+  const shape = `${m[1]}x${m[2]}x${m[3]}`;
+  (ourWkvChunkedSplit[shape] ??= {})[m[4]] = { fwd: Number(m[5]), bwd: Number(m[6]) };
+}
 console.log(`kernel checks vs CPU twins: ${kernelChecks}; bf16 GEMM rate ${gemmTflops ?? 'n/a'} TFLOP/s`);
 
 // ---- The peer's WKV7 op at the same shapes ----------------------------------------------------
@@ -220,7 +226,8 @@ console.log(`\n${table}\n`);
 if (process.env.BENCH_SAVE === '1' || process.env.BENCH_OUT) {
   const label = process.env.BENCH_LABEL ? `_${process.env.BENCH_LABEL}` : '';
   const json = JSON.stringify({ gpu: gpuName, gemm_tflops: gemmTflops, kernel_checks: kernelChecks, steps,
-    rows, wkv7_ms: { ours: ourWkv, ours_chunked: ourWkvChunked, peer: peerWkv, fla: flaWkv, fla_plain: flaWkvPlain },
+    rows, wkv7_ms: { ours: ourWkv, ours_chunked: ourWkvChunked, ours_chunked_split: ourWkvChunkedSplit, peer: peerWkv,
+      fla: flaWkv, fla_plain: flaWkvPlain },
     fla_note: flaNote, kernel_check_output: kc.out }, null, 2);
   const targets = [];
   if (process.env.BENCH_SAVE === '1') { mkdirSync(resultsDir, { recursive: true }); targets.push(resultsDir); }
