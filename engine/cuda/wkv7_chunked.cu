@@ -776,14 +776,16 @@ int backward_resident() {
                          "cudaFuncSetAttribute(wkv7_chunked_backward)");
 }
 
-// The split backward needs thread-block clusters: an sm_90 GPU running code built for sm_90 or
-// newer (a binary built for sm_80 only runs the sm_80 code there, whose split kernels are empty).
+// The split backward needs thread-block clusters: an sm_90 GPU running code compiled for
+// compute_90 or newer. A build for sm_80 only runs there from its compute_80 PTX, JIT-compiled
+// with __CUDA_ARCH__ 800, whose split kernels are empty: the PTX version says which (the binary
+// version would say 90 for that JIT code too).
 bool backward_split_available() {
   if (device_attribute(cudaDevAttrComputeCapabilityMajor, "cudaDeviceGetAttribute(ComputeCapabilityMajor)") < 9)
     return false;
   cudaFuncAttributes attr{};
   check_cuda(cudaFuncGetAttributes(&attr, wkv7_chunked_backward_kernel<16>), "cudaFuncGetAttributes(wkv7_chunked_backward)");
-  return attr.binaryVersion >= 90;
+  return attr.ptxVersion >= 90;
 }
 
 // What the dispatch rule reads, once per device: queries and occupancy are host calls the
