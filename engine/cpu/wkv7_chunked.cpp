@@ -249,6 +249,23 @@ Mat scale_columns(const Mat& S, const std::vector<float>& d) {
   return out;
 }
 
+// Value rows [i0, i0 + n) of a head: columns of a [len x N] value-side matrix (v, dy, sa, dv),
+// rows of a state [i][j].
+Mat value_cols(const Mat& m, int i0, int n) {
+  Mat out(m.rows, n);
+  for (int t = 0; t < m.rows; ++t) std::copy_n(m.v.data() + size_t(t) * m.cols + i0, n, &out(t, 0));
+  return out;
+}
+Mat state_rows(const Mat& S, int i0, int n) {
+  Mat out(n, S.cols);
+  std::copy_n(S.v.begin() + size_t(i0) * S.cols, size_t(n) * S.cols, out.v.begin());
+  return out;
+}
+void add_value_cols(const Mat& m, float* x, const Layout& lay, int bb, int t0, int h, int i0) {
+  for (int t = 0; t < m.rows; ++t)
+    for (int i = 0; i < m.cols; ++i) x[lay.at(bb, t0 + t, h, i0 + i)] += m(t, i);
+}
+
 Mat load_state(const float* p, int N) {
   Mat S(N, N);
   if (p) std::copy_n(p, size_t(N) * N, S.v.begin());
@@ -257,6 +274,7 @@ Mat load_state(const float* p, int N) {
 
 void check_options(const Wkv7ChunkOptions& opt) {
   if (opt.chunk_len < 1) throw std::logic_error("wkv7_chunked: chunk_len must be >= 1");
+  if (opt.value_split < 1) throw std::logic_error("wkv7_chunked: value_split must be >= 1");
 }
 
 }  // namespace
@@ -316,6 +334,7 @@ void wkv7_chunked_bwd(const float* r, const float* w, const float* k, const floa
   check_options(opt);
   if (ds0 && s0_batch_stride)
     throw std::logic_error("wkv7_chunked_bwd: a per-sequence initial state gets no gradient");
+  if (N % opt.value_split) throw std::logic_error("wkv7_chunked_bwd: value_split must divide N");
   const int L = opt.chunk_len, chunks = wkv7_chunk_count(T, L);
   const bool emu = opt.emulate_gpu_tf32;
   const int64_t NN = int64_t(N) * N;
@@ -334,57 +353,76 @@ void wkv7_chunked_bwd(const float* r, const float* w, const float* k, const floa
         const ChunkKeys ck = chunk_keys(in, emu);
         const Mat S0 = load_state(c > 0 ? states + (c - 1) * NN : init, N);
         const Mat SL = load_state(states + c * NN, N);
-        const Mat dS_op = operand(dS, emu), S0_op = operand(S0, emu), SA_op = operand(SA, emu);
-        // d sa as Y and S_L read it, then through sa = T (...): dX = T^T d sa, the gradient of
-        // the solve's right-hand side (the sequential backward's dsa_t).
-        Mat dSA, dX, dV;
-        gemm(ck.M_rb_op, Tr::Yes, dY, Tr::No, dSA);
-        gemm(ck.b_end, Tr::No, dS_op, Tr::Yes, dSA, true);
-        gemm(ck.T_op, Tr::Yes, operand(dSA, emu), Tr::No, dX);
-        const Mat dX_op = operand(dX, emu);
-        gemm(ck.M_rk_op, Tr::Yes, dY, Tr::No, dV);
-        gemm(ck.k_end, Tr::No, dS_op, Tr::Yes, dV, true);
-        gemm(ck.M_ak_op, Tr::Yes, dX_op, Tr::No, dV, true);
-        // The pair matrices' gradients, masked like the matrices.
-        Mat dM_rb, dM_rk, dM_ab, dM_ak;
-        gemm(dY, Tr::No, SA_op, Tr::Yes, dM_rb);
-        gemm(dY, Tr::No, in.v, Tr::Yes, dM_rk);
-        gemm(dX_op, Tr::No, SA_op, Tr::Yes, dM_ab);
-        gemm(dX_op, Tr::No, in.v, Tr::Yes, dM_ak);
-        for (int t = 0; t < len; ++t)
-          for (int s = 0; s < len; ++s) {
-            if (!ChunkKeys::in_pair(Rows::R, t, s)) dM_rb(t, s) = dM_rk(t, s) = 0;
-            if (!ChunkKeys::in_pair(Rows::A, t, s)) dM_ab(t, s) = dM_ak(t, s) = 0;
-          }
-        // r and a: through S_0's terms (R~ S_0^T in Y, A~ S_0^T in sa) and the pair matrices' rows;
-        // b and k: through S_L's terms and the pair matrices' columns.
-        Mat dR0, dA0, dBL, dKL;
-        gemm(dY, Tr::No, S0_op, Tr::No, dR0);
-        gemm(dX_op, Tr::No, S0_op, Tr::No, dA0);
-        // The kernels fold S_L's terms into the b_inv / k_inv gradients: b exp(g_L - g_s) =
-        // exp(g_L) * b exp(-g_s), and exp(g_L) scales dS's columns (the decayed dS they form
-        // anyway for the next chunk).
-        const Mat dS_decayed_op = operand(scale_columns(dS, ck.decay_all), emu);
-        gemm(SA_op, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dBL);
-        gemm(in.v, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dKL);
-        const Mat pr_b = pair_to_rows(ck, Rows::R, dM_rb, in.b, ck.b_inv), pr_k = pair_to_rows(ck, Rows::R, dM_rk, in.k, ck.k_inv);
-        const Mat pa_b = pair_to_rows(ck, Rows::A, dM_ab, in.b, ck.b_inv), pa_k = pair_to_rows(ck, Rows::A, dM_ak, in.k, ck.k_inv);
-        const Mat cb_r = pair_to_cols(ck, Rows::R, dM_rb, in.r), cb_a = pair_to_cols(ck, Rows::A, dM_ab, in.a);
-        const Mat ck_r = pair_to_cols(ck, Rows::R, dM_rk, in.r), ck_a = pair_to_cols(ck, Rows::A, dM_ak, in.a);
-        Mat gr(len, N), ga(len, N), gb(len, N), gk(len, N), gw(len, N);
-        for (int t = 0; t < len; ++t)
+        // The state's value rows in value_split slices [i0, i0 + R), each as the CUDA kernel's
+        // block of them forms its part: its rows' dv and d(state) rows are its own, the key-side
+        // gradients the sum of the slices' parts (one slice: the whole head, as before).
+        const int R = N / opt.value_split;
+        Mat gr(len, N), ga(len, N), gb(len, N), gk(len, N), gw(len, N), dS_next(N, N);
+        std::vector<float> boundary(N, 0.0f);  // sum_i dS[i][j] S_L[i][j]
+        for (int i0 = 0; i0 < N; i0 += R) {
+          const Mat dYs = value_cols(dY, i0, R), SAs = value_cols(SA, i0, R), Vs = value_cols(in.v, i0, R);
+          const Mat dSs = state_rows(dS, i0, R), S0s = state_rows(S0, i0, R), SLs = state_rows(SL, i0, R);
+          const Mat dS_op = operand(dSs, emu), S0_op = operand(S0s, emu), SA_op = operand(SAs, emu);
+          // d sa as Y and S_L read it, then through sa = T (...): dX = T^T d sa, the gradient of
+          // the solve's right-hand side (the sequential backward's dsa_t).
+          Mat dSA, dX, dV;
+          gemm(ck.M_rb_op, Tr::Yes, dYs, Tr::No, dSA);
+          gemm(ck.b_end, Tr::No, dS_op, Tr::Yes, dSA, true);
+          gemm(ck.T_op, Tr::Yes, operand(dSA, emu), Tr::No, dX);
+          const Mat dX_op = operand(dX, emu);
+          gemm(ck.M_rk_op, Tr::Yes, dYs, Tr::No, dV);
+          gemm(ck.k_end, Tr::No, dS_op, Tr::Yes, dV, true);
+          gemm(ck.M_ak_op, Tr::Yes, dX_op, Tr::No, dV, true);
+          // The pair matrices' gradients (this slice's part), masked like the matrices.
+          Mat dM_rb, dM_rk, dM_ab, dM_ak;
+          gemm(dYs, Tr::No, SA_op, Tr::Yes, dM_rb);
+          gemm(dYs, Tr::No, Vs, Tr::Yes, dM_rk);
+          gemm(dX_op, Tr::No, SA_op, Tr::Yes, dM_ab);
+          gemm(dX_op, Tr::No, Vs, Tr::Yes, dM_ak);
+          for (int t = 0; t < len; ++t)
+            for (int s = 0; s < len; ++s) {
+              if (!ChunkKeys::in_pair(Rows::R, t, s)) dM_rb(t, s) = dM_rk(t, s) = 0;
+              if (!ChunkKeys::in_pair(Rows::A, t, s)) dM_ab(t, s) = dM_ak(t, s) = 0;
+            }
+          // r and a: through S_0's terms (R~ S_0^T in Y, A~ S_0^T in sa) and the pair matrices' rows;
+          // b and k: through S_L's terms and the pair matrices' columns.
+          Mat dR0, dA0, dBL, dKL;
+          gemm(dYs, Tr::No, S0_op, Tr::No, dR0);
+          gemm(dX_op, Tr::No, S0_op, Tr::No, dA0);
+          // The kernels fold S_L's terms into the b_inv / k_inv gradients: b exp(g_L - g_s) =
+          // exp(g_L) * b exp(-g_s), and exp(g_L) scales dS's columns (the decayed dS they form
+          // anyway for the next chunk).
+          const Mat dS_decayed_op = operand(scale_columns(dSs, ck.decay_all), emu);
+          gemm(SA_op, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dBL);
+          gemm(Vs, Tr::No, emu ? dS_decayed_op : dS_op, Tr::No, dKL);
+          const Mat pr_b = pair_to_rows(ck, Rows::R, dM_rb, in.b, ck.b_inv), pr_k = pair_to_rows(ck, Rows::R, dM_rk, in.k, ck.k_inv);
+          const Mat pa_b = pair_to_rows(ck, Rows::A, dM_ab, in.b, ck.b_inv), pa_k = pair_to_rows(ck, Rows::A, dM_ak, in.k, ck.k_inv);
+          const Mat cb_r = pair_to_cols(ck, Rows::R, dM_rb, in.r), cb_a = pair_to_cols(ck, Rows::A, dM_ab, in.a);
+          const Mat ck_r = pair_to_cols(ck, Rows::R, dM_rk, in.r), ck_a = pair_to_cols(ck, Rows::A, dM_ak, in.a);
+          for (int t = 0; t < len; ++t)
+            for (int j = 0; j < N; ++j) {
+              // exp(g_L - g_t), of which exp(g_L) is already in dBL / dKL when emulating
+              const float end_scale = emu ? std::exp(-ck.g(t, j)) : std::exp(ck.g(len - 1, j) - ck.g(t, j));
+              gr(t, j) += dR0(t, j) * std::exp(ck.g(t, j)) + pr_b(t, j) + pr_k(t, j);
+              ga(t, j) += dA0(t, j) * std::exp(ck.g_before(t, j)) + pa_b(t, j) + pa_k(t, j);
+              gb(t, j) += dBL(t, j) * end_scale + cb_r(t, j) + cb_a(t, j);
+              gk(t, j) += dKL(t, j) * end_scale + ck_r(t, j) + ck_a(t, j);
+            }
           for (int j = 0; j < N; ++j) {
-            // exp(g_L - g_t), of which exp(g_L) is already in dBL / dKL when emulating
-            const float end_scale = emu ? std::exp(-ck.g(t, j)) : std::exp(ck.g(len - 1, j) - ck.g(t, j));
-            gr(t, j) = dR0(t, j) * std::exp(ck.g(t, j)) + pr_b(t, j) + pr_k(t, j);
-            ga(t, j) = dA0(t, j) * std::exp(ck.g_before(t, j)) + pa_b(t, j) + pa_k(t, j);
-            gb(t, j) = dBL(t, j) * end_scale + cb_r(t, j) + cb_a(t, j);
-            gk(t, j) = dKL(t, j) * end_scale + ck_r(t, j) + ck_a(t, j);
+            float part = 0;
+            for (int i = 0; i < R; ++i) part += dSs(i, j) * SLs(i, j);
+            boundary[j] += part;
           }
+          add_value_cols(dV, dv, lay, bb, t0, h, i0);
+          // The gradient of the chunk's starting state: dS_L diag(decay_all) + dX^T A~ + dY^T R~.
+          Mat dS_prev = scale_columns(dSs, ck.decay_all);
+          gemm(dX_op, Tr::Yes, ck.a_dec, Tr::No, dS_prev, true);
+          gemm(dYs, Tr::Yes, ck.r_dec, Tr::No, dS_prev, true);
+          std::copy(dS_prev.v.begin(), dS_prev.v.end(), dS_next.v.begin() + size_t(i0) * N);
+        }
         // The decay, by the identity at the top of this file.
         for (int j = 0; j < N; ++j) {
-          float acc = 0;
-          for (int i = 0; i < N; ++i) acc += dS(i, j) * SL(i, j);
+          float acc = boundary[j];
           for (int t = len - 1; t >= 0; --t) {
             acc += in.r(t, j) * gr(t, j) - in.b(t, j) * gb(t, j) - in.k(t, j) * gk(t, j);
             gw(t, j) = acc * ck.lam(t, j);  // d w_raw = d log w * log w, as log w = -exp(w_raw)
@@ -396,12 +434,7 @@ void wkv7_chunked_bwd(const float* r, const float* w, const float* k, const floa
         add_rows(gb, db, lay, bb, t0, h);
         add_rows(gk, dk, lay, bb, t0, h);
         add_rows(gw, dw, lay, bb, t0, h);
-        add_rows(dV, dv, lay, bb, t0, h);
-        // The gradient of the chunk's starting state: dS_L diag(decay_all) + dX^T A~ + dY^T R~.
-        Mat dS_prev = scale_columns(dS, ck.decay_all);
-        gemm(dX_op, Tr::Yes, ck.a_dec, Tr::No, dS_prev, true);
-        gemm(dY, Tr::Yes, ck.r_dec, Tr::No, dS_prev, true);
-        dS = std::move(dS_prev);
+        dS = std::move(dS_next);
       }
       if (ds0) std::copy(dS.v.begin(), dS.v.end(), ds0_parts.begin() + (int64_t(bb) * H + h) * NN);
     }

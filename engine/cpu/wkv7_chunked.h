@@ -35,6 +35,11 @@ struct Wkv7ChunkOptions {
   // tensor cores take it. Off: fp32 throughout, pair decays exp(g_t - g_s) taken directly
   // (stable for any decay).
   bool emulate_gpu_tf32 = false;
+  // The backward's value split, as cuda/wkv7_chunked.cu runs it with V_SPLIT blocks a head:
+  // the state's value rows in value_split slices, each slice's key-side gradients formed alone
+  // and then summed. The same function; the test shows the sum is exact (to fp32 rounding).
+  // N must be a multiple of it.
+  int value_split = 1;
 };
 
 int wkv7_chunk_count(int T, int chunk_len);

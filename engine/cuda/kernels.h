@@ -48,7 +48,7 @@ void wkv7_final_state(int B, int T, int H, const float* state_ckpt, float* state
 void wkv7_chunked_forward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
                           const bf16_t* v, const bf16_t* a, const bf16_t* b, bf16_t* y,
                           float* state_ckpt, float* sa, cudaStream_t stream, const float* s0 = nullptr,
-                          int64_t s0_batch_stride = 0);
+                          int64_t s0_batch_stride = 0, int v_split = 0);
 // Unlike wkv7_backward it reads the initial state (s0, s0_batch_stride as the forward got them):
 // the sequential backward rebuilds it by undoing steps, the chunked one starts each chunk from
 // the state before it. On a GPU whose blocks cannot have the shared memory it needs (146 KB:
@@ -57,7 +57,13 @@ void wkv7_chunked_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w
                            const bf16_t* v, const bf16_t* a, const bf16_t* b, const bf16_t* dy,
                            const float* state_ckpt, const float* sa, bf16_t* dr, bf16_t* dw_raw,
                            bf16_t* dk, bf16_t* dv, bf16_t* da, bf16_t* db, cudaStream_t stream,
-                           const float* s0, int64_t s0_batch_stride, float* ds0 = nullptr);
+                           const float* s0, int64_t s0_batch_stride, float* ds0 = nullptr, int v_split = 0);
+// v_split: how many blocks share a (head, batch), each owning 64 / v_split of the state's value
+// rows (cuda/wkv7_chunked.cu says why that is exact). 0 (the callers') lets a rule pick it from
+// B * H and the GPU; 1, 2 or 4 force it (kernel_check's cases and timings); the split backward
+// needs sm_90 and throws E_CUDA_UNSUPPORTED elsewhere when forced. wkv7_chunked_value_split says
+// which split a call would run (0 for a backward that falls back to wkv7_backward).
+int wkv7_chunked_value_split(bool backward, int B, int H, int v_split = 0);
 
 // ---- Row normalisation: layer norm (group = C) and group norm (group = head size) -----------
 // x: [rows, C] viewed as rows*C/group groups of `group` values; weight/bias: [C] fp32.

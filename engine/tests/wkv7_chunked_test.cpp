@@ -253,6 +253,23 @@ void check_gpu_emulation(int B, int T, int H, int s0_kind) {
   compare(name, run_chunked(in, opt), run_sequential(in, opt.chunk_len), Tolerance{1.5e-3, 1.5e-3, 4e-3});
 }
 
+// The backward's value split (cuda/wkv7_chunked.cu's V_SPLIT blocks a head): each slice of the
+// state's value rows forms its own part of the key-side gradients, the parts are summed. Exact
+// math, so it must meet the fp32 bar against the sequential op as the unsplit walk does, and the
+// kernels' tf32 arithmetic split must stay within the emulation's bar.
+void check_value_split(int B, int T, int H, int split, int s0_kind, bool emulate) {
+  Inputs in = make_inputs(B, T, H, 64, emulate ? Decay::Model : Decay::Mixed, s0_kind);
+  if (emulate) round_inputs_to_bf16(in);
+  ops::Wkv7ChunkOptions opt;
+  opt.value_split = split;
+  opt.emulate_gpu_tf32 = emulate;
+  const std::string name = "value split " + std::to_string(split) + (emulate ? " tf32 emulation" : "") + " B" +
+                           std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) +
+                           (s0_kind ? " s0" : "");
+  compare(name, run_chunked(in, opt), run_sequential(in, opt.chunk_len),
+          emulate ? Tolerance{1.5e-3, 1.5e-3, 4e-3} : kFp32);
+}
+
 }  // namespace
 
 int main() {
@@ -273,5 +290,11 @@ int main() {
   // The CUDA kernels' arithmetic.
   check_gpu_emulation(2, 128, 2, 0);
   check_gpu_emulation(1, 256, 1, 1);
+  // The value split the CUDA backward runs with several blocks a head.
+  for (int split : {2, 4}) {
+    check_value_split(2, 70, 3, split, 1, false);
+    check_value_split(1, 128, 2, split, 2, false);
+    check_value_split(2, 64, 2, split, 1, true);
+  }
   return rwkv_test::summary("wkv7_chunked_test");
 }

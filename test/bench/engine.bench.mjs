@@ -15,6 +15,8 @@
 //   BENCH_PEER_MODES  comma list of the peer's modes to run: eager_gcp1,compiled_gcp0 (default both)
 //   BENCH_KERNELS=0   skip the kernel checks and WKV7 timings (a short device call)
 //   BENCH_KERNEL_CHECK_FILE  kernel_check output already made in this call: read, not re-run
+//   BENCH_FLA_DIR   flash-linear-attention's op tree for the WKV7 table's fla columns (default .fla,
+//                   built by engine/cuda/device_tests/fla_tree.py; skipped when absent)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -52,6 +54,7 @@ const wanted = process.env.BENCH_CONFIGS ? new Set(process.env.BENCH_CONFIGS.spl
 const configs = CONFIGS.filter((c) => !wanted || wanted.has(c.id));
 const steps = Number(process.env.BENCH_STEPS ?? 15);
 const peerDir = resolve(root, process.env.BENCH_PEER_DIR ?? '.peer');
+const flaDir = resolve(root, process.env.BENCH_FLA_DIR ?? '.fla');
 
 // ---- Our kernels: CPU-twin checks, WKV7 timings, the bf16 GEMM rate ---------------------------
 // BENCH_KERNEL_CHECK_FILE: kernel_check's output from earlier in the same device call (the GEMM
@@ -70,6 +73,12 @@ const ourWkv = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7 B=(\d+) T=(\d+
 // The chunked tensor-core kernels (RWKV_CUDA_WKV7_CHUNKED) timed on the same buffers.
 const ourWkvChunked = Object.fromEntries([...kc.out.matchAll(/^TIME wkv7_chunked B=(\d+) T=(\d+) H=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)]
   .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
+// Each value split forced (V_SPLIT blocks a head), beside the rule's pick above: for tuning it.
+const ourWkvChunkedSplit = {};
+for (const m of kc.out.matchAll(/^TIME wkv7_chunked_split B=(\d+) T=(\d+) H=(\d+) vsplit=(\d+) forward_ms=([\d.]+) backward_ms=([\d.]+)/gm)) {
+  const shape = `${m[1]}x${m[2]}x${m[3]}`;
+  (ourWkvChunkedSplit[shape] ??= {})[m[4]] = { fwd: Number(m[5]), bwd: Number(m[6]) };
+}
 console.log(`kernel checks vs CPU twins: ${kernelChecks}; bf16 GEMM rate ${gemmTflops ?? 'n/a'} TFLOP/s`);
 
 // ---- The peer's WKV7 op at the same shapes ----------------------------------------------------
@@ -80,6 +89,23 @@ if (existsSync(join(peerDir, 'RWKV-PEFT'))) {
     .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
   if (!Object.keys(peerWkv).length) console.log(`peer WKV7 timing failed:\n${pw.out.slice(-2000)}`);
 }
+
+// ---- flash-linear-attention's chunk_rwkv7 (Triton) at the same shapes ------------------------
+// "wkv7" is the call fla's own RWKV-7 layer makes (safe_gate with RWKV-7's decay bound), the
+// faster of its two modes; "wkv7_plain" the op's defaults. The first calls compile and autotune.
+const parseFla = (out, name) => Object.fromEntries([...out.matchAll(new RegExp(`^FLA_TIME ${name} B=(\\d+) T=(\\d+) H=(\\d+) forward_ms=([\\d.]+) backward_ms=([\\d.]+)`, 'gm'))]
+  .map((m) => [`${m[1]}x${m[2]}x${m[3]}`, { fwd: Number(m[4]), bwd: Number(m[5]) }]));
+let flaWkv = {}, flaWkvPlain = {}, flaNote = null;
+if (existsSync(flaDir)) {
+  const fo = sh(`python3 engine/cuda/device_tests/peer_fla_time.py ${flaDir}`);
+  flaWkv = parseFla(fo.out, 'wkv7');
+  flaWkvPlain = parseFla(fo.out, 'wkv7_plain');
+  flaNote = (fo.out.match(/^FLA_TIME unavailable: .*$/m) ?? [])[0] ?? null;
+  if (!Object.keys(flaWkv).length) console.log(`fla WKV7 timing failed:\n${fo.out.slice(-2000)}`);
+} else {
+  flaNote = `FLA_TIME unavailable: no fla tree at ${flaDir}`;
+}
+if (flaNote) console.log(flaNote);
 
 // ---- Our engine, whole training steps, through the real CLI ----------------------------------
 // engine/cuda/device_tests/run_cli_rows.sh builds dist/bin/rwkv-train with the project's CMake
@@ -183,14 +209,16 @@ lines.push('', "ours: the real CLI (dist/bin/rwkv-train) with the peer's flags, 
 const shapes = Object.keys(ourWkv);
 if (shapes.length) {
   lines.push('', '## WKV7 kernel, ours vs RWKV-PEFT\'s CUDA op (same GPU, same shapes B x T x H, head 64)', '');
-  lines.push('| B x T x H | ours fwd ms | ours bwd ms | ours chunked fwd ms | ours chunked bwd ms | peer fwd ms | peer bwd ms | peer/ours (fwd+bwd) | peer/ours chunked |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('| B x T x H | ours fwd ms | ours bwd ms | ours chunked fwd ms | ours chunked bwd ms | peer fwd ms | peer bwd ms | peer/ours (fwd+bwd) | peer/ours chunked | fla fwd ms | fla bwd ms | fla/ours chunked |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const ms = (x) => (x ? x.toFixed(3) : 'n/a');
   const ratio = (b, a) => (a && b ? ((b.fwd + b.bwd) / (a.fwd + a.bwd)).toFixed(2) : 'n/a');
   for (const s of shapes) {
-    const a = ourWkv[s], c = ourWkvChunked[s], b = peerWkv[s];
-    lines.push(`| ${s} | ${ms(a.fwd)} | ${ms(a.bwd)} | ${ms(c?.fwd)} | ${ms(c?.bwd)} | ${ms(b?.fwd)} | ${ms(b?.bwd)} | ${ratio(b, a)} | ${ratio(b, c)} |`);
+    const a = ourWkv[s], c = ourWkvChunked[s], b = peerWkv[s], f = flaWkv[s];
+    lines.push(`| ${s} | ${ms(a.fwd)} | ${ms(a.bwd)} | ${ms(c?.fwd)} | ${ms(c?.bwd)} | ${ms(b?.fwd)} | ${ms(b?.bwd)} | ${ratio(b, a)} | ${ratio(b, c)} | ${ms(f?.fwd)} | ${ms(f?.bwd)} | ${ratio(f, c)} |`);
   }
+  lines.push('', "fla: flash-linear-attention's chunk_rwkv7 (Triton) as its RWKV-7 layer calls it (safe_gate, lower_bound -exp(-0.5)), median of 10 calls after 3 warm-up; ratios are (fwd+bwd) time over ours." +
+    (flaNote ? ` ${flaNote}.` : ''));
 }
 const table = lines.join('\n');
 console.log(`\n${table}\n`);
@@ -198,7 +226,9 @@ console.log(`\n${table}\n`);
 if (process.env.BENCH_SAVE === '1' || process.env.BENCH_OUT) {
   const label = process.env.BENCH_LABEL ? `_${process.env.BENCH_LABEL}` : '';
   const json = JSON.stringify({ gpu: gpuName, gemm_tflops: gemmTflops, kernel_checks: kernelChecks, steps,
-    rows, wkv7_ms: { ours: ourWkv, ours_chunked: ourWkvChunked, peer: peerWkv }, kernel_check_output: kc.out }, null, 2);
+    rows, wkv7_ms: { ours: ourWkv, ours_chunked: ourWkvChunked, ours_chunked_split: ourWkvChunkedSplit, peer: peerWkv,
+      fla: flaWkv, fla_plain: flaWkvPlain },
+    fla_note: flaNote, kernel_check_output: kc.out }, null, 2);
   const targets = [];
   if (process.env.BENCH_SAVE === '1') { mkdirSync(resultsDir, { recursive: true }); targets.push(resultsDir); }
   if (process.env.BENCH_OUT) { mkdirSync(process.env.BENCH_OUT, { recursive: true }); targets.push(process.env.BENCH_OUT); }

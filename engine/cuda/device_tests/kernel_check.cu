@@ -194,8 +194,10 @@ void test_wkv7_state(Context& ctx, int B, int T, int H) {
 // sequential forward saves, since either backward reads either forward's buffers (the model
 // switches the pair with RWKV_CUDA_WKV7_CHUNKED, and on GPUs without the chunked backward's
 // shared memory the sequential backward runs on the chunked forward's buffers). w_lo..w_hi: the
-// log-log decay's range; the model's soft clamp keeps it below -0.5.
-void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_hi, bool with_s0, const char* tag) {
+// log-log decay's range; the model's soft clamp keeps it below -0.5. v_split: 0 the kernels'
+// dispatch rule, 1, 2 or 4 forced on both (the split's math must give the same outputs).
+void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_hi, bool with_s0, const char* tag,
+                       int v_split = 0) {
   const int N = kWkvHeadSize;
   const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
   V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
@@ -213,10 +215,11 @@ void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_
   Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DA(n * 2), DB(n * 2), DS0(hnn * 4), SF(B * hnn * 4);
   Dev ck(ckn * 4), sa(san * 4), ck_seq(ckn * 4), sa_seq(san * 4), Y_seq(n * 2);
   wkv7_chunked_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(), ctx.stream(),
-                       s0p, 0);
+                       s0p, 0, v_split);
   wkv7_final_state(B, T, H, ck.f(), SF.f(), ctx.stream());
   wkv7_chunked_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
-                        DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), s0p, 0, with_s0 ? DS0.f() : nullptr);
+                        DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), s0p, 0, with_s0 ? DS0.f() : nullptr,
+                        v_split);
   wkv7_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y_seq.h(), ck_seq.f(), sa_seq.f(),
                ctx.stream(), s0p, 0);
   check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7_chunked sync");
@@ -246,9 +249,10 @@ void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_
     for (int bb = 0; bb < B; bb++) std::copy(s0.begin(), s0.end(), s0b.begin() + bb * hnn);
     Dev* S0B = up_f32(s0b);
     wkv7_chunked_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), Y.h(), ck.f(), sa.f(),
-                         ctx.stream(), S0B->f(), (int64_t)hnn);
+                         ctx.stream(), S0B->f(), (int64_t)hnn, v_split);
     wkv7_chunked_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), A->h(), Bb->h(), DY->h(), ck.f(), sa.f(), DR.h(),
-                          DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), S0B->f(), (int64_t)hnn, nullptr);
+                          DW.h(), DK.h(), DV.h(), DA.h(), DB.h(), ctx.stream(), S0B->f(), (int64_t)hnn, nullptr,
+                          v_split);
     check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv7_chunked per-sequence state sync");
     compare(p + "y (per-sequence state)", down_bf16(&Y, n), y, tol);
     compare(p + "dk (per-sequence state)", down_bf16(&DK, n), dk, tol);
@@ -256,6 +260,23 @@ void test_wkv7_chunked(Context& ctx, int B, int T, int H, double w_lo, double w_
     delete S0B;
   }
   for (Dev* d : {R, W, K, Vv, A, Bb, DY, S0}) delete d;
+}
+
+// Each value split forced on both kernels, against the same twin (wkv7_chunked.cu: the split
+// is the same math). Where the split backward cannot run (not sm_90) the case says so and skips.
+void test_wkv7_chunked_splits(Context& ctx) {
+  for (int split : {1, 2, 4}) {
+    try {
+      wkv7_chunked_value_split(true, 2, 2, split);
+    } catch (const rwkv::EngineError& e) {
+      std::printf("SKIP wkv7_chunked vsplit=%d: %s\n", split, e.what());
+      continue;
+    }
+    const std::string s = std::to_string(split);
+    test_wkv7_chunked(ctx, 2, 64, 2, -4.0, -0.5, true, ("[B2,T64,H2,s0,vsplit=" + s + "]").c_str(), split);
+    test_wkv7_chunked(ctx, 3, 256, 3, -4.0, -0.5, true, ("[B3,T256,H3,s0,vsplit=" + s + "]").c_str(), split);
+    test_wkv7_chunked(ctx, 2, 64, 2, -12.0, -6.0, false, ("[near-one decay,vsplit=" + s + "]").c_str(), split);
+  }
 }
 
 void test_shift_lerp_carried(Context& ctx) {
@@ -365,8 +386,28 @@ void time_wkv7(Context& ctx, int B, int T, int H) {
                                         g2.h(), g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream(), nullptr, 0); },
             cf, cbw);
   check_cuda(cudaGetLastError(), "wkv7 timing");
-  std::printf("TIME wkv7_chunked B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f speedup_forward=%.2f speedup_backward=%.2f\n",
-              B, T, H, cf, cbw, f / cf, bw / cbw);
+  std::printf("TIME wkv7_chunked B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f speedup_forward=%.2f speedup_backward=%.2f"
+              " vsplit_forward=%d vsplit_backward=%d\n",
+              B, T, H, cf, cbw, f / cf, bw / cbw, wkv7_chunked_value_split(false, B, H),
+              wkv7_chunked_value_split(true, B, H));
+  // Each value split forced (the line above is the dispatch rule's pick), to tune the rule.
+  for (int split : {1, 2, 4}) {
+    try {
+      wkv7_chunked_value_split(true, B, H, split);
+    } catch (const rwkv::EngineError&) {
+      continue;  // the split backward needs sm_90
+    }
+    float sf = 0, sb = 0;
+    time_pair([&] { wkv7_chunked_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), y.h(), ck.f(), sa.f(),
+                                         ctx.stream(), nullptr, 0, split); },
+              [&] { wkv7_chunked_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), a.h(), b.h(), dy.h(), ck.f(), sa.f(),
+                                          g1.h(), g2.h(), g3.h(), g4.h(), g5.h(), g6.h(), ctx.stream(), nullptr, 0,
+                                          nullptr, split); },
+              sf, sb);
+    check_cuda(cudaGetLastError(), "wkv7 split timing");
+    std::printf("TIME wkv7_chunked_split B=%d T=%d H=%d vsplit=%d forward_ms=%.3f backward_ms=%.3f\n", B, T, H, split,
+                sf, sb);
+  }
   cudaEventDestroy(e0); cudaEventDestroy(e1); cudaEventDestroy(e2);
 }
 
@@ -676,6 +717,7 @@ int main(int argc, char** argv) {
     test_wkv7_chunked(ctx, 4, 1024, 2, -4.0, -0.5, true, "[B4,T1024,H2,s0]");
     test_wkv7_chunked(ctx, 2, 64, 2, -0.6, -0.5, true, "[strongest decay]");  // the clamp's edge
     test_wkv7_chunked(ctx, 2, 64, 2, -12.0, -6.0, true, "[near-one decay]");
+    test_wkv7_chunked_splits(ctx);
     test_shift_lerp_carried(ctx);
     test_miss_fold(ctx);
     test_dropout(ctx);

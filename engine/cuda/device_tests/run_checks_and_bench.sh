@@ -5,7 +5,9 @@
 # `npm run bench`'s engine bench (ours through the real CLI, RWKV-PEFT eager grad_cp 1 in the
 # same run) on BENCH_CONFIGS, reading the GEMM rate and the WKV7 timings from this call's
 # kernel_check; then, when asked, tutorial ROWS through the CLI and the pretraining tutorial for
-# PRETRAIN_S seconds (pretrain.tgz). Needs the carried .devtools/node.xz (node for the bench) and .peer.
+# PRETRAIN_S seconds (pretrain.tgz). Needs the carried .devtools/node.xz (node for the bench) and
+# .peer; FLA_S>0 times flash-linear-attention's chunk_rwkv7 from the carried .fla (fla_tree.py
+# builds it) after the bench, for at most FLA_S seconds (fla_time.txt; Triton compiles first).
 # Usage, from the repository root:
 #   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" BENCH_CONFIGS=a,b \
 #     engine/cuda/device_tests/run_checks_and_bench.sh OUTDIR [STEPS]
@@ -15,7 +17,7 @@ mkdir -p "$OUT" /tmp/kc_out /tmp/mc_out
 xz -dc .devtools/node.xz > /tmp/node && chmod +x /tmp/node
 engine/cuda/device_tests/run_model_check.sh /tmp/mc_out 0 > /tmp/mc_out/console.txt 2>&1 &
 mc_build=$!
-engine/cuda/device_tests/run_device.sh /tmp/kc_out > /dev/null 2>&1
+timeout ${KC_TIMEOUT:-240} engine/cuda/device_tests/run_device.sh /tmp/kc_out > /dev/null 2>&1  # a hung kernel must not eat the call
 cp /tmp/kc_out/kernel_check.txt "$OUT/" 2>/dev/null || tail -30 /tmp/kc_out/build.log
 grep -E "FAIL|SUMMARY|TIME wkv7|TIME gemm_bf16" "$OUT/kernel_check.txt" | head -30
 echo "kernel_check done at $(since)"
@@ -29,9 +31,13 @@ for sw in ${CHECK_SWITCHES:-plain}; do
 done
 if [ -n "${BENCH_CONFIGS:-}" ]; then
   BENCH_SKIP_BUILD=1 BENCH_KERNEL_CHECK_FILE="$OUT/kernel_check.txt" BENCH_PEER_MODES=${BENCH_PEER_MODES:-eager_gcp1} \
-    BENCH_OUT="$OUT" BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
+    BENCH_FLA_DIR=/nonexistent BENCH_OUT="$OUT" BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
     timeout ${BENCH_TIMEOUT:-400} /tmp/node test/bench/engine.bench.mjs > "$OUT/bench_console.txt" 2>&1
   echo "bench exit $? at $(since)"; tail -40 "$OUT/bench_console.txt"
+fi
+if [ "${FLA_S:-0}" -gt 0 ] && [ -d .fla ]; then
+  PYTHONUNBUFFERED=1 timeout "$FLA_S" python3 engine/cuda/device_tests/peer_fla_time.py .fla > "$OUT/fla_time.txt" 2>&1
+  echo "fla exit $? at $(since)"; grep -E "FLA_TIME|Error" "$OUT/fla_time.txt" | head -12
 fi
 if [ -n "${ROWS:-}" ]; then  # tutorial rows through the real CLI (cli_rows.py names)
   SKIP_BUILD=1 DEADLINE_S=${ROWS_DEADLINE_S:-200} ROWS="$ROWS" engine/cuda/device_tests/run_cli_rows.sh /tmp/rows_out > /tmp/rows_out.console 2>&1
