@@ -25,7 +25,7 @@ wait $mc_build || { echo "model_check BUILD FAILED"; tail -30 /tmp/mc_out/build.
 for sw in ${CHECK_SWITCHES:-plain}; do
   if [ "$sw" = plain ]; then env_args=(); name=model_check.txt
   else env_args=("$sw=1"); name=model_check_${sw#RWKV_CUDA_}.txt; fi
-  env "${env_args[@]}" /tmp/mc/model_check "$STEPS" > "$OUT/$name" 2>&1
+  timeout ${MC_TIMEOUT:-150} env "${env_args[@]}" /tmp/mc/model_check "$STEPS" > "$OUT/$name" 2>&1
   echo "== $name (exit $?) at $(since)"
   grep -E "FAIL|SUMMARY|ERROR|curve" "$OUT/$name" | head -40
 done
