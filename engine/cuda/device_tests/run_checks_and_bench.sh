@@ -31,13 +31,20 @@ for sw in ${CHECK_SWITCHES:-plain}; do
 done
 if [ -n "${BENCH_CONFIGS:-}" ]; then
   BENCH_SKIP_BUILD=1 BENCH_KERNEL_CHECK_FILE="$OUT/kernel_check.txt" BENCH_PEER_MODES=${BENCH_PEER_MODES:-eager_gcp1} \
-    BENCH_FLA_DIR=/nonexistent BENCH_OUT="$OUT" BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
+    BENCH_FLA_DIR=/nonexistent BENCH_OUT=/tmp/bench_out BENCH_LABEL=${BENCH_LABEL:-device} BENCH_CONFIGS="$BENCH_CONFIGS" \
     timeout ${BENCH_TIMEOUT:-400} /tmp/node test/bench/engine.bench.mjs > "$OUT/bench_console.txt" 2>&1
   echo "bench exit $? at $(since)"; tail -40 "$OUT/bench_console.txt"
+  cp /tmp/bench_out/*.json "$OUT/" 2>/dev/null  # the table is in bench_console.txt; peer logs go to extra.tgz
 fi
 if [ "${FLA_S:-0}" -gt 0 ] && [ -d .fla ]; then
   PYTHONUNBUFFERED=1 timeout "$FLA_S" python3 engine/cuda/device_tests/peer_fla_time.py .fla > "$OUT/fla_time.txt" 2>&1
   echo "fla exit $? at $(since)"; grep -E "FLA_TIME|Error" "$OUT/fla_time.txt" | head -12
+fi
+if [ "${QUANT_CURVES:-0}" = 1 ]; then  # --quant none/int8/nf4: 200-step LoRA curves and speed
+  PYTHONUNBUFFERED=1 timeout ${QUANT_CURVES_S:-150} python3 test/bench/quant_curves.py /tmp/quant_out \
+    --speed-layers 24 --speed-embd 2048 > /tmp/quant_console.txt 2>&1
+  echo "quant curves exit $? at $(since)"; cp /tmp/quant_out/quant_curves.md "$OUT/" 2>/dev/null || tail -20 /tmp/quant_console.txt
+  cat "$OUT/quant_curves.md" 2>/dev/null
 fi
 if [ -n "${ROWS:-}" ]; then  # tutorial rows through the real CLI (cli_rows.py names)
   SKIP_BUILD=1 DEADLINE_S=${ROWS_DEADLINE_S:-200} ROWS="$ROWS" engine/cuda/device_tests/run_cli_rows.sh /tmp/rows_out > /tmp/rows_out.console 2>&1
@@ -49,4 +56,6 @@ if [ -n "${PRETRAIN_S:-}" ]; then  # the pretraining tutorial's scripts through 
   tar -czf "$OUT/pretrain.tgz" -C /tmp pretrain_out pretrain_console.txt
   tail -25 /tmp/pretrain_console.txt; echo "pretrain done at $(since)"
 fi
+# At most 8 files come back: everything else of this call in one archive.
+tar -czf "$OUT/extra.tgz" -C /tmp bench_out quant_out quant_console.txt mc_out/build.log kc_out/build.log 2>/dev/null
 echo "all done at $(since)"
