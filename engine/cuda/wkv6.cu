@@ -19,6 +19,7 @@
 //     dw_t[j]    = -exp(w_t[j]) * dL/da_t[j]
 // (the first sum counts the pairs tau < s for s > t, the second removes those with tau >= t; the
 // initial state enters the first sum through S_{t-1}). du and ds0 are summed over the batch.
+// tests/wkv6_two_pass_test.cpp runs this algorithm in fp32 on the CPU against cpu/x060_ops.h.
 #include <cuda_runtime.h>
 
 #include "cuda/bf16_util.cuh"
@@ -107,8 +108,11 @@ __global__ void __launch_bounds__(N) wkv6_backward_kernel(int T, int H, const bf
   float Gc[N], Gr[N];  // Gc[i] = G[i][j], Gr[x] = G[j][x]
 #pragma unroll
   for (int x = 0; x < N; x++) { Gc[x] = 0.f; Gr[x] = 0.f; }
-  float q_later = 0.f;  // sum over s > t of q_s
-  float kdks = 0.f;     // sum over tau >= t of k_tau (G_tau^T v_tau)
+  // dL/da_t kept as ONE running sum, D_t = D_{t+1} + q_{t+1} - k_t (G_t^T v_t): its two halves
+  // (sums over s > t and tau >= t) grow with T while their difference stays the size of a
+  // gradient, and fp32 rounds a sum relative to its size (tests/wkv6_two_pass_test.cpp: 10x
+  // less drift at T 4096 than subtracting the two sums, 1.5e-4 of max |dw| with strong decay).
+  float dlda = 0.f, q_next = 0.f;
   float du = 0.f;
   int64_t ind = head + (int64_t)(T - 1) * step;
   for (int t = T - 1; t >= 0; t--, ind -= step) {
@@ -131,9 +135,9 @@ __global__ void __launch_bounds__(N) wkv6_backward_kernel(int T, int H, const bf
     }
     st(dk_, ind, dks + rj * uj * dyv);
     st(dv_, ind, dvs + dyj * bonus);
-    kdks += kj * dks;
-    st(dw_, ind, -__expf(wj) * (q_later - kdks));
-    q_later += q_[ind];
+    dlda += q_next - kj * dks;
+    st(dw_, ind, -__expf(wj) * dlda);
+    q_next = q_[ind];
     du += rj * kj * dyv;
 #pragma unroll
     for (int x = 0; x < N; x++) {
