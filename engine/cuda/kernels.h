@@ -65,7 +65,8 @@ void wkv7_chunked_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w
 // w_raw is the trainer's decay (time_decay + its low-rank path), exp(-exp(w)) taken inside as
 // RWKV-PEFT's wkv6 op does; u (time_faaaa) is fp32 [H, 64]. Any T (no chunking). The forward
 // saves nothing: the backward recomputes the states (wkv6.cu says how), using a scratch of
-// wkv6_backward_scratch_floats(B, T, H) fp32.
+// wkv6_backward_scratch_floats(B, T, H) fp32. Every tensor pointer 16-byte aligned (the backward
+// copies whole rows with cp.async), as the allocator's blocks are.
 // s0 / s0_batch_stride as wkv7_forward's (null = zeros; stride 0 = state tuning's one [H,N,N],
 // H*N*N = infctx's per-sequence [B,H,N,N]); s_final (may be null): the state after the last
 // step, [B,H,N,N] fp32 row-major (what infctx carries).

@@ -9,7 +9,8 @@
 //     dr_t[j]  = sum_i dy_t[i] S_{t-1}[i][j] + u_j k_t[j] (dy_t . v_t)
 //     q_t[j]   = r_t[j] * sum_i dy_t[i] S_{t-1}[i][j]          (kept in the fp32 scratch)
 //   pass B, backward in time, thread j owns column j AND row j of G_t = dL/dS_t, so that both
-//   dk (a sum down a column) and dv (a sum along a row) are loops over its own registers:
+//   dk (a sum down a column) and dv (a sum along a row) are loops over its own registers
+//   (dy_t . v_t and sum_x r_t[x] u_x k_t[x], the same for every thread, are summed once):
 //     dk_t[j] = sum_i G_t[i][j] v_t[i] + r_t[j] u_j (dy_t . v_t)
 //     dv_t[j] = sum_x G_t[j][x] k_t[x] + dy_t[j] (sum_x r_t[x] u_x k_t[x])
 //     G_{t-1} = G_t diag(decay_t) + dy_t r_t^T
@@ -77,9 +78,8 @@ __global__ void __launch_bounds__(N) wkv6_backward_kernel(int T, int H, const bf
     float* __restrict__ du_, const float* __restrict__ s0_, int64_t s0_batch_stride, float* __restrict__ ds0_) {
   const int bb = blockIdx.y, hh = blockIdx.x, j = threadIdx.x;
   const int64_t step = (int64_t)H * N, head = (int64_t)bb * T * step + hh * N + j;
-  __shared__ float r[N], k[N], v[N], dy[N], decay[N], u[N];
-  u[j] = u_[hh * N + j];
-  const float uj = u[j];
+  __shared__ float r[N], k[N], v[N], dy[N], decay[N];
+  const float uj = u_[hh * N + j];
   // ---- pass A: forward in time, column j of the state ----
   {
     float Sc[N];  // Sc[i] = S[i][j]
@@ -87,12 +87,18 @@ __global__ void __launch_bounds__(N) wkv6_backward_kernel(int T, int H, const bf
 #pragma unroll
     for (int i = 0; i < N; i++) Sc[i] = init ? init[(int64_t)i * N] : 0.f;
     int64_t ind = head;
+    // Step t+1's inputs are loaded while step t computes, as in the forward.
+    float nv = ld(v_, ind), ndy = ld(dy_, ind), nr = ld(r_, ind), nk = ld(k_, ind), nw = ld(w_, ind);
     for (int t = 0; t < T; t++, ind += step) {
       __syncthreads();
-      v[j] = ld(v_, ind);
-      dy[j] = ld(dy_, ind);
+      v[j] = nv;
+      dy[j] = ndy;
       __syncthreads();
-      const float rj = ld(r_, ind), kj = ld(k_, ind), dj = __expf(-__expf(ld(w_, ind)));
+      const float rj = nr, kj = nk, dj = __expf(-__expf(nw));
+      if (t + 1 < T) {
+        nv = ld(v_, ind + step); ndy = ld(dy_, ind + step); nr = ld(r_, ind + step); nk = ld(k_, ind + step);
+        nw = ld(w_, ind + step);
+      }
       float dyv = 0.f, drs = 0.f;
 #pragma unroll
       for (int i = 0; i < N; i++) {
@@ -114,30 +120,80 @@ __global__ void __launch_bounds__(N) wkv6_backward_kernel(int T, int H, const bf
   // less drift at T 4096 than subtracting the two sums, 1.5e-4 of max |dw| with strong decay).
   float dlda = 0.f, q_next = 0.f;
   float du = 0.f;
+  // Step t-1's inputs are copied global -> shared with cp.async while step t computes: with the
+  // 128 registers of G, prefetching into registers spilled (ptxas: 528 bytes); this way, and with
+  // dy.v and r.u.k summed once over the block instead of by every thread, it takes 174 and
+  // spills none. 56 chunks of 16 bytes a step (w, r, k, v, dy: 8 each; q: 16); thread c copies
+  // chunk c, whose source only moves by a step's stride. q_ was written by the other threads in
+  // pass A: the barrier below makes it visible.
+  __shared__ alignas(16) bf16_t stage[5][N];
+  __shared__ alignas(16) float stage_q[N];
+  __shared__ float warp_part[2][2], pair_sum[2];
+  const char* src = nullptr;
+  unsigned dst = 0;
+  int64_t stride = 0;
+  {
+    const int64_t row0 = ((int64_t)bb * T * H + hh) * N;  // element offset of (bb, t = 0, hh, 0)
+    if (j < 40) {
+      const int tensor = j >> 3, part = j & 7;
+      const bf16_t* base = tensor == 0 ? w_ : tensor == 1 ? r_ : tensor == 2 ? k_ : tensor == 3 ? v_ : dy_;
+      src = reinterpret_cast<const char*>(base + row0 + part * 8);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage[tensor][part * 8]));
+      stride = step * 2;
+    } else if (j < 56) {
+      const int part = j - 40;
+      src = reinterpret_cast<const char*>(q_ + row0 + part * 4);
+      dst = static_cast<unsigned>(__cvta_generic_to_shared(&stage_q[part * 4]));
+      stride = step * 4;
+    }
+  }
+  auto issue_copy = [&](int t) {
+    if (!src) return;
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src + t * stride));
+    asm volatile("cp.async.commit_group;\n" ::);
+#else  // no cp.async before Ampere (the backend refuses such GPUs; this keeps other builds valid)
+    const int4 x = *reinterpret_cast<const int4*>(src + t * stride);
+    asm volatile("st.shared.v4.s32 [%0], {%1, %2, %3, %4};\n" ::"r"(dst), "r"(x.x), "r"(x.y), "r"(x.z), "r"(x.w));
+#endif
+  };
+  __syncthreads();  // pass A's q_ writes, before any thread copies them
+  issue_copy(T - 1);
   int64_t ind = head + (int64_t)(T - 1) * step;
   for (int t = T - 1; t >= 0; t--, ind -= step) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;\n" ::);
+#endif
     __syncthreads();
-    const float wj = ld(w_, ind);
-    r[j] = ld(r_, ind);
-    k[j] = ld(k_, ind);
-    v[j] = ld(v_, ind);
-    dy[j] = ld(dy_, ind);
+    auto staged = [&](int tensor) { return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(stage[tensor])[j]); };
+    const float wj = staged(0), qj = stage_q[j];
+    r[j] = staged(1);
+    k[j] = staged(2);
+    v[j] = staged(3);
+    dy[j] = staged(4);
     decay[j] = __expf(-__expf(wj));
+    {  // dy . v and sum r u k: the same for every thread, summed once over the block's 2 warps
+      float a = dy[j] * v[j], b = r[j] * uj * k[j];
+      for (int o = 16; o > 0; o >>= 1) { a += __shfl_xor_sync(0xffffffffu, a, o); b += __shfl_xor_sync(0xffffffffu, b, o); }
+      if ((j & 31) == 0) { warp_part[j >> 5][0] = a; warp_part[j >> 5][1] = b; }
+    }
     __syncthreads();
+    if (j < 2) pair_sum[j] = warp_part[0][j] + warp_part[1][j];
+    __syncthreads();
+    if (t > 0) issue_copy(t - 1);  // the stage is free again after the barrier above
     const float rj = r[j], kj = k[j], dyj = dy[j], dj = decay[j];
-    float dyv = 0.f, bonus = 0.f, dks = 0.f, dvs = 0.f;
+    float dks = 0.f, dvs = 0.f;
 #pragma unroll
     for (int x = 0; x < N; x++) {
-      dyv += dy[x] * v[x];
-      bonus += r[x] * u[x] * k[x];
       dks += Gc[x] * v[x];
       dvs += Gr[x] * k[x];
     }
+    const float dyv = pair_sum[0], bonus = pair_sum[1];
     st(dk_, ind, dks + rj * uj * dyv);
     st(dv_, ind, dvs + dyj * bonus);
     dlda += q_next - kj * dks;
     st(dw_, ind, -__expf(wj) * dlda);
-    q_next = q_[ind];
+    q_next = qj;
     du += rj * kj * dyv;
 #pragma unroll
     for (int x = 0; x < N; x++) {

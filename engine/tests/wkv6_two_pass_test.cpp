@@ -17,7 +17,8 @@
 namespace {
 
 // One head's backward as the kernel's threads compute it (j: the thread; its registers are the
-// arrays indexed by j here). Layout [T, N] for one (batch, head); s0 [N, N] or empty.
+// arrays indexed by j here; the kernel sums pass B's dy.v and r.u.k across its threads, in
+// another order than here). Layout [T, N] for one (batch, head); s0 [N, N] or empty.
 void two_pass_backward(int T, int N, const std::vector<float>& r, const std::vector<float>& w,
                        const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& u,
                        const std::vector<float>& dy, const std::vector<float>& s0, std::vector<float>& dr,
