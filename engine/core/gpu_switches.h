@@ -38,5 +38,13 @@ inline bool cuda_quant_switch_on() { return env_switch_not_off("RWKV_CUDA_QUANT"
 // place of the sequential ones (cuda/wkv7.cu). They save the same buffers, so the memory plan
 // (core/planner.cpp) is the same either way and does not read this switch.
 inline bool cuda_wkv7_chunked_enabled() { return env_switch_on("RWKV_CUDA_WKV7_CHUNKED"); }
+// RWKV-6 (x060) on the GPU: the WKV6 kernels (cuda/wkv6.cu), the x060 block
+// (cuda/x060_block.cu) and the backend's x060 path in cuda/cuda_model.cu. Compiled and checked
+// against the CPU twins' math here, but it has NOT yet run on a GPU, so it is off unless
+// RWKV_CUDA_X060 is "1": off, the trainer refuses x060 on the GPU as before
+// (train/gpu_support.cpp) and the backend checks again. What flips it: kernel_check's wkv6 /
+// ddlerp cases and model_check's x060 case (run with RWKV_CUDA_X060=1) passing on a device.
+// tests/x060_model_test.cpp checks the default.
+inline bool cuda_x060_enabled() { return env_switch_on("RWKV_CUDA_X060"); }
 
 }  // namespace rwkv

@@ -16,6 +16,8 @@
 // Methods: full fine-tuning, LoRA (with dropout) and PiSSA (the trainer hands it over as LoRA),
 // MiSS, state tuning; infctx's carried state (Batch::carry). head size 64 and ctx_len a multiple
 // of 16 (the WKV7 kernel's); train/gpu_support.cpp refuses the rest before a run starts.
+// RWKV-6 (x060) models run the same step with x060_block.h's block in place of layer_forward /
+// layer_backward, only when core/gpu_switches.h's cuda_x060_enabled() (not yet run on a GPU).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include "core/batch_passes.h"
 #include "core/gpu_switches.h"
 #include "core/errors.h"
+#include "core/model_shapes.h"
 #include "core/optimizer_state.h"
 #include "core/quant.h"
 #include "cuda/adapted_linear.h"
@@ -41,6 +44,7 @@
 #include "cuda/kernels.h"
 #include "cuda/model_kernels.h"
 #include "cuda/param_slab.h"
+#include "cuda/x060_block.h"
 
 namespace rwkv {
 namespace cuda {
@@ -157,9 +161,13 @@ class CudaBackend final : public Backend {
               const BackendOptions& opt)
       : cfg_(cfg), peft_(peft), opt_(opt) {
     ctx_ = std::make_unique<Context>(opt.device);  // driver / GPU / cuBLASLt errors first
+    if (x060_ && !cuda_x060_enabled())  // the trainer refuses first (gpu_support)
+      throw EngineError("E_CUDA_UNSUPPORTED",
+                        "RWKV-6 (x060) training on the GPU is switched off: it has not run on a GPU yet",
+                        "train with --accelerator cpu, or set RWKV_CUDA_X060=1 to try the GPU path");
     if (cfg.head_size != kWkvHeadSize)
       throw EngineError("E_CUDA_UNSUPPORTED",
-                        "the GPU WKV7 kernel needs head_size 64, the model has " +
+                        std::string("the GPU WKV") + (x060_ ? "6" : "7") + " kernel needs head_size 64, the model has " +
                             std::to_string(cfg.head_size),
                         "use --accelerator cpu for this model");
     if (opt.quant != QuantType::None && !cuda_quant_switch_on())  // the trainer refuses first (gpu_support)
@@ -168,11 +176,12 @@ class CudaBackend final : public Backend {
                         "train with --accelerator cpu, or use --quant none on the GPU");
     if (peft.method == PeftMethod::Lora && peft.lora_dropout >= 1.0f)
       throw EngineError("E_PEFT_CONFIG", "lora_dropout must be below 1", "set lora_dropout in [0, 1)");
-    validate_x070_weights(cfg, weights);
+    validate_model_weights(cfg, weights);  // x070 or x060, by cfg.version
     std::map<std::string, const HostTensor*> by_name;
     for (const auto& [n, t] : weights) by_name[n] = &t;
-    for (const auto& [name, shape] : x070_tensor_shapes(cfg)) add(name, shape, false)->host = by_name[name]->to_f32();
-    setup_layers();
+    for (const auto& [name, shape] : model_tensor_shapes(cfg)) add(name, shape, false)->host = by_name[name]->to_f32();
+    if (x060_) setup_x060_layers();
+    else setup_layers();
     setup_peft(by_name);
     upload();
     alloc_.empty_cache();
@@ -497,7 +506,10 @@ class CudaBackend final : public Backend {
     p->adapter = adapter;
     // GEMM operands: linears, the embedding/head, the low-rank matrices and the LoRA factors.
     static const char* kLowRank[] = {".att.w1", ".att.w2", ".att.a1", ".att.a2", ".att.v1",
-                                     ".att.v2", ".att.g1", ".att.g2"};
+                                     ".att.v2", ".att.g1", ".att.g2",
+                                     // x060's low-rank mix and decay paths
+                                     ".att.time_maa_w1", ".att.time_maa_w2", ".att.time_decay_w1",
+                                     ".att.time_decay_w2"};
     p->gemm = ends_with(name, ".lora_A") || ends_with(name, ".lora_B") || ends_with(name, ".disha") ||
               (ends_with(name, ".weight") && name.find("ln") == std::string::npos);
     for (const char* suf : kLowRank) p->gemm = p->gemm || ends_with(name, suf);
@@ -548,6 +560,66 @@ class CudaBackend final : public Backend {
     head_ = find("head.weight");
   }
 
+  void setup_x060_layers() {
+    x060_layers_.resize(cfg_.n_layer);
+    const int C = cfg_.n_embd, F = cfg_.dim_ffn;
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".", a = p + "att.", f = p + "ffn.";
+      x060::BlockParams& L = x060_layers_[l];
+      if (l == 0) { L.ln0_w = find(p + "ln0.weight"); L.ln0_b = find(p + "ln0.bias"); }
+      L.ln1_w = find(p + "ln1.weight"); L.ln1_b = find(p + "ln1.bias");
+      L.ln2_w = find(p + "ln2.weight"); L.ln2_b = find(p + "ln2.bias");
+      L.maa_x = find(a + "time_maa_x");
+      const char* mixes[kX060Mixes] = {"w", "k", "v", "r", "g"};  // RWKV-PEFT's unbind order
+      for (int j = 0; j < kX060Mixes; ++j) L.maa[j] = find(a + "time_maa_" + mixes[j]);
+      L.maa_w1 = find(a + "time_maa_w1"); L.maa_w2 = find(a + "time_maa_w2");
+      L.time_decay = find(a + "time_decay");
+      L.decay_w1 = find(a + "time_decay_w1"); L.decay_w2 = find(a + "time_decay_w2");
+      L.faaaa = find(a + "time_faaaa");
+      L.lnx_w = find(a + "ln_x.weight"); L.lnx_b = find(a + "ln_x.bias");
+      L.ffn_maa_k = find(f + "time_maa_k"); L.ffn_maa_r = find(f + "time_maa_r");
+      // slot = layer * 8 + role: the CPU backend's dropout salt for the same linear
+      auto set = [&](x060::Linear role, const std::string& name, int in, int out) {
+        L.lin[role] = {find(name + ".weight"), nullptr, nullptr, nullptr, in, out, l * 8 + int(role)};
+      };
+      set(x060::AttReceptance, a + "receptance", C, C);
+      set(x060::AttKey, a + "key", C, C);
+      set(x060::AttValue, a + "value", C, C);
+      set(x060::AttGate, a + "gate", C, C);
+      set(x060::AttOutput, a + "output", C, C);
+      set(x060::FfnKey, f + "key", C, F);
+      set(x060::FfnReceptance, f + "receptance", C, C);
+      set(x060::FfnValue, f + "value", F, C);
+    }
+    emb_ = find("emb.weight");
+    ln_out_w_ = find("ln_out.weight");
+    ln_out_b_ = find("ln_out.bias");
+    head_ = find("head.weight");
+  }
+
+  // A block linear and the module name target_modules matches it by, in the CPU backend's order
+  // (cpu_backend.cpp linear_slots), which is the order LoRA's A matrices draw their random values.
+  struct Slot { AdaptedLinear* lin; const char* module; std::string prefix; };
+  std::vector<Slot> linear_slots(int l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    if (x060_) {
+      x060::BlockParams& L = x060_layers_[l];
+      return {{&L.lin[x060::AttReceptance], "receptance", p + "att.receptance"},
+              {&L.lin[x060::AttKey], "key", p + "att.key"},
+              {&L.lin[x060::AttValue], "value", p + "att.value"},
+              {&L.lin[x060::AttGate], "gate", p + "att.gate"},
+              {&L.lin[x060::AttOutput], "output", p + "att.output"},
+              {&L.lin[x060::FfnKey], "key", p + "ffn.key"},
+              {&L.lin[x060::FfnReceptance], "receptance", p + "ffn.receptance"},
+              {&L.lin[x060::FfnValue], "value", p + "ffn.value"}};
+    }
+    Layer& L = layers_[l];
+    return {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
+            {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
+            {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
+  }
+  DParam*& time_state_of(int l) { return x060_ ? x060_layers_[l].time_state : layers_[l].time_state; }
+
   // The same adapters, in the same order and with the same random stream, as the CPU backend,
   // so both start from identical weights.
   void setup_peft(const std::map<std::string, const HostTensor*>& by_name) {
@@ -561,20 +633,16 @@ class CudaBackend final : public Backend {
     if (ranked && r <= 0) throw EngineError("E_PEFT_CONFIG", "the adapter rank r must be > 0", "set r in --peft_config");
     uint64_t rng = splitmix(peft_.seed ^ 0x5EEDull);
     for (int l = 0; l < cfg_.n_layer; ++l) {
-      Layer& L = layers_[l];
       const std::string p = "blocks." + std::to_string(l) + ".";
       if (peft_.method == PeftMethod::State) {
-        L.time_state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
-        auto it = by_name.find(L.time_state->name);  // a state file given as base weights
-        if (it != by_name.end()) L.time_state->host = it->second->to_f32();
-        L.time_state->trainable = true;
+        DParam*& state = time_state_of(l);
+        state = add(p + "att.time_state", {cfg_.n_head(), cfg_.head_size, cfg_.head_size}, true);
+        auto it = by_name.find(state->name);  // a state file given as base weights
+        if (it != by_name.end()) state->host = it->second->to_f32();
+        state->trainable = true;
         continue;
       }
-      struct Slot { AdaptedLinear* lin; const char* module; std::string prefix; };
-      Slot slots[] = {{&L.rec, "receptance", p + "att.receptance"}, {&L.key, "key", p + "att.key"},
-                      {&L.val, "value", p + "att.value"},           {&L.out, "output", p + "att.output"},
-                      {&L.ffn_key, "key", p + "ffn.key"},           {&L.ffn_val, "value", p + "ffn.value"}};
-      for (auto& sl : slots) {
+      for (auto& sl : linear_slots(l)) {
         if (std::find(peft_.target_modules.begin(), peft_.target_modules.end(), sl.module) ==
             peft_.target_modules.end())
           continue;
@@ -806,7 +874,7 @@ class CudaBackend final : public Backend {
     sh.N = cfg_.head_size; sh.F = cfg_.dim_ffn; sh.V = cfg_.vocab_size;
     sh.Dw = cfg_.d_decay_lora; sh.Da = cfg_.d_aaa_lora; sh.Dv = cfg_.d_mv_lora; sh.Dg = cfg_.d_gate_lora;
     sh.MC = int64_t(sh.M) * sh.C;
-    if (sh.T % kWkvCheckpoint != 0)
+    if (!x060_ && sh.T % kWkvCheckpoint != 0)  // the WKV6 kernels take any length
       throw EngineError("E_CUDA_UNSUPPORTED",
                         "the GPU WKV7 kernel needs ctx_len to be a multiple of 16 (got " + std::to_string(sh.T) + ")",
                         "choose a ctx_len that is a multiple of 16, or use --accelerator cpu");
@@ -820,9 +888,9 @@ class CudaBackend final : public Backend {
     starts_.assign(cfg_.n_layer, LayerStart());
     ends_.assign(cfg_.n_layer, LayerEnd());
     for (int l = 0; l < cfg_.n_layer; ++l)
-      if (layers_[l].time_state) {
-        starts_[l].wkv_s0 = layers_[l].time_state->master;
-        starts_[l].wkv_ds0 = G(layers_[l].time_state);
+      if (const DParam* state = time_state_of(l)) {
+        starts_[l].wkv_s0 = state->master;
+        starts_[l].wkv_ds0 = G(state);
       }
     if (batch.carry) {  // infctx: this chunk starts where the previous one ended (no gradient)
       CarriedState& cs = *batch.carry;
@@ -858,18 +926,21 @@ class CudaBackend final : public Backend {
   // table stays for the backward; otherwise only the layers' inputs (inputs_) and v_first do.
   const bf16_t* forward_layers(const Batch& batch, const Shape& sh, Arena& ar, bool keep_all) {
     acts_.assign(cfg_.n_layer, LayerActs());
+    x060_acts_.assign(x060_ ? cfg_.n_layer : 0, x060::BlockActs());
     inputs_.assign(cfg_.n_layer + 1, nullptr);
     bf16_t* x0 = ar.get<bf16_t>(sh.MC);
     embedding_forward(sh.M, sh.C, tokens_, emb_->w16, x0, s());
     inputs_[0] = x0;
-    v_first_ = ar.get<bf16_t>(sh.MC);
+    v_first_ = x060_ ? nullptr : ar.get<bf16_t>(sh.MC);  // RWKV-7's value residual only
     for (int l = 0; l < cfg_.n_layer; ++l) {
       bf16_t* x_out = ar.get<bf16_t>(sh.MC);
       const size_t mark = ar.mark();
-      layer_forward(l, sh, inputs_[l], x_out, acts_[l], ar, batch.carry ? &ends_[l] : nullptr);
+      if (x060_) x060_layer_forward(l, sh, inputs_[l], x_out, ar, batch.carry ? &ends_[l] : nullptr);
+      else layer_forward(l, sh, inputs_[l], x_out, acts_[l], ar, batch.carry ? &ends_[l] : nullptr);
       if (!keep_all) {
         ar.rewind(mark);
         acts_[l] = LayerActs();
+        if (x060_) x060_acts_[l] = x060::BlockActs();
       }
       inputs_[l + 1] = x_out;
     }
@@ -877,6 +948,7 @@ class CudaBackend final : public Backend {
   }
 
   void backward_layers(const Shape& sh, bf16_t* dx, Arena& ar, bool keep_all) {
+    if (x060_) return x060_backward_layers(sh, dx, ar, keep_all);
     BackwardScratch sc = backward_scratch(sh, ar);
     for (int l = cfg_.n_layer - 1; l >= 0; --l) {
       const size_t mark = ar.mark();
@@ -1149,6 +1221,44 @@ class CudaBackend final : public Backend {
     return dx;
   }
 
+  // ---- RWKV-6 (x060): the same step with x060_block.h's block ----
+  x060::BlockShape x060_shape(const Shape& sh) const {
+    x060::BlockShape b;
+    b.B = sh.B; b.T = sh.T; b.M = sh.M; b.C = sh.C; b.H = sh.H; b.N = sh.N; b.F = sh.F;
+    b.Dm = cfg_.d_mix_lora; b.Dd = cfg_.d_decay_lora;
+    b.lnx_eps = cfg_.ln_x_eps();
+    b.MC = sh.MC;
+    return b;
+  }
+  x060::BlockStart x060_start(int l) const {
+    const LayerStart& st = starts_[l];
+    x060::BlockStart b;
+    b.att_prev = st.att_prev; b.ffn_prev = st.ffn_prev;
+    b.wkv_s0 = st.wkv_s0; b.wkv_stride = st.wkv_stride; b.wkv_ds0 = st.wkv_ds0;
+    return b;
+  }
+  // x_out null: --grad_cp 1's recomputation of the layer's table for its backward.
+  void x060_layer_forward(int l, const Shape& sh, const bf16_t* x_in, bf16_t* x_out, Arena& ar, const LayerEnd* end) {
+    x060::BlockEnd e;
+    if (end) e = {end->att_last, end->ffn_last, end->wkv_last};
+    x060::block_forward(*ctx_, x060_layers_[l], adapter_run(), x060_shape(sh), x060_start(l), x_in, x_out,
+                        x060_acts_[l], ar, end ? &e : nullptr);
+  }
+  void x060_backward_layers(const Shape& sh, bf16_t* dx, Arena& ar, bool keep_all) {
+    for (int l = cfg_.n_layer - 1; l >= 0; --l) {
+      const size_t mark = ar.mark();
+      if (!keep_all) x060_layer_forward(l, sh, inputs_[l], nullptr, ar, nullptr);
+      x060::block_backward(*ctx_, x060_layers_[l], adapter_run(), x060_shape(sh), x060_start(l), x060_acts_[l], dx, ar);
+      grads_ready(l);
+      if (!keep_all) {
+        ar.rewind(mark);
+        x060_acts_[l] = x060::BlockActs();
+      }
+    }
+    if (emb_->trainable) embedding_backward(sh.M, sh.C, tokens_, dx, emb_->grad, s());
+    grads_ready(kEmbGroup);
+  }
+
   void put_async(float* dst, const std::vector<float>& src) {
     check_cuda(cudaMemcpyAsync(dst, src.data(), src.size() * 4, cudaMemcpyHostToDevice, s()), "upload");
   }
@@ -1156,6 +1266,7 @@ class CudaBackend final : public Backend {
   ModelConfig cfg_;
   PeftConfig peft_;
   BackendOptions opt_;
+  const bool x060_ = cfg_.version == "x060";  // RWKV-6: x060_layers_ / x060_acts_ instead of layers_ / acts_
   // The chunked WKV7 kernels (core/gpu_switches.h), read once so that a run uses one pair throughout.
   const bool wkv7_chunked_ = cuda_wkv7_chunked_enabled();
   CachingAllocator alloc_;  // declared before ctx_ users; destroyed after the parameters' release
@@ -1172,9 +1283,11 @@ class CudaBackend final : public Backend {
   int64_t shard_count_ = 0;
   std::map<std::string, DParam*> by_name_;
   std::vector<Layer> layers_;
+  std::vector<x060::BlockParams> x060_layers_;
   DParam *emb_ = nullptr, *ln_out_w_ = nullptr, *ln_out_b_ = nullptr, *head_ = nullptr;
   // Per step (valid between begin_step and the end of the step).
   std::vector<LayerActs> acts_;
+  std::vector<x060::BlockActs> x060_acts_;
   std::vector<const bf16_t*> inputs_;  // inputs_[l]: layer l's input; inputs_[L]: the last output
   std::vector<LayerStart> starts_;
   std::vector<LayerEnd> ends_;

@@ -1,5 +1,5 @@
 // Fused element-wise chains: token shift + lerps, the low-rank paths' activations (with their
-// bias vectors), relu^2, residual adds, and dtype conversions.
+// bias vectors), relu^2, RWKV-6's silu gate, residual adds, and dtype conversions.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -78,6 +78,7 @@ __device__ __forceinline__ float act_f(Act act, float x, float bias) {
     }
     case Act::ReluSquare: { const float r = fmaxf(x, 0.f); return r * r; }
     case Act::BiasAdd: return x + bias;
+    case Act::Silu: return x / (1.f + __expf(-x));
   }
   return 0.f;
 }
@@ -90,6 +91,7 @@ __device__ __forceinline__ float act_d(Act act, float x, float bias) {
     }
     case Act::ReluSquare: return 2.f * fmaxf(x, 0.f);
     case Act::BiasAdd: return 1.f;
+    case Act::Silu: { const float s = 1.f / (1.f + __expf(-x)); return s * (1.f + x * (1.f - s)); }
   }
   return 0.f;
 }

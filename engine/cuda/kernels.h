@@ -65,6 +65,28 @@ void wkv7_chunked_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w
 // which split a call would run (0 for a backward that falls back to wkv7_backward).
 int wkv7_chunked_value_split(bool backward, int B, int H, int v_split = 0);
 
+// ---- WKV6 recurrence (RWKV-6 / x060; cuda/wkv6.cu; head size 64, layout [B, T, H, 64]) ------
+// The CPU's ops::wkv6_fwd / wkv6_bwd (cpu/x060_ops.h): per head, with S[i][j] (i value, j key)
+//   y_t[i] = sum_j r_t[j] (u[j] k_t[j] v_t[i] + S_{t-1}[i][j]);  S_t = S_{t-1} diag(exp(-exp(w_t))) + v_t k_t^T
+// w_raw is the trainer's decay (time_decay + its low-rank path), exp(-exp(w)) taken inside as
+// RWKV-PEFT's wkv6 op does; u (time_faaaa) is fp32 [H, 64]. Any T (no chunking). The forward
+// saves nothing: the backward recomputes the states (wkv6.cu says how), using a scratch of
+// wkv6_backward_scratch_floats(B, T, H) fp32. Every tensor pointer 16-byte aligned (the backward
+// copies whole rows with cp.async), as the allocator's blocks are.
+// s0 / s0_batch_stride as wkv7_forward's (null = zeros; stride 0 = state tuning's one [H,N,N],
+// H*N*N = infctx's per-sequence [B,H,N,N]); s_final (may be null): the state after the last
+// step, [B,H,N,N] fp32 row-major (what infctx carries).
+size_t wkv6_backward_scratch_floats(int B, int T, int H);
+void wkv6_forward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
+                  const bf16_t* v, const float* u, bf16_t* y, cudaStream_t stream,
+                  const float* s0 = nullptr, int64_t s0_batch_stride = 0, float* s_final = nullptr);
+// dr, dw_raw, dk, dv written (bf16); du ([H,64]) and ds0 ([H,64,64], stride 0 only) ACCUMULATED
+// in fp32, summed over the batch, each may be null. s0 / s0_batch_stride: the forward's.
+void wkv6_backward(int B, int T, int H, const bf16_t* r, const bf16_t* w_raw, const bf16_t* k,
+                   const bf16_t* v, const float* u, const bf16_t* dy, float* scratch, bf16_t* dr,
+                   bf16_t* dw_raw, bf16_t* dk, bf16_t* dv, float* du, cudaStream_t stream,
+                   const float* s0 = nullptr, int64_t s0_batch_stride = 0, float* ds0 = nullptr);
+
 // ---- Row normalisation: layer norm (group = C) and group norm (group = head size) -----------
 // x: [rows, C] viewed as rows*C/group groups of `group` values; weight/bias: [C] fp32.
 // Saves mean and rstd per group (fp32) for the backward.
@@ -93,6 +115,7 @@ enum class Act : int {
   DecayClamp = 2,    // -softplus(-(bias + x)) - 0.5  (RWKV-7's soft-clamped log-log decay)
   ReluSquare = 3,    // relu(x)^2
   BiasAdd = 4,       // bias + x
+  Silu = 5,          // x * sigmoid(x)  (RWKV-6's gate, F.silu)
 };
 // y = act(x [+ bias[c]]); x, y: [n] with bias period C (bias may be null where unused).
 void act_forward(Act act, int64_t n, int C, const bf16_t* x, const float* bias, bf16_t* y,

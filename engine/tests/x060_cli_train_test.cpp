@@ -206,6 +206,27 @@ int main() {
     CHECK(gpu.code != 0 && error_code(gpu) == "E_CUDA_UNSUPPORTED");
     const auto errors = events_of(gpu, "error");
     CHECK(!errors.empty() && errors.back()->find("message")->as_string().find("WKV6") != std::string::npos);
+    // RWKV_CUDA_X060=1 (core/gpu_switches.h: the GPU's x060 path, not yet run on a GPU) lets x060
+    // through the trainer's two refusals to the GPU's own limits: with --head_size_a 32 given, the
+    // options are refused for the head size (the WKV6 kernel is built for 64), on that flag, before
+    // anything loads; without it the model loads and the run ends wherever this build and machine
+    // stop a GPU run (no CUDA, no driver, no GPU, or the backend's own head-size check), never on
+    // the x060 refusal
+    ::setenv("RWKV_CUDA_X060", "1", 1);
+    auto sized = args;
+    sized.insert(sized.end(), {"--head_size_a", "32"});
+    const Run on_sized = run(sized), on = run(args);
+    ::unsetenv("RWKV_CUDA_X060");
+    auto last_message = [&](const Run& r) {
+      const auto e = events_of(r, "error");
+      return e.empty() ? std::string() : e.back()->find("message")->as_string();
+    };
+    CHECK(on_sized.code != 0 && error_code(on_sized) == "E_CUDA_UNSUPPORTED");
+    CHECK(last_message(on_sized).find("head size 32 (the GPU WKV6 kernel") != std::string::npos);
+    CHECK(on.code != 0 && !error_code(on).empty());
+    CHECK(last_message(on).find("RWKV-6 (x060) training is not yet implemented") == std::string::npos);
+    std::printf("x060 on the GPU with RWKV_CUDA_X060=1 here: %s (%s)\n", error_code(on).c_str(),
+                last_message(on).c_str());
   }
   if (!rwkv_test::failures()) std::system(("rm -rf " + dir).c_str());
   return rwkv_test::summary("x060_cli_train_test");

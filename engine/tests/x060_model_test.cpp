@@ -2,12 +2,14 @@
 // RWKV-PEFT's rwkvt/rwkv6 makes them), reading sizes back from a header, the checkpoint check
 // against --my_testing/--n_layer/--n_embd, the planner's exact count, the options of an x060 run
 // (trained on the CPU, adapters on all eight linears) and the GPU's refusal.
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "core/checkpoint_check.h"
 #include "core/errors.h"
+#include "core/gpu_switches.h"
 #include "core/flags.h"
 #include "core/inspect.h"
 #include "core/model_config.h"
@@ -177,6 +179,26 @@ void x060_trains_on_the_cpu_and_is_refused_on_the_gpu() {
     CHECK(std::string(refusal->what()).find("the CUDA backend has no WKV6 kernel yet") != std::string::npos);
     CHECK(refusal->hint.find("--accelerator cpu") != std::string::npos);
   }
+  // The GPU's x060 path (cuda/wkv6.cu, cuda/x060_block.cu) has not run on a GPU: it is off by
+  // default (core/gpu_switches.h), and only RWKV_CUDA_X060=1 lets the options through; any other
+  // value keeps the refusal above, word for word.
+  CHECK(std::getenv("RWKV_CUDA_X060") == nullptr);
+  CHECK(!rwkv::cuda_x060_enabled());
+  for (const char* off : {"0", "", "yes", "true"}) {
+    ::setenv("RWKV_CUDA_X060", off, 1);
+    CHECK(!rwkv::cuda_x060_enabled());
+    const auto still = rwkv::cuda_refusal(gpu);
+    CHECK(still.has_value() && refusal.has_value() && std::string(still->what()) == refusal->what() &&
+          still->flag == "my_testing");
+  }
+  ::setenv("RWKV_CUDA_X060", "1", 1);
+  CHECK(rwkv::cuda_x060_enabled());
+  CHECK(!rwkv::cuda_refusal(gpu).has_value());
+  // on, the WKV6 kernels take a ctx_len that is no multiple of 16 (the WKV7 ones need one)
+  CHECK(!rwkv::cuda_refusal(rwkv::train_options_from_flags(with("x060", "gpu", {"--ctx_len", "100"}))).has_value());
+  CHECK(rwkv::cuda_refusal(rwkv::train_options_from_flags(with("x070", "gpu", {"--ctx_len", "100"}))).has_value());
+  ::unsetenv("RWKV_CUDA_X060");
+  CHECK(rwkv::cuda_refusal(gpu).has_value());
   CHECK(rwkv::train_options_from_flags(with("x070", "cpu")).model_version == "x070");
   // the older RWKV-PEFT wraps every linear of an x060 block (att.gate included); peft's
   // "all-linear" and its default do too, and "gate" is a target only x060 has

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/gpu_switches.h"
 #include "core/quant.h"
 
 namespace rwkv {
@@ -13,26 +14,30 @@ EngineError unsupported(const std::string& what, const std::string& hint, const 
 }  // namespace
 
 // Every PEFT method (full, LoRA with dropout, PiSSA, MiSS/disha/bone, state tuning), --grad_cp
-// and infctx run on the GPU for RWKV-7 (verified against the CPU backend on an H100:
+// and infctx run on the GPU for RWKV-7 (RWKV-6 too behind RWKV_CUDA_X060=1, not yet device-run) (verified against the CPU backend on an H100:
 // engine/cuda/device_tests/results/). What is left are the WKV7 kernel's shape limits, and
 // --quant, whose GPU path RWKV_CUDA_QUANT=0 turns off (core/gpu_switches.h).
 std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
   if (o.accelerator == "cpu") return std::nullopt;
-  // RWKV-6 trains on the CPU backend (cpu/x060_layer.h), the oracle a GPU WKV6 kernel will be
-  // compared with; the CUDA backend has only the x070 block and the WKV7 kernel.
-  if (o.model_version == "x060")
+  // RWKV-6 trains on the CPU backend (cpu/x060_layer.h), the oracle the GPU's x060 path
+  // (cuda/wkv6.cu, cuda/x060_block.cu) is compared with; that path has not run on a GPU yet, so
+  // it is refused, as before it existed, unless RWKV_CUDA_X060=1 (core/gpu_switches.h).
+  const bool x060 = o.model_version == "x060";
+  if (x060 && !cuda_x060_enabled())
     return EngineError("E_CUDA_UNSUPPORTED",
                        "RWKV-6 (x060) training is not yet implemented on the GPU: the CUDA backend has no WKV6 kernel yet",
                        "train this RWKV-6 model with --accelerator cpu (every PEFT method runs there), or on the GPU "
                        "with RWKV-PEFT (github.com/JL-er/RWKV-PEFT, --my_testing x060)",
                        "my_testing");
   if (o.head_size != 64)
-    return unsupported("head size " + std::to_string(o.head_size) + " (the GPU WKV7 kernel is built for 64)",
+    return unsupported("head size " + std::to_string(o.head_size) + " (the GPU WKV" + (x060 ? "6" : "7") +
+                           " kernel is built for 64)",
                        "use --accelerator cpu for this model", o.head_size_flag);
-  if (o.ctx_len % 16 != 0)
+  // The WKV6 kernels take any length; the WKV7 ones work in chunks of 16 steps.
+  if (!x060 && o.ctx_len % 16 != 0)
     return unsupported("ctx_len " + std::to_string(o.ctx_len) + " (the GPU WKV7 kernel needs a multiple of 16)",
                        "choose a ctx_len that is a multiple of 16, or use --accelerator cpu", "ctx_len");
-  if (o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % 16 != 0)
+  if (!x060 && o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % 16 != 0)
     return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs a multiple of 16)",
                        "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu", "chunk_ctx");
   if (o.quant != QuantType::None && !cuda_quant_switch_on())

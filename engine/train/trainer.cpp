@@ -352,9 +352,10 @@ class Trainer {
     if (o_.accelerator == "cpu") {
       backend_ = make_cpu_backend(cfg_, start.backend_peft, weights, bo);
     } else {
-      // a second line behind train/gpu_support.cpp (which refuses --my_testing x060 on the GPU):
-      // the CUDA backend builds the x070 block only
-      if (cfg_.version != "x070")
+      // a second line behind train/gpu_support.cpp (which refuses --my_testing x060 on the GPU
+      // unless RWKV_CUDA_X060=1): the CUDA backend builds the x070 block, and the x060 one only
+      // behind that switch (core/gpu_switches.h; not yet run on a GPU)
+      if (cfg_.version != "x070" && !(cfg_.version == "x060" && cuda_x060_enabled()))
         throw EngineError("E_CUDA_UNSUPPORTED",
                           model_version_label(cfg_.version) + " training is not yet implemented on the GPU",
                           "train it with --accelerator cpu", "my_testing");

@@ -77,6 +77,88 @@ inline void wkv7(int B, int T, int H, int N, const V& r, const V& w, const V& k,
     }
 }
 
+// WKV6 (RWKV-6) forward and backward by plain back-propagation through time, storing every
+// state. Layout [B, T, H, N]; S[i][j] with i the value index, j the key index; u [H, N].
+//   y_t[i] = sum_j r_t[j] (u[j] k_t[j] v_t[i] + S_{t-1}[i][j]);  S_t[i][j] = S_{t-1}[i][j] e^{-e^{w_t[j]}} + k_t[j] v_t[i]
+// s0 (optional): [H,N,N] shared by the batch (s0_stride 0) or [B,H,N,N] per sequence (s0_stride
+// H*N*N); ds0 (shared s0 only) its gradient summed over the batch; s_final ([B,H,N,N]) the state
+// after the last step; du summed over the batch.
+inline void wkv6(int B, int T, int H, int N, const V& r, const V& w, const V& k, const V& v, const V& u,
+                 const V& dy, V& y, V& dr, V& dw, V& dk, V& dv, V& du, const V* s0 = nullptr,
+                 size_t s0_stride = 0, V* ds0 = nullptr, V* s_final = nullptr) {
+  const size_t n = (size_t)B * T * H * N;
+  y.assign(n, 0); dr.assign(n, 0); dw.assign(n, 0); dk.assign(n, 0); dv.assign(n, 0);
+  du.assign((size_t)H * N, 0);
+  if (ds0) ds0->assign((size_t)H * N * N, 0);
+  if (s_final) s_final->assign((size_t)B * H * N * N, 0);
+  for (int bb = 0; bb < B; bb++)
+    for (int hh = 0; hh < H; hh++) {
+      auto at = [&](int t, int i) { return (((size_t)bb * T + t) * H + hh) * N + i; };
+      auto decay = [&](int t, int j) { return std::exp(-std::exp(w[at(t, j)])); };
+      std::vector<V> S(T + 1, V(N * N, 0.0));  // S[t+1] = state after step t
+      if (s0) std::copy(s0->begin() + bb * s0_stride + (size_t)hh * N * N,
+                        s0->begin() + bb * s0_stride + (size_t)(hh + 1) * N * N, S[0].begin());
+      for (int t = 0; t < T; t++)
+        for (int i = 0; i < N; i++) {
+          double yy = 0;
+          for (int j = 0; j < N; j++) {
+            yy += r[at(t, j)] * (u[hh * N + j] * k[at(t, j)] * v[at(t, i)] + S[t][i * N + j]);
+            S[t + 1][i * N + j] = S[t][i * N + j] * decay(t, j) + k[at(t, j)] * v[at(t, i)];
+          }
+          y[at(t, i)] = yy;
+        }
+      V G(N * N, 0.0);  // dL/dS_t on entering step t
+      for (int t = T - 1; t >= 0; t--) {
+        const V& P = S[t];
+        for (int i = 0; i < N; i++)
+          for (int j = 0; j < N; j++) {
+            const double g = dy[at(t, i)];
+            const double uk = u[hh * N + j] * k[at(t, j)];
+            // through y_t
+            dr[at(t, j)] += g * (uk * v[at(t, i)] + P[i * N + j]);
+            dk[at(t, j)] += g * r[at(t, j)] * u[hh * N + j] * v[at(t, i)];
+            dv[at(t, i)] += g * r[at(t, j)] * uk;
+            du[hh * N + j] += g * r[at(t, j)] * k[at(t, j)] * v[at(t, i)];
+            // through S_t
+            const double gs = G[i * N + j];
+            dk[at(t, j)] += gs * v[at(t, i)];
+            dv[at(t, i)] += gs * k[at(t, j)];
+            dw[at(t, j)] += gs * P[i * N + j] * decay(t, j) * -std::exp(w[at(t, j)]);
+          }
+        for (int i = 0; i < N; i++)
+          for (int j = 0; j < N; j++) G[i * N + j] = G[i * N + j] * decay(t, j) + dy[at(t, i)] * r[at(t, j)];
+      }
+      if (ds0)
+        for (int e = 0; e < N * N; e++) (*ds0)[(size_t)hh * N * N + e] += G[e];
+      if (s_final) std::copy(S[T].begin(), S[T].end(), s_final->begin() + ((size_t)bb * H + hh) * N * N);
+    }
+}
+
+// x060's data-dependent lerp, last step: out_j = x + xx (mu_j + m_j), xx = x[t-1] - x (x[-1] =
+// carried row or 0), for 5 mixes; m/out/dout [5, B*T*C]; mu/dmu [5, C]. Backward per element by
+// the chain rule: dx[t] gets dout_j (1 - mix_j) and dx[t-1] gets dout_j mix_j; dm_j = dout_j xx.
+inline void ddlerp_combine(int B, int T, int C, const V& x, const V& mu, const V& m, const V& dout, V& out,
+                           V& dx, V& dm, V& dmu, const V* carried = nullptr) {
+  const int K = 5;
+  const size_t n = (size_t)B * T * C;
+  out.assign(K * n, 0); dx.assign(n, 0); dm.assign(K * n, 0); dmu.assign((size_t)K * C, 0);
+  for (int bb = 0; bb < B; bb++)
+    for (int t = 0; t < T; t++)
+      for (int c = 0; c < C; c++) {
+        const size_t i = ((size_t)bb * T + t) * C + c;
+        const double prev = t > 0 ? x[i - C] : carried ? (*carried)[(size_t)bb * C + c] : 0.0;
+        const double xx = prev - x[i];
+        for (int j = 0; j < K; j++) {
+          const double mix = mu[j * C + c] + m[j * n + i], g = dout[j * n + i];
+          out[j * n + i] = x[i] + xx * mix;
+          dx[i] += g * (1 - mix);
+          if (t > 0) dx[i - C] += g * mix;
+          dm[j * n + i] = g * xx;
+          dmu[j * C + c] += g * xx;
+        }
+      }
+}
+
 // MiSS's fold of x [M, in] into r buckets (i % r) and the backward's spread of dxs [M, r].
 inline void miss_fold(int M, int in, int r, const V& x, V& xs) {
   xs.assign((size_t)M * r, 0);
@@ -140,13 +222,15 @@ inline void shift_lerp(int B, int T, int C, int K, const V& x, const V& mu, cons
       }
 }
 
-// Activations: 0 tanh, 1 sigmoid(bias+x), 2 -softplus(-(bias+x))-0.5, 3 relu^2, 4 bias+x.
+// Activations: 0 tanh, 1 sigmoid(bias+x), 2 -softplus(-(bias+x))-0.5, 3 relu^2, 4 bias+x,
+// 5 silu(x) = x sigmoid(x).
 inline double act(int kind, double x, double bias) {
   switch (kind) {
     case 0: return std::tanh(x);
     case 1: return 1 / (1 + std::exp(-(x + bias)));
     case 2: return -std::log1p(std::exp(-(x + bias))) - 0.5;
     case 3: return x > 0 ? x * x : 0;
+    case 5: return x / (1 + std::exp(-x));
     default: return x + bias;
   }
 }

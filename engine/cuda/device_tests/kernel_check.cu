@@ -1,5 +1,6 @@
 // Device test: every CUDA kernel against its CPU twin (cpu_twins.h; for --quant's dequantising
-// kernel, core/quant.cpp itself) on random inputs, plus the
+// kernel, core/quant.cpp itself; WKV6 also against cpu/x060_ops.cpp, the CPU backend's op) on
+// random inputs, plus the
 // cuBLASLt GEMM in each transposition, the allocator, and timings (WKV7 at training shapes,
 // sequential and chunked, the bf16 GEMM rate that MFU is measured against). Prints one line
 // per check:
@@ -17,11 +18,13 @@
 
 #include "core/errors.h"
 #include "core/quant.h"
+#include "cpu/x060_ops.h"
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_context.h"
 #include "cuda/kernels.h"
 #include "cuda/model_kernels.h"
 #include "cuda/quant_dequant.h"
+#include "cuda/x060_kernels.h"
 #include "core/dropout_mask.h"
 #include "cpu_twins.h"
 
@@ -279,6 +282,156 @@ void test_wkv7_chunked_splits(Context& ctx) {
   }
 }
 
+// WKV6 (cuda/wkv6.cu) against the double-precision twin, with the initial state shared by the
+// batch (state tuning: ds0 summed over it) or per sequence (infctx), the final state, and du.
+// w_lo..w_hi: the raw decay's range (decay exp(-exp(w))): RWKV-6 has no clamp, so strong decay
+// (w = 2.5: 5e-6 a step) and near-one decay (w = -10) are both real. T need not be a multiple of
+// anything: the kernels do not chunk time.
+void test_wkv6(Context& ctx, int B, int T, int H, double w_lo, double w_hi, bool with_s0, const char* tag) {
+  const int N = kWkvHeadSize;
+  const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
+  V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
+  V w = rand_bf16(n, w_lo, w_hi), u = rand_f32((size_t)H * N, -1, 1);
+  V s0 = with_s0 ? rand_f32(hnn, -0.5, 0.5) : V();
+  V y, dr, dw, dk, dv, du, ds0, sfin;
+  twin::wkv6(B, T, H, N, r, w, k, v, u, dy, y, dr, dw, dk, dv, du, with_s0 ? &s0 : nullptr, 0,
+             with_s0 ? &ds0 : nullptr, &sfin);
+  Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *U = up_f32(u), *DY = up_bf16(dy),
+      *S0 = up_f32(with_s0 ? s0 : V(1, 0.0));
+  const float* s0p = with_s0 ? S0->f() : nullptr;
+  Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DU((size_t)H * N * 4), DS0(hnn * 4), SF(B * hnn * 4);
+  Dev scratch(wkv6_backward_scratch_floats(B, T, H) * 4);
+  wkv6_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), Y.h(), ctx.stream(), s0p, 0, SF.f());
+  wkv6_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), DY->h(), scratch.f(), DR.h(), DW.h(), DK.h(), DV.h(),
+                DU.f(), ctx.stream(), s0p, 0, with_s0 ? DS0.f() : nullptr);
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv6 sync");
+  const double tol = 1e-2;  // bf16 outputs (0.4% rounding) + fp32 accumulation over T steps
+  const std::string p = std::string("wkv6") + tag + ".";
+  compare(p + "y", down_bf16(&Y, n), y, tol);
+  compare(p + "dr", down_bf16(&DR, n), dr, tol);
+  compare(p + "dw", down_bf16(&DW, n), dw, tol);
+  compare(p + "dk", down_bf16(&DK, n), dk, tol);
+  compare(p + "dv", down_bf16(&DV, n), dv, tol);
+  compare(p + "du (summed over batch)", down_f32(&DU, (size_t)H * N), du, 2e-3);
+  if (with_s0) compare(p + "ds0 (summed over batch)", down_f32(&DS0, hnn), ds0, 2e-3);
+  compare(p + "final_state", down_f32(&SF, B * hnn), sfin, 1e-3);
+  if (with_s0) {  // the same state given per sequence (infctx's stride): the same outputs
+    V s0b(B * hnn);
+    for (int bb = 0; bb < B; bb++) std::copy(s0.begin(), s0.end(), s0b.begin() + bb * hnn);
+    Dev* S0B = up_f32(s0b);
+    wkv6_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), Y.h(), ctx.stream(), S0B->f(), (int64_t)hnn);
+    wkv6_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), DY->h(), scratch.f(), DR.h(), DW.h(), DK.h(),
+                  DV.h(), nullptr, ctx.stream(), S0B->f(), (int64_t)hnn, nullptr);
+    check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv6 per-sequence state sync");
+    compare(p + "y (per-sequence state)", down_bf16(&Y, n), y, tol);
+    compare(p + "dr (per-sequence state)", down_bf16(&DR, n), dr, tol);
+    compare(p + "dw (per-sequence state)", down_bf16(&DW, n), dw, tol);
+    delete S0B;
+  }
+  for (Dev* d : {R, W, K, Vv, U, DY, S0}) delete d;
+}
+
+// The same kernels against the CPU backend's own op (cpu/x060_ops.h wkv6_fwd / wkv6_bwd, float32,
+// what the CPU backend trains x060 with): the convention the two backends share.
+void test_wkv6_vs_cpu_op(Context& ctx) {
+  const int B = 2, T = 45, H = 2, N = kWkvHeadSize;
+  const size_t n = (size_t)B * T * H * N, hnn = (size_t)H * N * N;
+  V r = rand_bf16(n, -1, 1), k = rand_bf16(n, -1, 1), v = rand_bf16(n, -1, 1), dy = rand_bf16(n, -1, 1);
+  V w = rand_bf16(n, -6, 1), u = rand_f32((size_t)H * N, -1, 1), s0 = rand_f32(hnn, -0.5, 0.5);
+  auto f = [](const V& x) { return std::vector<float>(x.begin(), x.end()); };
+  const std::vector<float> rf = f(r), wf = f(w), kf = f(k), vf = f(v), uf = f(u), dyf = f(dy), s0f = f(s0);
+  std::vector<float> y(n), states(n * N), dr(n), dw(n), dk(n), dv(n), du((size_t)H * N), ds0(hnn);
+  rwkv::ops::wkv6_fwd(rf.data(), wf.data(), kf.data(), vf.data(), uf.data(), s0f.data(), y.data(), states.data(), B, T,
+                      H, N, 0);
+  rwkv::ops::wkv6_bwd(rf.data(), wf.data(), kf.data(), vf.data(), uf.data(), s0f.data(), states.data(), dyf.data(),
+                      dr.data(), dw.data(), dk.data(), dv.data(), du.data(), ds0.data(), B, T, H, N, 0);
+  Dev *R = up_bf16(r), *W = up_bf16(w), *K = up_bf16(k), *Vv = up_bf16(v), *U = up_f32(u), *DY = up_bf16(dy),
+      *S0 = up_f32(s0);
+  Dev Y(n * 2), DR(n * 2), DW(n * 2), DK(n * 2), DV(n * 2), DU((size_t)H * N * 4), DS0(hnn * 4);
+  Dev scratch(wkv6_backward_scratch_floats(B, T, H) * 4);
+  wkv6_forward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), Y.h(), ctx.stream(), S0->f(), 0);
+  wkv6_backward(B, T, H, R->h(), W->h(), K->h(), Vv->h(), U->f(), DY->h(), scratch.f(), DR.h(), DW.h(), DK.h(), DV.h(),
+                DU.f(), ctx.stream(), S0->f(), 0, DS0.f());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "wkv6 vs cpu op sync");
+  auto d = [](const std::vector<float>& x) { return V(x.begin(), x.end()); };
+  compare("wkv6 vs cpu/x060_ops.y", down_bf16(&Y, n), d(y), 1e-2);
+  compare("wkv6 vs cpu/x060_ops.dr", down_bf16(&DR, n), d(dr), 1e-2);
+  compare("wkv6 vs cpu/x060_ops.dw", down_bf16(&DW, n), d(dw), 1e-2);
+  compare("wkv6 vs cpu/x060_ops.dk", down_bf16(&DK, n), d(dk), 1e-2);
+  compare("wkv6 vs cpu/x060_ops.dv", down_bf16(&DV, n), d(dv), 1e-2);
+  compare("wkv6 vs cpu/x060_ops.du", down_f32(&DU, (size_t)H * N), d(du), 2e-3);
+  compare("wkv6 vs cpu/x060_ops.ds0", down_f32(&DS0, hnn), d(ds0), 2e-3);
+  for (Dev* p : {R, W, K, Vv, U, DY, S0}) delete p;
+}
+
+// WKV6 forward and backward at a training shape (the line engine.bench reads beside TIME wkv7).
+void time_wkv6(Context& ctx, int B, int T, int H) {
+  const size_t n = (size_t)B * T * H * kWkvHeadSize;
+  Dev r(n * 2), w(n * 2), k(n * 2), v(n * 2), y(n * 2), dy(n * 2), u((size_t)H * kWkvHeadSize * 4);
+  Dev g1(n * 2), g2(n * 2), g3(n * 2), g4(n * 2), du((size_t)H * kWkvHeadSize * 4);
+  Dev scratch(wkv6_backward_scratch_floats(B, T, H) * 4);
+  std::vector<uint16_t> wh(n, 0xC080);  // w_raw = -4 in bf16: decay 0.98, a typical RWKV-6 channel
+  cudaMemcpy(w.p, wh.data(), n * 2, cudaMemcpyHostToDevice);
+  cudaEvent_t e0, e1, e2;
+  cudaEventCreate(&e0); cudaEventCreate(&e1); cudaEventCreate(&e2);
+  for (int it = 0; it < 2; it++) {  // the second pass is the one timed
+    cudaEventRecord(e0, ctx.stream());
+    wkv6_forward(B, T, H, r.h(), w.h(), k.h(), v.h(), u.f(), y.h(), ctx.stream());
+    cudaEventRecord(e1, ctx.stream());
+    wkv6_backward(B, T, H, r.h(), w.h(), k.h(), v.h(), u.f(), dy.h(), scratch.f(), g1.h(), g2.h(), g3.h(), g4.h(), du.f(),
+                  ctx.stream());
+    cudaEventRecord(e2, ctx.stream());
+  }
+  cudaEventSynchronize(e2);
+  check_cuda(cudaGetLastError(), "wkv6 timing");
+  float f = 0, bw = 0;
+  cudaEventElapsedTime(&f, e0, e1);
+  cudaEventElapsedTime(&bw, e1, e2);
+  std::printf("TIME wkv6 B=%d T=%d H=%d forward_ms=%.3f backward_ms=%.3f\n", B, T, H, f, bw);
+  cudaEventDestroy(e0); cudaEventDestroy(e1); cudaEventDestroy(e2);
+}
+
+// x060's ddlerp_combine (cuda/x060_kernels.cu) with and without infctx's carried row, and
+// mul_add (the gates), against their twins.
+void test_ddlerp_combine(Context& ctx, bool carried) {
+  const int B = 2, T = 13, C = 192, K = kX060Mixes;
+  const size_t n = (size_t)B * T * C;
+  V x = rand_bf16(n, -2, 2), mu = rand_f32((size_t)K * C, 0, 1), m = rand_bf16(K * n, -0.5, 0.5);
+  V dout = rand_bf16(K * n, -1, 1), prev = rand_f32((size_t)B * C, -2, 2);
+  V out, dx, dm, dmu;
+  twin::ddlerp_combine(B, T, C, x, mu, m, dout, out, dx, dm, dmu, carried ? &prev : nullptr);
+  Dev *X = up_bf16(x), *MU = up_f32(mu), *Mm = up_bf16(m), *DO = up_bf16(dout), *P = up_f32(prev);
+  Dev O(K * n * 2), DX(n * 2), DM(K * n * 2), DMU((size_t)K * C * 4);
+  X060MixVectors mv;
+  X060MixGrads mg;
+  for (int j = 0; j < K; j++) { mv.mu[j] = MU->f() + j * C; mg.dmu[j] = DMU.f() + j * C; }
+  const float* pp = carried ? P->f() : nullptr;
+  ddlerp_combine_forward(B, T, C, X->h(), mv, Mm->h(), O.h(), ctx.stream(), pp);
+  ddlerp_combine_backward(B, T, C, X->h(), mv, Mm->h(), DO->h(), DX.h(), DM.h(), mg, ctx.stream(), pp);
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "ddlerp sync");
+  const std::string p = carried ? "ddlerp_combine_carried." : "ddlerp_combine.";
+  compare(p + "out", down_bf16(&O, K * n), out, 8e-3);
+  compare(p + "dx", down_bf16(&DX, n), dx, 8e-3);
+  compare(p + "dm", down_bf16(&DM, K * n), dm, 8e-3);
+  compare(p + "dmu", down_f32(&DMU, (size_t)K * C), dmu, 1e-4);
+  for (Dev* d : {X, MU, Mm, DO, P}) delete d;
+}
+
+void test_mul_add(Context& ctx) {
+  const int64_t n = 10007;
+  V a = rand_bf16(n, -2, 2), b = rand_bf16(n, -2, 2), res = rand_bf16(n, -2, 2), prod(n), sum(n);
+  for (int64_t i = 0; i < n; i++) { prod[i] = a[i] * b[i]; sum[i] = res[i] + a[i] * b[i]; }
+  Dev *A = up_bf16(a), *Bd = up_bf16(b), *R = up_bf16(res);
+  Dev O(n * 2);
+  mul_add_forward(n, A->h(), Bd->h(), nullptr, O.h(), ctx.stream());
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "mul_add sync");
+  compare("mul_add (no residual)", down_bf16(&O, n), prod, 8e-3);
+  mul_add_forward(n, A->h(), Bd->h(), R->h(), R->h(), ctx.stream());  // in place, as the block adds its residual
+  check_cuda(cudaStreamSynchronize(ctx.stream()), "mul_add sync");
+  compare("mul_add (residual, in place)", down_bf16(R, n), sum, 8e-3);
+  for (Dev* d : {A, Bd, R}) delete d;
+}
+
 void test_shift_lerp_carried(Context& ctx) {
   const int B = 2, T = 8, C = 96, K = 6;
   const size_t n = (size_t)B * T * C;
@@ -513,8 +666,8 @@ void test_shift_lerp(Context& ctx) {
 void test_acts(Context& ctx) {
   const int rows = 64, C = 128;
   const size_t n = (size_t)rows * C;
-  const char* names[] = {"tanh", "sigmoid", "decay_clamp", "relu_square", "bias_add"};
-  for (int kind = 0; kind < 5; kind++) {
+  const char* names[] = {"tanh", "sigmoid", "decay_clamp", "relu_square", "bias_add", "silu"};
+  for (int kind = 0; kind < 6; kind++) {
     V x = rand_bf16(n, -3, 3), dy = rand_bf16(n, -1, 1), bias = rand_f32(C, -1, 1);
     V y(n), dx(n), dbias(C, 0.0);
     for (size_t i = 0; i < n; i++) {
@@ -718,6 +871,14 @@ int main(int argc, char** argv) {
     test_wkv7_chunked(ctx, 2, 64, 2, -0.6, -0.5, true, "[strongest decay]");  // the clamp's edge
     test_wkv7_chunked(ctx, 2, 64, 2, -12.0, -6.0, true, "[near-one decay]");
     test_wkv7_chunked_splits(ctx);
+    test_wkv6(ctx, 2, 37, 2, -6.0, 1.0, false, "[B2,T37,H2]");
+    test_wkv6(ctx, 1, 300, 1, -6.0, 1.0, true, "[B1,T300,H1,s0]");
+    test_wkv6(ctx, 3, 64, 3, 0.5, 2.5, true, "[B3,T64,H3,strong decay,s0]");
+    test_wkv6(ctx, 2, 129, 2, -10.0, -7.0, true, "[B2,T129,H2,near-one decay,s0]");
+    test_wkv6_vs_cpu_op(ctx);
+    test_ddlerp_combine(ctx, false);
+    test_ddlerp_combine(ctx, true);
+    test_mul_add(ctx);
     test_shift_lerp_carried(ctx);
     test_miss_fold(ctx);
     test_dropout(ctx);
@@ -731,6 +892,7 @@ int main(int argc, char** argv) {
       time_dequant(ctx, 2560, 10240);
       time_wkv7(ctx, 8, 1024, 12);   // 0.1B, ctx 1024, bsz 8
       time_wkv7(ctx, 8, 1024, 32);   // 1.5B, ctx 1024, bsz 8
+      time_wkv6(ctx, 8, 1024, 32);   // RWKV-6 1.6B (n_embd 2048), ctx 1024, bsz 8
       time_wkv7(ctx, 1, 4096, 32);   // 1.5B, ctx 4096, bsz 1
       time_wkv7(ctx, 8, 4096, 12);   // 0.1B, ctx 4096, bsz 8
       time_gemm_call(ctx);

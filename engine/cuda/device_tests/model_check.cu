@@ -8,6 +8,9 @@
 //   2. a fine-tune of STEPS steps per method on both backends from the same init and data:
 //      the two loss curves, step by step;
 //   3. (--bench) tokens/s and the allocator's peak of the GPU backend alone at a real size.
+// With RWKV_CUDA_X060=1 in its environment (core/gpu_switches.h: the GPU's RWKV-6 path, off until
+// this passes on a device) it then runs 1. and 2. for an RWKV-6 (x060) model too (`model_check
+// STEPS x060`: those alone); without it, what it checks is unchanged.
 // Tolerances are bf16's: the GPU rounds every activation and GEMM operand to bf16 (8 bits of
 // mantissa, relative step 2^-8 = 0.4%) and the errors of ~20 chained ops per layer add up, so a
 // gradient tensor passes when ||g_gpu - g_cpu|| / ||g_cpu|| <= 5%; the loss within 0.5%; a
@@ -26,6 +29,8 @@
 
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/gpu_switches.h"
+#include "core/model_x060.h"
 #include "core/quant.h"
 #include "cpu/pissa.h"
 #include "train/infctx.h"
@@ -43,7 +48,7 @@ static double urand() {  // [0, 1)
 // Random-ish weights: RWKV's init (which zeroes several projections and would leave their
 // gradients trivially zero) plus uniform noise, so every path carries signal.
 static StateDict noisy_weights(const ModelConfig& cfg, uint64_t seed, float noise) {
-  StateDict w = init_x070_weights(cfg, seed);
+  StateDict w = cfg.version == "x060" ? init_x060_weights(cfg, seed) : init_x070_weights(cfg, seed);
   for (auto& [name, t] : w) {
     std::vector<float> v = t.to_f32();
     for (float& x : v) x += float((urand() * 2 - 1) * noise);
@@ -197,6 +202,7 @@ static StateDict merged_linears(const StateDict& merged) {
   for (const auto& [n, t] : merged)
     if (n.find("receptance.weight") != std::string::npos || n.find("key.weight") != std::string::npos ||
         n.find("value.weight") != std::string::npos || n.find("output.weight") != std::string::npos ||
+        n.find("gate.weight") != std::string::npos ||  // x060's att.gate
         n.find("time_state") != std::string::npos)
       out.push_back({n, t});
   return out;
@@ -375,6 +381,25 @@ static std::vector<Method> methods(const ModelConfig& cfg, const StateDict& w) {
   return out;
 }
 
+// The same methods on an RWKV-6 (x060) model: LoRA, PiSSA and MiSS adapt x060's att.gate too
+// (RWKV-PEFT's default target list for it); "key"/"value"/"receptance" match att. and ffn.
+static std::vector<Method> x060_methods(const ModelConfig& cfg, const StateDict& w) {
+  std::vector<Method> out = methods(cfg, w);
+  for (Method& m : out) {
+    m.name = "x060 " + m.name;
+    if (m.peft.method == PeftMethod::Full || m.peft.method == PeftMethod::State) continue;
+    m.peft.target_modules = {"receptance", "key", "value", "gate", "output"};
+    if (!m.initial.empty()) {  // PiSSA: redo the split for the longer target list
+      m.weights = w;
+      const auto prefixes = adapted_linear_prefixes(cfg, m.peft.target_modules);
+      const StateDict init = pissa_initial_adapters(w, prefixes, 16, 4, 8, 5, 1.0f);
+      subtract_pissa_init(m.weights, init, prefixes, 1.0f);
+      m.initial = pissa_adapter_from_init(init, prefixes);
+    }
+  }
+  return out;
+}
+
 static void bench(int L, int D, int T, int B, bool lora, int steps, bool grad_cp, QuantType quant) {
   steps = std::max(steps, 4);
   ModelConfig cfg = model_config_for_size(L, D, 65536);
@@ -432,16 +457,34 @@ int main(int argc, char** argv) {
       return 0;
     }
     const int steps = argc > 1 ? std::atoi(argv[1]) : 200;
-    ModelConfig cfg = model_config_for_size(2, 128, 512);
-    StateDict w = noisy_weights(cfg, 1, 0.05f);
+    const bool x060_only = argc > 2 && std::strcmp(argv[2], "x060") == 0;
     const int B = 2, T = 64;
-    for (const Method& m : methods(cfg, w)) {
-      whole_step(m, B, T, false, 0);
-      whole_step(m, B, T, true, 48);  // grad_cp 1 and the head in chunks of 48, 48, 32 rows
-      if (m.infctx_chunk == 0) grad_cp_self_check(m, B, T);
-      if (m.infctx_chunk == 0) pass_check(m, T);
+    auto check_all = [&](const std::vector<Method>& ms) {
+      for (const Method& m : ms) {
+        whole_step(m, B, T, false, 0);
+        whole_step(m, B, T, true, 48);  // grad_cp 1 and the head in chunks of 48, 48, 32 rows
+        if (m.infctx_chunk == 0) grad_cp_self_check(m, B, T);
+        if (m.infctx_chunk == 0) pass_check(m, T);
+      }
+    };
+    if (!x060_only) {
+      ModelConfig cfg = model_config_for_size(2, 128, 512);
+      StateDict w = noisy_weights(cfg, 1, 0.05f);
+      check_all(methods(cfg, w));
+      for (const Method& m : methods(cfg, w)) curve(m, B, T, steps);
     }
-    for (const Method& m : methods(cfg, w)) curve(m, B, T, steps);
+    // RWKV-6 (x060): only where the GPU path is switched on (the device run that verifies it).
+    if (cuda_x060_enabled()) {
+      ModelConfig cfg = model_config_x060_for_size(2, 128, 512);  // C 128: H 2, dim_ffn 448, Dm 32, Dd 64
+      StateDict w = noisy_weights(cfg, 1, 0.05f);
+      const std::vector<Method> ms = x060_methods(cfg, w);
+      check_all(ms);
+      whole_step(ms.front(), B, 50, false, 0);  // WKV6 takes a ctx_len that is no multiple of 16
+      for (const Method& m : ms) curve(m, B, T, steps);
+    } else if (x060_only) {
+      printf("ERROR the x060 cases need RWKV_CUDA_X060=1 in the environment\n");
+      return 2;
+    }
   } catch (const EngineError& e) {
     printf("ERROR %s: %s (%s)\n", e.code.c_str(), e.what(), e.hint.c_str());
     return 2;

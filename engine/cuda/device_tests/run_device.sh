@@ -7,9 +7,10 @@ mkdir -p "$OUT" /tmp/kc
 # The kernels only: cuda_model.cu / cuda_backend.cu assemble the model and need the core
 # library (run_model_check.sh builds those), nccl_communicator.cu needs engine/dist (the CLI's
 # multi-GPU run). core/quant.cpp (+ tensor.cpp's bf16 rounding) is the dequantising kernel's
-# CPU twin.
+# CPU twin; cpu/x060_ops.cpp (+ cpu/ops.cpp) is the CPU backend's WKV6, the WKV6 kernel's.
 KERNELS=$(ls engine/cuda/*.cu | grep -v -e cuda_model.cu -e cuda_backend.cu -e nccl_communicator.cu)
 nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests $KERNELS \
   engine/cuda/device_tests/kernel_check.cu engine/core/quant.cpp engine/core/tensor.cpp \
+  engine/cpu/ops.cpp engine/cpu/x060_ops.cpp \
   -o /tmp/kc/kernel_check -ldl 2>&1 | tee "$OUT/build.log" || exit 1
 /tmp/kc/kernel_check 2>&1 | tee "$OUT/kernel_check.txt"

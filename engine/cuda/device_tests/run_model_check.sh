@@ -4,6 +4,8 @@
 # folder holding engine/: engine/cuda/device_tests/run_model_check.sh OUTDIR [STEPS] [--bench]
 # STEPS 0 builds only (the binary is /tmp/mc/model_check; test/bench/engine.bench.mjs runs its
 # --bench mode per configuration); --bench also times 0.1B LoRA 1024x8 and full 4096x8.
+# RWKV_CUDA_X060=1 in the environment adds the RWKV-6 (x060) cases (the GPU's x060 path is off
+# until they pass on a device, core/gpu_switches.h); /tmp/mc/model_check STEPS x060 runs them alone.
 set -o pipefail
 OUT=${1:-/tmp/out}; STEPS=${2:-200}; BENCH=$3
 B=/tmp/mc; mkdir -p "$OUT" $B
