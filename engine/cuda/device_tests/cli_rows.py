@@ -52,8 +52,11 @@ NCORES = os.cpu_count() or 1
 VOCAB = 65536
 
 # Model sizes: the tutorials' table (n_layer, n_embd); tiny stand-ins for a CPU test of the script.
-SIZES = {"0.1b": (12, 768), "0.4b": (24, 1024), "1.5b": (24, 2048), "2.9b": (32, 2560)}
-TINY_SIZES = {"0.1b": (2, 64), "0.4b": (2, 128), "1.5b": (3, 128), "2.9b": (2, 192)}
+# "v6-" sizes are RWKV-6 (x060) models: the tutorials' RWKV-6 LoRA rows (issue 12).
+SIZES = {"0.1b": (12, 768), "0.4b": (24, 1024), "1.5b": (24, 2048), "2.9b": (32, 2560),
+         "v6-1.6b": (24, 2048), "v6-3b": (32, 2560), "v6-7b": (32, 4096)}
+TINY_SIZES = {"0.1b": (2, 64), "0.4b": (2, 128), "1.5b": (3, 128), "2.9b": (2, 192),
+              "v6-1.6b": (2, 64), "v6-3b": (2, 128), "v6-7b": (2, 192)}
 CTX_FT, CTX_PT = (32, 64) if TINY else (1024, 4096)
 
 # Bars in GiB, from the tutorials' tables (bf16 column; pretraining: micro_bsz 1, ctx 4096).
@@ -64,6 +67,9 @@ BARS = {
     "state": {"0.1b": 2.6, "0.4b": 3.1, "1.5b": 5.3, "2.9b": 8.2},
     "pretrain": {"0.1b": 6.4, "0.4b": 12.1, "1.5b": 41.1},          # 6540 / 12414 / 42104 MiB
 }
+# The LoRA tutorial's RWKV-6 rows (ctx_len 1024, micro_bsz 1, r 64, bf16), run only when asked
+# (ROWS=lora-v6-*): the GPU trains x060 behind RWKV_CUDA_X060 until a device run verifies it.
+V6_BARS = {"v6-1.6b": 7.3, "v6-3b": 11.8, "v6-7b": 23.7}
 # The LoRA tutorial's int8 / nf4 columns (ctx_len 1024, micro_bsz 1, r 64).
 QUANT_BARS = {
     "int8": {"0.1b": 2.5, "0.4b": 2.9, "1.5b": 4.6, "2.9b": 6.7},
@@ -73,6 +79,10 @@ QUANT_BARS = {
 
 def dims(size):
     return (TINY_SIZES if TINY else SIZES)[size]
+
+
+def version_of(size):
+    return "x060" if size.startswith("v6-") else "x070"
 
 
 def param_counts(size):
@@ -131,13 +141,16 @@ def all_rows():
                 bar = None if TINY else QUANT_BARS[q][r["size"]]
                 quant.append(dict(r, name="%s-%s" % (r["name"], q), quant=q, bar_gib=bar,
                                   env={"RWKV_CUDA_QUANT": "1"}))
-    return [r for r in rows if r not in late] + late + bench + variants + quant
+    v6 = [{"name": "lora-" + size, "kind": "lora", "size": size, "bar_gib": None if TINY else bar,
+           "env": {"RWKV_CUDA_X060": os.environ.get("RWKV_CUDA_X060", "1")}, "explicit": True}
+          for size, bar in V6_BARS.items()]
+    return [r for r in rows if r not in late] + late + bench + variants + quant + v6
 
 
 def select_rows(rows):
     want = [w.strip() for w in os.environ.get("ROWS", "").split(",") if w.strip()]
     if not want:
-        return rows
+        return [r for r in rows if not r.get("explicit")]
     import fnmatch
     # in the order of the patterns (a short device call runs what matters most first), each
     # pattern's rows in run order
@@ -204,7 +217,7 @@ def row_flags(row, model, data, proj, mp, lora_dropout="0.05"):
         "--ctx_len", str(ctx), "--micro_bsz", str(bsz)] + steps + [
         "--epoch_save", "1", "--lr_init", "1e-5", "--lr_final", "1e-5", "--accelerator", ACCEL,
         "--precision", "bf16", "--devices", "1", "--strategy", "deepspeed_stage_1", "--grad_cp", grad_cp,
-        "--my_testing", "x070"]
+        "--my_testing", version_of(row["size"])]
     if kind in ("lora", "oom"):
         # the LoRA memory table's peft_config; --merge 0 keeps the (host-side) merge of the
         # whole model out of the run: it only changes what the final checkpoint holds
@@ -257,14 +270,14 @@ class Models:
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
         for size in sizes:
             L, D = dims(size)
-            path = os.path.join(CACHE, "models", "x070_L%d_D%d_V%d.pth" % (L, D, VOCAB))
+            path = os.path.join(CACHE, "models", "%s_L%d_D%d_V%d.pth" % (version_of(size), L, D, VOCAB))
             self.paths[size] = path
             if os.path.exists(path):
                 print("model %s: cached %s" % (size, path))
                 continue
             log = open(os.path.join(out_dir, "init_%s.log" % size), "w")
             cmd = ["nice", "-n", "10", EXE, "init", path, "--n_layer", str(L), "--n_embd", str(D),
-                   "--vocab_size", str(VOCAB)]
+                   "--vocab_size", str(VOCAB), "--my_testing", version_of(size)]
             print("model %s: init L%d D%d (estimate %.0f s)" % (size, L, D, init_estimate_s(size)))
             self.t0[size] = time.time()
             self.procs[size] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
