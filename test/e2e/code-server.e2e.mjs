@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanUp, engineBin, fakeEngine, installExtension, launchBrowser, openFileOn, prepareScenario, quickInputOn, root, startCodeServer, stepLogger } from './codeServerSession.mjs';
+import { cleanUp, stopCodeServer, engineBin, fakeEngine, installExtension, launchBrowser, openFileOn, prepareScenario, quickInputOn, root, startCodeServer, stepLogger } from './codeServerSession.mjs';
 import { prepareDemo, probeTraining } from './demoWorkspace.mjs';
 
 // 1. The tools, the VSIX, a fresh profile and workspace (codeServerSession.mjs).
@@ -129,7 +129,7 @@ try {
   step(`history ok: ${run.stepCount} steps, checkpoint ${run.checkpoints.at(-1).path}`);
 
   // 7. An untrusted folder: diagnostics still work, nothing runs.
-  server.proc.kill('SIGTERM');
+  await stopCodeServer(server);
   const untrustedWs = join(scratch, 'untrusted-workspace');
   cpSync(join(root, 'test', 'e2e', 'workspace'), untrustedWs, { recursive: true });
   server = await startCodeServer(s, untrustedWs, [], env);
@@ -162,7 +162,7 @@ try {
   console.error(`(failure screenshot: ${join(scratch, 'failure.png')}; server log tail:)\n${server.log.slice(-2000)}`);
 } finally {
   await browser.close();
-  server.proc.kill('SIGTERM');
-  cleanUp(s, failed);
+  await stopCodeServer(server);
+  await cleanUp(s, failed);
 }
 process.exit(failed ? 1 : 0);

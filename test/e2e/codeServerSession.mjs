@@ -116,8 +116,22 @@ export function stepLogger(name) {
   return step;
 }
 
-/** After the scenario: a passing run leaves no scratch behind; a failing one keeps it to look at. */
-export function cleanUp(s, failed) {
-  if (failed) console.error(`(the scenario's profile and workspace are kept in ${s.scratch})`);
-  else rmSync(s.scratch, { recursive: true, force: true });
+/** SIGTERM, and wait for code-server to exit (at most 10 s). */
+export async function stopCodeServer(handle) {
+  if (handle.proc.exitCode !== null || handle.proc.signalCode !== null) return;
+  const exited = new Promise((ok) => handle.proc.once('exit', ok));
+  handle.proc.kill('SIGTERM');
+  await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+}
+
+/**
+ * After the scenario (code-server stopped): a passing run leaves no scratch behind, a failing one
+ * keeps it to look at. The extension host may still write its run history while it shuts down
+ * after code-server has gone, so the folder is removed again a moment later.
+ */
+export async function cleanUp(s, failed) {
+  if (failed) { console.error(`(the scenario's profile and workspace are kept in ${s.scratch})`); return; }
+  rmSync(s.scratch, { recursive: true, force: true });
+  await new Promise((ok) => setTimeout(ok, 2000));
+  rmSync(s.scratch, { recursive: true, force: true });
 }
