@@ -127,11 +127,14 @@ export async function stopCodeServer(handle) {
 /**
  * After the scenario (code-server stopped): a passing run leaves no scratch behind, a failing one
  * keeps it to look at. The extension host may still write its run history while it shuts down
- * after code-server has gone, so the folder is removed again a moment later.
+ * after code-server has gone, so the folder is removed a moment later, and again; a failure to
+ * remove it is reported, never a failed scenario.
  */
 export async function cleanUp(s, failed) {
   if (failed) { console.error(`(the scenario's profile and workspace are kept in ${s.scratch})`); return; }
-  rmSync(s.scratch, { recursive: true, force: true });
-  await new Promise((ok) => setTimeout(ok, 2000));
-  rmSync(s.scratch, { recursive: true, force: true });
+  const remove = () => { try { rmSync(s.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); } catch (e) { console.log(`(could not remove ${s.scratch} yet: ${e.code})`); } };
+  await new Promise((ok) => setTimeout(ok, 1500));
+  remove();
+  await new Promise((ok) => setTimeout(ok, 1500));
+  remove();
 }
