@@ -3,98 +3,34 @@
 // installed with --install-extension, exactly as a user would. Scenario: open a script with
 // mistakes and see its diagnostics; open the demo script, press the Run Training lens, watch
 // the dashboard's chart fill, stop the run, and check what the engine was given.
-// Tools are cached in ~/.cache/rwkv-studio-e2e (tools.mjs); without them this prints SKIP.
+// Tools are cached in ~/.cache/rwkv-studio-e2e (tools.mjs); without them this prints SKIP. The
+// setup is codeServerSession.mjs, shared with code-server-data.e2e.mjs.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CACHE, ensureChromium, ensureCodeServer, screenshotDir } from './tools.mjs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanUp, stopCodeServer, engineBin, fakeEngine, installExtension, launchBrowser, openFileOn, prepareScenario, quickInputOn, root, startCodeServer, stepLogger } from './codeServerSession.mjs';
 import { prepareDemo, probeTraining } from './demoWorkspace.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shots = screenshotDir(root);
-const skip = (why) => { console.log(`SKIP code-server.e2e: ${why}`); process.exit(0); };
-
-const chromium = ensureChromium();
-if (!chromium) skip('no chromium');
-const codeServer = ensureCodeServer();
-if (!codeServer) skip('code-server could not be installed (see the lines above)');
-if (!existsSync(join(root, 'dist', 'server.js'))) skip('dist/server.js (the language server) is not built; run npm run build');
-
-const fakeEngine = join(root, 'test', 'fake-engine', 'fake-rwkv-train.mjs');
-
-// 1. Package the VSIX (the same command users and CI run).
-const pkg = spawnSync(process.execPath, [join(root, 'extension', 'package.mjs')], { cwd: root, encoding: 'utf8' });
-if (pkg.status !== 0) { console.error(pkg.stdout, pkg.stderr); throw new Error('npm run package failed'); }
-const vsix = /package: (\S+\.vsix)/.exec(pkg.stdout)?.[1];
-assert.ok(vsix && existsSync(vsix), 'a VSIX was written');
-// Put back the development bundle (with source maps) for the other tests.
-spawnSync(process.execPath, ['.ci/esbuild.mjs'], { cwd: root, stdio: 'inherit' });
-
-// 2. A fresh profile, extensions folder and workspace for each run.
-const scratch = join(CACHE, 'scenario');
-rmSync(scratch, { recursive: true, force: true });
-const [home, userData, exts, ws] = ['home', 'user-data', 'extensions', 'workspace'].map((d) => join(scratch, d));
-for (const d of [home, userData, exts]) mkdirSync(d, { recursive: true });
+// 1. The tools, the VSIX, a fresh profile and workspace (codeServerSession.mjs).
+const s = prepareScenario('code-server.e2e');
+const { shots, scratch, userData } = s;
+const ws = join(scratch, 'workspace');
 cpSync(join(root, 'test', 'e2e', 'workspace'), ws, { recursive: true });
 // The engine: the real one when it is built and trains (demo model and data made by itself),
 // else the protocol-speaking fake, said loudly.
-const engineBin = join(root, 'dist', 'bin', 'rwkv-train');
 let whyFake = process.env.RWKV_E2E_FAKE_ENGINE === '1' ? 'RWKV_E2E_FAKE_ENGINE=1' : !existsSync(engineBin) ? 'dist/bin/rwkv-train is not built' : undefined;
 whyFake ??= prepareDemo(engineBin, ws) ?? probeTraining(engineBin, ws);
 const realEngine = !whyFake;
 console.log(`code-server.e2e: engine = ${realEngine ? 'dist/bin/rwkv-train (real, CPU, demo model)' : `test/fake-engine (${whyFake})`}`);
-mkdirSync(join(userData, 'User'), { recursive: true });
-writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'telemetry.telemetryLevel': 'off',
-  'extensions.autoCheckUpdates': false,
-  'window.restoreWindows': 'none',
-  ...(realEngine ? {} : { 'rwkvStudio.enginePath': fakeEngine }),
-}, null, 1));
-const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_DATA_HOME: join(home, '.local/share'), XDG_CACHE_HOME: join(home, '.cache'), FAKE_MODE: 'normal', FAKE_STEPS: '100000', FAKE_STEP_MS: '40' };
-const install = spawnSync(codeServer, ['--install-extension', vsix, '--extensions-dir', exts, '--user-data-dir', userData], { env, encoding: 'utf8' });
-assert.equal(install.status, 0, `install: ${install.stdout}${install.stderr}`);
-assert.ok(readdirSync(exts).some((d) => d.startsWith('rwkv-studio.rwkv-studio-')), `installed into ${exts}: ${readdirSync(exts)}`);
+const env = s.env({ FAKE_MODE: 'normal', FAKE_STEPS: '100000', FAKE_STEP_MS: '40' });
+installExtension(s, realEngine ? {} : { 'rwkvStudio.enginePath': fakeEngine }, env);
 
-async function startCodeServer(folder, extraArgs) {
-  const port = await new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
-  const proc = spawn(codeServer, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', ...extraArgs,
-    '--user-data-dir', userData, '--extensions-dir', exts, folder], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const handle = { proc, log: '', base: `http://127.0.0.1:${port}` };
-  proc.stdout.on('data', (d) => { handle.log += d; });
-  proc.stderr.on('data', (d) => { handle.log += d; });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`${handle.base}/healthz`)).ok) break; } catch { /* not yet */ }
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
-  return handle;
-}
-let server = await startCodeServer(ws, ['--disable-workspace-trust']);
+let server = await startCodeServer(s, ws, ['--disable-workspace-trust'], env);
 const base = server.base;
-
-const { chromium: playwright } = await import('playwright-core');
-const browser = await playwright.launch({ executablePath: chromium, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+const browser = await launchBrowser(s);
 let failed = false;
-const t0 = Date.now();
+const step = stepLogger('code-server.e2e');
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-async function quickInputOn(p, text) {
-  await p.keyboard.press('F1');
-  const input = p.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(text);
-  await p.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 20_000 });
-  await p.waitForTimeout(300);
-  await p.keyboard.press('Enter');
-}
-async function openFileOn(p, name) {
-  await quickInputOn(p, name); // no '>' prefix: quick open by file name
-  await p.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 20_000 });
-}
-const step = (what) => console.log(`code-server.e2e: ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
 try {
   await page.goto(`${base}/?folder=${encodeURIComponent(ws)}`);
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
@@ -193,10 +129,10 @@ try {
   step(`history ok: ${run.stepCount} steps, checkpoint ${run.checkpoints.at(-1).path}`);
 
   // 7. An untrusted folder: diagnostics still work, nothing runs.
-  server.proc.kill('SIGTERM');
+  await stopCodeServer(server);
   const untrustedWs = join(scratch, 'untrusted-workspace');
   cpSync(join(root, 'test', 'e2e', 'workspace'), untrustedWs, { recursive: true });
-  server = await startCodeServer(untrustedWs, []);
+  server = await startCodeServer(s, untrustedWs, [], env);
   const page2 = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   await page2.goto(`${server.base}/?folder=${encodeURIComponent(untrustedWs)}`);
   await page2.waitForSelector('.monaco-workbench', { timeout: 60_000 });
@@ -218,7 +154,7 @@ try {
   await page2.waitForTimeout(500);
   await page2.screenshot({ path: join(shots, 'code-server-untrusted.png') });
   step('untrusted: diagnostics shown, Run Training not offered');
-  console.log(`code-server.e2e: ok in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  console.log(`code-server.e2e: ok in ${step.elapsed()}s`);
 } catch (e) {
   failed = true;
   console.error('code-server.e2e FAILED:', e);
@@ -226,6 +162,7 @@ try {
   console.error(`(failure screenshot: ${join(scratch, 'failure.png')}; server log tail:)\n${server.log.slice(-2000)}`);
 } finally {
   await browser.close();
-  server.proc.kill('SIGTERM');
+  await stopCodeServer(server);
+  await cleanUp(s, failed);
 }
 process.exit(failed ? 1 : 0);
