@@ -9,8 +9,18 @@ mkdir -p "$OUT" /tmp/kc
 # multi-GPU run). core/quant.cpp (+ tensor.cpp's bf16 rounding) is the dequantising kernel's
 # CPU twin; cpu/x060_ops.cpp (+ cpu/ops.cpp) is the CPU backend's WKV6, the WKV6 kernel's.
 KERNELS=$(ls engine/cuda/*.cu | grep -v -e cuda_model.cu -e cuda_backend.cu -e nccl_communicator.cu)
-nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests $KERNELS \
-  engine/cuda/device_tests/kernel_check.cu engine/core/quant.cpp engine/core/tensor.cpp \
-  engine/cpu/ops.cpp engine/cpu/x060_ops.cpp \
-  -o /tmp/kc/kernel_check -ldl 2>&1 | tee "$OUT/build.log" || exit 1
+# One nvcc per source, all at once (the GPU machine has 16 cores; one nvcc for them all compiles
+# them one after another), then one link.
+pids=()
+for src in $KERNELS engine/cuda/device_tests/kernel_check.cu engine/core/quant.cpp engine/core/tensor.cpp \
+           engine/cpu/ops.cpp engine/cpu/x060_ops.cpp; do
+  obj=/tmp/kc/$(echo "$src" | tr '/' '_').o
+  nvcc -O3 -std=c++17 -arch=sm_90 -Iengine -Iengine/cuda/device_tests -x $([[ $src == *.cu ]] && echo cu || echo c++) \
+    -c "$src" -o "$obj" > "$obj.log" 2>&1 &
+  pids+=($!)
+done
+ok=1; for p in "${pids[@]}"; do wait $p || ok=0; done
+cat /tmp/kc/*.o.log > "$OUT/build.log"
+[ $ok = 1 ] || { echo "BUILD FAILED"; tail -50 "$OUT/build.log"; exit 1; }
+nvcc -arch=sm_90 /tmp/kc/*.o -o /tmp/kc/kernel_check -ldl 2>&1 | tee -a "$OUT/build.log" || exit 1
 /tmp/kc/kernel_check 2>&1 | tee "$OUT/kernel_check.txt"
