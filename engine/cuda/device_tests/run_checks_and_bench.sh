@@ -9,7 +9,7 @@
 # .peer; FLA_S>0 times flash-linear-attention's chunk_rwkv7 from the carried .fla (fla_tree.py
 # builds it) after the bench, for at most FLA_S seconds (fla_time.txt; Triton compiles first).
 # Usage, from the repository root:
-#   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" BENCH_CONFIGS=a,b \
+#   CHECK_SWITCHES="plain RWKV_CUDA_WKV7_CHUNKED" X060=1 QUANT_CURVES=1 BENCH_CONFIGS=a,b \
 #     engine/cuda/device_tests/run_checks_and_bench.sh OUTDIR [STEPS]
 OUT=${1:?usage: run_checks_and_bench.sh OUTDIR [STEPS]}; STEPS=${2:-200}
 t0=$(date +%s); since() { echo "$(( $(date +%s) - t0 )) s"; }
@@ -18,7 +18,7 @@ t0=$(date +%s); since() { echo "$(( $(date +%s) - t0 )) s"; }
 left() { echo $(( ${DEADLINE_S:-560} - ($(date +%s) - t0) )); }
 fits() { [ "$(left)" -ge "$1" ] || { echo "skipped: $2 (needs $1 s, $(left) s left)"; return 1; }; }
 mkdir -p "$OUT" /tmp/kc_out /tmp/mc_out
-xz -dc .devtools/node.xz > /tmp/node && chmod +x /tmp/node
+[ -f .devtools/node.xz ] && xz -dc .devtools/node.xz > /tmp/node && chmod +x /tmp/node
 engine/cuda/device_tests/run_model_check.sh /tmp/mc_out 0 > /tmp/mc_out/console.txt 2>&1 &
 mc_build=$!
 timeout ${KC_TIMEOUT:-240} engine/cuda/device_tests/run_device.sh /tmp/kc_out > /dev/null 2>&1  # a hung kernel must not eat the call
@@ -26,18 +26,18 @@ cp /tmp/kc_out/kernel_check.txt "$OUT/" 2>/dev/null || tail -30 /tmp/kc_out/buil
 grep -E "FAIL|SUMMARY|TIME wkv7|TIME gemm_bf16" "$OUT/kernel_check.txt" | head -30
 echo "kernel_check done at $(since)"
 wait $mc_build || { echo "model_check BUILD FAILED"; tail -30 /tmp/mc_out/build.log; }
-for sw in ${CHECK_SWITCHES:-plain}; do
+for sw in ${CHECK_SWITCHES-plain}; do  # CHECK_SWITCHES="": no whole-model x070 checks
   if [ "$sw" = plain ]; then env_args=(); name=model_check.txt
   else env_args=("$sw=1"); name=model_check_${sw#RWKV_CUDA_}.txt; fi
   timeout ${MC_TIMEOUT:-150} env "${env_args[@]}" /tmp/mc/model_check "$STEPS" > "$OUT/$name" 2>&1
   echo "== $name (exit $?) at $(since)"
   grep -E "FAIL|SUMMARY|ERROR|curve" "$OUT/$name" | head -40
-  if [ "$sw" = plain ] && [ "${X060:-0}" = 1 ]; then  # RWKV-6 on the GPU (behind RWKV_CUDA_X060)
-    timeout ${MC_TIMEOUT:-150} env RWKV_CUDA_X060=1 /tmp/mc/model_check "${X060_STEPS:-100}" x060 > "$OUT/model_check_x060.txt" 2>&1
-    echo "== model_check_x060.txt (exit $?) at $(since)"
-    grep -E "FAIL|SUMMARY|ERROR|curve" "$OUT/model_check_x060.txt" | head -40
-  fi
 done
+if [ "${X060:-0}" = 1 ]; then  # RWKV-6 on the GPU (behind RWKV_CUDA_X060)
+  timeout ${MC_TIMEOUT:-150} env RWKV_CUDA_X060=1 /tmp/mc/model_check "${X060_STEPS:-100}" x060 > "$OUT/model_check_x060.txt" 2>&1
+  echo "== model_check_x060.txt (exit $?) at $(since)"
+  grep -E "FAIL|SUMMARY|ERROR|curve" "$OUT/model_check_x060.txt" | head -40
+fi
 if [ "${QUANT_CURVES:-0}" = 1 ] && fits ${QUANT_CURVES_S:-150} "quant curves"; then  # --quant none/int8/nf4: 200-step LoRA curves and speed
   speed=(); [ -n "${QUANT_SPEED:-}" ] && speed=(--speed-layers ${QUANT_SPEED% *} --speed-embd ${QUANT_SPEED#* })  # "L D"
   PYTHONUNBUFFERED=1 timeout ${QUANT_CURVES_S:-150} python3 test/bench/quant_curves.py /tmp/quant_out \
