@@ -129,6 +129,13 @@ const ENGINE_HINTS: Entry[] = [
   [/^use --loss_mask qa for answer-only loss on User:\/Assistant: text$/, () => '对 User:/Assistant: 文本只在回答上计算 loss，请用 --loss_mask qa'],
   [/^a quantised base is frozen: train an adapter \(--peft lora, pissa, miss or state tuning\), or use --quant none$/, () => '量化的基底模型是冻结的：请训练适配器（--peft lora、pissa、miss 或 state tuning），或使用 --quant none'],
   [/^RWKV-PEFT runs them as separate modes: choose one$/, () => 'RWKV-PEFT 把它们当作不同的模式运行：请选其一'],
+  [/^model dropout is not implemented; use --dropout 0 \(lora_dropout is supported\)$/, () => '模型 dropout 尚未实现；请用 --dropout 0（lora_dropout 是支持的）'],
+  [/^a decaying weight decay is not implemented$/, () => '逐步衰减的 weight decay 尚未实现'],
+  [/^a local \.jsonl has one split: use train, or train\[:N\] for its first N rows$/, () => '本地 .jsonl 只有一个 split：请用 train，或用 train[:N] 取前 N 行'],
+  [/^use binidx \(make it with `rwkv-train make-data`\), jsonl or sft$/, () => '请用 binidx（用 `rwkv-train make-data` 生成）、jsonl 或 sft'],
+  [/^RWKV-PEFT's infctx step trains \(input, target\) batches: use binidx or jsonl data$/, () => 'RWKV-PEFT 的 infctx 训练步使用 (input, target) 批次：请用 binidx 或 jsonl 数据'],
+  [/^train on one GPU, or write the script in the older form \(--lora_config \.\.\.\)$/, () => '请在一张 GPU 上训练，或把脚本改成旧版写法（--lora_config ...）'],
+  [/^use RWKV-PEFT's flags \(no --train_stage\/--head_size\) for an RWKV-6 model$/, () => 'RWKV-6 模型请用 RWKV-PEFT 的参数（不要 --train_stage/--head_size）'],
   [/^use ((?:--\S+|\S+) \S+(?: or \S+)?)$/, (m) => `请改用 ${m[1]!.replace(/ or /, ' 或 ')}`],
 ];
 function engineText(s: string): string { return apply(ENGINE, s) ?? s; }

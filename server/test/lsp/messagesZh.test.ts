@@ -95,6 +95,8 @@ test('the engine\'s refusals quoted by RWKV026 are translated, hint and defaults
   assert.equal(m, 'Run Training 的 GPU 引擎无法按现有写法运行：GPU 上还不支持 ctx_len 500（GPU 的 WKV7 kernel 需要 16 的整数倍）。请把 ctx_len 设为 16 的整数倍，或使用 --accelerator cpu。train.py 本身接受这种写法。');
   const d = zhMessage('RWKV026', "Run Training (the bundled engine) cannot run this as written: --loss_mask se is not supported by this engine (--loss_mask is not in the script, so train.py's default se applies). Use --loss_mask qa for answer-only loss on User:/Assistant: text. train.py itself accepts it.");
   assert.equal(d, 'Run Training（内置引擎）无法按现有写法运行：本引擎不支持 --loss_mask se（脚本中没有 --loss_mask，因此使用 train.py 的默认值 se）。对 User:/Assistant: 文本只在回答上计算 loss，请用 --loss_mask qa。train.py 本身接受这种写法。');
+  const q = zhMessage('RWKV026', 'Run Training (the bundled engine) cannot run this as written: --quant nf4 with full fine-tuning. A quantised base is frozen: train an adapter (--peft lora, pissa, miss or state tuning), or use --quant none. train.py itself accepts it.');
+  assert.equal(q, 'Run Training（内置引擎）无法按现有写法运行：--quant nf4 与全量微调一起使用。量化的基底模型是冻结的：请训练适配器（--peft lora、pissa、miss 或 state tuning），或使用 --quant none。train.py 本身接受这种写法。');
   // an engine message this table does not know yet keeps the engine's English inside the Chinese frame
   const u = zhMessage('RWKV026', 'Run Training (the bundled engine) cannot run this as written: something new. train.py itself accepts it.');
   assert.equal(u, 'Run Training（内置引擎）无法按现有写法运行：something new。train.py 本身接受这种写法。');
