@@ -62,48 +62,54 @@ export function trainPyTakes(run: TrainRun, arg: FlagArg): boolean {
 
 function valueProblem(spec: FlagSpec, arg: FlagArg, v: Value, values: string[] | undefined): Finding | undefined {
   if (v.dynamic || spec.type === 'json') return undefined;
-  const one = { ...arg, value: v };
+  // the arg with this value, made only for a finding (most values have none)
+  const one = (): FlagArg => ({ ...arg, value: v });
   const t = v.text;
   // `--my_testing “x070”`: bash passes the typographic quotes on; say that, not "not a value" (one cause, one finding)
   const odd = lookalikes(v);
   if (odd.length) {
     const edits = plainEdits(odd);
-    return onValue('RWKV002', 'error', one, `The value of --${arg.name} holds ${describe(odd[0]!)}${odd.length > 1 ? ` (and ${odd.length - 1} more)` : ''}, which ${odd[0]!.kind === 'quote' ? 'is no shell quote: bash keeps it, so train.py gets' : 'bash does not split words at: train.py gets'} "${t}".`,
+    return onValue('RWKV002', 'error', one(), `The value of --${arg.name} holds ${describe(odd[0]!)}${odd.length > 1 ? ` (and ${odd.length - 1} more)` : ''}, which ${odd[0]!.kind === 'quote' ? 'is no shell quote: bash keeps it, so train.py gets' : 'bash does not split words at: train.py gets'} "${t}".`,
       edits.length ? { fixes: [{ title: odd[0]!.kind === 'quote' ? 'Replace with plain quotes' : 'Replace with plain spaces', preferred: true, edits }] } : {});
   }
   if (spec.type === 'int' || spec.type === 'bool01') {
     if (!INT.test(t.trim())) {
       const asFloat = FLOAT.test(t.trim()) ? pyNumber(t) : NaN;
       const fix = Number.isInteger(asFloat) ? [{ title: `Write ${asFloat}`, preferred: true, edits: replaceValue(v, String(asFloat)) }] : [];
-      return onValue('RWKV002', 'error', one, `--${arg.name} takes an integer; "${t}" is not one (argparse: invalid int value).`, fix.length && fix[0]!.edits.length ? { fixes: fix } : {});
+      return onValue('RWKV002', 'error', one(), `--${arg.name} takes an integer; "${t}" is not one (argparse: invalid int value).`, fix.length && fix[0]!.edits.length ? { fixes: fix } : {});
     }
     const n = pyNumber(t);
-    if (spec.type === 'bool01' && n !== 0 && n !== 1) return onValue('RWKV002', 'warning', one, `--${arg.name} is a 0/1 switch; ${t} is treated as on.`);
+    if (spec.type === 'bool01' && n !== 0 && n !== 1) return onValue('RWKV002', 'warning', one(), `--${arg.name} is a 0/1 switch; ${t} is treated as on.`);
     return bounds(spec, one, n);
   }
   if (spec.type === 'float') {
-    if (!FLOAT.test(t.trim())) return onValue('RWKV002', 'error', one, `--${arg.name} takes a number; "${t}" is not one (argparse: invalid float value).`);
+    if (!FLOAT.test(t.trim())) return onValue('RWKV002', 'error', one(), `--${arg.name} takes a number; "${t}" is not one (argparse: invalid float value).`);
     return bounds(spec, one, pyNumber(t));
   }
   if (spec.nargs && (t === '[]' || t === '')) {
     // `--train_parts []`: train.py gets the word "[]" (or ""), which names no part: nothing of these is trained
-    return arg.values!.length === 1 ? onValue('RWKV002', 'info', one, `--${arg.name} ${t === '' ? '""' : '[]'} gives train.py a list holding the word "${t}", which matches none of ${values?.join(', ') ?? 'the values'}: the same as --${arg.name} with no value (nothing of these is trained).`) : undefined;
+    return arg.values!.length === 1 ? onValue('RWKV002', 'info', one(), `--${arg.name} ${t === '' ? '""' : '[]'} gives train.py a list holding the word "${t}", which matches none of ${values?.join(', ') ?? 'the values'}: the same as --${arg.name} with no value (nothing of these is trained).`) : undefined;
   }
   if (values && !values.includes(t)) {
     const guess = closest(t, values);
     const edits = guess ? replaceValue(v, guess) : [];
-    return onValue('RWKV002', spec.engine === 'ignored' ? 'warning' : 'error', one,
+    return onValue('RWKV002', spec.engine === 'ignored' ? 'warning' : 'error', one(),
       `"${t}" is not a value of --${arg.name}; expected one of: ${values.join(', ')}.${guess ? ` Did you mean ${guess}?` : ''}`,
       edits.length ? { fixes: [{ title: `Change to ${guess}`, preferred: true, edits }] } : {});
   }
   return undefined;
 }
 
-function bounds(spec: FlagSpec, arg: FlagArg, n: number): Finding | undefined {
-  if (spec.min !== undefined && n < spec.min) return onValue('RWKV002', 'error', arg, `--${arg.name} must be at least ${spec.min}; got ${arg.value!.text}.`);
-  if (spec.max !== undefined && n > spec.max) return onValue('RWKV002', 'error', arg, `--${arg.name} must be at most ${spec.max}; got ${arg.value!.text}.`);
+function bounds(spec: FlagSpec, at: () => FlagArg, n: number): Finding | undefined {
+  if (spec.min !== undefined && n < spec.min) { const arg = at(); return onValue('RWKV002', 'error', arg, `--${arg.name} must be at least ${spec.min}; got ${arg.value!.text}.`); }
+  if (spec.max !== undefined && n > spec.max) { const arg = at(); return onValue('RWKV002', 'error', arg, `--${arg.name} must be at most ${spec.max}; got ${arg.value!.text}.`); }
   return undefined;
 }
 
 /** The number Python's int()/float() make of a text (digit groups with _ allowed). */
-function pyNumber(t: string): number { return Number(t.trim().replace(/_/g, '').replace(/[０-９]/g, (d) => String(d.charCodeAt(0) - 0xff10))); }
+function pyNumber(t: string): number {
+  const s = t.trim();
+  return Number(PLAIN_NUMBER.test(s) ? s : s.replace(/_/g, '').replace(/[０-９]/g, (d) => String(d.charCodeAt(0) - 0xff10)));
+}
+/** A number text with no digit group separator or fullwidth digit: Number() reads it as it is. */
+const PLAIN_NUMBER = /^[-+.0-9eE]*$/;

@@ -40,6 +40,17 @@ export function versionLabel(version: SizeVersion): string {
  * v6 tokens) or else from `version` (the script's --my_testing), RWKV-7 by default.
  */
 export function sizeFromFileName(path: string, version?: SizeVersion): ModelSize | undefined {
+  // several checks ask this of every run's load_model after every edit: remember recent answers
+  const key = `${version ?? ''}\u0000${path}`;
+  if (SIZE_OF.has(key)) return SIZE_OF.get(key);
+  if (SIZE_OF.size > 256) SIZE_OF.clear();
+  const size = sizeFromName(path, version);
+  SIZE_OF.set(key, size);
+  return size;
+}
+const SIZE_OF = new Map<string, ModelSize | undefined>();
+
+function sizeFromName(path: string, version?: SizeVersion): ModelSize | undefined {
   const base = (path.split(/[\\/]/).pop() ?? '').toLowerCase();
   const tokens = base.replace(/\.pth$/, '').split(/[-_\s]+/);
   const named: SizeVersion | undefined = tokens.some((t) => t === 'x060' || t === 'rwkv6' || t === 'v6') ? 'x060'
