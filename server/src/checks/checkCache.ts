@@ -3,8 +3,8 @@
 // objects for the calls before an edit (runs are never mutated once made), so a run that is the
 // same object, at the same index, with the same facts, gets the same findings: the per-run checks
 // are pure functions of (run, runIndex, facts.runs[runIndex], facts.gpus, facts.unavailable).
-// A check whose checkRun reads the whole config (RWKV024 looks up the script's variable names)
-// says so (Check.runReadsConfig) and is not reused; checkCache.test.ts catches one that does not. runChecks with or without the cache gives the same
+// A check that reads the whole config in checkRun (RWKV024 looks up the script's variable names)
+// is noticed when it does and is not reused. runChecks with or without the cache gives the same
 // findings (checkCache.test.ts, random edits).
 import type { FactsSnapshot, Outcome, RunFacts } from '../facts/snapshot';
 import type { TrainRun } from '../parse/trainConfig';

@@ -54,11 +54,13 @@ export function runChecks(config: TrainConfig, facts: FactsSnapshot, only?: Read
           const run = config.runs[runIndex]!;
           const entry = entries?.[runIndex];
           const kept = entry?.findings[c];
-          if (kept) { for (const f of kept) out.push(f); reuse!.reused++; continue; }
-          const found = check.checkRun({ config, run, runIndex, facts });
+          if (kept) { out.push(...kept); reuse!.reused++; continue; }
+          if (!entry) { out.push(...check.checkRun({ config, run, runIndex, facts })); continue; }
           // a check that reads the whole config may depend on more than this run: not kept
-          if (entry && !check.runReadsConfig) entry.findings[c] = found;
-          for (const f of found) out.push(f);
+          let readsConfig = false;
+          const found = check.checkRun({ get config() { readsConfig = true; return config; }, run, runIndex, facts });
+          if (!readsConfig) entry.findings[c] = found;
+          out.push(...found);
         }
       }
     } catch (e) {

@@ -12,8 +12,6 @@ export const check: Check = {
     example: 'python train.py --n_layer $N_LAYERS   # only N_LAYER is set',
     fix: 'Assign the variable in the script, or correct its name.',
   },
-  // the "did you mean" looks at every variable of the script, also those set after the run
-  runReadsConfig: true,
   checkRun({ run, config }) {
     const out: Finding[] = [];
     const seen = new Set<number>();

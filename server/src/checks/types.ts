@@ -43,11 +43,6 @@ export interface Check {
   docs: CheckDocs;
   /** Findings for one train.py run (most checks). */
   checkRun?(ctx: RunContext): Finding[];
-  /**
-   * checkRun reads ctx.config (more than its run): its findings for a run are not reused between
-   * edits (checkCache.ts). checkCache.test.ts checks that every check reading it says so.
-   */
-  runReadsConfig?: true;
   /** Findings for the whole document (parse problems, standalone peft_config files). */
   checkDocument?(config: TrainConfig, facts: FactsSnapshot): Finding[];
 }
