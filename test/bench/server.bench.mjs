@@ -11,7 +11,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ensureBuilt, LspClient } from '../../server/test/lsp/lspClient.ts';
 import { parseDocument } from '../../server/src/parse/parseDocument.ts';
 import { ShellParseCache } from '../../server/src/parse/shellParseCache.ts';
-import { CheckCache } from '../../server/src/checks/checkCache.ts';
 import { runChecks } from '../../server/src/checks/index.ts';
 import { gatherFacts } from '../../server/src/facts/gather.ts';
 import { FactsCache } from '../../server/src/facts/cache.ts';
@@ -135,18 +134,16 @@ await tutorial.close();
 // The same work in-process, as CPU time (process.cpuUsage): what one edit costs the server
 // (run through tsx, so a little slower than the esbuild bundle),
 // independent of how busy the machine is (the stdio figures above are wall time).
-// Like the server (lsp/analysis.ts), one ShellParseCache per document parses from the edit on and
-// one CheckCache reuses the per-run findings of the runs before it.
+// Like the server (lsp/analysis.ts), one ShellParseCache per document parses from the edit on.
 const cache = new FactsCache(unavailableFacts());
 const shellCache = new ShellParseCache();
-const checkCache = new CheckCache();
 const cpu = [];
 for (let i = 0; i < WARMUP + ITERATIONS; i++) {
   const text = script(i % 2 ? 512 : 0);
   const c0 = process.cpuUsage();
   const config = parseDocument(text, 'shell', 'bench.sh', shellCache);
   const snapshot = await gatherFacts(config, { cwd: ws, ...cache.view(true) });
-  runChecks(config, snapshot, undefined, checkCache);
+  runChecks(config, snapshot);
   const d = process.cpuUsage(c0);
   if (i >= WARMUP) cpu.push((d.user + d.system) / 1000);
 }
@@ -156,7 +153,6 @@ for (let i = 0; i < WARMUP + ITERATIONS; i++) {
 // as JSON), so that a figure over the target can be told apart from a busy machine.
 const tutorialDoc = TextDocument.create(tutorialUri, 'shellscript', 1, TUTORIAL);
 const tutorialCache = new ShellParseCache();
-const tutorialChecks = new CheckCache();
 const typingCpu = [];
 for (let i = 0; i < WARMUP + ITERATIONS; i++) {
   const { range, text } = keystroke(i);
@@ -164,7 +160,7 @@ for (let i = 0; i < WARMUP + ITERATIONS; i++) {
   TextDocument.update(tutorialDoc, [{ range, text }], tutorialDoc.version + 1);
   const config = parseDocument(tutorialDoc.getText(), 'shell', tutorialUri, tutorialCache);
   const snapshot = await gatherFacts(config, { cwd: ws, ...cache.view(true) });
-  JSON.stringify(runChecks(config, snapshot, undefined, tutorialChecks).map((f) => toDiagnostic(tutorialDoc, f)));
+  JSON.stringify(runChecks(config, snapshot).map((f) => toDiagnostic(tutorialDoc, f)));
   const d = process.cpuUsage(c0);
   if (i >= WARMUP) typingCpu.push((d.user + d.system) / 1000);
 }

@@ -1,7 +1,6 @@
 // Every check, in code order, and the one function the server calls to run them.
 import type { FactsSnapshot } from '../facts/snapshot';
 import type { TrainConfig } from '../parse/trainConfig';
-import type { CheckCache } from './checkCache';
 import type { Check, Finding } from './types';
 import { check as c000 } from './rwkv000Syntax';
 import { check as c001 } from './rwkv001UnknownFlag';
@@ -34,40 +33,18 @@ import { check as c027 } from './rwkv027MiniEpoch';
 
 export const CHECKS: readonly Check[] = [c000, c001, c002, c003, c004, c005, c006, c007, c008, c009, c010, c011, c012, c013, c014, c015, c016, c017, c018, c019, c020, c021, c022, c023, c024, c025, c026, c027];
 
-/**
- * Runs every check; a check that throws is reported as a finding instead of hiding the others.
- * `cache` (one per document): the per-run findings of runs the last edit left as they were are
- * reused (checkCache.ts); the result is the same with or without it.
- */
-export function runChecks(config: TrainConfig, facts: FactsSnapshot, only?: ReadonlySet<string>, cache?: CheckCache): Finding[] {
+/** Runs every check; a check that throws is reported as a finding instead of hiding the others. */
+export function runChecks(config: TrainConfig, facts: FactsSnapshot, only?: ReadonlySet<string>): Finding[] {
   const out: Finding[] = [];
-  const reuse = only ? undefined : cache;
-  reuse?.begin();
-  const entries = reuse ? config.runs.map((run, runIndex) => reuse.entry(run, runIndex, facts)) : undefined;
-  for (let c = 0; c < CHECKS.length; c++) {
-    const check = CHECKS[c]!;
+  for (const check of CHECKS) {
     if (only && !only.has(check.code)) continue;
     try {
       if (check.checkDocument) out.push(...check.checkDocument(config, facts));
-      if (check.checkRun) {
-        for (let runIndex = 0; runIndex < config.runs.length; runIndex++) {
-          const run = config.runs[runIndex]!;
-          const entry = entries?.[runIndex];
-          const kept = entry?.findings[c];
-          if (kept) { out.push(...kept); reuse!.reused++; continue; }
-          if (!entry) { out.push(...check.checkRun({ config, run, runIndex, facts })); continue; }
-          // a check that reads the whole config may depend on more than this run: not kept
-          let readsConfig = false;
-          const found = check.checkRun({ get config() { readsConfig = true; return config; }, run, runIndex, facts });
-          if (!readsConfig) entry.findings[c] = found;
-          out.push(...found);
-        }
-      }
+      if (check.checkRun) config.runs.forEach((run, runIndex) => out.push(...check.checkRun!({ config, run, runIndex, facts })));
     } catch (e) {
       out.push({ code: check.code, severity: 'warning', message: `Internal error in check ${check.code} (${check.name}): ${(e as Error).message}`, span: { start: 0, end: 0 } });
     }
   }
-  reuse?.end();
   // one finding per cause: three calls reading one variable's missing path are one warning at its assignment
   const seen = new Set<string>();
   return out.filter((f) => {

@@ -3,7 +3,6 @@
 // again when any missing facts (checkpoint headers, dataset sizes, GPUs, memory plan) arrive.
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { runChecks } from '../checks';
-import { CheckCache } from '../checks/checkCache';
 import type { Finding } from '../checks/types';
 import { FactsCache } from '../facts/cache';
 import { gatherFacts } from '../facts/gather';
@@ -48,8 +47,6 @@ export class Analyzer {
   private pending = new Map<string, PendingFacts>();
   /** Per document: parses a shell script again only from the edit on. */
   private shellCaches = new Map<string, ShellParseCache>();
-  /** Per document: the per-run findings of the runs an edit leaves as they were. */
-  private checkCaches = new Map<string, CheckCache>();
 
   constructor(private cache: FactsCache, private readonly publish: (a: Analysis) => void) {}
 
@@ -69,7 +66,6 @@ export class Analyzer {
     if (p) { clearTimeout(p.timer); this.pending.delete(uri); for (const w of p.waiters) w.resolve(p.first); }
     this.latest.delete(uri);
     this.shellCaches.delete(uri);
-    this.checkCaches.delete(uri);
   }
 
   /**
@@ -85,9 +81,7 @@ export class Analyzer {
     const config = parseDocument(text, kindOf(languageId, doc.uri), doc.uri, shellCache);
     const cwd = scriptCwd(doc.uri);
     const quick = await gatherFacts(config, { cwd, ...this.cache.view(true) });
-    let checkCache = this.checkCaches.get(doc.uri);
-    if (!checkCache) this.checkCaches.set(doc.uri, checkCache = new CheckCache());
-    const first: Analysis = { uri: doc.uri, version: doc.version, text, config, snapshot: quick, findings: runChecks(config, quick, undefined, checkCache), cwd };
+    const first: Analysis = { uri: doc.uri, version: doc.version, text, config, snapshot: quick, findings: runChecks(config, quick), cwd };
     this.latest.set(doc.uri, first);
     const superseded = this.pending.get(doc.uri);
     if (superseded) {
