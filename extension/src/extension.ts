@@ -65,7 +65,15 @@ export function activate(context: vscode.ExtensionContext): RwkvStudioApi {
     { dispose: () => { void runManager.stopAll(); runManager.dispose(); } },
   );
   void vscode.commands.executeCommand('setContext', 'rwkvStudio.hasRuns', runManager.list().length > 0);
-  runManager.on('update', () => void vscode.commands.executeCommand('setContext', 'rwkvStudio.running', runManager.activeRuns().length > 0));
+  // Only when it changes: 'update' fires on every step, and each setContext is a message to the
+  // workbench (a flooding engine queued 10⁵ of them, 430 MiB of the extension host's memory).
+  let running: boolean | undefined;
+  runManager.on('update', () => {
+    const now = runManager.activeRuns().length > 0;
+    if (now === running) return;
+    running = now;
+    void vscode.commands.executeCommand('setContext', 'rwkvStudio.running', now);
+  });
 
   // The server starts after activation returns, so activation stays fast.
   setTimeout(() => void server?.start(), 0);

@@ -5,7 +5,7 @@
 // the helpers to drive VS Code's UI (quick input, quick open, webview frames).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,56 @@ export async function findFrame(p, selector, { timeoutMs = 30_000, exclude = [] 
     await p.waitForTimeout(200);
   }
   return undefined;
+}
+
+/**
+ * The pid of this code-server's extension host: a process whose command line has
+ * --type=extensionHost and whose parent chain reaches `handle.proc` (other checkouts may run a
+ * code-server of their own on the same machine). Polled until it appears (the host starts when
+ * the page connects); undefined after `timeoutMs`.
+ */
+export async function extensionHostPid(handle, timeoutMs = 30_000) {
+  const parentOf = (pid) => { try { return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]); } catch { return undefined; } };
+  const descends = (pid) => { for (let p = pid, hops = 0; p > 1 && hops < 16; p = parentOf(p), hops++) if (p === handle.proc.pid) return true; return false; };
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      let cmd;
+      try { cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8'); } catch { continue; }
+      if (cmd.includes('--type=extensionHost') && descends(Number(d))) return Number(d);
+    }
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  return undefined;
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process from /proc/PID/status, in MiB; undefined once it is gone. */
+export function processMemory(pid) {
+  let status;
+  try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return undefined; }
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+}
+
+/**
+ * Samples processMemory(pid) every `everyMs` until stop(), which returns
+ * { samples, peakRssMiB, hwmMiB, lastRssMiB }; `onSample(sample, tMs)` runs after each sample.
+ */
+export function sampleMemory(pid, everyMs = 200, onSample = () => {}) {
+  const t0 = Date.now();
+  const samples = [];
+  const take = () => { const m = processMemory(pid); if (m) { samples.push({ t: Date.now() - t0, ...m }); onSample(m, Date.now() - t0); } };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    samples,
+    stop() {
+      clearInterval(timer);
+      take();
+      const rss = samples.map((x) => x.rssMiB);
+      return { samples, peakRssMiB: Math.max(...rss), hwmMiB: Math.max(...samples.map((x) => x.hwmMiB)), lastRssMiB: rss.at(-1) };
+    },
+  };
 }
 
 /** Logs `what` with the seconds since the scenario's start. */

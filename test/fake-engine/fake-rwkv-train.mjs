@@ -9,6 +9,7 @@
 //   slow-stop     on SIGINT waits FAKE_STOP_MS before ending (still within the grace time)
 //   hang          prints nothing at all and ignores SIGINT and SIGTERM (a hung engine)
 //   flood         start, then --steps step lines written as fast as the pipe takes them, end
+//                 (and, with --proj_dir, the same lines appended to metrics.jsonl, a batch a write)
 //   badutf8       the normal run with bytes that are not UTF-8 in warnings, stray lines and
 //                 inside step lines' strings, and multi-byte characters split across writes
 //   hugeline      a 10 MB line without a newline for a while (FAKE_HUGE_MB), then the normal run
@@ -45,6 +46,7 @@ const emit = (event, fields) => {
 if (mode === 'flood') {
   // one blocking write per batch of 2,000 lines, as fast as the reader drains the pipe
   const out = (text) => {
+    if (metrics) appendFileSync(metrics, text);
     const b = Buffer.from(text);
     for (let at = 0; at < b.length;) {
       try { at += writeSync(1, b, at); } catch (e) { if (e.code !== 'EAGAIN') throw e; }
