@@ -63,6 +63,7 @@ std::vector<FlagSpec> parse_table() {
     }
     if (const Json* m = f.find("min")) s.min_value = *m;
     if (const Json* m = f.find("max")) s.max_value = *m;
+    if (const Json* m = f.find("multipleOf"); m && m->kind() == Json::Kind::Number) s.multiple_of = int64_t(m->as_number());
     if (const Json* n = f.find("nargs"); n && n->kind() == Json::Kind::String) s.nargs = n->as_string();
     if (const Json* d = f.find("deprecated"); d && d->kind() == Json::Kind::String) s.deprecated = d->as_string();
     if (const Json* t = f.find("trainerDefaults")) s.trainer_defaults = *t;

@@ -17,6 +17,7 @@ struct FlagSpec {
   bool engine_uses = true;          // false: accepted and reported as ignored
   std::string doc_en, doc_zh;
   Json min_value, max_value;        // numeric bounds, null when none
+  int64_t multiple_of = 0;          // RWKV-7 kernels' chunk (ctx_len: 16, RWKV-LM's CHUNK_LEN); 0 when none
   std::string nargs;                // "", "*" or "+" (argparse list flags: the value is an array)
   std::string deprecated;           // the flag to use instead, when deprecated
   Json trainer_defaults;            // {trainer: default} where one trainer's default differs

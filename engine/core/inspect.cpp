@@ -117,7 +117,7 @@ DatasetSummary summarize_dataset(const std::string& path, uint64_t ctx_len, cons
   DatasetSummary s;
   if (ends_with(path, ".jsonl")) {
     const std::vector<std::string> texts = read_jsonl_texts(path);
-    const WorldTokenizer tokenizer(vocab_path);
+    const WorldTokenizer& tokenizer = shared_world_tokenizer(vocab_path);
     for (const std::string& t : texts) s.tokens += tokenizer.encode(t).size() + 1;  // + end of document
     s.format = "jsonl";
     s.path = path;

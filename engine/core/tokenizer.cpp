@@ -9,7 +9,11 @@
 #include <array>
 #include <climits>
 #include <cstdlib>
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "core/errors.h"
@@ -124,7 +128,10 @@ struct WorldTokenizer::Impl {
   uint32_t new_node() { nodes.emplace_back(); return static_cast<uint32_t>(nodes.size() - 1); }
 };
 
+static std::atomic<size_t> g_loads{0};
+
 WorldTokenizer::WorldTokenizer(const std::string& vocab_path) : impl_(new Impl) {
+  ++g_loads;
   try {
     std::ifstream in(vocab_path, std::ios::binary);
     if (!in)
@@ -221,5 +228,16 @@ std::string default_vocab_path() {
 #endif
   return std::string("engine/data/") + kName;
 }
+
+const WorldTokenizer& shared_world_tokenizer(const std::string& vocab_path) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<const WorldTokenizer>> loaded;  // kept until the process exits
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = loaded[vocab_path];
+  if (!slot) slot = std::make_unique<const WorldTokenizer>(vocab_path);  // throws: the slot stays empty
+  return *slot;
+}
+
+size_t world_tokenizer_loads() { return g_loads.load(); }
 
 }  // namespace rwkv

@@ -25,4 +25,12 @@ class WorldTokenizer {
 // (dist/bin/rwkv_vocab_v20230424.txt), then engine/data/.
 std::string default_vocab_path();
 
+// The tokenizer of `vocab_path`, read once per process and kept (a vocabulary is 65,536 lines: its
+// load is most of a small preview's time). Thread-safe; encode/decode are const. A failed load
+// is not kept, so the next call tries again (and throws the same EngineError).
+const WorldTokenizer& shared_world_tokenizer(const std::string& vocab_path);
+
+// How many vocabularies this process has read from disk (tests: "loaded once per process").
+size_t world_tokenizer_loads();
+
 }  // namespace rwkv

@@ -130,7 +130,7 @@ Json shown_document(const WorldTokenizer& tok, uint64_t index, const std::vector
 }  // namespace
 
 Json preview_dataset(const PreviewOptions& o, const std::string& vocab_path) {
-  const WorldTokenizer tok(vocab_path);
+  const WorldTokenizer& tok = shared_world_tokenizer(vocab_path);
   const int ctx = std::max(o.ctx_len, 1);
   const LossMask mode = o.loss_mask == "qa" ? LossMask::Qa : o.loss_mask == "pad" ? LossMask::Pad : LossMask::None;
   const std::vector<uint32_t> user = tok.encode("User:"), assistant = tok.encode("Assistant:");

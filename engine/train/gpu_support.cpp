@@ -1,5 +1,7 @@
 #include "train/gpu_support.h"
 
+#include "core/flags.h"
+
 #include <string>
 
 #include "core/gpu_switches.h"
@@ -33,13 +35,16 @@ std::optional<EngineError> cuda_refusal(const TrainOptions& o) {
     return unsupported("head size " + std::to_string(o.head_size) + " (the GPU WKV" + (x060 ? "6" : "7") +
                            " kernel is built for 64)",
                        "use --accelerator cpu for this model", o.head_size_flag);
-  // The WKV6 kernels take any length; the WKV7 ones work in chunks of 16 steps.
-  if (!x060 && o.ctx_len % 16 != 0)
-    return unsupported("ctx_len " + std::to_string(o.ctx_len) + " (the GPU WKV7 kernel needs a multiple of 16)",
-                       "choose a ctx_len that is a multiple of 16, or use --accelerator cpu", "ctx_len");
-  if (!x060 && o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % 16 != 0)
-    return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs a multiple of 16)",
-                       "choose a chunk_ctx that is a multiple of 16, or use --accelerator cpu", "chunk_ctx");
+  // The WKV6 kernels take any length; the WKV7 ones work in chunks of 16 steps (RWKV-LM's
+  // CHUNK_LEN): flags.json's ctx_len multipleOf, the number the editor's RWKV018 uses too.
+  const int64_t chunk = find_flag("ctx_len") && find_flag("ctx_len")->multiple_of > 0 ? find_flag("ctx_len")->multiple_of : 16;
+  const std::string multiple = "a multiple of " + std::to_string(chunk);
+  if (!x060 && o.ctx_len % chunk != 0)
+    return unsupported("ctx_len " + std::to_string(o.ctx_len) + " (the GPU WKV7 kernel needs " + multiple + ")",
+                       "choose a ctx_len that is " + multiple + ", or use --accelerator cpu", "ctx_len");
+  if (!x060 && o.infctx && o.chunk_ctx < o.ctx_len && o.chunk_ctx % chunk != 0)
+    return unsupported("chunk_ctx " + std::to_string(o.chunk_ctx) + " (the GPU WKV7 kernel needs " + multiple + ")",
+                       "choose a chunk_ctx that is " + multiple + ", or use --accelerator cpu", "chunk_ctx");
   if (o.quant != QuantType::None && !cuda_quant_switch_on())
     return EngineError("E_CUDA_UNSUPPORTED",
                        std::string("--quant ") + quant_type_name(o.quant) +

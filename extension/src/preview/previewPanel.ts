@@ -29,11 +29,13 @@ export async function previewDataset(context: vscode.ExtensionContext, server: S
     title: vscode.l10n.t('Dataset: {0}', basename(request.path)),
     lang: vscode.env.language,
   });
+  // "Read in" is the server's answer time, taken when the answer arrives: the webview's own start
+  // (seconds in code-server, whose iframe and service worker boot first) is not the dataset's
   const started = Date.now();
-  const answer = server.previewDataset(request.path, request.options);
+  const answer = server.previewDataset(request.path, request.options).then((a) => ({ a, ms: Date.now() - started }));
   webview.onDidReceiveMessage(async (m: { type?: string }) => {
     if (m?.type !== 'ready') return;
-    const a = await answer;
-    void webview.postMessage('ok' in a ? { type: 'preview', preview: a.ok, elapsedMs: Date.now() - started } : { type: 'error', message: a.hint ? `${a.error} (${a.hint})` : a.error });
+    const { a, ms } = await answer;
+    void webview.postMessage('ok' in a ? { type: 'preview', preview: a.ok, elapsedMs: ms } : { type: 'error', message: a.hint ? `${a.error} (${a.hint})` : a.error });
   }, undefined, context.subscriptions);
 }

@@ -29,6 +29,8 @@ export const check: Check = {
     // The engine names the flag its answer is about (EngineError::flag): put the note on it.
     const arg = answer.flag ? findArg(run, answer.flag) : undefined;
     if (!ENGINE_LIMITS.has(answer.code) && !(answer.code === 'E_FLAG_VALUE' && answer.flag && takenByTrainPy(run, answer.flag, arg))) return [];
+    // RWKV-LM's train.py does not accept a ctx_len its WKV7 kernel cannot chunk either: RWKV018's finding
+    if (run.trainer === 'lm-v7' && answer.flag === 'ctx_len' && answer.code === 'E_CUDA_UNSUPPORTED') return [];
     const where = answer.code === 'E_CUDA_UNSUPPORTED' ? "Run Training's GPU engine" : 'Run Training (the bundled engine)';
     // the engine judged the whole argv, defaults included: a value the script never wrote is named as train.py's default
     const defaults = [answer.flag && !arg ? answer.flag : undefined, answer.code === 'E_CUDA_UNSUPPORTED' && !findArg(run, 'accelerator') ? 'accelerator' : undefined]

@@ -14,6 +14,8 @@ export interface FlagSpec {
   trainerValues?: Partial<Record<Trainer, string[]>>;
   min?: number;
   max?: number;
+  /** RWKV-7's chunked WKV kernels need the value to be a multiple of this (ctx_len: CHUNK_LEN 16); the engine's GPU check reads the same entry. */
+  multipleOf?: number;
   nargs?: '*' | '+';
   trainers: Trainer[];
   engine: 'used' | 'ignored';

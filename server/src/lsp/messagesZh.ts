@@ -325,7 +325,8 @@ export const ZH_MESSAGES: Record<string, Entry[]> = {
     [/^n_embd (\d+) is not a multiple of the head size (\d+) \(nearest: (\d+) or (\d+)\)\.$/s, (m) => `n_embd ${m[1]} 不是头大小 ${m[2]} 的整数倍（最接近的是 ${m[3]} 或 ${m[4]}）。`],
   ],
   RWKV018: [
-    [/^Pretraining ctx_len (\d+) is not a multiple of 512\.$/s, (m) => `预训练的 ctx_len ${m[1]} 不是 512 的整数倍。`],
+    [/^Pretraining ctx_len (\d+) is not a multiple of (\d+): RWKV-LM's WKV7 kernel asserts ctx_len % \d+ == 0\.( Run Training's CPU backend trains it; RWKV-LM's train\.py would not\.)?$/s,
+      (m) => `预训练的 ctx_len ${m[1]} 不是 ${m[2]} 的整数倍:RWKV-LM 的 WKV7 内核断言 ctx_len % ${m[2]} == 0。${m[3] ? 'Run Training 的 CPU 后端可以训练它,RWKV-LM 的 train.py 不能。' : ''}`],
   ],
   RWKV019: [
     [/^magic_prime (\d+) is not prime\.$/s, (m) => `magic_prime ${m[1]} 不是质数。`],
