@@ -17,6 +17,7 @@
 #include "addon/run_schedule.h"
 #include "core/json.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
 #include "tests/tiny_train_options.h"
@@ -87,11 +88,7 @@ static void schedule_from_argv() {
   CHECK(s.find("totalSteps")->as_number() == 500 && !s.find("epoch")->find("onePass")->as_bool());
 }
 
-static std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/rwkv_epoch_plan_test_" + std::to_string(::getpid()) + "_" + name;
-  std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
-  return d;
-}
+static std::string temp_dir(const std::string& name) { return rwkv_test::fresh_dir("rwkv_epoch_plan_test", name); }
 
 static TrainOptions tiny_run(const std::string& dir, const std::string& data) {
   TrainOptions o = rwkv_test::tiny_train_options(dir, data);

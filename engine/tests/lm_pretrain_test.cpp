@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "core/protocol.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
 #include "train/init_weights.h"
@@ -31,26 +32,9 @@
 
 using namespace rwkv;
 
-static std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/rwkv_lm_pretrain_test_" + std::to_string(::getpid()) + "_" + name;
-  std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
-  return d;
-}
+static std::string temp_dir(const std::string& name) { return rwkv_test::fresh_dir("rwkv_lm_pretrain_test", name); }
 
 static void touch(const std::string& path, const std::string& text = "x") { std::ofstream(path) << text; }
-
-static std::vector<std::string> ls(const std::string& dir) {
-  std::vector<std::string> out;
-  FILE* p = ::popen(("ls -1 '" + dir + "'").c_str(), "r");
-  char buf[512];
-  while (p && std::fgets(buf, sizeof buf, p)) {
-    std::string s = buf;
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    out.push_back(s);
-  }
-  if (p) ::pclose(p);
-  return out;
-}
 
 // demo-training-run.sh's flags (train_temp), with a model and data small enough for a test.
 static std::vector<std::string> run_flags(const std::string& proj, const std::string& data, const std::string& m_bsz,
@@ -250,7 +234,7 @@ int main() {
     TrainHooks hooks;
     hooks.progress_bar = false;
     CHECK(run_training(o, protocol, hooks) == 0);
-    CHECK((ls(proj) == std::vector<std::string>{"rwkv-init.pth"}));
+    CHECK((rwkv_test::list_dir(proj) == std::vector<std::string>{"rwkv-init.pth"}));
   }
   // Stage 3 with a corrupt newest checkpoint: a warning, then the one before it (rwkv-init.pth).
   {

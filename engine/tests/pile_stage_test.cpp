@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "core/protocol.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
 #include "train/train_options.h"
@@ -29,24 +30,7 @@
 
 using namespace rwkv;
 
-static std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/rwkv_pile_stage_test_" + std::to_string(::getpid()) + "_" + name;
-  std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
-  return d;
-}
-
-static std::vector<std::string> ls(const std::string& dir) {
-  std::vector<std::string> out;
-  FILE* p = ::popen(("ls -1 '" + dir + "'").c_str(), "r");
-  char buf[512];
-  while (p && std::fgets(buf, sizeof buf, p)) {
-    std::string s = buf;
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    out.push_back(s);
-  }
-  if (p) ::pclose(p);
-  return out;
-}
+static std::string temp_dir(const std::string& name) { return rwkv_test::fresh_dir("rwkv_pile_stage_test", name); }
 
 static std::vector<std::string> with(std::vector<std::string> f, const std::string& flag, const std::string& value) {
   for (size_t i = 0; i + 1 < f.size(); ++i)
@@ -123,7 +107,7 @@ int main() {
 
   // stage 1: generate_init_weight saves rwkv-init.pth and exits; nothing else is written
   CHECK(train(with(flags, "my_pile_stage", "1"), "") == 0);
-  CHECK((ls(proj) == std::vector<std::string>{"rwkv-init.pth"}));
+  CHECK((rwkv_test::list_dir(proj) == std::vector<std::string>{"rwkv-init.pth"}));
 
   // stage 2, first launch: max_p = -1 -> rwkv-init.pth, epoch_begin 0, no warmup; one epoch
   // (max_epochs = --epoch_count 1) saved as rwkv-0.pth; lr_init throughout (epoch_count 0)
@@ -144,7 +128,7 @@ int main() {
       }
     }
     CHECK(steps == 10);
-    std::vector<std::string> files = ls(proj);
+    std::vector<std::string> files = rwkv_test::list_dir(proj);
     CHECK(std::find(files.begin(), files.end(), "rwkv-0.pth") != files.end());
     CHECK(std::find(files.begin(), files.end(), "rwkv-resume.pth") == files.end());  // stage 2 continues from rwkv-N.pth
   }
@@ -161,7 +145,7 @@ int main() {
         CHECK(e.find("loaded_from")->as_string() == proj + "/rwkv-0.pth");
       }
     CHECK(started);
-    std::vector<std::string> files = ls(proj);
+    std::vector<std::string> files = rwkv_test::list_dir(proj);
     CHECK(std::find(files.begin(), files.end(), "rwkv-1.pth") != files.end());
   }
 

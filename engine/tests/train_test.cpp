@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "core/pth.h"
 #include "tests/check.h"
+#include "tests/test_files.h"
 #include "tests/counting_data.h"
 #include "tests/protocol_check.h"
 #include "tests/tiny_train_options.h"
@@ -32,11 +33,7 @@
 
 using namespace rwkv;
 
-static std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/rwkv_train_test_" + std::to_string(::getpid()) + "_" + name;
-  std::system(("rm -rf '" + d + "' && mkdir -p '" + d + "'").c_str());
-  return d;
-}
+static std::string temp_dir(const std::string& name) { return rwkv_test::fresh_dir("rwkv_train_test", name); }
 
 static TrainOptions tiny_options(const std::string& dir, const std::string& data) {
   TrainOptions o = rwkv_test::tiny_train_options(dir, data);
