@@ -129,7 +129,9 @@ def main():
         if c["losses"] and len(c["losses"]) == len(base["losses"]):
             mc, mb = running_mean(c["losses"]), running_mean(base["losses"])
             row["worst_rel_running_mean"] = max(abs(x - y) / abs(y) for x, y in zip(mc, mb))
-            row["rel_last20"] = abs(row["last20_loss"] - rows[0]["last20_loss"]) / rows[0]["last20_loss"] if rows else 0.0
+            if row["last20_loss"] is not None:  # a run of fewer than 20 steps has none
+                base20 = statistics.mean(base["losses"][-20:])
+                row["rel_last20"] = abs(row["last20_loss"] - base20) / base20
         if c["tokens_per_s"] and base["tokens_per_s"]:
             row["speed_vs_bf16"] = c["tokens_per_s"] / base["tokens_per_s"]
         rows.append(row)
